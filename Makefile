@@ -1,0 +1,73 @@
+# weft build. `make` builds build/libweft.a and build/weft; `make test` installs what is missing
+# (scripts/deps.sh), builds and runs the whole suite; `make asan` runs it under ASan + UBSan.
+CC      ?= cc
+BUILD   ?= build
+WERROR  ?= $(if $(CI),-Werror,)
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -MMD -MP \
+           -Iinclude -Isrc -I$(BUILD)/gen
+LDLIBS  += -lopenblas -lprotobuf-c -lcjson -lpng -lm -lpthread
+
+PROTO   := /usr/include/onnx/onnx.proto
+GEN     := $(BUILD)/gen/onnx/onnx.pb-c.c
+LIB_SRC := $(wildcard src/core/*.c src/kernels/*.c src/ir/*.c src/onnx/*.c src/ref/*.c src/models/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx/onnx.pb-c.o
+CLI_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/cli/*.c))
+TEST_OBJ:= $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/*.c))
+
+all: $(BUILD)/weft $(BUILD)/weft-tests
+
+deps:
+	@scripts/deps.sh
+
+$(GEN): $(PROTO)
+	@mkdir -p $(BUILD)/gen/onnx
+	protoc-c --proto_path=/usr/include --c_out=$(BUILD)/gen onnx/onnx.proto
+
+$(BUILD)/gen/onnx/onnx.pb-c.o: $(GEN)
+	$(CC) $(filter-out -Wextra $(WERROR),$(CFLAGS)) -c $< -o $@
+
+$(BUILD)/%.o: %.c | $(GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libweft.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/weft: $(CLI_OBJ) $(BUILD)/libweft.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/weft-tests: $(TEST_OBJ) $(BUILD)/libweft.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+# The README's test command. Installs missing Debian packages, builds, runs everything.
+test: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run-tests.sh $(BUILD)
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fsanitize=address,undefined" all
+	@ASAN_OPTIONS=detect_leaks=1 scripts/run-tests.sh build-asan
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BUILD)/weft
+	@$(BUILD)/weft demo
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BUILD)/weft
+	@bench/run.sh $(BUILD)
+
+# libFuzzer target for the ONNX reader (clang; not run in CI).
+fuzz: $(GEN)
+	@mkdir -p build-fuzz
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -I$(BUILD)/gen \
+	  tests/fuzz/fuzz_onnx.c $(LIB_SRC) $(GEN) -o build-fuzz/fuzz_onnx $(LDLIBS)
+	@echo "run: build-fuzz/fuzz_onnx tests/corpus/onnx"
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+.PHONY: all deps test asan demo bench fuzz clean
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

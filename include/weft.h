@@ -1,0 +1,159 @@
+/* weft — a dataflow AI accelerator, in software.
+ *
+ * Public API. Things with lifetimes are opaque handles (weft_graph); plain data is transparent
+ * (weft_shape, weft_tensor, weft_err). No global state: every call takes what it works on.
+ *
+ * A worked example, y = relu(x W + b):
+ *
+ *     weft_err err = {0};
+ *     weft_graph *g = weft_graph_new("tiny");
+ *     int x = weft_graph_input(g, "x", WEFT_F32, WEFT_SHAPE(4, 8));         // (B=4, 8)
+ *     int W = weft_graph_param(g, "W", WEFT_F32, WEFT_SHAPE(8, 16), NULL);  // (8, 16)
+ *     int b = weft_graph_param(g, "b", WEFT_F32, WEFT_SHAPE(16), NULL);     // (16)
+ *     int h, y;
+ *     weft_graph_node(g, "MatMul", NULL, (int[]){x, W}, 2, NULL, 0, &h, 1, &err);
+ *     weft_graph_node(g, "Add", NULL, (int[]){h, b}, 2, NULL, 0, &h, 1, &err);
+ *     weft_graph_node(g, "Relu", NULL, &h, 1, NULL, 0, &y, 1, &err);
+ *     weft_graph_output(g, y);
+ *
+ * Every weft_graph_node call infers the outputs' dtypes and shapes on the spot and fails with a
+ * message naming the node and the reason; the graph is always verified.
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status and errors ------------------------------------------------------------------- */
+
+typedef enum {
+    WEFT_OK = 0,
+    WEFT_ERR_INVALID,     /* malformed input: a file, a field, an attribute */
+    WEFT_ERR_UNSUPPORTED, /* valid, but weft does not do it (yet): an op, a dtype, an attribute */
+    WEFT_ERR_SHAPE,       /* shapes or dtypes that do not agree */
+    WEFT_ERR_IO,          /* a file that cannot be read or written */
+    WEFT_ERR_NOMEM,       /* allocation refused, or bounded before it was attempted */
+    WEFT_ERR_MISMATCH,    /* a result outside tolerance */
+    WEFT_STATUS_COUNT
+} weft_status;
+
+/* The message names the file, the node (name and op type) and the reason. */
+typedef struct {
+    weft_status status;
+    char msg[1024];
+} weft_err;
+
+const char *weft_status_name(weft_status s);
+
+/* ---- dtypes, shapes, tensors ------------------------------------------------------------- */
+
+/* Storage dtypes. Floating tensors compute in fp32 whatever their storage; integers in int64. */
+typedef enum {
+    WEFT_F32 = 0,
+    WEFT_F16,
+    WEFT_BF16,
+    WEFT_F64,
+    WEFT_I64,
+    WEFT_I32,
+    WEFT_I8,
+    WEFT_U8,
+    WEFT_BOOL,
+    WEFT_DTYPE_COUNT
+} weft_dtype;
+
+#define WEFT_MAX_DIMS 8
+
+typedef struct {
+    int ndim;
+    int64_t d[WEFT_MAX_DIMS];
+} weft_shape;
+
+/* A dense row-major tensor. `data` holds numel elements of `dtype` (owned when `owns`). */
+typedef struct {
+    weft_dtype dtype;
+    weft_shape shape;
+    void *data;
+    int owns;
+} weft_tensor;
+
+/* WEFT_SHAPE(3, 4) is the shape (3, 4); WEFT_SHAPE() is a scalar. */
+weft_shape weft_shape_make(int ndim, const int64_t *d);
+#define WEFT_SHAPE(...)                                                                       \
+    weft_shape_make((int)(sizeof((int64_t[]){0, ##__VA_ARGS__}) / sizeof(int64_t)) - 1,       \
+                    (const int64_t[]){0, ##__VA_ARGS__} + 1)
+
+/* ---- the graph ---------------------------------------------------------------------------- */
+
+typedef struct weft_graph weft_graph;
+
+/* An attribute of a node, as in ONNX. Exactly one of the value members is used, by `type`. */
+typedef enum { WEFT_ATTR_INT, WEFT_ATTR_FLOAT, WEFT_ATTR_INTS, WEFT_ATTR_FLOATS, WEFT_ATTR_STRING,
+               WEFT_ATTR_TENSOR } weft_attr_type;
+typedef struct {
+    const char *name;
+    weft_attr_type type;
+    int64_t i;
+    float f;
+    const int64_t *ints; /* (n) */
+    const float *floats; /* (n) */
+    int n;
+    const char *s;
+    const weft_tensor *t;
+} weft_attr;
+
+weft_graph *weft_graph_new(const char *name);
+void weft_graph_free(weft_graph *g);
+
+/* Values are small integer ids. A graph input is fed at run time; a parameter is a trained
+ * weight (data copied; NULL data means zeros until set); a constant is fixed data. */
+int weft_graph_input(weft_graph *g, const char *name, weft_dtype dt, weft_shape shape);
+int weft_graph_param(weft_graph *g, const char *name, weft_dtype dt, weft_shape shape,
+                     const void *data);
+int weft_graph_const(weft_graph *g, const char *name, const weft_tensor *t);
+
+/* Adds a node of op `op` (an ONNX op type, e.g. "MatMul"). `in` may hold -1 for an omitted
+ * optional input. Writes the ids of its n_out outputs into `out`. Infers shapes, and folds the
+ * node into a constant when every input is constant and the result is small. */
+weft_status weft_graph_node(weft_graph *g, const char *op, const char *name, const int *in,
+                            int n_in, const weft_attr *attrs, int n_attrs, int *out, int n_out,
+                            weft_err *err);
+void weft_graph_output(weft_graph *g, int value);
+
+weft_status weft_graph_verify(const weft_graph *g, weft_err *err);
+
+/* Whole-graph counts for a forward pass. */
+typedef struct {
+    int64_t nodes, params, param_bytes, flops, bytes;
+} weft_graph_stats;
+weft_graph_stats weft_graph_count(const weft_graph *g);
+
+/* ---- ONNX import -------------------------------------------------------------------------- */
+
+/* Reads an ONNX model. `bound` (optional, n_bound long) gives values for graph inputs by
+ * position: a bound input that feeds a shape position (Reshape's shape, Slice's starts, ...)
+ * becomes a constant, so that models with shape inputs import as static graphs. */
+weft_status weft_onnx_load(const char *path, const weft_tensor *const *bound, int n_bound,
+                           weft_graph **out, weft_err *err);
+/* Reads one TensorProto file (.pb) as in ONNX's test_data_set_* folders. */
+weft_status weft_onnx_load_tensor(const char *path, weft_tensor *out, char *name, size_t name_len,
+                                  weft_err *err);
+
+/* ---- reference executor ------------------------------------------------------------------- */
+
+/* Runs the graph op by op. inputs[i] feeds the i-th graph input (its dtype and shape must agree);
+ * outputs[j] receives a newly allocated tensor for the j-th graph output (caller frees with
+ * weft_tensor_free). */
+weft_status weft_ref_run(const weft_graph *g, const weft_tensor *const *inputs, int n_inputs,
+                         weft_tensor *outputs, int n_outputs, weft_err *err);
+
+void weft_tensor_free(weft_tensor *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

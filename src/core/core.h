@@ -1,0 +1,89 @@
+/* core: errors, dtypes, tensors, RNG. Internal header; the public types are in weft.h. */
+#ifndef WEFT_CORE_H
+#define WEFT_CORE_H
+
+#include "weft.h"
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Largest tensor weft will allocate. Declared sizes beyond it are refused before allocation. */
+#define WEFT_MAX_TENSOR_BYTES ((int64_t)16 << 30)
+
+/* ---- errors ---- */
+
+/* Sets err (when non-NULL) and returns s. Use: return weft_err_set(err, WEFT_ERR_SHAPE, "..."). */
+weft_status weft_err_set(weft_err *err, weft_status s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prefixes the message already in err with "<prefix>: ". */
+weft_status weft_err_prefix(weft_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A broken internal invariant: prints file:line and aborts. Never for bad input. */
+#define WEFT_ASSERT(c)                                                                   \
+    do {                                                                                 \
+        if (!(c)) {                                                                      \
+            fprintf(stderr, "%s:%d: internal error: assertion '%s' failed\n", __FILE__,  \
+                    __LINE__, #c);                                                       \
+            abort();                                                                     \
+        }                                                                                \
+    } while (0)
+
+void *weft_xmalloc(size_t n);  /* aborts on failure: for small, bounded allocations */
+void *weft_xcalloc(size_t n, size_t size);
+void *weft_xrealloc(void *p, size_t n);
+char *weft_xstrdup(const char *s);
+
+/* ---- dtypes ---- */
+
+size_t weft_dtype_size(weft_dtype dt);
+const char *weft_dtype_name(weft_dtype dt);
+bool weft_dtype_is_float(weft_dtype dt); /* F32, F16, BF16, F64 */
+/* The dtype kernels see: F32 for floating types, I64 for integers, BOOL for bool. */
+weft_dtype weft_dtype_compute(weft_dtype dt);
+
+float weft_f16_to_f32(uint16_t h);
+uint16_t weft_f32_to_f16(float f);   /* round to nearest even */
+float weft_bf16_to_f32(uint16_t h);
+uint16_t weft_f32_to_bf16(float f);  /* round to nearest even */
+
+/* Converts n elements between any two dtypes (float->int truncates toward zero, ->bool is !=0). */
+void weft_convert(void *dst, weft_dtype dt_dst, const void *src, weft_dtype dt_src, size_t n);
+
+/* ---- shapes ---- */
+
+int64_t weft_shape_numel(const weft_shape *s);
+bool weft_shape_eq(const weft_shape *a, const weft_shape *b);
+/* Writes "(2, 3, 4)" into buf; returns buf. */
+char *weft_shape_str(const weft_shape *s, char *buf, size_t len);
+/* Numpy broadcasting of a and b into out. Fails with WEFT_ERR_SHAPE. */
+weft_status weft_shape_broadcast(const weft_shape *a, const weft_shape *b, weft_shape *out,
+                                 weft_err *err);
+/* Checks that numel * elem_size is within WEFT_MAX_TENSOR_BYTES with no overflow. */
+weft_status weft_shape_check_size(const weft_shape *s, weft_dtype dt, weft_err *err);
+
+/* ---- tensors ---- */
+
+/* Allocates a zeroed tensor; size checked first. */
+weft_status weft_tensor_alloc(weft_tensor *t, weft_dtype dt, weft_shape shape, weft_err *err);
+int64_t weft_tensor_numel(const weft_tensor *t);
+size_t weft_tensor_nbytes(const weft_tensor *t);
+/* Deep copy into dst, converting to dtype dt. */
+weft_status weft_tensor_convert(weft_tensor *dst, const weft_tensor *src, weft_dtype dt,
+                                weft_err *err);
+/* Element i as double / as int64, whatever the dtype. */
+double weft_tensor_get_f(const weft_tensor *t, int64_t i);
+int64_t weft_tensor_get_i(const weft_tensor *t, int64_t i);
+
+/* ---- RNG: xorshift-free PCG32, deterministic across platforms ---- */
+
+typedef struct { uint64_t state, inc; } weft_rng;
+void weft_rng_seed(weft_rng *r, uint64_t seed, uint64_t stream);
+uint32_t weft_rng_u32(weft_rng *r);
+float weft_rng_uniform(weft_rng *r);  /* [0, 1) */
+float weft_rng_normal(weft_rng *r);   /* N(0, 1), Box-Muller */
+
+#endif
+
+/* ONNX TensorProto.DataType codes <-> weft dtypes (-1: no weft dtype for that code). */
+int weft_dtype_from_onnx(int onnx_type);
+int weft_dtype_to_onnx(weft_dtype dt);

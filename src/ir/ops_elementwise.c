@@ -1,0 +1,440 @@
+/* ir: element-wise ops: unary math and activations, broadcasting binary arithmetic, comparison
+ * and logic, variadic Sum/Mean/Max/Min, Where, Cast, Identity, Dropout (inference). */
+#include "ir/ir.h"
+#include "kernels/kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- shape rules ---- */
+
+static weft_status infer_same(weft_op_ctx *c) {
+    c->out[0].dtype = c->in[0]->dtype;
+    c->out[0].shape = c->in[0]->shape;
+    return WEFT_OK;
+}
+
+static weft_status infer_float_same(weft_op_ctx *c) {
+    if (!weft_dtype_is_float(c->in[0]->dtype))
+        return weft_node_err(c, WEFT_ERR_UNSUPPORTED, "input is %s, this op takes floating tensors",
+                             weft_dtype_name(c->in[0]->dtype));
+    return infer_same(c);
+}
+
+/* All present inputs broadcast together; every input must share input 0's dtype unless `mixed`. */
+static weft_status infer_bcast_n(weft_op_ctx *c, int first, weft_dtype out_dt) {
+    weft_shape s = c->in[first]->shape;
+    for (int i = first + 1; i < c->n_in; i++) {
+        if (!c->in[i]) continue;
+        weft_status st = weft_shape_broadcast(&s, &c->in[i]->shape, &s, c->err);
+        if (st) return weft_err_prefix(c->err, "node '%s' (%s)", c->node->name, c->node->op->name);
+    }
+    c->out[0].dtype = out_dt;
+    c->out[0].shape = s;
+    return WEFT_OK;
+}
+
+static weft_status check_same_dtype(weft_op_ctx *c, int first) {
+    for (int i = first + 1; i < c->n_in; i++)
+        if (c->in[i] && c->in[i]->dtype != c->in[first]->dtype)
+            return weft_node_err(c, WEFT_ERR_SHAPE, "input %d is %s but input %d is %s", i,
+                                 weft_dtype_name(c->in[i]->dtype), first, weft_dtype_name(c->in[first]->dtype));
+    return WEFT_OK;
+}
+
+static weft_status infer_arith(weft_op_ctx *c) {
+    weft_status s = check_same_dtype(c, 0);
+    return s ? s : infer_bcast_n(c, 0, c->in[0]->dtype);
+}
+static weft_status infer_compare(weft_op_ctx *c) {
+    weft_status s = check_same_dtype(c, 0);
+    return s ? s : infer_bcast_n(c, 0, WEFT_BOOL);
+}
+static weft_status infer_logic(weft_op_ctx *c) {
+    for (int i = 0; i < c->n_in; i++)
+        if (c->in[i]->dtype != WEFT_BOOL)
+            return weft_node_err(c, WEFT_ERR_SHAPE, "input %d is %s, logic ops take bool", i,
+                                 weft_dtype_name(c->in[i]->dtype));
+    return infer_bcast_n(c, 0, WEFT_BOOL);
+}
+static weft_status infer_pow(weft_op_ctx *c) { return infer_bcast_n(c, 0, c->in[0]->dtype); }
+
+static weft_status infer_where(weft_op_ctx *c) {
+    if (c->in[0]->dtype != WEFT_BOOL) return weft_node_err(c, WEFT_ERR_SHAPE, "condition must be bool");
+    if (c->in[1]->dtype != c->in[2]->dtype)
+        return weft_node_err(c, WEFT_ERR_SHAPE, "X is %s but Y is %s", weft_dtype_name(c->in[1]->dtype),
+                             weft_dtype_name(c->in[2]->dtype));
+    return infer_bcast_n(c, 0, c->in[1]->dtype);
+}
+
+/* ---- binary kernels ---- */
+
+enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MIN, B_MAX, B_MOD, B_FMOD, B_PRELU, B_EQ, B_LT, B_GT, B_LE, B_GE,
+       B_AND, B_OR, B_XOR };
+
+static float fbin(int op, float a, float b) {
+    switch (op) {
+    case B_ADD: return a + b;
+    case B_SUB: return a - b;
+    case B_MUL: return a * b;
+    case B_DIV: return a / b;
+    case B_POW: return powf(a, b);
+    case B_MIN: return isnan(a) || isnan(b) ? NAN : fminf(a, b);
+    case B_MAX: return isnan(a) || isnan(b) ? NAN : fmaxf(a, b);
+    case B_MOD: { float r = fmodf(a, b); return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
+    case B_FMOD: return fmodf(a, b);
+    case B_PRELU: return a < 0 ? a * b : a;
+    default: WEFT_ASSERT(0); return 0;
+    }
+}
+
+static int64_t ibin(int op, int64_t a, int64_t b) {
+    switch (op) {
+    case B_ADD: return (int64_t)((uint64_t)a + (uint64_t)b);
+    case B_SUB: return (int64_t)((uint64_t)a - (uint64_t)b);
+    case B_MUL: return (int64_t)((uint64_t)a * (uint64_t)b);
+    case B_DIV: return b == 0 ? 0 : (a == INT64_MIN && b == -1) ? a : a / b;
+    case B_POW: { int64_t r = 1; for (int64_t k = 0; k < b && k < 64; k++) r *= a; return r; }
+    case B_MIN: return a < b ? a : b;
+    case B_MAX: return a > b ? a : b;
+    case B_MOD: { if (b == 0) return 0; int64_t r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
+    case B_FMOD: return b == 0 ? 0 : a % b;
+    case B_PRELU: return a < 0 ? a * b : a;
+    default: WEFT_ASSERT(0); return 0;
+    }
+}
+
+static bool cmp(int op, double a, double b) {
+    switch (op) {
+    case B_EQ: return a == b;
+    case B_LT: return a < b;
+    case B_GT: return a > b;
+    case B_LE: return a <= b;
+    case B_GE: return a >= b;
+    case B_AND: return a != 0 && b != 0;
+    case B_OR: return a != 0 || b != 0;
+    case B_XOR: return (a != 0) != (b != 0);
+    default: WEFT_ASSERT(0); return 0;
+    }
+}
+
+/* out = a op b with broadcasting; a, b, out in compute dtypes. Used pairwise for variadic ops. */
+static void binary(int op, const weft_tensor *a, const weft_tensor *b, weft_tensor *out) {
+    weft_bcast3 it;
+    weft_bcast3_init(&it, &out->shape, &a->shape, &b->shape, NULL);
+    int64_t n = weft_tensor_numel(out);
+    int64_t inner = out->shape.ndim ? out->shape.d[out->shape.ndim - 1] : 1;
+    if (inner == 0) return;
+    int64_t sa = out->shape.ndim ? it.sa[it.ndim - 1] : 0, sb = out->shape.ndim ? it.sb[it.ndim - 1] : 0;
+    for (int64_t row = 0; row < n; row += inner) {
+        int64_t oa, ob, oc;
+        weft_bcast3_offsets(&it, row, &oa, &ob, &oc);
+        if (op >= B_EQ) {
+            uint8_t *o = (uint8_t *)out->data + row;
+            if (a->dtype == WEFT_F32)
+                for (int64_t k = 0; k < inner; k++)
+                    o[k] = cmp(op, ((float *)a->data)[oa + k * sa], ((float *)b->data)[ob + k * sb]);
+            else if (a->dtype == WEFT_I64)
+                for (int64_t k = 0; k < inner; k++) {
+                    int64_t x = ((int64_t *)a->data)[oa + k * sa], y = ((int64_t *)b->data)[ob + k * sb];
+                    o[k] = op == B_EQ ? x == y : op == B_LT ? x < y : op == B_GT ? x > y : op == B_LE ? x <= y : x >= y;
+                }
+            else
+                for (int64_t k = 0; k < inner; k++)
+                    o[k] = cmp(op, ((uint8_t *)a->data)[oa + k * sa], ((uint8_t *)b->data)[ob + k * sb]);
+        } else if (out->dtype == WEFT_F32) {
+            float *o = (float *)out->data + row;
+            const float *x = (const float *)a->data + oa;
+            if (b->dtype == WEFT_F32) {
+                const float *y = (const float *)b->data + ob;
+                if (op == B_ADD && sa == 1 && sb == 1) for (int64_t k = 0; k < inner; k++) o[k] = x[k] + y[k];
+                else if (op == B_MUL && sa == 1 && sb == 1) for (int64_t k = 0; k < inner; k++) o[k] = x[k] * y[k];
+                else for (int64_t k = 0; k < inner; k++) o[k] = fbin(op, x[k * sa], y[k * sb]);
+            } else { /* Pow with an integer exponent */
+                const int64_t *y = (const int64_t *)b->data + ob;
+                for (int64_t k = 0; k < inner; k++) o[k] = fbin(op, x[k * sa], (float)y[k * sb]);
+            }
+        } else {
+            int64_t *o = (int64_t *)out->data + row;
+            const int64_t *x = (const int64_t *)a->data + oa;
+            if (b->dtype == WEFT_I64) {
+                const int64_t *y = (const int64_t *)b->data + ob;
+                for (int64_t k = 0; k < inner; k++) o[k] = ibin(op, x[k * sa], y[k * sb]);
+            } else { /* integer base, float exponent */
+                const float *y = (const float *)b->data + ob;
+                for (int64_t k = 0; k < inner; k++) o[k] = (int64_t)powf((float)x[k * sa], y[k * sb]);
+            }
+        }
+    }
+}
+
+static int binop_of(const char *name) {
+    static const char *names[] = {"Add", "Sub", "Mul", "Div", "Pow", "Min", "Max", "Mod", "Mod", "PRelu",
+                                  "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor"};
+    for (int i = 0; i < (int)(sizeof names / sizeof *names); i++)
+        if (!strcmp(names[i], name)) return i;
+    WEFT_ASSERT(0);
+    return -1;
+}
+
+static weft_status eval_binary(weft_op_ctx *c) {
+    int op = binop_of(c->node->op->name);
+    if (op == B_MOD && weft_attr_i(c->node, "fmod", 0)) op = B_FMOD;
+    if (op == B_DIV && c->out[0].dtype == WEFT_I64) {
+        /* integer division by zero is undefined in ONNX; weft refuses it */
+        const int64_t *y = c->in[1]->data;
+        for (int64_t i = 0; i < weft_tensor_numel(c->in[1]); i++)
+            if (!y[i]) return weft_node_err(c, WEFT_ERR_INVALID, "integer division by zero");
+    }
+    binary(op, c->in[0], c->in[1], &c->out[0]);
+    return WEFT_OK;
+}
+
+/* Sum, Mean, Max, Min: fold the inputs pairwise into the output. */
+static weft_status eval_variadic(weft_op_ctx *c) {
+    const char *nm = c->node->op->name;
+    int op = !strcmp(nm, "Max") ? B_MAX : !strcmp(nm, "Min") ? B_MIN : B_ADD;
+    weft_tensor *o = &c->out[0];
+    size_t es = weft_dtype_size(o->dtype);
+    /* acc = broadcast(in[0]) */
+    weft_bcast3 it;
+    weft_bcast3_init(&it, &o->shape, &c->in[0]->shape, NULL, NULL);
+    int64_t n = weft_tensor_numel(o);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t oa, ob, oc;
+        weft_bcast3_offsets(&it, i, &oa, &ob, &oc);
+        memcpy((char *)o->data + i * es, (const char *)c->in[0]->data + oa * es, es);
+    }
+    for (int k = 1; k < c->n_in; k++) {
+        weft_tensor acc = *o;
+        binary(op, &acc, c->in[k], o);  /* element i reads acc[i] before writing o[i]: safe in place */
+    }
+    if (!strcmp(nm, "Mean")) {
+        float *p = o->data;
+        for (int64_t i = 0; i < n; i++) p[i] /= (float)c->n_in;
+    }
+    return WEFT_OK;
+}
+
+static weft_status eval_where(weft_op_ctx *c) {
+    weft_tensor *o = &c->out[0];
+    size_t es = weft_dtype_size(o->dtype);
+    weft_bcast3 it;
+    weft_bcast3_init(&it, &o->shape, &c->in[0]->shape, &c->in[1]->shape, &c->in[2]->shape);
+    const uint8_t *cond = c->in[0]->data;
+    int64_t n = weft_tensor_numel(o);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t oc, ox, oy;
+        weft_bcast3_offsets(&it, i, &oc, &ox, &oy);
+        const char *src = cond[oc] ? (const char *)c->in[1]->data + ox * es : (const char *)c->in[2]->data + oy * es;
+        memcpy((char *)o->data + i * es, src, es);
+    }
+    return WEFT_OK;
+}
+
+/* ---- unary kernels ---- */
+
+static float softplus(float x) { return x > 20 ? x : log1pf(expf(x)); }
+
+static weft_status eval_unary(weft_op_ctx *c) {
+    const char *nm = c->node->op->name;
+    const weft_node *n = c->node;
+    int64_t len = weft_tensor_numel(&c->out[0]);
+    if (c->out[0].dtype == WEFT_I64) {
+        const int64_t *x = c->in[0]->data;
+        int64_t *y = c->out[0].data;
+        for (int64_t i = 0; i < len; i++) {
+            int64_t v = x[i];
+            y[i] = !strcmp(nm, "Neg") ? -v : !strcmp(nm, "Abs") ? (v < 0 ? -v : v)
+                 : !strcmp(nm, "Sign") ? (v > 0) - (v < 0) : !strcmp(nm, "Relu") ? (v > 0 ? v : 0) : v;
+        }
+        if (strcmp(nm, "Neg") && strcmp(nm, "Abs") && strcmp(nm, "Sign") && strcmp(nm, "Relu") && strcmp(nm, "Identity"))
+            return weft_node_err(c, WEFT_ERR_UNSUPPORTED, "integer input");
+        return WEFT_OK;
+    }
+    if (!strcmp(nm, "IsNaN")) {
+        const float *x = c->in[0]->data;
+        uint8_t *b = c->out[0].data;
+        for (int64_t i = 0; i < len; i++) b[i] = isnan(x[i]) != 0;
+        return WEFT_OK;
+    }
+    if (c->out[0].dtype == WEFT_BOOL) {
+        const uint8_t *x = c->in[0]->data;
+        uint8_t *y = c->out[0].data;
+        for (int64_t i = 0; i < len; i++) y[i] = !strcmp(nm, "Not") ? !x[i] : x[i];
+        return WEFT_OK;
+    }
+    const float *x = c->in[0]->data;
+    float *y = c->out[0].data;
+#define MAP(expr) do { for (int64_t i = 0; i < len; i++) { float v = x[i]; y[i] = (expr); } return WEFT_OK; } while (0)
+    if (!strcmp(nm, "Identity")) MAP(v);
+    if (!strcmp(nm, "Neg")) MAP(-v);
+    if (!strcmp(nm, "Abs")) MAP(fabsf(v));
+    if (!strcmp(nm, "Sqrt")) MAP(sqrtf(v));
+    if (!strcmp(nm, "Reciprocal")) MAP(1.0f / v);
+    if (!strcmp(nm, "Exp")) MAP(expf(v));
+    if (!strcmp(nm, "Log")) MAP(logf(v));
+    if (!strcmp(nm, "Tanh")) MAP(tanhf(v));
+    if (!strcmp(nm, "Sigmoid")) MAP(v >= 0 ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v)));
+    if (!strcmp(nm, "Relu")) MAP(v > 0 ? v : 0);
+    if (!strcmp(nm, "Erf")) MAP(weft_erff(v));
+    if (!strcmp(nm, "Softplus")) MAP(softplus(v));
+    if (!strcmp(nm, "Softsign")) MAP(v / (1 + fabsf(v)));
+    if (!strcmp(nm, "Floor")) MAP(floorf(v));
+    if (!strcmp(nm, "Ceil")) MAP(ceilf(v));
+    if (!strcmp(nm, "Round")) MAP(nearbyintf(v));
+    if (!strcmp(nm, "Sign")) MAP((float)((v > 0) - (v < 0)));
+    if (!strcmp(nm, "Sin")) MAP(sinf(v));
+    if (!strcmp(nm, "Cos")) MAP(cosf(v));
+    if (!strcmp(nm, "Tan")) MAP(tanf(v));
+    if (!strcmp(nm, "Asin")) MAP(asinf(v));
+    if (!strcmp(nm, "Acos")) MAP(acosf(v));
+    if (!strcmp(nm, "Atan")) MAP(atanf(v));
+    if (!strcmp(nm, "Sinh")) MAP(sinhf(v));
+    if (!strcmp(nm, "Cosh")) MAP(coshf(v));
+    if (!strcmp(nm, "Asinh")) MAP(asinhf(v));
+    if (!strcmp(nm, "Acosh")) MAP(acoshf(v));
+    if (!strcmp(nm, "Atanh")) MAP(atanhf(v));
+    if (!strcmp(nm, "Mish")) MAP(v * tanhf(softplus(v)));
+    if (!strcmp(nm, "HardSwish")) MAP(v * fmaxf(0, fminf(1, v / 6 + 0.5f)));
+    if (!strcmp(nm, "Gelu")) {
+        if (!strcmp(weft_attr_s(n, "approximate", "none"), "tanh")) MAP(weft_gelu_tanh(v));
+        MAP(weft_gelu(v));
+    }
+    float alpha = weft_attr_f(n, "alpha", 0);
+    if (!strcmp(nm, "LeakyRelu")) { if (!weft_node_attr(n, "alpha")) alpha = 0.01f; MAP(v >= 0 ? v : alpha * v); }
+    if (!strcmp(nm, "Elu")) { if (!weft_node_attr(n, "alpha")) alpha = 1; MAP(v >= 0 ? v : alpha * (expf(v) - 1)); }
+    if (!strcmp(nm, "Celu")) { if (!weft_node_attr(n, "alpha")) alpha = 1; MAP(fmaxf(0, v) + fminf(0, alpha * (expf(v / alpha) - 1))); }
+    if (!strcmp(nm, "ThresholdedRelu")) { if (!weft_node_attr(n, "alpha")) alpha = 1; MAP(v > alpha ? v : 0); }
+    if (!strcmp(nm, "Selu")) {
+        float a = weft_attr_f(n, "alpha", 1.67326319217681884765625f), g = weft_attr_f(n, "gamma", 1.05070102214813232421875f);
+        MAP(v > 0 ? g * v : g * (a * expf(v) - a));
+    }
+    if (!strcmp(nm, "HardSigmoid")) {
+        float a = weft_attr_f(n, "alpha", 0.2f), b = weft_attr_f(n, "beta", 0.5f);
+        MAP(fmaxf(0, fminf(1, a * v + b)));
+    }
+#undef MAP
+    return weft_node_err(c, WEFT_ERR_UNSUPPORTED, "no kernel");
+}
+
+/* Clip: min/max from inputs 1, 2 (opset >= 11) or attributes (older). */
+static weft_status eval_clip(weft_op_ctx *c) {
+    int64_t len = weft_tensor_numel(&c->out[0]);
+    if (c->out[0].dtype == WEFT_I64) {
+        int64_t lo = c->n_in > 1 && c->in[1] ? ((int64_t *)c->in[1]->data)[0] : INT64_MIN;
+        int64_t hi = c->n_in > 2 && c->in[2] ? ((int64_t *)c->in[2]->data)[0] : INT64_MAX;
+        const int64_t *x = c->in[0]->data;
+        int64_t *y = c->out[0].data;
+        for (int64_t i = 0; i < len; i++) y[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
+        return WEFT_OK;
+    }
+    float lo = weft_attr_f(c->node, "min", -INFINITY), hi = weft_attr_f(c->node, "max", INFINITY);
+    if (c->n_in > 1 && c->in[1]) lo = ((float *)c->in[1]->data)[0];
+    if (c->n_in > 2 && c->in[2]) hi = ((float *)c->in[2]->data)[0];
+    const float *x = c->in[0]->data;
+    float *y = c->out[0].data;
+    for (int64_t i = 0; i < len; i++) y[i] = isnan(x[i]) ? x[i] : x[i] < lo ? lo : x[i] > hi ? hi : x[i];
+    return WEFT_OK;
+}
+
+static weft_status infer_clip(weft_op_ctx *c) {
+    for (int i = 1; i < c->n_in; i++)
+        if (c->in[i] && weft_tensor_numel(c->in[i]) != 1)
+            return weft_node_err(c, WEFT_ERR_SHAPE, "input %d must be a scalar", i);
+    return infer_same(c);
+}
+
+static weft_status infer_isnan(weft_op_ctx *c) {
+    c->out[0].dtype = WEFT_BOOL;
+    c->out[0].shape = c->in[0]->shape;
+    return WEFT_OK;
+}
+
+static weft_status infer_not(weft_op_ctx *c) {
+    if (c->in[0]->dtype != WEFT_BOOL) return weft_node_err(c, WEFT_ERR_SHAPE, "input must be bool");
+    return infer_same(c);
+}
+
+/* ---- Cast ---- */
+
+static weft_status infer_cast(weft_op_ctx *c) {
+    const weft_attr *to = weft_node_attr(c->node, "to");
+    if (!to) return weft_node_err(c, WEFT_ERR_INVALID, "missing attribute 'to'");
+    int dt = weft_dtype_from_onnx((int)to->i);
+    if (dt < 0) return weft_node_err(c, WEFT_ERR_UNSUPPORTED, "cast to ONNX data type %lld", (long long)to->i);
+    c->out[0].dtype = (weft_dtype)dt;
+    c->out[0].shape = c->in[0]->shape;
+    return WEFT_OK;
+}
+
+static weft_status eval_cast(weft_op_ctx *c) {
+    /* Convert from the input's compute dtype to the output's compute dtype; the executor then
+     * rounds to the output's storage dtype (fp16/bf16 round to nearest even; int narrowing wraps). */
+    weft_convert(c->out[0].data, c->out[0].dtype, c->in[0]->data, c->in[0]->dtype,
+                 (size_t)weft_tensor_numel(&c->out[0]));
+    if (c->out[0].dtype == WEFT_I64 && c->in[0]->dtype == WEFT_F32) {
+        /* float -> int truncates toward zero, done by weft_convert */
+    }
+    return WEFT_OK;
+}
+
+/* ---- Dropout (inference: identity; the optional mask is all true) ---- */
+
+static weft_status infer_dropout(weft_op_ctx *c) {
+    if (c->n_in > 2 && c->in[2] && c->in[2]->data && ((uint8_t *)c->in[2]->data)[0])
+        return weft_node_err(c, WEFT_ERR_UNSUPPORTED, "training_mode=true (weft's Dropout is the inference form)");
+    infer_same(c);
+    if (c->n_out > 1) { c->out[1].dtype = WEFT_BOOL; c->out[1].shape = c->in[0]->shape; }
+    return WEFT_OK;
+}
+
+static weft_status eval_dropout(weft_op_ctx *c) {
+    memcpy(c->out[0].data, c->in[0]->data, weft_tensor_nbytes(&c->out[0]));
+    if (c->n_out > 1) memset(c->out[1].data, 1, weft_tensor_nbytes(&c->out[1]));
+    return WEFT_OK;
+}
+
+/* ---- costs ---- */
+
+/* Transcendental activations count as several flops; this is a coarse, documented estimate. */
+static weft_cost cost_eltwise(const weft_op_ctx *c) {
+    weft_cost k = {0};
+    for (int i = 0; i < c->n_in; i++)
+        if (c->in[i]) k.bytes += weft_tensor_numel(c->in[i]) * (int64_t)weft_dtype_size(c->in[i]->dtype);
+    int64_t e = weft_shape_numel(&c->out[0].shape);
+    k.bytes += e * (int64_t)weft_dtype_size(c->out[0].dtype);
+    k.flops = e * (c->n_in > 1 ? c->n_in - 1 : 1);
+    return k;
+}
+
+#define UNARY(nm) {nm, 1, 1, 1, 1, 0, "", infer_same, eval_unary, cost_eltwise}
+#define UNARY_F(nm) {nm, 1, 1, 1, 1, 0, "alpha,beta,gamma,approximate", infer_float_same, eval_unary, cost_eltwise}
+#define BINARY(nm, inf) {nm, 2, 2, 1, 1, 0, "fmod,broadcast,axis", inf, eval_binary, cost_eltwise}
+
+const weft_op_def weft_ops_elementwise[] = {
+    UNARY("Identity"), UNARY("Neg"), UNARY("Abs"), UNARY("Relu"), UNARY("Sign"),
+    UNARY_F("Sqrt"), UNARY_F("Reciprocal"), UNARY_F("Exp"), UNARY_F("Log"), UNARY_F("Tanh"),
+    UNARY_F("Sigmoid"), UNARY_F("Erf"), UNARY_F("Softplus"), UNARY_F("Softsign"), UNARY_F("Floor"),
+    UNARY_F("Ceil"), UNARY_F("Round"), UNARY_F("Sin"), UNARY_F("Cos"), UNARY_F("Tan"), UNARY_F("Asin"),
+    UNARY_F("Acos"), UNARY_F("Atan"), UNARY_F("Sinh"), UNARY_F("Cosh"), UNARY_F("Asinh"), UNARY_F("Acosh"),
+    UNARY_F("Atanh"), UNARY_F("Mish"), UNARY_F("HardSwish"), UNARY_F("Gelu"), UNARY_F("LeakyRelu"),
+    UNARY_F("Elu"), UNARY_F("Celu"), UNARY_F("ThresholdedRelu"), UNARY_F("Selu"), UNARY_F("HardSigmoid"),
+    {"IsNaN", 1, 1, 1, 1, 0, "", infer_isnan, eval_unary, cost_eltwise},
+    {"Not", 1, 1, 1, 1, 0, "", infer_not, eval_unary, cost_eltwise},
+    BINARY("Add", infer_arith), BINARY("Sub", infer_arith), BINARY("Mul", infer_arith),
+    BINARY("Div", infer_arith), BINARY("Pow", infer_pow), BINARY("Mod", infer_arith),
+    BINARY("PRelu", infer_arith),
+    BINARY("Equal", infer_compare), BINARY("Less", infer_compare), BINARY("Greater", infer_compare),
+    BINARY("LessOrEqual", infer_compare), BINARY("GreaterOrEqual", infer_compare),
+    BINARY("And", infer_logic), BINARY("Or", infer_logic), BINARY("Xor", infer_logic),
+    {"Sum", 1, -1, 1, 1, 0, "", infer_arith, eval_variadic, cost_eltwise},
+    {"Mean", 1, -1, 1, 1, 0, "", infer_arith, eval_variadic, cost_eltwise},
+    {"Max", 1, -1, 1, 1, 0, "", infer_arith, eval_variadic, cost_eltwise},
+    {"Min", 1, -1, 1, 1, 0, "", infer_arith, eval_variadic, cost_eltwise},
+    {"Where", 3, 3, 1, 1, 0, "", infer_where, eval_where, cost_eltwise},
+    {"Clip", 1, 3, 1, 1, 0, "min,max", infer_clip, eval_clip, cost_eltwise},
+    {"Cast", 1, 1, 1, 1, 0, "to,saturate", infer_cast, eval_cast, cost_eltwise},
+    {"Dropout", 1, 3, 1, 2, 1u << 2, "seed,ratio,is_test", infer_dropout, eval_dropout, cost_eltwise},
+    {0},
+};

@@ -1,0 +1,332 @@
+/* onnx: ONNX import. The protobuf reader is generated at build time by protoc-c from Debian's
+ * onnx.proto (build/gen/onnx/onnx.pb-c.c); this file turns a ModelProto into a weft graph.
+ * Initializers become parameters (floating) or constants; nodes are added through the graph API,
+ * which infers shapes and folds PyTorch's shape arithmetic (Shape -> Gather -> Unsqueeze ->
+ * Concat -> Reshape) into constants, so exported models import as static graphs. */
+#include "ir/ir.h"
+#include "onnx/onnx.pb-c.h"
+#include "onnx/onnx_test.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define ONNX_OPSET_MIN 7
+#define ONNX_OPSET_MAX 18
+#define ONNX_MAX_FILE_BYTES ((int64_t)2 << 30) /* protobuf's own 2 GiB limit */
+
+/* ---- a name -> value id map (open addressing) ---- */
+
+typedef struct { char **keys; int *vals; size_t cap, n; } name_map;
+
+static uint64_t fnv(const char *s) {
+    uint64_t h = 1469598103934665603ULL;
+    while (*s) h = (h ^ (uint8_t)*s++) * 1099511628211ULL;
+    return h;
+}
+static void map_put(name_map *m, const char *k, int v);
+static void map_grow(name_map *m) {
+    name_map n = {weft_xcalloc(m->cap ? 2 * m->cap : 256, sizeof(char *)),
+                  weft_xcalloc(m->cap ? 2 * m->cap : 256, sizeof(int)), m->cap ? 2 * m->cap : 256, 0};
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->keys[i]) map_put(&n, m->keys[i], m->vals[i]);
+    free(m->keys);
+    free(m->vals);
+    *m = n;
+}
+static void map_put(name_map *m, const char *k, int v) {
+    if (2 * (m->n + 1) > m->cap) map_grow(m);
+    size_t i = fnv(k) & (m->cap - 1);
+    while (m->keys[i] && strcmp(m->keys[i], k)) i = (i + 1) & (m->cap - 1);
+    if (!m->keys[i]) { m->keys[i] = (char *)k; m->n++; }  /* keys borrowed from the model proto */
+    m->vals[i] = v;
+}
+static int map_get(const name_map *m, const char *k) {
+    if (!m->cap) return -1;
+    size_t i = fnv(k) & (m->cap - 1);
+    while (m->keys[i]) {
+        if (!strcmp(m->keys[i], k)) return m->vals[i];
+        i = (i + 1) & (m->cap - 1);
+    }
+    return -1;
+}
+
+/* ---- files and tensors ---- */
+
+static weft_status read_file(const char *path, uint8_t **buf, size_t *len, weft_err *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return weft_err_set(err, WEFT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return weft_err_set(err, WEFT_ERR_IO, "%s: not a regular file", path);
+    }
+    if (st.st_size > ONNX_MAX_FILE_BYTES) {
+        fclose(f);
+        return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: %lld bytes, over protobuf's 2 GiB limit (external data is not supported)",
+                            path, (long long)st.st_size);
+    }
+    *len = (size_t)st.st_size;
+    *buf = weft_xmalloc(*len);
+    if (fread(*buf, 1, *len, f) != *len) {
+        fclose(f);
+        free(*buf);
+        return weft_err_set(err, WEFT_ERR_IO, "%s: read error", path);
+    }
+    fclose(f);
+    return WEFT_OK;
+}
+
+/* Converts a TensorProto into a weft tensor. `what` names it in errors. */
+static weft_status tensor_from_proto(const Onnx__TensorProto *p, weft_tensor *t, const char *what, weft_err *err) {
+    int dt = weft_dtype_from_onnx(p->data_type);
+    if (dt < 0) return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: ONNX data type %d is not supported", what, p->data_type);
+    if (p->n_dims > WEFT_MAX_DIMS) return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: rank %zu exceeds %d", what, p->n_dims, WEFT_MAX_DIMS);
+    if (p->n_external_data || (p->has_data_location && p->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL))
+        return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: external data is not supported", what);
+    if (p->segment) return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: segmented tensors are not supported", what);
+    weft_shape s = {.ndim = (int)p->n_dims};
+    for (size_t i = 0; i < p->n_dims; i++) s.d[i] = p->dims[i];
+    weft_status st = weft_shape_check_size(&s, (weft_dtype)dt, err);
+    if (st) return weft_err_prefix(err, "%s", what);
+    int64_t n = weft_shape_numel(&s);
+    size_t es = weft_dtype_size((weft_dtype)dt);
+    /* Check that the payload holds exactly numel elements before allocating anything. */
+    size_t have;
+    const char *field;
+    if (p->has_raw_data) { have = p->raw_data.len / es; field = "raw_data"; if (p->raw_data.len % es) have = (size_t)-1; }
+    else switch (dt) {
+        case WEFT_F32: have = p->n_float_data; field = "float_data"; break;
+        case WEFT_F64: have = p->n_double_data; field = "double_data"; break;
+        case WEFT_I64: have = p->n_int64_data; field = "int64_data"; break;
+        default: have = p->n_int32_data; field = "int32_data"; break;
+    }
+    if (have != (size_t)n)
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: shape holds %lld elements but %s holds %s%zu", what, (long long)n,
+                            field, have == (size_t)-1 ? "a partial element after " : "", have == (size_t)-1 ? p->raw_data.len / es : have);
+    st = weft_tensor_alloc(t, (weft_dtype)dt, s, err);
+    if (st) return weft_err_prefix(err, "%s", what);
+    if (p->has_raw_data) { if (n) memcpy(t->data, p->raw_data.data, (size_t)n * es); return WEFT_OK; }
+    switch (dt) {
+    case WEFT_F32: memcpy(t->data, p->float_data, (size_t)n * 4); break;
+    case WEFT_F64: memcpy(t->data, p->double_data, (size_t)n * 8); break;
+    case WEFT_I64: memcpy(t->data, p->int64_data, (size_t)n * 8); break;
+    case WEFT_I32: memcpy(t->data, p->int32_data, (size_t)n * 4); break;
+    case WEFT_F16: case WEFT_BF16:
+        for (int64_t i = 0; i < n; i++) ((uint16_t *)t->data)[i] = (uint16_t)p->int32_data[i];
+        break;
+    default:
+        for (int64_t i = 0; i < n; i++) ((uint8_t *)t->data)[i] = (uint8_t)p->int32_data[i];
+    }
+    return WEFT_OK;
+}
+
+weft_status weft_onnx_load_tensor(const char *path, weft_tensor *out, char *name, size_t name_len, weft_err *err) {
+    uint8_t *buf;
+    size_t len;
+    weft_status s = read_file(path, &buf, &len, err);
+    if (s) return s;
+    Onnx__TensorProto *p = onnx__tensor_proto__unpack(NULL, len, buf);
+    free(buf);
+    if (!p) return weft_err_set(err, WEFT_ERR_INVALID, "%s: not a valid ONNX TensorProto (truncated or corrupt)", path);
+    if (name && name_len) snprintf(name, name_len, "%s", p->name ? p->name : "");
+    s = tensor_from_proto(p, out, path, err);
+    onnx__tensor_proto__free_unpacked(p, NULL);
+    return s;
+}
+
+/* ---- the model ---- */
+
+static weft_status value_info_shape(const Onnx__ValueInfoProto *vi, weft_dtype *dt, weft_shape *sh, const char *path,
+                                    weft_err *err) {
+    const Onnx__TypeProto *tp = vi->type;
+    if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
+        return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: graph input '%s' is not a tensor", path, vi->name);
+    int d = weft_dtype_from_onnx(tp->tensor_type->elem_type);
+    if (d < 0)
+        return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: graph input '%s' has unsupported ONNX data type %d", path, vi->name,
+                            tp->tensor_type->elem_type);
+    *dt = (weft_dtype)d;
+    const Onnx__TensorShapeProto *s = tp->tensor_type->shape;
+    if (!s) return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: graph input '%s' has no shape", path, vi->name);
+    if (s->n_dim > WEFT_MAX_DIMS) return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: graph input '%s' has rank %zu", path, vi->name, s->n_dim);
+    sh->ndim = (int)s->n_dim;
+    for (size_t i = 0; i < s->n_dim; i++) {
+        if (s->dim[i]->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE)
+            return weft_err_set(err, WEFT_ERR_UNSUPPORTED,
+                                "%s: graph input '%s' has a symbolic dimension '%s' at axis %zu; weft compiles static shapes: export with fixed sizes or give the input",
+                                path, vi->name, s->dim[i]->value_case ? s->dim[i]->dim_param : "?", i);
+        sh->d[i] = s->dim[i]->dim_value;
+    }
+    return weft_shape_check_size(sh, *dt, err) ? weft_err_prefix(err, "%s: graph input '%s'", path, vi->name) : WEFT_OK;
+}
+
+static weft_status convert_attr(const Onnx__AttributeProto *a, weft_attr *o, weft_tensor *tbuf, const char *where,
+                                weft_err *err) {
+    memset(o, 0, sizeof *o);
+    o->name = a->name;
+    switch (a->type) {
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT: o->type = WEFT_ATTR_INT; o->i = a->i; return WEFT_OK;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT: o->type = WEFT_ATTR_FLOAT; o->f = a->f; return WEFT_OK;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS:
+        o->type = WEFT_ATTR_INTS; o->ints = a->ints; o->n = (int)a->n_ints; return WEFT_OK;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS:
+        o->type = WEFT_ATTR_FLOATS; o->floats = a->floats; o->n = (int)a->n_floats; return WEFT_OK;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING: {
+        char *s = weft_xmalloc(a->s.len + 1);
+        memcpy(s, a->s.data, a->s.len);
+        s[a->s.len] = 0;
+        o->type = WEFT_ATTR_STRING;
+        o->s = s;  /* freed by the caller */
+        return WEFT_OK;
+    }
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR:
+        if (!a->t) return weft_err_set(err, WEFT_ERR_INVALID, "%s: attribute '%s' has no tensor", where, a->name);
+        o->type = WEFT_ATTR_TENSOR;
+        o->t = tbuf;
+        return tensor_from_proto(a->t, tbuf, where, err);
+    default:
+        return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: attribute '%s' is of a type weft does not support (%d)", where,
+                            a->name, (int)a->type);
+    }
+}
+
+/* Is input i of op one that must be known at compile time? */
+static bool const_position(const char *op_type, int i) {
+    const weft_op_def *op = weft_op_find(op_type);
+    return op && i < 32 && (op->const_inputs >> i & 1);
+}
+
+static weft_status import_graph(const char *path, const Onnx__GraphProto *gp, int opset, const weft_tensor *const *bound,
+                                int n_bound, bool *stays_input, weft_graph *g, weft_err *err) {
+    name_map names = {0};
+    weft_status s = WEFT_OK;
+    /* initializers */
+    for (size_t i = 0; i < gp->n_initializer && !s; i++) {
+        const Onnx__TensorProto *p = gp->initializer[i];
+        weft_tensor t = {0};
+        char what[512];
+        snprintf(what, sizeof what, "%s: initializer '%s'", path, p->name ? p->name : "");
+        s = tensor_from_proto(p, &t, what, err);
+        if (s) break;
+        int v = weft_graph_add_value(g, p->name, weft_dtype_is_float(t.dtype) ? WEFT_VAL_PARAM : WEFT_VAL_CONST, t.dtype,
+                                     t.shape, &t);
+        map_put(&names, p->name, v);
+    }
+    /* graph inputs (those that are not initializers) */
+    int k = 0;
+    for (size_t i = 0; i < gp->n_input && !s; i++) {
+        const Onnx__ValueInfoProto *vi = gp->input[i];
+        if (map_get(&names, vi->name) >= 0) continue;
+        int b = k++;
+        if (b < n_bound && bound[b]) {
+            const weft_tensor *t = bound[b];
+            /* A bound input whose values the graph needs at compile time becomes a constant. */
+            bool as_const = t->dtype == WEFT_I64 || t->dtype == WEFT_I32;
+            for (size_t j = 0; j < gp->n_node && !as_const; j++)
+                for (size_t q = 0; q < gp->node[j]->n_input; q++)
+                    if (!strcmp(gp->node[j]->input[q], vi->name) && const_position(gp->node[j]->op_type, (int)q)) as_const = true;
+            int v = as_const ? weft_graph_const(g, vi->name, t) : weft_graph_input(g, vi->name, t->dtype, t->shape);
+            if (stays_input) stays_input[b] = !as_const;
+            map_put(&names, vi->name, v);
+            continue;
+        }
+        weft_dtype dt = WEFT_F32;
+        weft_shape sh = {0};
+        s = value_info_shape(vi, &dt, &sh, path, err);
+        if (!s) map_put(&names, vi->name, weft_graph_input(g, vi->name, dt, sh));
+    }
+    /* nodes */
+    for (size_t i = 0; i < gp->n_node && !s; i++) {
+        const Onnx__NodeProto *np = gp->node[i];
+        const char *nm = np->name && *np->name ? np->name : (np->n_output ? np->output[0] : "");
+        char where[512];
+        snprintf(where, sizeof where, "%s: node '%s' (%s)", path, nm, np->op_type ? np->op_type : "?");
+        if (np->domain && *np->domain && strcmp(np->domain, "ai.onnx")) {
+            s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: operator domain '%s' is not supported", where, np->domain);
+            break;
+        }
+        if (!np->op_type || !weft_op_find(np->op_type)) {
+            s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: unknown or unsupported op '%s'", where, np->op_type ? np->op_type : "");
+            break;
+        }
+        if (np->n_input > WEFT_MAX_IO || np->n_output > WEFT_MAX_IO / 2 || np->n_attribute > 64) {
+            s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: too many inputs, outputs or attributes", where);
+            break;
+        }
+        int in[WEFT_MAX_IO], out[WEFT_MAX_IO];
+        int n_in = (int)np->n_input;
+        for (int q = 0; q < n_in && !s; q++) {
+            if (!*np->input[q]) { in[q] = -1; continue; }
+            in[q] = map_get(&names, np->input[q]);
+            if (in[q] < 0)
+                s = weft_err_set(err, WEFT_ERR_INVALID, "%s: input '%s' is not defined by any initializer, graph input or earlier node",
+                                 where, np->input[q]);
+        }
+        while (n_in > 0 && in[n_in - 1] == -1) n_in--;  /* trailing omitted optionals */
+        weft_attr attrs[64];
+        weft_tensor tbuf[64] = {{0}};
+        int n_attr = 0;
+        for (size_t q = 0; q < np->n_attribute && !s; q++) {
+            s = convert_attr(np->attribute[q], &attrs[n_attr], &tbuf[n_attr], where, err);
+            n_attr++;
+        }
+        if (!s) {
+            g->opset = opset;
+            s = weft_graph_node(g, np->op_type, nm, in, n_in, attrs, n_attr, out, (int)np->n_output, err);
+            if (s) weft_err_prefix(err, "%s", path);
+        }
+        for (int q = 0; q < n_attr; q++) {
+            if (attrs[q].type == WEFT_ATTR_STRING) free((void *)attrs[q].s);
+            weft_tensor_free(&tbuf[q]);
+        }
+        for (size_t q = 0; q < np->n_output && !s; q++)
+            if (*np->output[q]) map_put(&names, np->output[q], out[q]);
+    }
+    for (size_t i = 0; i < gp->n_output && !s; i++) {
+        int v = map_get(&names, gp->output[i]->name);
+        if (v < 0) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: graph output '%s' is never produced", path, gp->output[i]->name);
+        else weft_graph_output(g, v);
+    }
+    free(names.keys);
+    free(names.vals);
+    return s;
+}
+
+weft_status weft_onnx_load(const char *path, const weft_tensor *const *bound, int n_bound, weft_graph **out, weft_err *err) {
+    return weft_onnx_load_bound(path, bound, n_bound, NULL, out, err);
+}
+
+weft_status weft_onnx_load_bound(const char *path, const weft_tensor *const *bound, int n_bound, bool *stays_input,
+                                 weft_graph **out, weft_err *err) {
+    *out = NULL;
+    uint8_t *buf;
+    size_t len;
+    weft_status s = read_file(path, &buf, &len, err);
+    if (s) return s;
+    Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, buf);
+    free(buf);
+    if (!m) return weft_err_set(err, WEFT_ERR_INVALID, "%s: not a valid ONNX model (truncated or corrupt protobuf)", path);
+    int opset = -1;
+    for (size_t i = 0; i < m->n_opset_import; i++) {
+        const char *d = m->opset_import[i]->domain;
+        if (!d || !*d || !strcmp(d, "ai.onnx")) opset = (int)m->opset_import[i]->version;
+    }
+    if (!m->graph) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: the model has no graph", path);
+    else if (opset < 0 && m->n_opset_import)
+        s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: the model uses only non-default operator domains ('%s')", path,
+                         m->opset_import[0]->domain ? m->opset_import[0]->domain : "");
+    else if (opset < 0) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: the model imports no opset", path);
+    else if (opset < ONNX_OPSET_MIN || opset > ONNX_OPSET_MAX)
+        s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: opset %d; weft reads opsets %d to %d", path, opset, ONNX_OPSET_MIN,
+                         ONNX_OPSET_MAX);
+    if (!s) {
+        weft_graph *g = weft_graph_new(m->graph->name && *m->graph->name ? m->graph->name : path);
+        s = import_graph(path, m->graph, opset, bound, n_bound, stays_input, g, err);
+        if (!s) s = weft_graph_verify(g, err) ? weft_err_prefix(err, "%s", path) : WEFT_OK;
+        if (s) weft_graph_free(g);
+        else *out = g;
+    }
+    onnx__model_proto__free_unpacked(m, NULL);
+    return s;
+}

@@ -1,0 +1,22 @@
+/* onnx: ONNX backend test cases. */
+#ifndef WEFT_ONNX_TEST_H
+#define WEFT_ONNX_TEST_H
+
+#include "core/core.h"
+
+typedef enum { WEFT_ONNX_PASS, WEFT_ONNX_FAIL, WEFT_ONNX_UNSUPPORTED } weft_onnx_result;
+
+/* ONNX's backend tests compare with rtol 1e-3, atol 1e-7. */
+typedef struct { double rtol, atol; } weft_onnx_tol;
+#define WEFT_ONNX_TOL_DEFAULT ((weft_onnx_tol){1e-3, 1e-7})
+
+/* Runs one case folder (model.onnx, test_data_set_*). msg receives the reason or the worst
+ * difference. */
+weft_onnx_result weft_onnx_test_case(const char *dir, const weft_onnx_tol *tol, char *msg, size_t msg_len);
+
+/* weft_onnx_load, also telling which bound inputs stayed graph inputs (the rest became
+ * constants); stays_input has n_bound entries. Graph inputs keep the model's order. */
+weft_status weft_onnx_load_bound(const char *path, const weft_tensor *const *bound, int n_bound, bool *stays_input,
+                                 weft_graph **out, weft_err *err);
+
+#endif

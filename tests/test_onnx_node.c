@@ -1,0 +1,32 @@
+/* ONNX's own backend node tests (Debian's libonnx-testdata) on the reference executor. The cases
+ * listed in tests/onnx_node_pass.txt must pass; a regression fails the suite. */
+#include "onnx/onnx_test.h"
+#include "test.h"
+
+#include <string.h>
+
+#define NODE_DIR "/usr/share/libonnx-testdata/data/node"
+
+TEST(onnx_node_cases_pass) {
+    char list[4096];
+    snprintf(list, sizeof list, "%s/tests/onnx_node_pass.txt", weft_test_srcdir());
+    FILE *f = fopen(list, "r");
+    CHECK(f != NULL);
+    if (!f) return;
+    char line[512];
+    int n = 0, ok = 0;
+    weft_onnx_tol tol = WEFT_ONNX_TOL_DEFAULT;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0] || line[0] == '#') continue;
+        char dir[4096], msg[1200];
+        snprintf(dir, sizeof dir, "%s/%s", NODE_DIR, line);
+        n++;
+        weft_onnx_result r = weft_onnx_test_case(dir, &tol, msg, sizeof msg);
+        if (r == WEFT_ONNX_PASS) ok++;
+        else weft_test_fail(__FILE__, __LINE__, "%s: %s", line, msg);
+    }
+    fclose(f);
+    CHECK_INT(ok, n);
+    CHECK(n >= 400);  /* the bar the foundations set */
+}
