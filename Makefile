@@ -4,7 +4,7 @@ CC      ?= cc
 BUILD   ?= build
 WERROR  ?= $(if $(CI),-Werror,)
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -MMD -MP \
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -MMD -MP \
            -Iinclude -Isrc -I$(BUILD)/gen
 LDLIBS  += -lopenblas -lprotobuf-c -lcjson -lpng -lm -lpthread
 
