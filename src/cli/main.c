@@ -1,4 +1,5 @@
 /* cli: the weft command. */
+#include "arch/arch.h"
 #include "ir/ir.h"
 #include "models/models.h"
 #include "onnx/onnx_test.h"
@@ -17,6 +18,9 @@ static void usage(FILE *f) {
             "  onnx-test [--expect FILE] [--rtol X] [--atol X] DIR...\n"
             "                             run ONNX backend test cases (model.onnx + test_data_set_*)\n"
             "  models                     list the built-in models\n"
+            "  arch list                  the machine presets\n"
+            "  arch show NAME|FILE.json [--json]\n"
+            "                             a machine description, its assumptions and sources\n"
             "  demo                       the main job, end to end\n"
             "\n"
             "MODEL is a path to an ONNX file or builtin:NAME[:key=value,...], e.g. builtin:gpt2.\n");
@@ -180,6 +184,30 @@ static int cmd_onnx_test(int argc, char **argv) {
     return expect ? (regress ? 1 : 0) : (fail ? 1 : 0);
 }
 
+static int cmd_arch(int argc, char **argv) {
+    if (argc >= 1 && !strcmp(argv[0], "list")) {
+        for (const char *const *n = weft_arch_preset_names(); *n; n++) {
+            weft_arch a;
+            weft_arch_preset(*n, &a, NULL);
+            printf("%-12s %s\n", a.name, a.description);
+        }
+        return 0;
+    }
+    if (argc >= 2 && !strcmp(argv[0], "show")) {
+        weft_arch a;
+        weft_err err = {0};
+        if (weft_arch_get(argv[1], &a, &err)) return die(&err);
+        if (argc >= 3 && !strcmp(argv[2], "--json")) {
+            char *j = weft_arch_to_json(&a);
+            printf("%s\n", j);
+            free(j);
+        } else weft_arch_print(&a, stdout);
+        return 0;
+    }
+    usage(stderr);
+    return 2;
+}
+
 static int cmd_demo(void) {
     printf("weft demo: GPT-style model on the reference executor\n\n");
     char *a[] = {"builtin:gpt:layers=2,dim=128,heads=4,vocab=256,seq=64"};
@@ -197,6 +225,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "onnx-test")) return cmd_onnx_test(argc - 2, argv + 2);
     if (!strcmp(cmd, "models")) { weft_model_list(stdout); return 0; }
     if (!strcmp(cmd, "demo")) return cmd_demo();
+    if (!strcmp(cmd, "arch")) return cmd_arch(argc - 2, argv + 2);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) { usage(stdout); return 0; }
     fprintf(stderr, "weft: unknown command '%s'\n", cmd);
     usage(stderr);

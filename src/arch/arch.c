@@ -1,0 +1,489 @@
+/* arch: presets, JSON reading and writing, validation. Figures and their sources are in
+ * ../shared/docs/HARDWARE.md; every figure that is not a published value is listed in the
+ * preset's assumptions. */
+#include "arch/arch.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+/* ---- presets ---- */
+
+/* The Cerebras WSE-2 PE: 48 KB SRAM; 2 x 64-bit reads + 1 x 64-bit write per cycle. */
+#define WSE2_PE {"pe", 48 * 1024, 16, 8, {2, 8, 8}}
+
+static const weft_arch presets[] = {
+    {
+        .name = "wse2",
+        .description = "Cerebras WSE-2 (CS-2): the program-usable 750 x 994 PE grid",
+        .width = 750, .height = 994, .clock_hz = 850e6,
+        .n_kinds = 1, .kinds = {WSE2_PE}, .n_pattern = 1, .pattern = {0},
+        .link_bytes_per_cycle = 4, .hop_latency = 1, .ramp_latency = 2, .channels = 24,
+        .offchip_bytes = (int64_t)12 << 40, .offchip_bytes_per_s = 150e9, .offchip_edge = WEFT_EDGE_WEST,
+        .chips = 1, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
+        .n_assumptions = 6,
+        .assumptions = {
+            "clock 850 MHz: the SDK's timing code; 1.1 GHz is also quoted (Hot Chips 34 summary)",
+            "arithmetic: 1 fp32 FMAC (2 flops) and 4 fp16/bf16 FMAC (8 flops) per cycle per PE; width quoted for WSE-1",
+            "hop latency 1 cycle and ramp latency 2 cycles: not published",
+            "off-chip: MemoryX capacity 12 TB (one of the quoted options)",
+            "off-chip bandwidth 150 GB/s: 12 x 100 GbE system I/O (secondary source)",
+            "chip-to-chip: the same 150 GB/s I/O and 2 us latency, through SwarmX",
+        },
+        .n_sources = 4,
+        .sources = {
+            "grid 750 x 994: Cerebras SDK csl-examples, single-tile-matvec README",
+            "48 KB SRAM per PE, 850,000 PEs, 40 GB on the wafer: ALCF AI Testbed user guide",
+            "32-bit wavelet per cycle per link, 24 routable colors: Cerebras SDK docs and tutorials",
+            "SRAM ports 2 x 64-bit read + 1 x 64-bit write: Hot Chips 34 summary (secondary)",
+        },
+    },
+    {
+        .name = "wse3",
+        .description = "Cerebras WSE-3 (CS-3): about 900,000 PEs of 48 KB",
+        .width = 760, .height = 1184, .clock_hz = 850e6,
+        .n_kinds = 1, .kinds = {{"pe", 48 * 1024, 16, 8, {4, 16, 16}}}, .n_pattern = 1, .pattern = {0},
+        .link_bytes_per_cycle = 4, .hop_latency = 1, .ramp_latency = 2, .channels = 24,
+        .offchip_bytes = (int64_t)12 << 40, .offchip_bytes_per_s = 150e9, .offchip_edge = WEFT_EDGE_WEST,
+        .chips = 1, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
+        .n_assumptions = 6,
+        .assumptions = {
+            "grid 760 x 1184 (899,840 PEs): the published count is 900,000; the grid shape is not published",
+            "clock 850 MHz: not published for WSE-3; WSE-2's SDK figure",
+            "arithmetic: twice WSE-2's assumed rate (8 fp16 FMAC per cycle); 125 PFLOP/s 'AI compute' likely counts sparsity",
+            "links, latencies and colors as WSE-2",
+            "off-chip: MemoryX 12 TB at 150 GB/s (options 1.5 TB, 12 TB, 1.2 PB quoted)",
+            "chip-to-chip: 150 GB/s and 2 us, as WSE-2",
+        },
+        .n_sources = 2,
+        .sources = {
+            "900,000 PEs, 48 KB SRAM per PE, 44 GB on the wafer: ALCF AI Testbed user guide",
+            "8 input queues, 8 microthreads: Cerebras SDK tutorials topic-05, topic-15",
+        },
+    },
+    {
+        .name = "sn30",
+        .description = "SambaNova SN30 RDU: PCU compute and PMU memory units in alternating columns",
+        .width = 64, .height = 40, .clock_hz = 1.25e9,
+        .n_kinds = 2,
+        .kinds = {{"pcu", 0, 0, 0, {100, 400, 400}}, {"pmu", 512 * 1024, 64, 64, {0, 0, 0}}},
+        .n_pattern = 2, .pattern = {0, 1},
+        .link_bytes_per_cycle = 32, .hop_latency = 2, .ramp_latency = 1, .channels = 32,
+        .offchip_bytes = (int64_t)1 << 40, .offchip_bytes_per_s = 200e9, .offchip_edge = WEFT_EDGE_ALL,
+        .chips = 1, .chip_link_bytes_per_s = 50e9, .chip_link_latency_s = 5e-6,
+        .n_assumptions = 7,
+        .assumptions = {
+            "layout: 1,280 PCU + 1,280 PMU as a 64 x 40 mesh of alternating columns; the real switch network differs",
+            "clock 1.25 GHz: not published",
+            "PCU rate 400 bf16 flops per cycle: 320 TFLOP/s per SN10 over 640 PCUs at the assumed clock; fp32 a quarter",
+            "PCU holds no addressable SRAM (pipeline registers only); PMU 512 KB (320 MB / 640)",
+            "switch links 32 bytes per cycle, 2 cycles per hop, 32 channels: not published",
+            "DDR4 bandwidth 200 GB/s per RDU: not published",
+            "RDU-to-RDU link 50 GB/s, 5 us: not published",
+        },
+        .n_sources = 3,
+        .sources = {
+            "SN10: 640 PCU + 640 PMU, over 320 TFLOP/s bf16, 320 MB SRAM: Hot Chips 33 (secondary)",
+            "SN30: two SN10-class dies, 8 tiles per RDU: ALCF user guide (sntilestat)",
+            "off-chip DDR4, 1 TB per RDU: secondary",
+        },
+    },
+    {
+        .name = "wse2-mini",
+        .description = "A 64 x 48 patch (3,072 PEs) of WSE-2 PEs, for tests and teaching",
+        .width = 64, .height = 48, .clock_hz = 850e6,
+        .n_kinds = 1, .kinds = {WSE2_PE}, .n_pattern = 1, .pattern = {0},
+        .link_bytes_per_cycle = 4, .hop_latency = 1, .ramp_latency = 2, .channels = 24,
+        .offchip_bytes = (int64_t)64 << 30, .offchip_bytes_per_s = 150e9, .offchip_edge = WEFT_EDGE_WEST,
+        .chips = 1, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
+        .n_assumptions = 2,
+        .assumptions = {"a patch of the WSE-2 preset: its PE, link and clock assumptions apply",
+                        "off-chip: 64 GB, sized for the patch"},
+    },
+    {
+        .name = "mesh-8x8",
+        .description = "An 8 x 8 mesh of WSE-2 PEs, for tests and teaching",
+        .width = 8, .height = 8, .clock_hz = 850e6,
+        .n_kinds = 1, .kinds = {WSE2_PE}, .n_pattern = 1, .pattern = {0},
+        .link_bytes_per_cycle = 4, .hop_latency = 1, .ramp_latency = 2, .channels = 24,
+        .offchip_bytes = (int64_t)1 << 30, .offchip_bytes_per_s = 150e9, .offchip_edge = WEFT_EDGE_WEST,
+        .chips = 1, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
+        .n_assumptions = 1, .assumptions = {"a teaching mesh with the WSE-2 preset's PE figures"},
+    },
+    {
+        .name = "mesh-32x32",
+        .description = "A 32 x 32 mesh of WSE-2 PEs, for tests and teaching",
+        .width = 32, .height = 32, .clock_hz = 850e6,
+        .n_kinds = 1, .kinds = {WSE2_PE}, .n_pattern = 1, .pattern = {0},
+        .link_bytes_per_cycle = 4, .hop_latency = 1, .ramp_latency = 2, .channels = 24,
+        .offchip_bytes = (int64_t)8 << 30, .offchip_bytes_per_s = 150e9, .offchip_edge = WEFT_EDGE_WEST,
+        .chips = 1, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
+        .n_assumptions = 1, .assumptions = {"a teaching mesh with the WSE-2 preset's PE figures"},
+    },
+};
+#define N_PRESETS (int)(sizeof presets / sizeof *presets)
+
+const char *const *weft_arch_preset_names(void) {
+    static const char *names[N_PRESETS + 1];
+    for (int i = 0; i < N_PRESETS; i++) names[i] = presets[i].name;
+    names[N_PRESETS] = NULL;
+    return names;
+}
+
+weft_status weft_arch_preset(const char *name, weft_arch *out, weft_err *err) {
+    for (int i = 0; i < N_PRESETS; i++)
+        if (!strcmp(presets[i].name, name)) { *out = presets[i]; return WEFT_OK; }
+    char list[512] = "";
+    for (int i = 0; i < N_PRESETS; i++) {
+        strncat(list, presets[i].name, sizeof list - strlen(list) - 1);
+        if (i + 1 < N_PRESETS) strncat(list, ", ", sizeof list - strlen(list) - 1);
+    }
+    return weft_err_set(err, WEFT_ERR_INVALID, "unknown machine '%s' (presets: %s; or a path to a .json file)", name, list);
+}
+
+weft_status weft_arch_get(const char *name, weft_arch *out, weft_err *err) {
+    size_t n = strlen(name);
+    if (n > 5 && !strcmp(name + n - 5, ".json")) return weft_arch_load(name, out, err);
+    return weft_arch_preset(name, out, err);
+}
+
+/* ---- derived ---- */
+
+int64_t weft_arch_tiles(const weft_arch *a) { return (int64_t)a->width * a->height * a->chips; }
+
+const weft_tile_kind *weft_arch_kind_at(const weft_arch *a, int x, int y) {
+    (void)y;
+    return &a->kinds[a->pattern[x % a->n_pattern]];
+}
+
+double weft_arch_peak_flops(const weft_arch *a, weft_arch_dtype dt) {
+    double per_cycle = 0;
+    for (int x = 0; x < a->width; x++) per_cycle += weft_arch_kind_at(a, x, 0)->flops_per_cycle[dt];
+    return per_cycle * a->height * a->clock_hz * a->chips;
+}
+
+int64_t weft_arch_sram_total(const weft_arch *a) {
+    int64_t per_row = 0;
+    for (int x = 0; x < a->width; x++) per_row += weft_arch_kind_at(a, x, 0)->sram_bytes;
+    return per_row * a->height * a->chips;
+}
+
+/* ---- validation ---- */
+
+#define BAD(field, fmt, ...) return weft_err_set(err, WEFT_ERR_INVALID, "%s: field '%s': " fmt, w, field, ##__VA_ARGS__)
+
+weft_status weft_arch_validate(const weft_arch *a, const char *w, weft_err *err) {
+    if (!a->name[0]) BAD("name", "must be a non-empty string");
+    if (a->width < 1 || a->width > WEFT_ARCH_MAX_DIM) BAD("mesh.width", "%d is not in 1..%d", a->width, WEFT_ARCH_MAX_DIM);
+    if (a->height < 1 || a->height > WEFT_ARCH_MAX_DIM) BAD("mesh.height", "%d is not in 1..%d", a->height, WEFT_ARCH_MAX_DIM);
+    if (!(a->clock_hz >= 1e6 && a->clock_hz <= 1e11)) BAD("clock_hz", "%g is not a clock between 1 MHz and 100 GHz", a->clock_hz);
+    if (a->n_kinds < 1 || a->n_kinds > WEFT_ARCH_MAX_KINDS) BAD("tile_kinds", "needs 1 to %d kinds, has %d", WEFT_ARCH_MAX_KINDS, a->n_kinds);
+    bool computes = false;
+    for (int k = 0; k < a->n_kinds; k++) {
+        const weft_tile_kind *t = &a->kinds[k];
+        char f[96];
+        snprintf(f, sizeof f, "tile_kinds[%d]", k);
+        if (!t->name[0]) BAD(f, "needs a name");
+        for (int j = 0; j < k; j++)
+            if (!strcmp(a->kinds[j].name, t->name)) BAD(f, "name '%s' is used twice", t->name);
+        if (t->sram_bytes < 0 || t->sram_bytes > ((int64_t)1 << 34)) BAD(f, "sram_bytes %lld is not in 0..16 GiB", (long long)t->sram_bytes);
+        if (!(t->sram_read_bytes_per_cycle >= 0 && t->sram_read_bytes_per_cycle <= 1e6) ||
+            !(t->sram_write_bytes_per_cycle >= 0 && t->sram_write_bytes_per_cycle <= 1e6))
+            BAD(f, "SRAM bytes per cycle must be between 0 and 1e6");
+        if (t->sram_bytes > 0 && (t->sram_read_bytes_per_cycle <= 0 || t->sram_write_bytes_per_cycle <= 0))
+            BAD(f, "a tile with SRAM needs positive sram_read/write_bytes_per_cycle");
+        for (int d = 0; d < WEFT_ARCH_NUM_DTYPES; d++) {
+            if (!(t->flops_per_cycle[d] >= 0 && t->flops_per_cycle[d] <= 1e6)) BAD(f, "flops_per_cycle must be between 0 and 1e6");
+            if (t->flops_per_cycle[d] > 0) computes = true;
+        }
+    }
+    if (!computes) BAD("tile_kinds", "no tile kind computes anything (all flops_per_cycle are 0)");
+    if (a->n_pattern < 1 || a->n_pattern > 16) BAD("column_pattern", "needs 1 to 16 entries");
+    for (int i = 0; i < a->n_pattern; i++)
+        if (a->pattern[i] < 0 || a->pattern[i] >= a->n_kinds) BAD("column_pattern", "entry %d names no tile kind", i);
+    if (!(a->link_bytes_per_cycle > 0 && a->link_bytes_per_cycle <= 1e6)) BAD("link.bytes_per_cycle", "%g must be positive (and at most 1e6)", a->link_bytes_per_cycle);
+    if (a->hop_latency < 0 || a->hop_latency > 1000000) BAD("link.hop_latency_cycles", "%d is not in 0..1e6", a->hop_latency);
+    if (a->ramp_latency < 0 || a->ramp_latency > 1000000) BAD("link.ramp_latency_cycles", "%d is not in 0..1e6", a->ramp_latency);
+    if (a->channels < 1 || a->channels > 4096) BAD("channels", "%d is not in 1..4096", a->channels);
+    if (a->offchip_bytes < 0) BAD("offchip.bytes", "must not be negative");
+    if (a->offchip_bytes > 0 && !(a->offchip_bytes_per_s > 0 && a->offchip_bytes_per_s < 1e18))
+        BAD("offchip.bytes_per_s", "must be positive when off-chip memory exists");
+    if (a->chips < 1 || a->chips > 4096) BAD("chips.count", "%d is not in 1..4096", a->chips);
+    if (a->chips > 1 && !(a->chip_link_bytes_per_s > 0 && a->chip_link_bytes_per_s < 1e18))
+        BAD("chips.link_bytes_per_s", "must be positive when there are several chips");
+    if (!(a->chip_link_latency_s >= 0 && a->chip_link_latency_s < 1)) BAD("chips.link_latency_s", "must be in [0, 1) seconds");
+    return WEFT_OK;
+}
+
+/* ---- JSON ---- */
+
+static const char *edge_names[] = {"west", "east", "north", "south", "all"};
+static const char *dtype_keys[] = {"fp32", "fp16", "bf16"};
+
+char *weft_arch_to_json(const weft_arch *a) {
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "name", a->name);
+    cJSON_AddStringToObject(r, "description", a->description);
+    cJSON *mesh = cJSON_AddObjectToObject(r, "mesh");
+    cJSON_AddNumberToObject(mesh, "width", a->width);
+    cJSON_AddNumberToObject(mesh, "height", a->height);
+    cJSON_AddNumberToObject(r, "clock_hz", a->clock_hz);
+    cJSON *kinds = cJSON_AddArrayToObject(r, "tile_kinds");
+    for (int k = 0; k < a->n_kinds; k++) {
+        cJSON *t = cJSON_CreateObject();
+        cJSON_AddStringToObject(t, "name", a->kinds[k].name);
+        cJSON_AddNumberToObject(t, "sram_bytes", (double)a->kinds[k].sram_bytes);
+        cJSON_AddNumberToObject(t, "sram_read_bytes_per_cycle", a->kinds[k].sram_read_bytes_per_cycle);
+        cJSON_AddNumberToObject(t, "sram_write_bytes_per_cycle", a->kinds[k].sram_write_bytes_per_cycle);
+        cJSON *fl = cJSON_AddObjectToObject(t, "flops_per_cycle");
+        for (int d = 0; d < WEFT_ARCH_NUM_DTYPES; d++) cJSON_AddNumberToObject(fl, dtype_keys[d], a->kinds[k].flops_per_cycle[d]);
+        cJSON_AddItemToArray(kinds, t);
+    }
+    cJSON *pat = cJSON_AddArrayToObject(r, "column_pattern");
+    for (int i = 0; i < a->n_pattern; i++) cJSON_AddItemToArray(pat, cJSON_CreateString(a->kinds[a->pattern[i]].name));
+    cJSON *link = cJSON_AddObjectToObject(r, "link");
+    cJSON_AddNumberToObject(link, "bytes_per_cycle", a->link_bytes_per_cycle);
+    cJSON_AddNumberToObject(link, "hop_latency_cycles", a->hop_latency);
+    cJSON_AddNumberToObject(link, "ramp_latency_cycles", a->ramp_latency);
+    cJSON_AddNumberToObject(r, "channels", a->channels);
+    cJSON *off = cJSON_AddObjectToObject(r, "offchip");
+    cJSON_AddNumberToObject(off, "bytes", (double)a->offchip_bytes);
+    cJSON_AddNumberToObject(off, "bytes_per_s", a->offchip_bytes_per_s);
+    cJSON_AddStringToObject(off, "edge", edge_names[a->offchip_edge]);
+    cJSON *ch = cJSON_AddObjectToObject(r, "chips");
+    cJSON_AddNumberToObject(ch, "count", a->chips);
+    cJSON_AddNumberToObject(ch, "link_bytes_per_s", a->chip_link_bytes_per_s);
+    cJSON_AddNumberToObject(ch, "link_latency_s", a->chip_link_latency_s);
+    cJSON *as = cJSON_AddArrayToObject(r, "assumptions");
+    for (int i = 0; i < a->n_assumptions; i++) cJSON_AddItemToArray(as, cJSON_CreateString(a->assumptions[i]));
+    cJSON *so = cJSON_AddArrayToObject(r, "sources");
+    for (int i = 0; i < a->n_sources; i++) cJSON_AddItemToArray(so, cJSON_CreateString(a->sources[i]));
+    char *s = cJSON_Print(r);
+    cJSON_Delete(r);
+    return s;
+}
+
+/* A strict reader: unknown keys are errors (a typo must not silently keep a default). */
+typedef struct { const char *where; weft_err *err; weft_status s; } reader;
+
+static bool check_keys(reader *r, const cJSON *obj, const char *path, const char *const *allowed) {
+    if (r->s) return false;
+    if (!cJSON_IsObject(obj)) {
+        r->s = weft_err_set(r->err, WEFT_ERR_INVALID, "%s: field '%s': must be an object", r->where, path);
+        return false;
+    }
+    for (const cJSON *c = obj->child; c; c = c->next) {
+        bool ok = false;
+        for (int i = 0; allowed[i] && !ok; i++) ok = !strcmp(allowed[i], c->string);
+        if (!ok) {
+            r->s = weft_err_set(r->err, WEFT_ERR_INVALID, "%s: unknown field '%s%s%s'", r->where, path, *path ? "." : "", c->string);
+            return false;
+        }
+    }
+    return true;
+}
+
+static double get_num(reader *r, const cJSON *obj, const char *path, const char *key, bool required, double dflt) {
+    if (r->s) return dflt;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) {
+        if (required) r->s = weft_err_set(r->err, WEFT_ERR_INVALID, "%s: field '%s%s%s' is missing", r->where, path, *path ? "." : "", key);
+        return dflt;
+    }
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
+        r->s = weft_err_set(r->err, WEFT_ERR_INVALID, "%s: field '%s%s%s': must be a number", r->where, path, *path ? "." : "", key);
+        return dflt;
+    }
+    return v->valuedouble;
+}
+
+static int get_int(reader *r, const cJSON *obj, const char *path, const char *key, bool required, int dflt) {
+    double d = get_num(r, obj, path, key, required, dflt);
+    if (!r->s && (d != floor(d) || d < -2e9 || d > 2e9))
+        r->s = weft_err_set(r->err, WEFT_ERR_INVALID, "%s: field '%s%s%s': %g is not an integer", r->where, path, *path ? "." : "", key, d);
+    return r->s ? dflt : (int)d;
+}
+
+static void get_str(reader *r, const cJSON *obj, const char *path, const char *key, bool required, char *out, size_t n) {
+    if (r->s) return;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) {
+        if (required) r->s = weft_err_set(r->err, WEFT_ERR_INVALID, "%s: field '%s%s%s' is missing", r->where, path, *path ? "." : "", key);
+        return;
+    }
+    if (!cJSON_IsString(v) || strlen(v->valuestring) >= n) {
+        r->s = weft_err_set(r->err, WEFT_ERR_INVALID, "%s: field '%s%s%s': must be a string of under %zu characters", r->where, path,
+                            *path ? "." : "", key, n);
+        return;
+    }
+    snprintf(out, n, "%s", v->valuestring);
+}
+
+static void get_notes(reader *r, const cJSON *obj, const char *key, char (*out)[160], int *n) {
+    *n = 0;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (r->s || !v) return;
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > WEFT_ARCH_MAX_NOTES) {
+        r->s = weft_err_set(r->err, WEFT_ERR_INVALID, "%s: field '%s': must be an array of at most %d strings", r->where, key, WEFT_ARCH_MAX_NOTES);
+        return;
+    }
+    const cJSON *c;
+    cJSON_ArrayForEach(c, v) {
+        if (!cJSON_IsString(c)) {
+            r->s = weft_err_set(r->err, WEFT_ERR_INVALID, "%s: field '%s[%d]': must be a string", r->where, key, *n);
+            return;
+        }
+        snprintf(out[(*n)++], 160, "%s", c->valuestring);
+    }
+}
+
+weft_status weft_arch_parse(const char *json, const char *where, weft_arch *a, weft_err *err) {
+    memset(a, 0, sizeof *a);
+    cJSON *root = cJSON_Parse(json);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        int line = 1;
+        for (const char *p = json; at && p < at && *p; p++) line += *p == '\n';
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: not valid JSON (near line %d)", where, line);
+    }
+    reader r = {where, err, WEFT_OK};
+    static const char *top[] = {"name", "description", "mesh", "clock_hz", "tile_kinds", "column_pattern", "link", "channels",
+                                "offchip", "chips", "assumptions", "sources", NULL};
+    static const char *mesh_keys[] = {"width", "height", NULL};
+    static const char *kind_keys[] = {"name", "sram_bytes", "sram_read_bytes_per_cycle", "sram_write_bytes_per_cycle",
+                                      "flops_per_cycle", NULL};
+    static const char *link_keys[] = {"bytes_per_cycle", "hop_latency_cycles", "ramp_latency_cycles", NULL};
+    static const char *off_keys[] = {"bytes", "bytes_per_s", "edge", NULL};
+    static const char *chip_keys[] = {"count", "link_bytes_per_s", "link_latency_s", NULL};
+    if (check_keys(&r, root, "", top)) {
+        get_str(&r, root, "", "name", true, a->name, sizeof a->name);
+        get_str(&r, root, "", "description", false, a->description, sizeof a->description);
+        const cJSON *mesh = cJSON_GetObjectItemCaseSensitive(root, "mesh");
+        if (!mesh) r.s = weft_err_set(err, WEFT_ERR_INVALID, "%s: field 'mesh' is missing", where);
+        else if (check_keys(&r, mesh, "mesh", mesh_keys)) {
+            a->width = get_int(&r, mesh, "mesh", "width", true, 0);
+            a->height = get_int(&r, mesh, "mesh", "height", true, 0);
+        }
+        a->clock_hz = get_num(&r, root, "", "clock_hz", true, 0);
+        const cJSON *kinds = cJSON_GetObjectItemCaseSensitive(root, "tile_kinds");
+        if (!r.s && (!cJSON_IsArray(kinds) || cJSON_GetArraySize(kinds) < 1 || cJSON_GetArraySize(kinds) > WEFT_ARCH_MAX_KINDS))
+            r.s = weft_err_set(err, WEFT_ERR_INVALID, "%s: field 'tile_kinds': must be an array of 1 to %d tile kinds", where, WEFT_ARCH_MAX_KINDS);
+        const cJSON *k;
+        if (!r.s) cJSON_ArrayForEach(k, kinds) {
+            char path[64];
+            snprintf(path, sizeof path, "tile_kinds[%d]", a->n_kinds);
+            weft_tile_kind *t = &a->kinds[a->n_kinds++];
+            if (!check_keys(&r, k, path, kind_keys)) break;
+            get_str(&r, k, path, "name", true, t->name, sizeof t->name);
+            t->sram_bytes = (int64_t)get_num(&r, k, path, "sram_bytes", true, 0);
+            t->sram_read_bytes_per_cycle = get_num(&r, k, path, "sram_read_bytes_per_cycle", t->sram_bytes > 0, 0);
+            t->sram_write_bytes_per_cycle = get_num(&r, k, path, "sram_write_bytes_per_cycle", t->sram_bytes > 0, 0);
+            const cJSON *fl = cJSON_GetObjectItemCaseSensitive(k, "flops_per_cycle");
+            char fpath[96];
+            snprintf(fpath, sizeof fpath, "%s.flops_per_cycle", path);
+            if (!fl) r.s = weft_err_set(err, WEFT_ERR_INVALID, "%s: field '%s' is missing", where, fpath);
+            else if (check_keys(&r, fl, fpath, (const char *const[]){"fp32", "fp16", "bf16", NULL}))
+                for (int d = 0; d < WEFT_ARCH_NUM_DTYPES; d++) t->flops_per_cycle[d] = get_num(&r, fl, fpath, dtype_keys[d], false, 0);
+        }
+        const cJSON *pat = cJSON_GetObjectItemCaseSensitive(root, "column_pattern");
+        if (!r.s && !pat) { a->n_pattern = 1; a->pattern[0] = 0; }
+        else if (!r.s && (!cJSON_IsArray(pat) || cJSON_GetArraySize(pat) < 1 || cJSON_GetArraySize(pat) > 16))
+            r.s = weft_err_set(err, WEFT_ERR_INVALID, "%s: field 'column_pattern': must be an array of 1 to 16 tile kind names", where);
+        else if (!r.s) {
+            const cJSON *c;
+            cJSON_ArrayForEach(c, pat) {
+                int found = -1;
+                for (int i = 0; i < a->n_kinds && cJSON_IsString(c); i++)
+                    if (!strcmp(a->kinds[i].name, c->valuestring)) found = i;
+                if (found < 0) {
+                    r.s = weft_err_set(err, WEFT_ERR_INVALID, "%s: field 'column_pattern[%d]': names no tile kind", where, a->n_pattern);
+                    break;
+                }
+                a->pattern[a->n_pattern++] = found;
+            }
+        }
+        const cJSON *link = cJSON_GetObjectItemCaseSensitive(root, "link");
+        if (!r.s && !link) r.s = weft_err_set(err, WEFT_ERR_INVALID, "%s: field 'link' is missing", where);
+        else if (check_keys(&r, link, "link", link_keys)) {
+            a->link_bytes_per_cycle = get_num(&r, link, "link", "bytes_per_cycle", true, 0);
+            a->hop_latency = get_int(&r, link, "link", "hop_latency_cycles", true, 0);
+            a->ramp_latency = get_int(&r, link, "link", "ramp_latency_cycles", false, 0);
+        }
+        a->channels = get_int(&r, root, "", "channels", true, 0);
+        const cJSON *off = cJSON_GetObjectItemCaseSensitive(root, "offchip");
+        if (off && check_keys(&r, off, "offchip", off_keys)) {
+            a->offchip_bytes = (int64_t)get_num(&r, off, "offchip", "bytes", true, 0);
+            a->offchip_bytes_per_s = get_num(&r, off, "offchip", "bytes_per_s", a->offchip_bytes > 0, 0);
+            char edge[16] = "west";
+            get_str(&r, off, "offchip", "edge", false, edge, sizeof edge);
+            int e = -1;
+            for (int i = 0; i < 5; i++)
+                if (!strcmp(edge, edge_names[i])) e = i;
+            if (!r.s && e < 0) r.s = weft_err_set(err, WEFT_ERR_INVALID, "%s: field 'offchip.edge': '%s' is not west, east, north, south or all", where, edge);
+            a->offchip_edge = e < 0 ? WEFT_EDGE_WEST : (weft_edge)e;
+        }
+        const cJSON *chips = cJSON_GetObjectItemCaseSensitive(root, "chips");
+        a->chips = 1;
+        if (chips && check_keys(&r, chips, "chips", chip_keys)) {
+            a->chips = get_int(&r, chips, "chips", "count", true, 1);
+            a->chip_link_bytes_per_s = get_num(&r, chips, "chips", "link_bytes_per_s", a->chips > 1, 0);
+            a->chip_link_latency_s = get_num(&r, chips, "chips", "link_latency_s", false, 0);
+        }
+        get_notes(&r, root, "assumptions", a->assumptions, &a->n_assumptions);
+        get_notes(&r, root, "sources", a->sources, &a->n_sources);
+    }
+    cJSON_Delete(root);
+    if (r.s) return r.s;
+    return weft_arch_validate(a, where, err);
+}
+
+weft_status weft_arch_load(const char *path, weft_arch *out, weft_err *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return weft_err_set(err, WEFT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char *buf = weft_xmalloc(1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    bool more = fgetc(f) != EOF;
+    fclose(f);
+    if (more) { free(buf); return weft_err_set(err, WEFT_ERR_INVALID, "%s: over 1 MiB; not a machine description", path); }
+    buf[n] = 0;
+    weft_status s = weft_arch_parse(buf, path, out, err);
+    free(buf);
+    return s;
+}
+
+void weft_arch_print(const weft_arch *a, FILE *f) {
+    fprintf(f, "%s: %s\n", a->name, a->description);
+    fprintf(f, "  mesh            %d x %d tiles (%lld), %d chip%s\n", a->width, a->height,
+            (long long)a->width * a->height, a->chips, a->chips > 1 ? "s" : "");
+    fprintf(f, "  clock           %.3g GHz\n", a->clock_hz * 1e-9);
+    for (int k = 0; k < a->n_kinds; k++) {
+        const weft_tile_kind *t = &a->kinds[k];
+        fprintf(f, "  tile '%s'%*s SRAM %lld B (read %g, write %g B/cycle); flops/cycle fp32 %g, fp16 %g, bf16 %g\n", t->name,
+                (int)(8 - strlen(t->name)), "", (long long)t->sram_bytes, t->sram_read_bytes_per_cycle,
+                t->sram_write_bytes_per_cycle, t->flops_per_cycle[0], t->flops_per_cycle[1], t->flops_per_cycle[2]);
+    }
+    if (a->n_kinds > 1) {
+        fprintf(f, "  columns         ");
+        for (int i = 0; i < a->n_pattern; i++) fprintf(f, "%s%s", i ? ", " : "", a->kinds[a->pattern[i]].name);
+        fprintf(f, " (repeating)\n");
+    }
+    fprintf(f, "  links           %g B/cycle per direction, %d cycle%s per hop, ramp %d cycles, %d channels\n",
+            a->link_bytes_per_cycle, a->hop_latency, a->hop_latency == 1 ? "" : "s", a->ramp_latency, a->channels);
+    if (a->offchip_bytes)
+        fprintf(f, "  off-chip        %.4g GB at %.4g GB/s, %s edge\n", (double)a->offchip_bytes * 1e-9, a->offchip_bytes_per_s * 1e-9,
+                edge_names[a->offchip_edge]);
+    if (a->chips > 1)
+        fprintf(f, "  chip links      %.3g GB/s, %.3g us\n", a->chip_link_bytes_per_s * 1e-9, a->chip_link_latency_s * 1e6);
+    fprintf(f, "  totals          SRAM %.4g GB; peak %.4g TFLOP/s fp32, %.4g TFLOP/s fp16, %.4g TFLOP/s bf16\n",
+            (double)weft_arch_sram_total(a) * 1e-9, weft_arch_peak_flops(a, WEFT_ARCH_FP32) * 1e-12,
+            weft_arch_peak_flops(a, WEFT_ARCH_FP16) * 1e-12, weft_arch_peak_flops(a, WEFT_ARCH_BF16) * 1e-12);
+    if (a->n_assumptions) {
+        fprintf(f, "  assumptions (not published figures):\n");
+        for (int i = 0; i < a->n_assumptions; i++) fprintf(f, "    - %s\n", a->assumptions[i]);
+    }
+    if (a->n_sources) {
+        fprintf(f, "  sources:\n");
+        for (int i = 0; i < a->n_sources; i++) fprintf(f, "    - %s\n", a->sources[i]);
+    }
+}

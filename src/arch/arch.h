@@ -1,0 +1,74 @@
+/* arch: machine descriptions. A chip is a width x height mesh of tiles; tiles are of one or more
+ * kinds (a Cerebras PE; SambaNova's compute PCU and memory PMU), laid out uniformly or in a
+ * repeating column pattern. Links between neighbouring routers move link_bytes_per_cycle per
+ * direction with hop_latency cycles; traffic is carried on a limited number of channels (colors).
+ * Off-chip memory attaches at the fabric's edge; chips connect through chip-to-chip links.
+ *
+ * Descriptions come from presets (weft_arch_preset) or JSON files (weft_arch_load); every field
+ * is validated, and errors name the file and the field. Figures that are assumptions rather than
+ * published values are listed in `assumptions`, and `weft arch show` prints them. */
+#ifndef WEFT_ARCH_H
+#define WEFT_ARCH_H
+
+#include "core/core.h"
+
+#define WEFT_ARCH_MAX_KINDS 4
+#define WEFT_ARCH_MAX_NOTES 32
+#define WEFT_ARCH_MAX_DIM 4096  /* mesh side bound: keeps per-tile tables bounded */
+
+typedef enum { WEFT_ARCH_FP32, WEFT_ARCH_FP16, WEFT_ARCH_BF16, WEFT_ARCH_NUM_DTYPES } weft_arch_dtype;
+
+typedef struct {
+    char name[32];
+    int64_t sram_bytes;                           /* per tile */
+    double sram_read_bytes_per_cycle, sram_write_bytes_per_cycle;
+    double flops_per_cycle[WEFT_ARCH_NUM_DTYPES]; /* 0: this kind does not compute that dtype */
+} weft_tile_kind;
+
+typedef enum { WEFT_EDGE_WEST, WEFT_EDGE_EAST, WEFT_EDGE_NORTH, WEFT_EDGE_SOUTH, WEFT_EDGE_ALL } weft_edge;
+
+typedef struct weft_arch {
+    char name[64];
+    char description[256];
+    int width, height;                   /* tiles */
+    double clock_hz;
+    int n_kinds;
+    weft_tile_kind kinds[WEFT_ARCH_MAX_KINDS];
+    int n_pattern;                       /* column pattern: kind of column x is pattern[x % n_pattern] */
+    int pattern[16];
+    double link_bytes_per_cycle;         /* per direction, per link */
+    int hop_latency;                     /* cycles per router hop */
+    int ramp_latency;                    /* cycles between a tile and its router, each way */
+    int channels;                        /* routable channels (colors) */
+    int64_t offchip_bytes;               /* 0: none */
+    double offchip_bytes_per_s;
+    weft_edge offchip_edge;
+    int chips;
+    double chip_link_bytes_per_s, chip_link_latency_s;
+    int n_assumptions, n_sources;
+    char assumptions[WEFT_ARCH_MAX_NOTES][160];
+    char sources[WEFT_ARCH_MAX_NOTES][160];
+} weft_arch;
+
+/* Presets: wse2, wse3, sn30, wse2-mini, mesh-8x8, mesh-32x32. */
+weft_status weft_arch_preset(const char *name, weft_arch *out, weft_err *err);
+/* Each preset's name and one-line description, for `weft arch list`; NULL-terminated. */
+const char *const *weft_arch_preset_names(void);
+/* A preset name, or a path to a JSON file. */
+weft_status weft_arch_get(const char *name_or_path, weft_arch *out, weft_err *err);
+weft_status weft_arch_load(const char *path, weft_arch *out, weft_err *err);
+/* Parses JSON text; `where` names the source in errors. */
+weft_status weft_arch_parse(const char *json, const char *where, weft_arch *out, weft_err *err);
+/* Checks every field; errors name `where` and the field. */
+weft_status weft_arch_validate(const weft_arch *a, const char *where, weft_err *err);
+/* JSON text of a description (caller frees). Parsing it gives back the same description. */
+char *weft_arch_to_json(const weft_arch *a);
+void weft_arch_print(const weft_arch *a, FILE *f);
+
+/* Derived figures. */
+int64_t weft_arch_tiles(const weft_arch *a);
+const weft_tile_kind *weft_arch_kind_at(const weft_arch *a, int x, int y);
+double weft_arch_peak_flops(const weft_arch *a, weft_arch_dtype dt); /* per second, all chips */
+int64_t weft_arch_sram_total(const weft_arch *a);                    /* bytes, all chips */
+
+#endif

@@ -1,0 +1,83 @@
+/* Tests of machine descriptions: presets, JSON round trip, validation errors naming the field. */
+#include "arch/arch.h"
+#include "test.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+TEST(arch_presets_valid_and_round_trip) {
+    for (const char *const *n = weft_arch_preset_names(); *n; n++) {
+        weft_arch a, b;
+        weft_err err = {0};
+        CHECK_OK(weft_arch_preset(*n, &a, &err), &err);
+        CHECK_OK(weft_arch_validate(&a, *n, &err), &err);
+        char *j = weft_arch_to_json(&a);
+        CHECK_OK(weft_arch_parse(j, *n, &b, &err), &err);
+        char *j2 = weft_arch_to_json(&b);
+        CHECK(!strcmp(j, j2));
+        free(j);
+        free(j2);
+    }
+}
+
+TEST(arch_wse2_figures) {
+    weft_arch a;
+    weft_err err = {0};
+    CHECK_OK(weft_arch_preset("wse2", &a, &err), &err);
+    CHECK_INT(weft_arch_tiles(&a), 745500);
+    CHECK_INT(a.kinds[0].sram_bytes, 49152);
+    CHECK_INT(a.channels, 24);
+    CHECK_NEAR((double)weft_arch_sram_total(&a), 745500.0 * 49152, 0);
+    CHECK(a.n_assumptions > 0);
+    weft_arch s;
+    CHECK_OK(weft_arch_preset("sn30", &s, &err), &err);
+    CHECK_INT(s.n_kinds, 2);
+    CHECK(!strcmp(weft_arch_kind_at(&s, 0, 0)->name, "pcu") && !strcmp(weft_arch_kind_at(&s, 1, 0)->name, "pmu"));
+    CHECK_INT(weft_arch_preset("wse9", &s, &err), WEFT_ERR_INVALID);
+    CHECK(strstr(err.msg, "unknown machine 'wse9'") && strstr(err.msg, "wse2"));
+}
+
+static void expect_bad(const char *json, const char *needle) {
+    weft_arch a;
+    weft_err err = {0};
+    weft_status s = weft_arch_parse(json, "bad.json", &a, &err);
+    if (s != WEFT_ERR_INVALID || !strstr(err.msg, needle) || !strstr(err.msg, "bad.json"))
+        weft_test_fail(__FILE__, __LINE__, "expected an error mentioning '%s', got status %d: %s", needle, s, err.msg);
+}
+
+#define GOOD_KIND "\"tile_kinds\": [{\"name\": \"pe\", \"sram_bytes\": 49152, \"sram_read_bytes_per_cycle\": 16, " \
+                  "\"sram_write_bytes_per_cycle\": 8, \"flops_per_cycle\": {\"fp32\": 2}}]"
+
+TEST(arch_json_errors_name_the_field) {
+    weft_arch a;
+    weft_err err = {0};
+    const char *good = "{\"name\": \"m\", \"mesh\": {\"width\": 4, \"height\": 4}, \"clock_hz\": 1e9, " GOOD_KIND
+                       ", \"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}, \"channels\": 8}";
+    CHECK_OK(weft_arch_parse(good, "good.json", &a, &err), &err);
+    CHECK_INT(weft_arch_tiles(&a), 16);
+    expect_bad("{\"name\": \"m\", \"mesh\": {\"width\": -3, \"height\": 4}, \"clock_hz\": 1e9, " GOOD_KIND
+               ", \"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}, \"channels\": 8}", "mesh.width");
+    expect_bad("{\"name\": \"m\", \"mesh\": {\"width\": 4, \"height\": 4}, \"clock_hz\": \"fast\", " GOOD_KIND
+               ", \"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}, \"channels\": 8}", "clock_hz");
+    expect_bad("{\"name\": \"m\", \"mesh\": {\"width\": 4, \"height\": 4, \"depth\": 2}, \"clock_hz\": 1e9, " GOOD_KIND
+               ", \"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}, \"channels\": 8}", "mesh.depth");
+    expect_bad("{\"name\": \"m\", \"mesh\": {\"width\": 4, \"height\": 4}, \"clock_hz\": 1e9, " GOOD_KIND
+               ", \"link\": {\"bytes_per_cycle\": 0, \"hop_latency_cycles\": 1}, \"channels\": 8}", "link.bytes_per_cycle");
+    expect_bad("{\"name\": \"m\", \"mesh\": {\"width\": 4, \"height\": 4}, \"clock_hz\": 1e9, " GOOD_KIND
+               ", \"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}}", "channels");
+    expect_bad("{\"name\": \"m\", \"mesh\": {\"width\": 4, \"height\": 4}, \"clock_hz\": 1e9, " GOOD_KIND
+               ", \"column_pattern\": [\"pe\", \"pmu\"], \"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}, \"channels\": 8}",
+               "column_pattern[1]");
+    expect_bad("{\"name\": \"m\", \"mesh\": {\"width\": 4, \"height\": 4}, \"clock_hz\": 1e9, \"tile_kinds\": [{\"name\": \"pe\", "
+               "\"sram_bytes\": 100, \"sram_read_bytes_per_cycle\": 1, \"sram_write_bytes_per_cycle\": 1, \"flops_per_cycle\": {}}], "
+               "\"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}, \"channels\": 8}", "computes");
+    expect_bad("{\"name\": \"m\", \"mesh\": {\"width\": 4, \"height\": 4}, \"clock_hz\": 1e9, " GOOD_KIND
+               ", \"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}, \"channels\": 8, \"chips\": {\"count\": 4}}",
+               "chips.link_bytes_per_s");
+    expect_bad("{\"name\": \"m\", \"mesh\": {\"width\": 4, \"height\": 4}, \"clock_hz\": 1e9, " GOOD_KIND
+               ", \"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}, \"channels\": 8, \"offchip\": {\"bytes\": 1e9, \"bytes_per_s\": 1e9, \"edge\": \"up\"}}",
+               "offchip.edge");
+    expect_bad("{\"name\": \"m\", \"mesh\": {\"width\": 100000, \"height\": 4}, \"clock_hz\": 1e9, " GOOD_KIND
+               ", \"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}, \"channels\": 8}", "mesh.width");
+    expect_bad("{\"name\": ", "not valid JSON");
+}
