@@ -1,0 +1,58 @@
+/* sim: the event engine and the fabric's network model.
+ *
+ * The engine orders events by (time, tile, sequence number), so a run is deterministic whatever
+ * order events were scheduled in at equal times. Handlers may schedule further events.
+ *
+ * The network moves messages between tiles over the mesh with dimension-ordered (X then Y)
+ * routes. A message of B bytes leaves its tile through the ramp (ramp_latency cycles), its head
+ * crosses each link in hop_latency cycles (cut-through), and each link it crosses is occupied
+ * for B / link_bytes_per_cycle cycles; its tail reaches the destination's ramp that long after
+ * the head. Uncontended, B bytes over N hops therefore take
+ *     2 * ramp_latency + N * hop_latency + ceil(B / link_bytes_per_cycle)      cycles
+ * (N = 0, a tile sending to itself, costs only the ramp round trip and the serialization).
+ * A link carries one message at a time: a message that finds a link busy waits until it is free
+ * (first come, first served in the order messages were sent), so two equal flows sharing a link
+ * take twice as long as one. */
+#ifndef WEFT_SIM_H
+#define WEFT_SIM_H
+
+#include "arch/arch.h"
+
+/* ---- the event engine ---- */
+
+typedef struct weft_engine weft_engine;
+typedef void (*weft_event_fn)(weft_engine *e, uint64_t time, int32_t tile, void *data);
+
+weft_engine *weft_engine_new(void);
+void weft_engine_free(weft_engine *e);
+/* Schedules fn(e, time, tile, data) at `time` (not before the current time). */
+void weft_engine_at(weft_engine *e, uint64_t time, int32_t tile, weft_event_fn fn, void *data);
+/* Runs events in (time, tile, seq) order until none is left; returns the time of the last. */
+uint64_t weft_engine_run(weft_engine *e);
+uint64_t weft_engine_now(const weft_engine *e);
+uint64_t weft_engine_events(const weft_engine *e); /* events executed so far */
+
+/* ---- the network ---- */
+
+typedef struct {
+    const weft_arch *arch;
+    int width, height;
+    uint64_t *link_free;      /* (height, width, 4): cycle at which each outgoing link is free */
+    uint64_t *link_bytes;     /* (height, width, 4): bytes carried, for traffic reports */
+    uint64_t *link_busy;      /* (height, width, 4): cycles occupied */
+    uint64_t messages, bytes, byte_hops;
+} weft_net;
+
+enum { WEFT_DIR_EAST, WEFT_DIR_WEST, WEFT_DIR_NORTH, WEFT_DIR_SOUTH };
+
+void weft_net_init(weft_net *n, const weft_arch *a);
+void weft_net_free(weft_net *n);
+/* Sends `bytes` from tile (x0, y0) to (x1, y1), leaving at cycle t; reserves the links on the
+ * way and returns the cycle at which the last byte has arrived in the destination tile. */
+uint64_t weft_net_send(weft_net *n, uint64_t t, int x0, int y0, int x1, int y1, uint64_t bytes);
+/* Hops on the dimension-ordered route. */
+int weft_net_hops(int x0, int y0, int x1, int y1);
+/* The uncontended cost of weft_net_send, for planning. */
+uint64_t weft_net_cost(const weft_arch *a, int hops, uint64_t bytes);
+
+#endif
