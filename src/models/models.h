@@ -18,4 +18,21 @@ weft_status weft_model_builtin(const char *spec, weft_graph **out, weft_err *err
 /* Prints the list of built-ins and their keys. */
 void weft_model_list(FILE *f);
 
+/* ---- the built-ins, one file each; the config of each is what its keys set ---- */
+
+/* builtin:mlp: x (batch, in) -> `layers` Linear layers (ReLU between) -> (batch, out). */
+typedef struct { int64_t batch, in, hidden, out, layers, seed; } weft_mlp_config;
+weft_status weft_model_mlp(const char *name, const weft_mlp_config *c, weft_graph **out, weft_err *err);
+
+/* builtin:gpt, builtin:gpt2*: GPT-2. tokens int64 (batch, seq) -> logits f32 (batch, seq, vocab).
+ * `positions` is the size of the position table (1024 for the gpt2 presets, seq by default). */
+typedef struct { int64_t batch, seq, layers, dim, heads, vocab, positions, seed; } weft_gpt_config;
+weft_status weft_model_gpt(const char *name, const weft_gpt_config *c, weft_graph **out, weft_err *err);
+/* Parameters of a GPT-2 configuration, by formula (what the built graph holds). */
+int64_t weft_gpt_param_count(const weft_gpt_config *c);
+
+/* builtin:weather-cnn: state f32 (batch, vars, lat, lon) -> next state, same shape. */
+typedef struct { int64_t batch, lat, lon, vars, hidden, blocks, seed; } weft_weather_config;
+weft_status weft_model_weather(const char *name, const weft_weather_config *c, weft_graph **out, weft_err *err);
+
 #endif

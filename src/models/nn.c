@@ -1,0 +1,229 @@
+/* models: graph-building helpers (see nn.h). */
+#include "models/nn.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+void weft_nn_init(weft_nn *b, weft_graph *g, uint64_t seed, weft_err *err) {
+    memset(b, 0, sizeof *b);
+    b->g = g;
+    b->err = err;
+    b->seed = seed;
+}
+
+int weft_nn_fail(weft_nn *b, weft_status s, const char *fmt, ...) {
+    if (b->status) return -1;
+    b->status = s;
+    if (b->err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(b->err->msg, sizeof b->err->msg, fmt, ap);
+        va_end(ap);
+        b->err->status = s;
+    }
+    return -1;
+}
+
+const weft_shape *weft_nn_shape(const weft_nn *b, int v) {
+    WEFT_ASSERT(v >= 0 && v < b->g->n_vals);
+    return &b->g->vals[v].shape;
+}
+
+/* "prefix.leaf" into buf (cut to fit). */
+static const char *join(char *buf, size_t n, const char *prefix, const char *leaf) {
+    size_t a = strlen(prefix), l = strlen(leaf);
+    if (a > n - 2) a = n - 2;
+    memcpy(buf, prefix, a);
+    buf[a] = '.';
+    if (l > n - a - 2) l = n - a - 2;
+    memcpy(buf + a + 1, leaf, l);
+    buf[a + 1 + l] = 0;
+    return buf;
+}
+
+int weft_nn_param(weft_nn *b, const char *name, weft_shape shape, weft_nn_init_kind init, float scale,
+                  int64_t fan_in) {
+    if (b->status) return -1;
+    weft_err e = {0};
+    if (weft_shape_check_size(&shape, WEFT_F32, &e))
+        return weft_nn_fail(b, e.status, "parameter '%s': %s", name, e.msg);
+    /* allocated zeroed by the graph and filled in place: no second copy of big weights */
+    int id = weft_graph_param(b->g, name, WEFT_F32, shape, NULL);
+    if (id < 0) return weft_nn_fail(b, WEFT_ERR_NOMEM, "parameter '%s': cannot allocate", name);
+    float *w = b->g->vals[id].data.data; /* (numel) */
+    int64_t n = weft_shape_numel(&shape);
+    weft_rng r;
+    weft_rng_seed(&r, b->seed, b->n_params++);
+    switch (init) {
+    case WEFT_NN_INIT_ZEROS: break;
+    case WEFT_NN_INIT_ONES:
+        for (int64_t i = 0; i < n; i++) w[i] = 1.0f;
+        break;
+    case WEFT_NN_INIT_NORMAL:
+        for (int64_t i = 0; i < n; i++) w[i] = scale * weft_rng_normal(&r);
+        break;
+    case WEFT_NN_INIT_TORCH:
+        scale = fan_in > 0 ? 1.0f / sqrtf((float)fan_in) : 0.0f;
+        /* fall through */
+    case WEFT_NN_INIT_UNIFORM:
+        for (int64_t i = 0; i < n; i++) w[i] = scale * (2.0f * weft_rng_uniform(&r) - 1.0f);
+        break;
+    }
+    return id;
+}
+
+int weft_nn_const_f32(weft_nn *b, const char *name, float x) {
+    if (b->status) return -1;
+    weft_tensor t = {.dtype = WEFT_F32, .shape = WEFT_SHAPE(), .data = &x};
+    int id = weft_graph_const(b->g, name, &t);
+    return id < 0 ? weft_nn_fail(b, WEFT_ERR_INVALID, "constant '%s' refused", name) : id;
+}
+
+int weft_nn_const_i64(weft_nn *b, const char *name, const int64_t *v, int n) {
+    if (b->status) return -1;
+    weft_tensor t = {.dtype = WEFT_I64, .shape = WEFT_SHAPE(n), .data = (void *)v};
+    int id = weft_graph_const(b->g, name, &t);
+    return id < 0 ? weft_nn_fail(b, WEFT_ERR_INVALID, "constant '%s' refused", name) : id;
+}
+
+int weft_nn_op1(weft_nn *b, const char *op, const char *name, const int *in, int n_in, const weft_attr *attrs,
+                int n_attrs) {
+    if (b->status) return -1;
+    for (int i = 0; i < n_in; i++)
+        if (in[i] < 0) return weft_nn_fail(b, WEFT_ERR_INVALID, "node '%s' (%s): input %d missing", name, op, i);
+    int out = -1;
+    weft_err e = {0};
+    if (weft_graph_node(b->g, op, name, in, n_in, attrs, n_attrs, &out, 1, &e)) {
+        b->status = e.status;
+        if (b->err) *b->err = e;
+        return -1;
+    }
+    return out;
+}
+
+int weft_nn_op2(weft_nn *b, const char *op, const char *name, int x, int y) {
+    return weft_nn_op1(b, op, name, (int[]){x, y}, 2, NULL, 0);
+}
+
+int weft_nn_reshape(weft_nn *b, const char *name, int x, weft_shape to) {
+    char buf[256];
+    int s = weft_nn_const_i64(b, join(buf, sizeof buf, name, "shape"), to.d, to.ndim);
+    return weft_nn_op1(b, "Reshape", name, (int[]){x, s}, 2, NULL, 0);
+}
+
+int weft_nn_transpose(weft_nn *b, const char *name, int x, const int64_t *perm, int n) {
+    weft_attr a = {.name = "perm", .type = WEFT_ATTR_INTS, .ints = perm, .n = n};
+    return weft_nn_op1(b, "Transpose", name, &x, 1, &a, 1);
+}
+
+int weft_nn_slice(weft_nn *b, const char *name, int x, int64_t axis, int64_t start, int64_t end) {
+    char buf[256];
+    int st = weft_nn_const_i64(b, join(buf, sizeof buf, name, "starts"), &start, 1);
+    int en = weft_nn_const_i64(b, join(buf, sizeof buf, name, "ends"), &end, 1);
+    int ax = weft_nn_const_i64(b, join(buf, sizeof buf, name, "axes"), &axis, 1);
+    return weft_nn_op1(b, "Slice", name, (int[]){x, st, en, ax}, 4, NULL, 0);
+}
+
+int weft_nn_linear(weft_nn *b, const char *name, int x, int64_t in, int64_t out, weft_nn_init_kind init,
+                   float scale) {
+    char buf[256], nb[256];
+    int w = weft_nn_param(b, join(buf, sizeof buf, name, "weight"), WEFT_SHAPE(in, out), init, scale, in);
+    int bias = weft_nn_param(b, join(buf, sizeof buf, name, "bias"), WEFT_SHAPE(out),
+                             init == WEFT_NN_INIT_TORCH ? WEFT_NN_INIT_TORCH : WEFT_NN_INIT_ZEROS, 0, in);
+    int h = weft_nn_op2(b, "MatMul", join(nb, sizeof nb, name, "matmul"), x, w); /* (..., out) */
+    return weft_nn_op2(b, "Add", join(nb, sizeof nb, name, "add"), h, bias);
+}
+
+int weft_nn_layer_norm(weft_nn *b, const char *name, int x, int64_t dim) {
+    char buf[256];
+    int w = weft_nn_param(b, join(buf, sizeof buf, name, "weight"), WEFT_SHAPE(dim), WEFT_NN_INIT_ONES, 0, 0);
+    int bias = weft_nn_param(b, join(buf, sizeof buf, name, "bias"), WEFT_SHAPE(dim), WEFT_NN_INIT_ZEROS, 0, 0);
+    weft_attr a[] = {{.name = "axis", .type = WEFT_ATTR_INT, .i = -1},
+                     {.name = "epsilon", .type = WEFT_ATTR_FLOAT, .f = 1e-5f}};
+    return weft_nn_op1(b, "LayerNormalization", name, (int[]){x, w, bias}, 3, a, 2);
+}
+
+int weft_nn_causal_mask(weft_nn *b, const char *name, int64_t T) {
+    if (b->status) return -1;
+    weft_tensor t = {0};
+    weft_err e = {0};
+    if (weft_tensor_alloc(&t, WEFT_BOOL, WEFT_SHAPE(T, T), &e)) return weft_nn_fail(b, e.status, "%s: %s", name, e.msg);
+    uint8_t *m = t.data; /* (T, T): m[i, j] = j <= i */
+    for (int64_t i = 0; i < T; i++)
+        for (int64_t j = 0; j <= i; j++) m[i * T + j] = 1;
+    int id = weft_graph_const(b->g, name, &t);
+    weft_tensor_free(&t);
+    return id < 0 ? weft_nn_fail(b, WEFT_ERR_INVALID, "constant '%s' refused", name) : id;
+}
+
+int weft_nn_attention(weft_nn *b, const char *name, int x, int heads, int mask, float std, float proj_std) {
+    if (b->status) return -1;
+    const weft_shape *xs = weft_nn_shape(b, x);
+    if (xs->ndim != 3) return weft_nn_fail(b, WEFT_ERR_SHAPE, "%s: attention wants (B, T, C)", name);
+    int64_t B = xs->d[0], T = xs->d[1], C = xs->d[2], H = heads, D = C / H;
+    if (H <= 0 || C % H) return weft_nn_fail(b, WEFT_ERR_INVALID, "%s: dim %lld is not divisible by heads %d", name, (long long)C, heads);
+    char nb[256], sub[256];
+    int qkv = weft_nn_linear(b, join(sub, sizeof sub, name, "c_attn"), x, C, 3 * C, WEFT_NN_INIT_NORMAL, std); /* (B, T, 3C) */
+    static const int64_t to_bhtd[] = {0, 2, 1, 3}, to_bhdt[] = {0, 2, 3, 1};
+    int q = weft_nn_slice(b, join(nb, sizeof nb, name, "q"), qkv, 2, 0, C);         /* (B, T, C) */
+    int k = weft_nn_slice(b, join(nb, sizeof nb, name, "k"), qkv, 2, C, 2 * C);
+    int v = weft_nn_slice(b, join(nb, sizeof nb, name, "v"), qkv, 2, 2 * C, 3 * C);
+    q = weft_nn_reshape(b, join(nb, sizeof nb, name, "q_heads"), q, WEFT_SHAPE(B, T, H, D));
+    q = weft_nn_transpose(b, join(nb, sizeof nb, name, "q_bhtd"), q, to_bhtd, 4); /* (B, H, T, D) */
+    k = weft_nn_reshape(b, join(nb, sizeof nb, name, "k_heads"), k, WEFT_SHAPE(B, T, H, D));
+    k = weft_nn_transpose(b, join(nb, sizeof nb, name, "k_bhdt"), k, to_bhdt, 4); /* (B, H, D, T) */
+    v = weft_nn_reshape(b, join(nb, sizeof nb, name, "v_heads"), v, WEFT_SHAPE(B, T, H, D));
+    v = weft_nn_transpose(b, join(nb, sizeof nb, name, "v_bhtd"), v, to_bhtd, 4); /* (B, H, T, D) */
+    int s = weft_nn_op2(b, "MatMul", join(nb, sizeof nb, name, "scores"), q, k);  /* (B, H, T, T) */
+    int scale = weft_nn_const_f32(b, join(nb, sizeof nb, name, "scale"), 1.0f / sqrtf((float)D));
+    s = weft_nn_op2(b, "Mul", join(nb, sizeof nb, name, "scaled"), s, scale);
+    int neg = weft_nn_const_f32(b, join(nb, sizeof nb, name, "masked_value"), -INFINITY);
+    s = weft_nn_op1(b, "Where", join(nb, sizeof nb, name, "causal"), (int[]){mask, s, neg}, 3, NULL, 0);
+    weft_attr ax = {.name = "axis", .type = WEFT_ATTR_INT, .i = -1};
+    int p = weft_nn_op1(b, "Softmax", join(nb, sizeof nb, name, "softmax"), &s, 1, &ax, 1); /* (B, H, T, T) */
+    int y = weft_nn_op2(b, "MatMul", join(nb, sizeof nb, name, "context"), p, v);         /* (B, H, T, D) */
+    y = weft_nn_transpose(b, join(nb, sizeof nb, name, "y_bthd"), y, to_bhtd, 4);         /* (B, T, H, D) */
+    y = weft_nn_reshape(b, join(nb, sizeof nb, name, "y_btc"), y, WEFT_SHAPE(B, T, C));
+    return weft_nn_linear(b, join(sub, sizeof sub, name, "c_proj"), y, C, C, WEFT_NN_INIT_NORMAL, proj_std);
+}
+
+int weft_nn_mlp_gelu(weft_nn *b, const char *name, int x, float std, float proj_std) {
+    if (b->status) return -1;
+    const weft_shape *xs = weft_nn_shape(b, x);
+    int64_t C = xs->d[xs->ndim - 1];
+    char nb[256];
+    int h = weft_nn_linear(b, join(nb, sizeof nb, name, "c_fc"), x, C, 4 * C, WEFT_NN_INIT_NORMAL, std);
+    weft_attr a = {.name = "approximate", .type = WEFT_ATTR_STRING, .s = "tanh"};
+    h = weft_nn_op1(b, "Gelu", join(nb, sizeof nb, name, "gelu"), &h, 1, &a, 1);
+    return weft_nn_linear(b, join(nb, sizeof nb, name, "c_proj"), h, 4 * C, C, WEFT_NN_INIT_NORMAL, proj_std);
+}
+
+int weft_nn_conv(weft_nn *b, const char *name, int x, int64_t cin, int64_t cout, int64_t k, bool periodic_w,
+                 float gain) {
+    if (b->status) return -1;
+    if (k <= 0 || k % 2 == 0) return weft_nn_fail(b, WEFT_ERR_INVALID, "%s: kernel size %lld must be odd", name, (long long)k);
+    const weft_shape *xs = weft_nn_shape(b, x);
+    if (xs->ndim != 4 || xs->d[1] != cin) return weft_nn_fail(b, WEFT_ERR_SHAPE, "%s: conv wants (B, %lld, H, W)", name, (long long)cin);
+    int64_t W = xs->d[3], p = k / 2;
+    char nb[256];
+    int xp = x;
+    if (periodic_w && p > 0) {
+        if (p > W) return weft_nn_fail(b, WEFT_ERR_INVALID, "%s: wrap padding %lld exceeds width %lld", name, (long long)p, (long long)W);
+        /* (B, C, H, W) -> (B, C, H, p + W + p): the last p columns, x, the first p columns */
+        int left = weft_nn_slice(b, join(nb, sizeof nb, name, "wrap_west"), x, 3, W - p, W);
+        int right = weft_nn_slice(b, join(nb, sizeof nb, name, "wrap_east"), x, 3, 0, p);
+        weft_attr ax = {.name = "axis", .type = WEFT_ATTR_INT, .i = 3};
+        xp = weft_nn_op1(b, "Concat", join(nb, sizeof nb, name, "wrap"), (int[]){left, x, right}, 3, &ax, 1);
+    }
+    int64_t fan_in = cin * k * k;
+    float bound = gain / sqrtf((float)fan_in);
+    int w = weft_nn_param(b, join(nb, sizeof nb, name, "weight"), WEFT_SHAPE(cout, cin, k, k), WEFT_NN_INIT_UNIFORM,
+                          bound, fan_in);
+    int bias = weft_nn_param(b, join(nb, sizeof nb, name, "bias"), WEFT_SHAPE(cout), WEFT_NN_INIT_UNIFORM, bound, fan_in);
+    int64_t pw = periodic_w ? 0 : p;
+    const int64_t ks[] = {k, k}, pads[] = {p, pw, p, pw};
+    weft_attr a[] = {{.name = "kernel_shape", .type = WEFT_ATTR_INTS, .ints = ks, .n = 2},
+                     {.name = "pads", .type = WEFT_ATTR_INTS, .ints = pads, .n = 4}};
+    return weft_nn_op1(b, "Conv", name, (int[]){xp, w, bias}, 3, a, 2);
+}
