@@ -134,17 +134,20 @@ TEST(nn_conv_groups_strides_dilations_match_naive) {
     weft_tensor_free(&y); weft_tensor_free(&x); weft_tensor_free(&w); weft_tensor_free(&b);
 }
 
-TEST(nn_conv_transpose_is_the_adjoint_of_conv) {
-    /* <conv(x, w), u> == <x, conv_transpose(u, w)> for the same window (no output_padding) */
-    int64_t N = 1, C = 3, M = 2, H = 7, W = 6;
-    weft_tensor x = tensor_rand(WEFT_SHAPE(N, C, H, W), 4), w = tensor_rand(WEFT_SHAPE(M, C, 3, 3), 5), y = {0}, z = {0};
-    weft_attr at[] = {A_INTS("strides", 2, 2), A_INTS("pads", 1, 1, 1, 1)};
+/* <conv(x, w), u> == <x, conv_transpose(u, w)> for the same window (output_shape pins the
+ * transpose's extent, so no output_padding): checks ConvTranspose's geometry, groups included. */
+static void check_adjoint(weft_shape xs, weft_shape ws, int64_t group, const weft_attr *win, int n_win, int64_t *os,
+                          int n_os) {
+    weft_tensor x = tensor_rand(xs, 4), w = tensor_rand(ws, 5), y = {0}, z = {0};
+    weft_attr at[8];
+    memcpy(at, win, (size_t)n_win * sizeof *at);
+    at[n_win] = A_INT("group", group);
     weft_err err = {0};
-    CHECK_OK(run_node("Conv", 17, (const weft_tensor *[]){&x, &w}, 2, at, 2, &y, 1, &err), &err);
+    CHECK_OK(run_node("Conv", 17, (const weft_tensor *[]){&x, &w}, 2, at, n_win + 1, &y, 1, &err), &err);
     weft_tensor u = tensor_rand(y.shape, 6);
-    /* ConvTranspose's weight is (C_in of the transpose = M, C_out = C, k): the same buffer */
-    weft_attr at2[] = {A_INTS("strides", 2, 2), A_INTS("pads", 1, 1, 1, 1), A_INTS("output_shape", H, W)};
-    CHECK_OK(run_node("ConvTranspose", 17, (const weft_tensor *[]){&u, &w}, 2, at2, 3, &z, 1, &err), &err);
+    /* ConvTranspose reads the same buffer as (C_in = M, C_out / group, k) */
+    at[n_win + 1] = (weft_attr){.name = "output_shape", .type = WEFT_ATTR_INTS, .ints = os, .n = n_os};
+    CHECK_OK(run_node("ConvTranspose", 17, (const weft_tensor *[]){&u, &w}, 2, at, n_win + 2, &z, 1, &err), &err);
     CHECK(weft_shape_eq(&z.shape, &x.shape));
     double lhs = 0, rhs = 0;
     for (int64_t i = 0; i < weft_tensor_numel(&y); i++) lhs += (double)((float *)y.data)[i] * ((float *)u.data)[i];
@@ -152,6 +155,17 @@ TEST(nn_conv_transpose_is_the_adjoint_of_conv) {
         rhs += (double)((float *)x.data)[i] * ((float *)z.data)[i];
     CHECK_NEAR(lhs, rhs, 1e-4);
     weft_tensor_free(&x); weft_tensor_free(&w); weft_tensor_free(&y); weft_tensor_free(&z); weft_tensor_free(&u);
+}
+
+TEST(nn_conv_transpose_is_the_adjoint_of_conv) {
+    weft_attr a2[] = {A_INTS("strides", 2, 2), A_INTS("pads", 1, 1, 1, 1)};
+    check_adjoint(WEFT_SHAPE(1, 3, 7, 6), WEFT_SHAPE(2, 3, 3, 3), 1, a2, 2, (int64_t[]){7, 6}, 2);
+    /* grouped, dilated, 1-D, asymmetric pads */
+    weft_attr a1[] = {A_INTS("strides", 3), A_INTS("dilations", 2), A_INTS("pads", 2, 1)};
+    check_adjoint(WEFT_SHAPE(2, 4, 17), WEFT_SHAPE(6, 2, 3), 2, a1, 3, (int64_t[]){17}, 1);
+    /* 3-D */
+    weft_attr a3[] = {A_INTS("strides", 1, 2, 1)};
+    check_adjoint(WEFT_SHAPE(1, 2, 4, 5, 3), WEFT_SHAPE(3, 2, 2, 3, 2), 1, a3, 1, (int64_t[]){4, 5, 3}, 3);
 }
 
 TEST(nn_conv_shape_error_names_the_node) {

@@ -989,8 +989,11 @@ static weft_status ein_parse(weft_op_ctx *c, ein_plan *p) {
     if (!eq0) return NODE_ERR(c, WEFT_ERR_INVALID, "missing attribute 'equation'");
     char eq[512];
     size_t n = 0;
-    for (const char *q = eq0; *q && n + 1 < sizeof eq; q++)
-        if (*q != ' ') eq[n++] = *q;
+    for (const char *q = eq0; *q; q++) {
+        if (*q == ' ') continue;
+        if (n + 1 >= sizeof eq) return NODE_ERR(c, WEFT_ERR_UNSUPPORTED, "equation longer than %zu characters", sizeof eq - 1);
+        eq[n++] = *q;
+    }
     eq[n] = 0;
     for (int i = 0; i < c->n_in; i++)
         if (!weft_dtype_is_float(c->in[i]->dtype))
