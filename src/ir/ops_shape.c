@@ -97,6 +97,12 @@ static weft_status need_int_indices(const weft_op_ctx *c, int i) {
     return WEFT_OK;
 }
 
+static weft_status need_rank(const weft_op_ctx *c, int i, int min) {
+    if (c->in[i]->shape.ndim < min)
+        return weft_node_err(c, WEFT_ERR_SHAPE, "input %d must have rank >= %d, got %d", i, min, c->in[i]->shape.ndim);
+    return WEFT_OK;
+}
+
 static void dense_strides(const weft_shape *s, int64_t *st) {
     int64_t m = 1;
     for (int k = s->ndim - 1; k >= 0; k--) { st[k] = m; m *= s->d[k]; }
@@ -373,7 +379,8 @@ static weft_status infer_concat(weft_op_ctx *c) {
     if (!ax) return weft_node_err(c, WEFT_ERR_INVALID, "attribute 'axis' is required");
     const weft_shape *s0 = &c->in[0]->shape;
     int a;
-    weft_status s = weft_axis(c, ax->i, s0->ndim, &a);
+    weft_status s = need_rank(c, 0, 1);
+    if (!s) s = weft_axis(c, ax->i, s0->ndim, &a);
     if (s) return s;
     weft_shape o = *s0;
     char b1[160], b2[160];
@@ -411,7 +418,8 @@ static weft_status eval_concat(weft_op_ctx *c) {
 
 static weft_status split_plan(const weft_op_ctx *c, int *axis, int64_t *parts) {
     const weft_shape *in = &c->in[0]->shape;
-    weft_status s = weft_axis(c, weft_attr_i(c->node, "axis", 0), in->ndim, axis);
+    weft_status s = need_rank(c, 0, 1);
+    if (!s) s = weft_axis(c, weft_attr_i(c->node, "axis", 0), in->ndim, axis);
     if (s) return s;
     int64_t d = in->d[*axis], v[MAX_LIST];
     int n;
@@ -578,6 +586,7 @@ static weft_status eval_gather(weft_op_ctx *c) {
  * except along the axis. */
 static weft_status elements_check(weft_op_ctx *c, int *a) {
     weft_status s = need_int_indices(c, 1);
+    if (!s) s = need_rank(c, 0, 1);
     if (s) return s;
     const weft_shape *d = &c->in[0]->shape, *ix = &c->in[1]->shape;
     if ((s = weft_axis(c, weft_attr_i(c->node, "axis", 0), d->ndim, a))) return s;
@@ -960,7 +969,8 @@ static weft_status eval_eyelike(weft_op_ctx *c) {
 static weft_status infer_cumsum(weft_op_ctx *c) {
     int64_t ax;
     int a;
-    weft_status s = read_scalar_i(c, 1, &ax);
+    weft_status s = need_rank(c, 0, 1);
+    if (!s) s = read_scalar_i(c, 1, &ax);
     if (!s) s = weft_axis(c, ax, c->in[0]->shape.ndim, &a);
     if (s) return s;
     if (c->in[0]->dtype == WEFT_BOOL) return weft_node_err(c, WEFT_ERR_SHAPE, "CumSum takes numbers, not bool");
@@ -1137,7 +1147,8 @@ static weft_status eval_arg(weft_op_ctx *c) {
 
 static weft_status topk_plan(const weft_op_ctx *c, int *a, int64_t *k) {
     const weft_shape *in = &c->in[0]->shape;
-    weft_status s = weft_axis(c, weft_attr_i(c->node, "axis", -1), in->ndim, a);
+    weft_status s = need_rank(c, 0, 1);
+    if (!s) s = weft_axis(c, weft_attr_i(c->node, "axis", -1), in->ndim, a);
     if (s) return s;
     if (c->n_in > 1 && c->in[1]) {
         if ((s = read_scalar_i(c, 1, k))) return s;
@@ -1235,8 +1246,8 @@ static weft_status plan_resize(const weft_op_ctx *c, weft_resize_params *p, weft
         if (weft_tensor_numel(roi) != 2 * r) return weft_node_err(c, WEFT_ERR_SHAPE, "roi must hold %d values", 2 * r);
         if (!roi->data) return weft_node_err(c, WEFT_ERR_UNSUPPORTED, "roi must be known at compile time");
         for (int k = 0; k < r; k++) {
-            p->roi_start[k] = (float)weft_tensor_get_f(roi, k);
-            p->roi_end[k] = (float)weft_tensor_get_f(roi, r + k);
+            p->roi_start[k] = weft_tensor_get_f(roi, k);
+            p->roi_end[k] = weft_tensor_get_f(roi, r + k);
         }
     }
     const weft_tensor *t = sc ? sc : sz;
@@ -1248,14 +1259,14 @@ static weft_status plan_resize(const weft_op_ctx *c, weft_resize_params *p, weft
         if (sc) {
             double s = weft_tensor_get_f(sc, k);
             if (!(s > 0) || s > 1e9) return weft_node_err(c, WEFT_ERR_INVALID, "scale %g on axis %d is not positive", s, k);
-            p->scale[k] = (float)s;
-            double len = (double)in->d[k] * (p->coord == WEFT_COORD_TF_CROP_AND_RESIZE ? p->roi_end[k] - p->roi_start[k] : 1) * (float)s;
+            p->scale[k] = s;
+            double len = (double)in->d[k] * (p->coord == WEFT_COORD_TF_CROP_AND_RESIZE ? p->roi_end[k] - p->roi_start[k] : 1) * s;
             out->d[k] = (int64_t)floor(len);
         } else {
             int64_t v = weft_tensor_get_i(sz, k);
             if (v < 0) return weft_node_err(c, WEFT_ERR_INVALID, "size %lld on axis %d is negative", (long long)v, k);
             out->d[k] = v;
-            p->scale[k] = in->d[k] ? (float)((double)v / (double)in->d[k]) : 1;
+            p->scale[k] = in->d[k] ? (double)v / (double)in->d[k] : 1;
         }
         if (in->d[k] == 0 && out->d[k]) return weft_node_err(c, WEFT_ERR_SHAPE, "cannot resize the empty axis %d", k);
     }
@@ -1296,7 +1307,8 @@ static weft_status compress_plan(const weft_op_ctx *c, int *a, int64_t *kept) {
     *a = -1;
     int64_t len = weft_tensor_numel(c->in[0]);
     if (ax) {
-        weft_status s = weft_axis(c, ax->i, c->in[0]->shape.ndim, a);
+        weft_status s = need_rank(c, 0, 1);
+        if (!s) s = weft_axis(c, ax->i, c->in[0]->shape.ndim, a);
         if (s) return s;
         len = c->in[0]->shape.d[*a];
     }

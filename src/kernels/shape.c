@@ -448,7 +448,15 @@ static void resize_axis(resize_taps *t, int64_t x, int64_t in, int64_t out, doub
         if (sum != 0)
             for (int j = 0; j < t->n; j++) t->w[j] /= sum;
     }
-    for (int j = 0; j < t->n; j++) t->idx[j] = t->idx[j] < 0 ? 0 : t->idx[j] >= in ? in - 1 : t->idx[j];
+    /* clamp (the reference pads with edge values) and drop taps of weight zero */
+    int m = 0;
+    for (int j = 0; j < t->n; j++) {
+        if (t->w[j] == 0) continue;
+        t->idx[m] = t->idx[j] < 0 ? 0 : t->idx[j] >= in ? in - 1 : t->idx[j];
+        t->w[m++] = t->w[j];
+    }
+    if (m == 0) { t->idx[0] = 0; t->w[0] = 0; m = 1; }
+    t->n = m;
 }
 
 void weft_resize(float *y, const float *x, const weft_shape *in, const weft_shape *out, const weft_resize_params *p) {
@@ -485,7 +493,7 @@ void weft_resize(float *y, const float *x, const weft_shape *in, const weft_shap
                     w *= t[k]->w[j];
                     off += t[k]->idx[j] * ist[k];
                 }
-                if (w != 0) v += w * x[off];
+                v += w * x[off];
             }
         y[i] = (float)v;
         for (int k = nd - 1; k >= 0; k--) {

@@ -96,8 +96,8 @@ typedef struct {
     float cubic_a;          /* cubic coefficient, -0.75 by default */
     bool exclude_outside;   /* cubic: drop weights of taps outside the input, renormalize */
     float extrapolation;    /* tf_crop_and_resize: value outside the input */
-    float scale[WEFT_MAX_DIMS];              /* per axis, out / in */
-    float roi_start[WEFT_MAX_DIMS], roi_end[WEFT_MAX_DIMS]; /* tf_crop_and_resize, normalized */
+    double scale[WEFT_MAX_DIMS];               /* per axis, out / in */
+    double roi_start[WEFT_MAX_DIMS], roi_end[WEFT_MAX_DIMS]; /* tf_crop_and_resize, normalized */
 } weft_resize_params;
 /* y (out) = x (in) resampled along every axis (axes whose size and scale are unchanged copy). */
 void weft_resize(float *y, const float *x, const weft_shape *in, const weft_shape *out, const weft_resize_params *p);
