@@ -579,6 +579,81 @@ static weft_cost cost_pool(const weft_op_ctx *c) {
     return k;
 }
 
+/* MaxUnpool: X (N, C, d...) scattered by I (flat indices into (N, C, inferred...), as MaxPool
+ * gives them) into zeros of the inferred shape ((d - 1) * stride - pads + kernel); an
+ * output_shape input larger than that pads the end of each spatial axis with zeros, as ONNX's
+ * reference does. */
+static weft_status unpool_geom(weft_op_ctx *c, weft_shape *inferred, weft_shape *out) {
+    const weft_shape *x = &c->in[0]->shape;
+    char b1[160], b2[160];
+    TRY(need_float(c, 0, "X"));
+    if (weft_dtype_is_float(c->in[1]->dtype) || c->in[1]->dtype == WEFT_BOOL)
+        return NODE_ERR(c, WEFT_ERR_SHAPE, "I is %s; it must hold integer indices", weft_dtype_name(c->in[1]->dtype));
+    if (!weft_shape_eq(&c->in[1]->shape, x))
+        return NODE_ERR(c, WEFT_ERR_SHAPE, "I %s must have X's shape %s", weft_shape_str(&c->in[1]->shape, b1, sizeof b1),
+                        weft_shape_str(x, b2, sizeof b2));
+    int n = x->ndim - 2;
+    if (n < 1 || n > WEFT_NN_MAX_SP)
+        return NODE_ERR(c, WEFT_ERR_SHAPE, "X must be (N, C, d1, ...), got %s", weft_shape_str(x, b1, sizeof b1));
+    int klen;
+    const int64_t *ks = weft_attr_ints(c->node, "kernel_shape", &klen);
+    if (!ks || klen != n) return NODE_ERR(c, WEFT_ERR_INVALID, "kernel_shape must have %d entries", n);
+    int64_t st[WEFT_NN_MAX_SP], pads[2 * WEFT_NN_MAX_SP];
+    TRY(read_ints(c, "strides", n, 1, 1, st));
+    TRY(read_ints(c, "pads", 2 * n, 0, 0, pads));
+    *inferred = *x;
+    for (int j = 0; j < n; j++) {
+        inferred->d[2 + j] = (x->d[2 + j] - 1) * st[j] - pads[j] - pads[n + j] + ks[j];
+        if (inferred->d[2 + j] < 1) return NODE_ERR(c, WEFT_ERR_SHAPE, "output extent %lld on spatial axis %d",
+                                                    (long long)inferred->d[2 + j], j);
+    }
+    *out = *inferred;
+    if (has_in(c, 2)) {
+        const weft_tensor *os = c->in[2];
+        if (os->shape.ndim != 1 || os->shape.d[0] != x->ndim)
+            return NODE_ERR(c, WEFT_ERR_SHAPE, "output_shape must hold %d dimensions", x->ndim);
+        for (int j = 0; j < x->ndim; j++) {
+            out->d[j] = weft_tensor_get_i(os, j);
+            if (j < 2 ? out->d[j] != x->d[j] : out->d[j] < inferred->d[j])
+                return NODE_ERR(c, WEFT_ERR_UNSUPPORTED, "output_shape %s: weft unpools into %s or a larger spatial extent",
+                                weft_shape_str(out, b1, sizeof b1), weft_shape_str(inferred, b2, sizeof b2));
+        }
+    }
+    return WEFT_OK;
+}
+
+static weft_status infer_unpool(weft_op_ctx *c) {
+    weft_shape inf, out;
+    TRY(unpool_geom(c, &inf, &out));
+    c->out[0].dtype = c->in[0]->dtype;
+    c->out[0].shape = out;
+    return WEFT_OK;
+}
+
+static weft_status eval_unpool(weft_op_ctx *c) {
+    weft_shape inf, out;
+    TRY(unpool_geom(c, &inf, &out));
+    const float *x = c->in[0]->data;
+    const int64_t *idx = c->in[1]->data;
+    float *y = c->out[0].data;
+    int64_t total = weft_shape_numel(&inf), n = numel(c->in[0]);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t k = idx[i];
+        if (k < 0 || k >= total)
+            return NODE_ERR(c, WEFT_ERR_INVALID, "index %lld at position %lld is outside the unpooled tensor of %lld elements",
+                            (long long)k, (long long)i, (long long)total);
+        /* the coordinate in the inferred shape, placed at the same coordinate of the output */
+        int64_t off = 0, rem = k, mul = 1;
+        for (int j = inf.ndim - 1; j >= 0; j--) {
+            off += (rem % inf.d[j]) * mul;
+            rem /= inf.d[j];
+            mul *= out.d[j];
+        }
+        y[off] = x[i];
+    }
+    return WEFT_OK;
+}
+
 /* GlobalAveragePool, GlobalMaxPool, GlobalLpPool: one window over all spatial axes. */
 static weft_status infer_global_pool(weft_op_ctx *c) {
     TRY(need_float(c, 0, "X"));
@@ -1297,6 +1372,7 @@ const weft_op_def weft_ops_nn[] = {
     {"MaxPool", 1, 1, 1, 2, 0, POOL_ATTRS ",storage_order", infer_pool, eval_pool, cost_pool},
     {"AveragePool", 1, 1, 1, 1, 0, POOL_ATTRS ",count_include_pad", infer_pool, eval_pool, cost_pool},
     {"LpPool", 1, 1, 1, 1, 0, POOL_ATTRS ",p", infer_pool, eval_pool, cost_pool},
+    {"MaxUnpool", 2, 3, 1, 1, 1u << 2, "kernel_shape,pads,strides", infer_unpool, eval_unpool, cost_1},
     {"GlobalAveragePool", 1, 1, 1, 1, 0, "", infer_global_pool, eval_global_pool, cost_1},
     {"GlobalMaxPool", 1, 1, 1, 1, 0, "", infer_global_pool, eval_global_pool, cost_1},
     {"GlobalLpPool", 1, 1, 1, 1, 0, "p", infer_global_pool, eval_global_pool, cost_5},
