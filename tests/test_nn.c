@@ -334,6 +334,26 @@ TEST(nn_averagepool_pads_and_ceil) {
     weft_tensor_free(&x);
 }
 
+TEST(nn_lppool_and_maxunpool) {
+    /* LpPool p=2 over pairs: sqrt(3^2 + 4^2) = 5; GlobalLpPool over all four */
+    float xv[4] = {3, 4, 0, -12};
+    weft_tensor x = tensor_f(WEFT_SHAPE(1, 1, 4), xv), y = {0}, yi[2] = {{0}}, z = {0};
+    weft_attr at[] = {A_INTS("kernel_shape", 2), A_INTS("strides", 2)};
+    weft_err err = {0};
+    CHECK_OK(run_node("LpPool", 18, (const weft_tensor *[]){&x}, 1, at, 2, &y, 1, &err), &err);
+    CHECK_NEAR(max_diff(&y, (float[]){5, 12}), 0, 1e-5);
+    weft_tensor_free(&y);
+    CHECK_OK(run_node("GlobalLpPool", 18, (const weft_tensor *[]){&x}, 1, NULL, 0, &y, 1, &err), &err);
+    CHECK_NEAR(max_diff(&y, (float[]){13}), 0, 1e-5);
+    weft_tensor_free(&y);
+    /* MaxPool then MaxUnpool puts each maximum back where it was */
+    CHECK_OK(run_node("MaxPool", 12, (const weft_tensor *[]){&x}, 1, at, 2, yi, 2, &err), &err);
+    CHECK_OK(run_node("MaxUnpool", 12, (const weft_tensor *[]){&yi[0], &yi[1]}, 2, at, 2, &z, 1, &err), &err);
+    CHECK_NEAR(max_diff(&z, (float[]){0, 4, 0, 0}), 0, 0);
+    weft_tensor_free(&yi[0]); weft_tensor_free(&yi[1]); weft_tensor_free(&z);
+    weft_tensor_free(&x);
+}
+
 /* ---- normalization ---- */
 
 TEST(nn_batchnorm_training_refused) {

@@ -343,12 +343,19 @@ void weft_softmax_forward(weft_softmax_kind kind, int64_t outer, int64_t len, in
                 continue;
             }
             double s = 0;
-            for (int64_t k = 0; k < len; k++) s += exp((double)xs[k * inner] - mx);
             if (kind == WEFT_LOG_SOFTMAX) {
+                for (int64_t k = 0; k < len; k++) s += exp((double)xs[k * inner] - mx);
                 double ls = log(s);
                 for (int64_t k = 0; k < len; k++) ys[k * inner] = (float)((double)xs[k * inner] - mx - ls);
             } else {
-                for (int64_t k = 0; k < len; k++) ys[k * inner] = (float)(exp((double)xs[k * inner] - mx) / s);
+                /* exponentials once, into y; the sum in double */
+                for (int64_t k = 0; k < len; k++) {
+                    float e = expf(xs[k * inner] - mx);
+                    ys[k * inner] = e;
+                    s += e;
+                }
+                float inv = (float)(1.0 / s);
+                for (int64_t k = 0; k < len; k++) ys[k * inner] *= inv;
             }
         }
 }
