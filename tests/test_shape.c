@@ -251,3 +251,20 @@ TEST(shape_pad_modes_and_costs) {
     CHECK_INT(cr.bytes, 0);
     weft_graph_free(g);
 }
+
+/* Upsample-7 takes its scales as an attribute; nearest upsampling repeats (floor rule). */
+TEST(shape_upsample_scales_attribute) {
+    weft_err err = {0};
+    weft_graph *g = weft_graph_new("up");
+    g->opset = 7;
+    int x = c_f32(g, "x", WEFT_SHAPE(1, 1, 2, 2), (float[]){1, 2, 3, 4});
+    weft_attr a = {.name = "scales", .type = WEFT_ATTR_FLOATS, .floats = (float[]){1, 1, 2, 3}, .n = 4};
+    int y;
+    CHECK_OK(weft_graph_node(g, "Upsample", "up", &x, 1, &a, 1, &y, 1, &err), &err);
+    CHECK(shape_is(val(g, y), WEFT_SHAPE(1, 1, 4, 6)));
+    const float *v = val(g, y)->data.data;
+    float want[6] = {1, 1, 1, 2, 2, 2};
+    for (int i = 0; i < 6; i++) CHECK_NEAR(v[i], want[i], 0);
+    CHECK_NEAR(v[23], 4, 0);
+    weft_graph_free(g);
+}

@@ -1214,7 +1214,8 @@ static weft_status plan_resize(const weft_op_ctx *c, weft_resize_params *p, weft
     else if (!strcmp(m, "linear")) p->mode = WEFT_RESIZE_LINEAR;
     else if (!strcmp(m, "cubic")) p->mode = WEFT_RESIZE_CUBIC;
     else return weft_node_err(c, WEFT_ERR_UNSUPPORTED, "mode '%s' is not supported", m);
-    bool v10 = nd->opset < 11;
+    bool upsample = !strcmp(nd->op->name, "Upsample"); /* opset 7-9: Resize-10's rules */
+    bool v10 = nd->opset < 11 || upsample;
     const char *ct = weft_attr_s(nd, "coordinate_transformation_mode", v10 ? "asymmetric" : "half_pixel");
     static const char *cts[] = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_crop_and_resize",
                                 "half_pixel_symmetric", "tf_half_pixel_for_nn"};
@@ -1240,7 +1241,9 @@ static weft_status plan_resize(const weft_op_ctx *c, weft_resize_params *p, weft
     if (sc && weft_tensor_numel(sc) == 0) sc = NULL;
     if (sz && weft_tensor_numel(sz) == 0) sz = NULL;
     if (roi && weft_tensor_numel(roi) == 0) roi = NULL;
-    if (!sc == !sz) return weft_node_err(c, WEFT_ERR_INVALID, "exactly one of scales and sizes must be given");
+    int n_attr_scales = 0;
+    const float *attr_scales = upsample ? weft_attr_floats(nd, "scales", &n_attr_scales) : NULL;
+    if (!sc == !sz && !attr_scales) return weft_node_err(c, WEFT_ERR_INVALID, "exactly one of scales and sizes must be given");
     for (int k = 0; k < r; k++) { p->roi_start[k] = 0; p->roi_end[k] = 1; }
     if (roi && p->coord == WEFT_COORD_TF_CROP_AND_RESIZE) {
         if (weft_tensor_numel(roi) != 2 * r) return weft_node_err(c, WEFT_ERR_SHAPE, "roi must hold %d values", 2 * r);
@@ -1250,14 +1253,14 @@ static weft_status plan_resize(const weft_op_ctx *c, weft_resize_params *p, weft
             p->roi_end[k] = weft_tensor_get_f(roi, r + k);
         }
     }
-    const weft_tensor *t = sc ? sc : sz;
-    if (weft_tensor_numel(t) != r)
-        return weft_node_err(c, WEFT_ERR_SHAPE, "%s holds %lld values for an input of rank %d", sc ? "scales" : "sizes",
-                             (long long)weft_tensor_numel(t), r);
+    int64_t count = attr_scales ? n_attr_scales : weft_tensor_numel(sc ? sc : sz);
+    if (count != r)
+        return weft_node_err(c, WEFT_ERR_SHAPE, "%s holds %lld values for an input of rank %d", sz ? "sizes" : "scales",
+                             (long long)count, r);
     out->ndim = r;
     for (int k = 0; k < r; k++) {
-        if (sc) {
-            double s = weft_tensor_get_f(sc, k);
+        if (!sz) {
+            double s = attr_scales ? attr_scales[k] : weft_tensor_get_f(sc, k);
             if (!(s > 0) || s > 1e9) return weft_node_err(c, WEFT_ERR_INVALID, "scale %g on axis %d is not positive", s, k);
             p->scale[k] = s;
             double len = (double)in->d[k] * (p->coord == WEFT_COORD_TF_CROP_AND_RESIZE ? p->roi_end[k] - p->roi_start[k] : 1) * s;
@@ -1296,6 +1299,73 @@ static weft_cost cost_resize(const weft_op_ctx *c) {
         if (c->out[0].shape.d[k] != c->in[0]->shape.d[k]) taps *= !strcmp(m, "cubic") ? 4 : !strcmp(m, "linear") ? 2 : 1;
     int64_t n = weft_shape_numel(&c->out[0].shape);
     return (weft_cost){taps > 1 ? 2 * taps * n : 0, bytes_of(c->in[0]) + out_bytes(c)};
+}
+
+/* ---- ReverseSequence, NonZero ---- */
+
+static weft_status reverse_axes(const weft_op_ctx *c, int *b, int *t) {
+    weft_status s = need_rank(c, 0, 2);
+    if (!s) s = weft_axis(c, weft_attr_i(c->node, "batch_axis", 1), c->in[0]->shape.ndim, b);
+    if (!s) s = weft_axis(c, weft_attr_i(c->node, "time_axis", 0), c->in[0]->shape.ndim, t);
+    if (s) return s;
+    if (*b == *t || *b > 1 || *t > 1) return weft_node_err(c, WEFT_ERR_INVALID, "batch_axis and time_axis must be 0 and 1, distinct");
+    return WEFT_OK;
+}
+static weft_status infer_reverse_sequence(weft_op_ctx *c) {
+    int b, t;
+    weft_status s = reverse_axes(c, &b, &t);
+    if (!s) s = need_int_indices(c, 1);
+    if (s) return s;
+    if (c->in[1]->shape.ndim != 1 || c->in[1]->shape.d[0] != c->in[0]->shape.d[b])
+        return weft_node_err(c, WEFT_ERR_SHAPE, "sequence_lens must be 1-D with one length per batch entry (%lld)",
+                             (long long)c->in[0]->shape.d[b]);
+    c->out[0].dtype = c->in[0]->dtype;
+    c->out[0].shape = c->in[0]->shape;
+    return WEFT_OK;
+}
+static weft_status eval_reverse_sequence(weft_op_ctx *c) {
+    int b, t;
+    reverse_axes(c, &b, &t);
+    const weft_shape *sh = &c->in[0]->shape;
+    const int64_t *lens = c->in[1]->data;
+    int64_t T = sh->d[t], B = sh->d[b], inner = T * B != 0 ? weft_shape_numel(sh) / (T * B) : 0;
+    for (int64_t i = 0; i < B; i++)
+        if (lens[i] < 0 || lens[i] > T)
+            return weft_node_err(c, WEFT_ERR_INVALID, "sequence length %lld outside [0, %lld]", (long long)lens[i], (long long)T);
+    size_t es = esize(c->in[0]);
+    int64_t st = t == 0 ? B * inner : inner, sb = b == 0 ? T * inner : inner;
+    for (int64_t i = 0; i < B; i++)
+        for (int64_t j = 0; j < T; j++) {
+            int64_t src = j < lens[i] ? lens[i] - 1 - j : j;
+            memcpy((char *)c->out[0].data + (i * sb + j * st) * (int64_t)es,
+                   (const char *)c->in[0]->data + (i * sb + src * st) * (int64_t)es, (size_t)inner * es);
+        }
+    return WEFT_OK;
+}
+
+/* The output shape depends on the values: the input must be known at compile time. */
+static int64_t count_nonzero(const weft_tensor *t) {
+    int64_t n = weft_tensor_numel(t), k = 0;
+    for (int64_t i = 0; i < n; i++) k += weft_tensor_get_f(t, i) != 0;
+    return k;
+}
+static weft_status infer_nonzero(weft_op_ctx *c) {
+    c->out[0].dtype = WEFT_I64;
+    c->out[0].shape = WEFT_SHAPE(c->in[0]->shape.ndim, count_nonzero(c->in[0]));
+    return WEFT_OK;
+}
+static weft_status eval_nonzero(weft_op_ctx *c) {
+    const weft_tensor *x = c->in[0];
+    int64_t n = weft_tensor_numel(x), nz = c->out[0].shape.d[1], k = 0, st[WEFT_MAX_DIMS];
+    int r = x->shape.ndim;
+    dense_strides(&x->shape, st);
+    int64_t *o = c->out[0].data;
+    for (int64_t i = 0; i < n; i++) {
+        if (weft_tensor_get_f(x, i) == 0) continue;
+        for (int a = 0; a < r; a++) o[a * nz + k] = i / st[a] % x->shape.d[a];
+        k++;
+    }
+    return WEFT_OK;
 }
 
 /* ---- Compress ---- */
@@ -1388,5 +1458,8 @@ const weft_op_def weft_ops_shape[] = {
      "keep_aspect_ratio_policy",
      infer_resize, eval_resize, cost_resize},
     {"Compress", 2, 2, 1, 1, B(1), "axis", infer_compress, eval_compress, cost_gather},
+    {"Upsample", 1, 2, 1, 1, B(1), "mode,scales", infer_resize, eval_resize, cost_resize},
+    {"ReverseSequence", 2, 2, 1, 1, 0, "batch_axis,time_axis", infer_reverse_sequence, eval_reverse_sequence, cost_move},
+    {"NonZero", 1, 1, 1, 1, B(0), "", infer_nonzero, eval_nonzero, cost_scan},
     {0},
 };
