@@ -1051,7 +1051,9 @@ static weft_status ein_term(weft_op_ctx *c, const char *s, size_t len, int rank,
     for (size_t i = 0; i < len; i++) {
         if (is_letter(s[i])) lab[n++] = (unsigned char)s[i];
         else {
-            for (int k = 0; k < e; k++) lab[n++] = 256 + (ell_total - e) + k;
+            /* right-aligned: the last axis of every ellipsis is label 256 + ell_total - 1 (the
+             * first pass, with ell_total still 0, only counts) */
+            for (int k = 0; k < e; k++) lab[n++] = 256 + (ell_total > e ? ell_total - e : 0) + k;
             i += 2;
         }
     }
