@@ -1,10 +1,15 @@
 /* cli: the weft command. */
 #include "arch/arch.h"
+#include "compile/compile.h"
+#include "sim/run.h"
 #include "ir/ir.h"
 #include "models/models.h"
 #include "onnx/onnx_test.h"
 
+#include <cjson/cJSON.h>
 #include <dirent.h>
+#include <math.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -17,6 +22,11 @@ static void usage(FILE *f) {
             "  run-ref MODEL              run MODEL on the reference executor with seeded random inputs\n"
             "  onnx-test [--expect FILE] [--rtol X] [--atol X] DIR...\n"
             "                             run ONNX backend test cases (model.onnx + test_data_set_*)\n"
+            "  compile MODEL [--arch A]   map MODEL onto machine A (default wse2-mini) in pipelined mode\n"
+            "  run MODEL [--arch A] [--timing-only] [--per-pe] [--report r.json]\n"
+            "                             simulate one forward pass on the fabric; print the report\n"
+            "  check MODEL [--arch A] [--per-pe]\n"
+            "                             fabric vs reference executor; non-zero exit on mismatch\n"
             "  models                     list the built-in models\n"
             "  arch list                  the machine presets\n"
             "  arch show NAME|FILE.json [--json]\n"
@@ -48,28 +58,40 @@ static double now(void) {
 }
 
 /* Runs MODEL on the reference executor with inputs drawn from a seeded RNG; prints a summary. */
-static int cmd_run_ref(int argc, char **argv) {
-    if (argc < 1) { usage(stderr); return 2; }
-    weft_err err = {0};
-    weft_graph *g;
-    if (weft_model_load(argv[0], &g, &err)) return die(&err);
+/* Inputs drawn from a seeded RNG: floats N(0, 1), integers (token ids) below 64 so they index
+ * any vocabulary of at least 64. */
+static weft_status make_inputs(const weft_graph *g, weft_tensor **in_out, const weft_tensor ***inp_out, weft_err *err) {
     weft_tensor *in = weft_xcalloc((size_t)g->n_inputs + 1, sizeof *in);
     const weft_tensor **inp = weft_xcalloc((size_t)g->n_inputs + 1, sizeof *inp);
     weft_rng rng;
     weft_rng_seed(&rng, 1, 0);
     for (int i = 0; i < g->n_inputs; i++) {
         const weft_value *v = &g->vals[g->inputs[i]];
-        if (weft_tensor_alloc(&in[i], v->dtype, v->shape, &err)) return die(&err);
+        weft_status s = weft_tensor_alloc(&in[i], v->dtype, v->shape, err);
+        if (s) return s;
         int64_t n = weft_tensor_numel(&in[i]);
-        /* integer inputs (token ids) are drawn below 64, so they index any vocabulary >= 64 */
+        size_t es = weft_dtype_size(v->dtype);
         for (int64_t k = 0; k < n; k++) {
             float x = weft_rng_normal(&rng);
             int64_t id = weft_rng_u32(&rng) % 64;
-            if (weft_dtype_is_float(v->dtype)) weft_convert((char *)in[i].data + k * (int64_t)weft_dtype_size(v->dtype), v->dtype, &x, WEFT_F32, 1);
-            else weft_convert((char *)in[i].data + k * (int64_t)weft_dtype_size(v->dtype), v->dtype, &id, WEFT_I64, 1);
+            if (weft_dtype_is_float(v->dtype)) weft_convert((char *)in[i].data + k * (int64_t)es, v->dtype, &x, WEFT_F32, 1);
+            else weft_convert((char *)in[i].data + k * (int64_t)es, v->dtype, &id, WEFT_I64, 1);
         }
         inp[i] = &in[i];
     }
+    *in_out = in;
+    *inp_out = inp;
+    return WEFT_OK;
+}
+
+static int cmd_run_ref(int argc, char **argv) {
+    if (argc < 1) { usage(stderr); return 2; }
+    weft_err err = {0};
+    weft_graph *g;
+    if (weft_model_load(argv[0], &g, &err)) return die(&err);
+    weft_tensor *in;
+    const weft_tensor **inp;
+    if (make_inputs(g, &in, &inp, &err)) return die(&err);
     weft_tensor *out = weft_xcalloc((size_t)g->n_outputs + 1, sizeof *out);
     double t0 = now();
     weft_status s = weft_ref_run(g, inp, g->n_inputs, out, g->n_outputs, &err);
@@ -208,6 +230,170 @@ static int cmd_arch(int argc, char **argv) {
     return 2;
 }
 
+/* ---- compile, run, check ---- */
+
+typedef struct {
+    const char *model, *arch, *report;
+    bool timing_only, per_pe;
+} fabric_args;
+
+static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
+    memset(a, 0, sizeof *a);
+    a->arch = "wse2-mini";
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--arch") && i + 1 < argc) a->arch = argv[++i];
+        else if (!strcmp(argv[i], "--report") && i + 1 < argc) a->report = argv[++i];
+        else if (!strcmp(argv[i], "--timing-only")) a->timing_only = true;
+        else if (!strcmp(argv[i], "--per-pe")) a->per_pe = true;
+        else if (argv[i][0] == '-') { fprintf(stderr, "weft: unknown option '%s'\n", argv[i]); return 2; }
+        else if (!a->model) a->model = argv[i];
+        else { fprintf(stderr, "weft: unexpected argument '%s'\n", argv[i]); return 2; }
+    }
+    if (!a->model) { usage(stderr); return 2; }
+    return 0;
+}
+
+static int64_t peak_rss_bytes(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (int64_t)ru.ru_maxrss * 1024;
+}
+
+/* Tokens per sample: a sequence model's input is int64 (batch, seq). */
+static int64_t tokens_per_pass(const weft_graph *g, int64_t *samples) {
+    *samples = 1;
+    for (int i = 0; i < g->n_inputs; i++) {
+        const weft_value *v = &g->vals[g->inputs[i]];
+        if (v->shape.ndim >= 1) *samples = v->shape.d[0];
+        if (v->dtype == WEFT_I64 && v->shape.ndim == 2) return v->shape.d[0] * v->shape.d[1];
+    }
+    return 0;
+}
+
+static void print_stats(const weft_program *p, const weft_sim_stats *st, double host_s, FILE *f) {
+    int64_t samples, tokens = tokens_per_pass(p->graph, &samples);
+    fprintf(f, "simulated on %s: %llu cycles = %.6g ms at %.3g GHz (%llu events)\n", p->arch.name, (unsigned long long)st->cycles,
+            st->seconds * 1e3, p->arch.clock_hz * 1e-9, (unsigned long long)st->events);
+    fprintf(f, "  samples/s       %.6g\n", st->seconds > 0 ? (double)samples / st->seconds : 0);
+    if (tokens) fprintf(f, "  tokens/s        %.6g\n", st->seconds > 0 ? (double)tokens / st->seconds : 0);
+    fprintf(f, "  FLOP/s          %.4g achieved of %.4g peak fp32 (%.2f%%)\n", st->achieved_flops, st->peak_flops,
+            st->peak_flops > 0 ? 100 * st->achieved_flops / st->peak_flops : 0);
+    fprintf(f, "  PE utilization  %.4f%% (arithmetic-busy tile-cycles over all tiles)\n", 100 * st->pe_utilization);
+    fprintf(f, "  tiles used      %lld\n", (long long)st->tiles_used);
+    fprintf(f, "  SRAM per tile   max %lld B, mean %.0f B\n", (long long)st->sram_bytes_max, st->sram_bytes_mean);
+    fprintf(f, "  links           max load %.4f, mean %.6f; %llu messages, %.4g MB, %.4g MB x hops\n", st->link_load_max,
+            st->link_load_mean, (unsigned long long)st->messages, (double)st->bytes_moved * 1e-6, (double)st->byte_hops * 1e-6);
+    fprintf(f, "  host            %.3f s, peak RSS %.1f MB\n", host_s, (double)peak_rss_bytes() * 1e-6);
+}
+
+static int write_report(const char *path, const weft_program *p, const weft_sim_stats *st, double host_s) {
+    int64_t samples, tokens = tokens_per_pass(p->graph, &samples);
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "model", p->graph->name);
+    cJSON_AddStringToObject(r, "arch", p->arch.name);
+    cJSON_AddNumberToObject(r, "cycles", (double)st->cycles);
+    cJSON_AddNumberToObject(r, "seconds", st->seconds);
+    cJSON_AddNumberToObject(r, "samples_per_s", st->seconds > 0 ? (double)samples / st->seconds : 0);
+    if (tokens) cJSON_AddNumberToObject(r, "tokens_per_s", st->seconds > 0 ? (double)tokens / st->seconds : 0);
+    cJSON_AddNumberToObject(r, "flops", (double)st->flops);
+    cJSON_AddNumberToObject(r, "flops_per_s", st->achieved_flops);
+    cJSON_AddNumberToObject(r, "peak_flops_per_s", st->peak_flops);
+    cJSON_AddNumberToObject(r, "pe_utilization", st->pe_utilization);
+    cJSON_AddNumberToObject(r, "tiles_used", (double)st->tiles_used);
+    cJSON_AddNumberToObject(r, "sram_bytes_max", (double)st->sram_bytes_max);
+    cJSON_AddNumberToObject(r, "sram_bytes_mean", st->sram_bytes_mean);
+    cJSON_AddNumberToObject(r, "link_load_max", st->link_load_max);
+    cJSON_AddNumberToObject(r, "link_load_mean", st->link_load_mean);
+    cJSON_AddNumberToObject(r, "messages", (double)st->messages);
+    cJSON_AddNumberToObject(r, "bytes_moved", (double)st->bytes_moved);
+    cJSON_AddNumberToObject(r, "events", (double)st->events);
+    cJSON_AddNumberToObject(r, "channels_used", p->channels_used);
+    cJSON_AddNumberToObject(r, "host_seconds", host_s);
+    cJSON_AddNumberToObject(r, "host_peak_rss_bytes", (double)peak_rss_bytes());
+    char *txt = cJSON_Print(r);
+    cJSON_Delete(r);
+    FILE *f = fopen(path, "w");
+    if (!f) { fprintf(stderr, "weft: error: %s: cannot write the report\n", path); free(txt); return 1; }
+    fprintf(f, "%s\n", txt);
+    fclose(f);
+    free(txt);
+    return 0;
+}
+
+static int cmd_compile(int argc, char **argv) {
+    fabric_args a;
+    int rc = parse_fabric_args(argc, argv, &a);
+    if (rc) return rc;
+    weft_err err = {0};
+    weft_arch arch;
+    weft_graph *g;
+    if (weft_arch_get(a.arch, &arch, &err) || weft_model_load(a.model, &g, &err)) return die(&err);
+    weft_program *p;
+    double t0 = now();
+    weft_compile_opts o = {0};
+    if (weft_compile(g, &arch, &o, &p, &err)) { weft_graph_free(g); return die(&err); }
+    weft_program_print(p, stdout);
+    printf("\ncompiled in %.3f s\n", now() - t0);
+    weft_program_free(p);
+    weft_graph_free(g);
+    return 0;
+}
+
+/* run and check share this: compile, simulate, and (check) compare with the reference. */
+static int fabric(int argc, char **argv, bool check) {
+    fabric_args a;
+    int rc = parse_fabric_args(argc, argv, &a);
+    if (rc) return rc;
+    if (check && a.timing_only) { fprintf(stderr, "weft check: --timing-only computes no numbers to check\n"); return 2; }
+    weft_err err = {0};
+    weft_arch arch;
+    weft_graph *g;
+    if (weft_arch_get(a.arch, &arch, &err) || weft_model_load(a.model, &g, &err)) return die(&err);
+    double t0 = now();
+    weft_program *p;
+    weft_compile_opts o = {0};
+    if (weft_compile(g, &arch, &o, &p, &err)) { weft_graph_free(g); return die(&err); }
+    weft_tensor *in = NULL;
+    const weft_tensor **inp = NULL;
+    if (!a.timing_only && make_inputs(g, &in, &inp, &err)) return die(&err);
+    weft_tensor *out = weft_xcalloc((size_t)g->n_outputs + 1, sizeof *out);
+    weft_sim_stats st;
+    weft_sim_opts so = {.timing_only = a.timing_only, .per_pe = a.per_pe};
+    if (weft_sim_run(p, inp, g->n_inputs, out, g->n_outputs, &so, &st, &err)) return die(&err);
+    double host = now() - t0;
+    rc = 0;
+    if (check) {
+        weft_tensor *ref = weft_xcalloc((size_t)g->n_outputs + 1, sizeof *ref);
+        if (weft_ref_run(g, inp, g->n_inputs, ref, g->n_outputs, &err)) return die(&err);
+        const double rtol = 1e-4, atol = 1e-5;
+        for (int j = 0; j < g->n_outputs; j++) {
+            double worst_abs = 0, worst_rel = 0;
+            bool bad = false;
+            int64_t n = weft_tensor_numel(&ref[j]);
+            for (int64_t i = 0; i < n; i++) {
+                double x = weft_tensor_get_f(&out[j], i), y = weft_tensor_get_f(&ref[j], i), d = fabs(x - y);
+                if (d > worst_abs) worst_abs = d;
+                if (d / (fabs(y) > 1e-30 ? fabs(y) : 1e-30) > worst_rel && d > atol) worst_rel = d / fabs(y);
+                if (!(d <= atol + rtol * fabs(y))) bad = true;
+            }
+            printf("output %-24s worst |diff| %.3g, worst relative %.3g (beyond atol %g): %s\n", g->vals[g->outputs[j]].name, worst_abs,
+                   worst_rel, atol, bad ? "MISMATCH" : "ok");
+            if (bad) rc = 1;
+            weft_tensor_free(&ref[j]);
+        }
+        free(ref);
+        printf("check: fabric vs reference executor, tolerance |diff| <= %g + %g |ref|: %s\n", atol, rtol, rc ? "FAILED" : "passed");
+    }
+    print_stats(p, &st, host, stdout);
+    if (a.report && write_report(a.report, p, &st, host)) rc = 1;
+    for (int j = 0; j < g->n_outputs; j++) weft_tensor_free(&out[j]);
+    for (int i = 0; in && i < g->n_inputs; i++) weft_tensor_free(&in[i]);
+    free(in); free(inp); free(out);
+    weft_program_free(p);
+    weft_graph_free(g);
+    return rc;
+}
+
 static int cmd_demo(void) {
     printf("weft demo: GPT-style model on the reference executor\n\n");
     char *a[] = {"builtin:gpt:layers=2,dim=128,heads=4,vocab=256,seq=64"};
@@ -226,6 +412,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "models")) { weft_model_list(stdout); return 0; }
     if (!strcmp(cmd, "demo")) return cmd_demo();
     if (!strcmp(cmd, "arch")) return cmd_arch(argc - 2, argv + 2);
+    if (!strcmp(cmd, "compile")) return cmd_compile(argc - 2, argv + 2);
+    if (!strcmp(cmd, "run")) return fabric(argc - 2, argv + 2, false);
+    if (!strcmp(cmd, "check")) return fabric(argc - 2, argv + 2, true);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) { usage(stdout); return 0; }
     fprintf(stderr, "weft: unknown command '%s'\n", cmd);
     usage(stderr);

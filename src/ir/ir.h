@@ -102,6 +102,7 @@ extern const weft_op_def weft_ops_shape[];
 extern const weft_op_def weft_ops_reduce[];
 
 const weft_op_def *weft_op_find(const char *name);
+bool weft_op_in_family(const weft_op_def *op, const weft_op_def *family);
 /* Calls fn for every row (in family order). */
 void weft_op_each(void (*fn)(const weft_op_def *op, void *ud), void *ud);
 

@@ -15,6 +15,12 @@ const weft_op_def *weft_op_find(const char *name) {
     return NULL;
 }
 
+bool weft_op_in_family(const weft_op_def *op, const weft_op_def *family) {
+    for (const weft_op_def *f = family; f->name; f++)
+        if (f == op) return true;
+    return false;
+}
+
 void weft_op_each(void (*fn)(const weft_op_def *op, void *ud), void *ud) {
     for (size_t f = 0; f < sizeof families / sizeof *families; f++)
         for (const weft_op_def *op = families[f]; op->name; op++) fn(op, ud);

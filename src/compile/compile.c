@@ -1,0 +1,509 @@
+/* compile: lowering, region sizing and placement, routing and channels, SRAM plan (compile.h). */
+#include "compile/compile.h"
+#include "sim/sim.h"
+
+#include <math.h>
+#include <string.h>
+
+#define MAX_BLOCKS 64          /* row blocks streamed through a kernel */
+#define SRAM_USABLE 0.75       /* fraction of a tile's SRAM the plan may fill; the rest is code and stack */
+#define RESERVED_CHANNELS 2    /* colors 0 and 1: multicast and reduction inside regions */
+
+void weft_tile_gemm(int64_t m, int64_t n, int64_t k, const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
+                    int64_t ldc) {
+    for (int64_t i = 0; i < m; i++) {
+        float *c = C + i * ldc;
+        for (int64_t p = 0; p < k; p++) {
+            float a = A[i * lda + p];
+            const float *b = B + p * ldb;
+            for (int64_t j = 0; j < n; j++) c[j] += a * b[j];
+        }
+    }
+}
+
+void weft_program_free(weft_program *p) {
+    if (!p) return;
+    for (int i = 0; i < p->n; i++) weft_tensor_free(&p->k[i].weight);
+    if (p->folded)
+        for (int v = 0; v < p->graph->n_vals; v++) weft_tensor_free(&p->folded[v]);
+    free(p->folded);
+    free(p->k);
+    free(p->kernel_of_node);
+    free(p);
+}
+
+/* The ops a WHOLE kernel may compute, with their data-movement cost model; others are refused. */
+static const char *const whole_ops[] = {
+    "MatMul", "Gemm", "Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Concat", "Split", "Slice", "Gather",
+    "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
+    "InstanceNormalization", "Pad", "Expand", "Tile", "Where", "Softmax", "LogSoftmax", "LayerNormalization",
+    "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceSumSquare", "ReduceL2", "Cast", "Trilu", "CumSum",
+    "Einsum", NULL};
+
+static bool in_list(const char *const *list, const char *name) {
+    for (; *list; list++)
+        if (!strcmp(*list, name)) return true;
+    return false;
+}
+
+static bool is_const(const weft_program *p, int v) { return v >= 0 && p->folded[v].data != NULL; }
+
+static int64_t cols_of(const weft_shape *s) { return s->ndim ? (s->d[s->ndim - 1] ? s->d[s->ndim - 1] : 1) : 1; }
+static int64_t rows_of(const weft_shape *s) { return weft_shape_numel(s) / cols_of(s); }
+
+/* Row-wise over the last axis: output row r depends only on input row r of each activation. */
+static bool is_rowwise(const weft_program *p, const weft_node *n) {
+    const weft_graph *g = p->graph;
+    const weft_shape *os = &g->vals[n->out[0]].shape;
+    if (n->n_out != 1) return false;
+    const char *op = n->op->name;
+    bool eltwise = weft_op_in_family(n->op, weft_ops_elementwise) && strcmp(op, "Dropout") && strcmp(op, "Cast");
+    int rank = os->ndim;
+    if (!strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax")) {
+        int64_t axis = weft_attr_i(n, "axis", n->opset >= 13 ? -1 : 1);
+        if (axis < 0) axis += rank;
+        if (axis != rank - 1) return false;
+    } else if (!strcmp(op, "LayerNormalization")) {
+        int64_t axis = weft_attr_i(n, "axis", -1);
+        if (axis < 0) axis += rank;
+        if (axis != rank - 1) return false;
+        eltwise = true;
+    } else if (!eltwise) return false;
+    /* every activation input has the output's shape; constants may broadcast (biases, scales) */
+    for (int i = 0; i < n->n_in; i++) {
+        int v = n->in[i];
+        if (v < 0 || is_const(p, v)) continue;
+        if (!weft_shape_eq(&g->vals[v].shape, os)) return false;
+    }
+    return true;
+}
+
+static weft_status fold_constants(weft_program *p, weft_err *err) {
+    const weft_graph *g = p->graph;
+    for (int v = 0; v < g->n_vals; v++)
+        if (g->vals[v].data.data) {
+            p->folded[v] = g->vals[v].data;
+            p->folded[v].owns = 0;
+        }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const weft_node *n = &g->nodes[i];
+        bool all = true;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] >= 0 && !is_const(p, n->in[k])) all = false;
+        p->kernel_of_node[i] = -1;
+        if (!all) continue;
+        const weft_tensor *in[WEFT_MAX_IO];
+        weft_tensor out[WEFT_MAX_IO] = {{0}};
+        for (int k = 0; k < n->n_in; k++) in[k] = n->in[k] >= 0 ? &p->folded[n->in[k]] : NULL;
+        weft_status s = weft_node_eval(g, n, in, out, err);
+        if (s) return weft_err_prefix(err, "compile-time evaluation");
+        for (int j = 0; j < n->n_out; j++) p->folded[n->out[j]] = out[j];
+    }
+    return WEFT_OK;
+}
+
+/* Sets up kernel k for node i: kind, dimensions, weights, work. */
+static weft_status lower(weft_program *p, int i, weft_kernel *k, weft_err *err) {
+    const weft_graph *g = p->graph;
+    const weft_node *n = &g->nodes[i];
+    const char *op = n->op->name;
+    const weft_shape *os = &g->vals[n->out[0]].shape;
+    memset(k, 0, sizeof *k);
+    k->node = i;
+    weft_cost cost = weft_node_cost(g, n);
+    k->flops = cost.flops;
+    bool gemm = false;
+    if (!strcmp(op, "MatMul") && is_const(p, n->in[1]) && !is_const(p, n->in[0]) && g->vals[n->in[1]].shape.ndim == 2 &&
+        g->vals[n->in[0]].shape.ndim >= 2)
+        gemm = true;
+    if (!strcmp(op, "Gemm") && is_const(p, n->in[1]) && !is_const(p, n->in[0]) && !weft_attr_i(n, "transA", 0) &&
+        (n->n_in < 3 || n->in[2] < 0 || is_const(p, n->in[2])))
+        gemm = true;
+    if (gemm) {
+        const weft_tensor *W = &p->folded[n->in[1]];
+        bool tb = !strcmp(op, "Gemm") && weft_attr_i(n, "transB", 0);
+        float alpha = !strcmp(op, "Gemm") ? weft_attr_f(n, "alpha", 1.0f) : 1.0f;
+        k->kind = WEFT_KERNEL_GEMM;
+        k->K = tb ? W->shape.d[1] : W->shape.d[0];
+        k->N = tb ? W->shape.d[0] : W->shape.d[1];
+        k->M = rows_of(&g->vals[n->in[0]].shape);
+        weft_status s = weft_tensor_alloc(&k->weight, WEFT_F32, WEFT_SHAPE(k->K, k->N), err);
+        if (s) return s;
+        float *w = k->weight.data;
+        for (int64_t r = 0; r < k->K; r++)
+            for (int64_t c = 0; c < k->N; c++)
+                w[r * k->N + c] = alpha * (float)weft_tensor_get_f(W, tb ? c * k->K + r : r * k->N + c);
+        k->weight_bytes = k->K * k->N * (int64_t)weft_dtype_size(g->vals[n->in[1]].dtype);
+        k->flops = 2 * k->M * k->K * k->N;
+    } else if (is_rowwise(p, n)) {
+        k->kind = WEFT_KERNEL_STREAM;
+        k->M = rows_of(os);
+        k->N = cols_of(os);
+    } else if (in_list(whole_ops, op)) {
+        k->kind = WEFT_KERNEL_WHOLE;
+        k->M = rows_of(os);
+        k->N = cols_of(os);
+    } else {
+        return weft_err_set(err, WEFT_ERR_UNSUPPORTED,
+                            "node '%s' (%s): the compiler cannot lower this op to the fabric yet (it runs on the reference executor only)",
+                            n->name, op);
+    }
+    /* weights of non-GEMM kernels: constant inputs (biases, scales, gains) stay resident */
+    if (k->kind != WEFT_KERNEL_GEMM)
+        for (int q = 0; q < n->n_in; q++)
+            if (is_const(p, n->in[q])) k->weight_bytes += (int64_t)weft_tensor_nbytes(&p->folded[n->in[q]]);
+    k->blocks = k->kind == WEFT_KERNEL_WHOLE ? 1 : (int)(k->M < MAX_BLOCKS ? k->M : MAX_BLOCKS);
+    if (k->blocks < 1) k->blocks = 1;
+    k->block_rows = (k->M + k->blocks - 1) / k->blocks;
+    /* dependencies: the kernels producing each activation input */
+    for (int q = 0; q < n->n_in; q++) {
+        int v = n->in[q];
+        if (v < 0 || is_const(p, v)) continue;
+        if (k->n_deps == WEFT_KERNEL_MAX_DEPS)
+            return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "node '%s' (%s): more than %d activation inputs", n->name, op,
+                                WEFT_KERNEL_MAX_DEPS);
+        int prod = g->vals[v].producer;
+        k->dep[k->n_deps] = prod >= 0 ? p->kernel_of_node[prod] : -1;
+        k->dep_value[k->n_deps++] = v;
+    }
+    return WEFT_OK;
+}
+
+static double rate_of(const weft_program *p, const weft_kernel *k) {
+    const weft_graph *g = p->graph;
+    weft_dtype dt = g->vals[g->nodes[k->node].out[0]].dtype;
+    int d = dt == WEFT_F16 ? WEFT_ARCH_FP16 : dt == WEFT_BF16 ? WEFT_ARCH_BF16 : WEFT_ARCH_FP32;
+    /* the fastest computing tile kind (SN30: the PCUs) */
+    double r = 0;
+    for (int i = 0; i < p->arch.n_kinds; i++)
+        if (p->arch.kinds[i].flops_per_cycle[d] > r) r = p->arch.kinds[i].flops_per_cycle[d];
+    return r > 0 ? r : 1;
+}
+
+static int64_t act_bytes(const weft_program *p, int v) {
+    return weft_shape_numel(&p->graph->vals[v].shape) * (int64_t)weft_dtype_size(p->graph->vals[v].dtype);
+}
+
+bool weft_kernel_dep_rowwise(const weft_program *p, const weft_kernel *k, int q) {
+    if (k->dep[q] < 0) return k->kind != WEFT_KERNEL_WHOLE;  /* graph inputs stream in the consumer's blocks */
+    const weft_kernel *src = &p->k[k->dep[q]];
+    return k->kind != WEFT_KERNEL_WHOLE && src->blocks == k->blocks && src->M == k->M;
+}
+
+bool weft_kernel_streams(const weft_program *p, const weft_kernel *k) {
+    if (k->kind == WEFT_KERNEL_WHOLE) return false;
+    for (int q = 0; q < k->n_deps; q++)
+        if (!weft_kernel_dep_rowwise(p, k, q)) return false;
+    return true;
+}
+
+bool weft_kernel_holds_whole(const weft_program *p, const weft_kernel *k) {
+    return !weft_kernel_streams(p, k) || k->n_deps > 1;
+}
+
+/* The SRAM a kernel needs on each of its t tiles, in bytes. A kernel that streams one input
+ * holds two row blocks of input and output. One that waits for a whole input, or that joins two
+ * streams (a residual add: the skip path's blocks arrive long before the other path's and must
+ * wait), holds its inputs whole. */
+static int64_t sram_need(const weft_program *p, const weft_kernel *k, int pk, int pn, int64_t t) {
+    const weft_graph *g = p->graph;
+    int64_t es = (int64_t)weft_dtype_size(g->vals[g->nodes[k->node].out[0]].dtype);
+    if (k->kind == WEFT_KERNEL_GEMM) {
+        int64_t kb = (k->K + pk - 1) / pk, nb = (k->N + pn - 1) / pn;
+        /* weight tile, two input row blocks, two fp32 partial blocks */
+        return kb * nb * es + 2 * k->block_rows * kb * es + 2 * k->block_rows * nb * 4;
+    }
+    int64_t in = 0;
+    for (int q = 0; q < k->n_deps; q++) in += act_bytes(p, k->dep_value[q]);
+    int64_t out = k->M * k->N * es;
+    int64_t data = weft_kernel_holds_whole(p, k) ? in + out : 2 * (in + out) / k->blocks;
+    return (data + k->weight_bytes + t - 1) / t;
+}
+
+/* Chooses the GEMM grid for t tiles: pk / pn close to K / N, pk within the mesh height. */
+static void gemm_grid(const weft_program *p, const weft_kernel *k, int64_t t, int *pk, int *pn) {
+    double r = sqrt((double)t * (double)k->K / (double)k->N);
+    int64_t a = (int64_t)(r < 1 ? 1 : r);
+    if (a > p->arch.height) a = p->arch.height;
+    if (a > k->K) a = k->K;
+    int64_t b = t / a;
+    if (b < 1) b = 1;
+    if (b > k->N) b = k->N;
+    *pk = (int)a;
+    *pn = (int)b;
+}
+
+/* The SRAM per tile the plan may fill (the largest tile kind's, SRAM_USABLE of it). */
+static double tile_cap(const weft_program *p) {
+    int64_t best = 0;
+    for (int i = 0; i < p->arch.n_kinds; i++)
+        if (p->arch.kinds[i].sram_bytes > best) best = p->arch.kinds[i].sram_bytes;
+    return SRAM_USABLE * (double)best;
+}
+
+static int64_t min_tiles(const weft_program *p, const weft_kernel *k) {
+    double cap = tile_cap(p);
+    int64_t all = (int64_t)p->arch.width * p->arch.height;
+    for (int64_t t = 1;; t = t * 5 / 4 + 1) {
+        if (t > all) t = all;
+        int pk = 1, pn = 1;
+        if (k->kind == WEFT_KERNEL_GEMM) gemm_grid(p, k, t, &pk, &pn);
+        int64_t used = k->kind == WEFT_KERNEL_GEMM ? (int64_t)pk * pn : t;
+        if ((double)sram_need(p, k, pk, pn, used) <= cap) return t;  /* gemm_grid(t) gives this grid again */
+        if (t == all) return -1;  /* not even the whole mesh holds it */
+    }
+}
+
+static uint64_t ceil_div(double a, double b) { return (uint64_t)ceil(a / b); }
+
+/* Planned cycles of one row block on the kernel's region (compute, and the region's internal
+ * data movement), used for balancing and for the simulator's task costs. */
+static uint64_t plan_block_cycles(const weft_program *p, const weft_kernel *k) {
+    const weft_arch *a = &p->arch;
+    double rate = rate_of(p, k);
+    int64_t tiles = (int64_t)k->w * k->h;
+    int64_t es = 4;
+    if (k->kind == WEFT_KERNEL_GEMM) {
+        int64_t kb = (k->K + k->pk - 1) / k->pk, nb = (k->N + k->pn - 1) / k->pn;
+        uint64_t compute = ceil_div(2.0 * (double)(k->block_rows * kb * nb), rate);
+        uint64_t multicast = (uint64_t)(k->pn - 1) * (uint64_t)a->hop_latency + ceil_div((double)(k->block_rows * kb * es), a->link_bytes_per_cycle);
+        uint64_t chain = (uint64_t)(k->pk - 1) * ((uint64_t)a->hop_latency + ceil_div((double)(k->block_rows * nb * 4), a->link_bytes_per_cycle));
+        return compute + multicast + chain;
+    }
+    double per_block_flops = (double)(k->flops > 0 ? k->flops : k->M * k->N) / k->blocks;
+    uint64_t compute = ceil_div(per_block_flops, rate * (double)tiles);
+    int64_t bytes = k->block_rows * k->N * es;
+    /* data enters along the region's west column and spreads east: the region's width in hops,
+     * and the block's bytes over its h row links */
+    uint64_t move = (uint64_t)(k->w - 1) * (uint64_t)a->hop_latency + ceil_div((double)bytes, a->link_bytes_per_cycle * k->h);
+    if (k->kind == WEFT_KERNEL_WHOLE) {
+        /* an all-to-all exchange of the tensor across the region: bytes over the bisection */
+        int64_t in = 0;
+        for (int q = 0; q < k->n_deps; q++) in += act_bytes(p, k->dep_value[q]);
+        int side = k->w < k->h ? k->w : k->h;
+        move = (uint64_t)(k->w + k->h) * (uint64_t)a->hop_latency + ceil_div((double)in, a->link_bytes_per_cycle * side);
+    }
+    return compute + move;
+}
+
+/* Strips of fixed thickness `band`, in graph order. Vertical strips (west to east): each region
+ * is `band` tiles wide (a GEMM: pn = band) and as tall as its tile count needs, stacked below the
+ * previous one. Horizontal shelves (north to south): each region is `band` tiles tall (a GEMM:
+ * pk = band) and as wide as it needs, left of the previous one. A region that does not fit
+ * starts the next strip. */
+static weft_status place(weft_program *p, const int64_t *tiles, int band, bool shelves) {
+    const weft_arch *a = &p->arch;
+    int along = 0, across = 0;  /* position along the strip, and the strip's offset */
+    int len = shelves ? a->width : a->height, room = shelves ? a->height : a->width;
+    double cap = tile_cap(p);
+    for (int i = 0; i < p->n; i++) {
+        weft_kernel *k = &p->k[i];
+        int thick = band, run = (int)((tiles[i] + band - 1) / band);  /* across x along */
+        if (k->kind == WEFT_KERNEL_GEMM) {
+            int64_t tmax = shelves ? k->K : k->N;  /* the dimension the band splits */
+            int64_t rmax = shelves ? k->N : k->K;
+            if (thick > tmax) thick = (int)tmax;
+            run = (int)((tiles[i] + thick - 1) / thick);
+            if (run > rmax) run = (int)rmax;
+            /* a grid squeezed by the band may need more tiles along it to hold its tiles' data */
+            for (;;) {
+                k->pk = shelves ? thick : run;
+                k->pn = shelves ? run : thick;
+                if ((double)sram_need(p, k, k->pk, k->pn, (int64_t)k->pk * k->pn) <= cap || run >= rmax || run >= len) break;
+                run = run + run / 4 + 1;
+                if (run > rmax) run = (int)rmax;
+                if (run > len) run = len;
+            }
+        }
+        int w = shelves ? run : thick, h = shelves ? thick : run;
+        if (run > len || (double)sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, (int64_t)w * h) > cap) {
+            if (getenv("WEFT_DEBUG_PLACE")) fprintf(stderr, "band %d %s: kernel %d %s t=%lld %dx%d sram %lld\n", band, shelves ? "shelf" : "strip", i, p->graph->nodes[k->node].name, (long long)tiles[i], w, h, (long long)sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, (int64_t)w * h));
+            return WEFT_ERR_NOMEM;
+        }
+        if (along + run > len) { across += band; along = 0; }
+        if (across + thick > room) {
+            if (getenv("WEFT_DEBUG_PLACE")) fprintf(stderr, "band %d %s: kernel %d out of room\n", band, shelves ? "shelf" : "strip", i);
+            return WEFT_ERR_NOMEM;
+        }
+        k->w = w;
+        k->h = h;
+        k->x0 = shelves ? along : across;
+        k->y0 = shelves ? across : along;
+        along += run;
+    }
+    return WEFT_OK;
+}
+
+/* Colors: each edge takes the lowest channel free on every link of its route. */
+static weft_status route(weft_program *p, weft_err *err) {
+    const weft_arch *a = &p->arch;
+    size_t links = (size_t)a->width * (size_t)a->height * 4;
+    uint64_t *used = weft_xcalloc(links, sizeof *used);  /* bit c: channel c taken on this link */
+    int limit = a->channels < 64 ? a->channels : 64;
+    p->channels_used = RESERVED_CHANNELS < a->channels ? RESERVED_CHANNELS : a->channels;
+    weft_status s = WEFT_OK;
+    for (int i = 0; i < p->n && !s; i++) {
+        weft_kernel *k = &p->k[i];
+        for (int q = 0; q < k->n_deps && !s; q++) {
+            int x0, y0;
+            if (k->dep[q] >= 0) { const weft_kernel *src = &p->k[k->dep[q]]; x0 = src->x0 + src->w - 1; y0 = src->y0 + src->h - 1; }
+            else { x0 = 0; y0 = k->y0; }  /* graph inputs enter from the west edge (off-chip) */
+            uint64_t mask = 0;
+            for (int pass = 0; pass < 2; pass++) {
+                int x = x0, y = y0, c = 0;
+                if (pass == 1) {
+                    while (c < limit && (c < RESERVED_CHANNELS || (mask >> c & 1))) c++;
+                    if (c >= limit) {
+                        s = weft_err_set(err, WEFT_ERR_NOMEM,
+                                         "routing: the edge into node '%s' needs more than the %d channels the machine has on its route",
+                                         p->graph->nodes[k->node].name, a->channels);
+                        break;
+                    }
+                    k->dep_channel[q] = c;
+                    if (c + 1 > p->channels_used) p->channels_used = c + 1;
+                }
+                while (x != k->x0 || y != k->y0) {
+                    int dir = x < k->x0 ? WEFT_DIR_EAST : x > k->x0 ? WEFT_DIR_WEST : y < k->y0 ? WEFT_DIR_SOUTH : WEFT_DIR_NORTH;
+                    size_t l = ((size_t)y * (size_t)a->width + (size_t)x) * 4 + (size_t)dir;
+                    if (pass == 0) mask |= used[l];
+                    else used[l] |= 1ull << k->dep_channel[q];
+                    x += dir == WEFT_DIR_EAST ? 1 : dir == WEFT_DIR_WEST ? -1 : 0;
+                    y += dir == WEFT_DIR_SOUTH ? 1 : dir == WEFT_DIR_NORTH ? -1 : 0;
+                }
+            }
+        }
+    }
+    free(used);
+    return s;
+}
+
+weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, weft_program **out,
+                         weft_err *err) {
+    (void)o;
+    *out = NULL;
+    weft_status s = weft_graph_verify(g, err);
+    if (s) return s;
+    weft_program *p = weft_xcalloc(1, sizeof *p);
+    p->arch = *a;
+    p->graph = g;
+    p->kernel_of_node = weft_xcalloc((size_t)(g->n_nodes + 1), sizeof(int));
+    p->folded = weft_xcalloc((size_t)g->n_vals, sizeof(weft_tensor));
+    p->k = weft_xcalloc((size_t)(g->n_nodes + 1), sizeof(weft_kernel));
+    s = fold_constants(p, err);
+    for (int i = 0; i < g->n_nodes && !s; i++) {
+        if (p->kernel_of_node[i] == -1) {
+            bool all = true;
+            for (int q = 0; q < g->nodes[i].n_in; q++)
+                if (g->nodes[i].in[q] >= 0 && !is_const(p, g->nodes[i].in[q])) all = false;
+            if (all) continue;
+        }
+        s = lower(p, i, &p->k[p->n], err);
+        if (!s) p->kernel_of_node[i] = p->n++;
+    }
+    if (s) { weft_program_free(p); return s; }
+    for (int j = 0; j < g->n_outputs; j++)
+        if (is_const(p, g->outputs[j]) && g->vals[g->outputs[j]].kind == WEFT_VAL_ACT) {
+            /* an output computed entirely at compile time is fine: it is part of the program */
+        }
+    /* ---- sizing: tiles in proportion to work, at least what SRAM needs ---- */
+    int64_t total = (int64_t)a->width * a->height;
+    int64_t *need = weft_xcalloc((size_t)p->n + 1, sizeof(int64_t)), *tiles = weft_xcalloc((size_t)p->n + 1, sizeof(int64_t));
+    int64_t need_sum = 0;
+    double work_sum = 0;
+    for (int i = 0; i < p->n; i++) {
+        need[i] = min_tiles(p, &p->k[i]);
+        if (need[i] < 0) {
+            const weft_kernel *k = &p->k[i];
+            const weft_node *n = &g->nodes[k->node];
+            s = weft_err_set(err, WEFT_ERR_NOMEM,
+                             "model does not fit %s: layer '%s' (%s) needs %lld bytes of weights and buffers, more than its "
+                             "largest possible region holds; try a smaller batch or sequence, more chips, or weight streaming mode",
+                             a->name, n->name, n->op->name, (long long)(k->weight_bytes + sram_need(p, k, 1, 1, 1)));
+            break;
+        }
+        need_sum += need[i];
+        work_sum += (double)(p->k[i].flops > 0 ? p->k[i].flops : 1);
+    }
+    if (!s && need_sum > total) {
+        int worst = 0;
+        for (int i = 1; i < p->n; i++)
+            if (p->k[i].weight_bytes > p->k[worst].weight_bytes) worst = i;
+        int64_t sram = a->kinds[a->pattern[0]].sram_bytes;
+        const weft_node *n = &g->nodes[p->k[worst].node];
+        s = weft_err_set(err, WEFT_ERR_NOMEM,
+                         "model does not fit %s: its %d kernels need at least %lld tiles (%.3g GB of SRAM at %.0f%% use) and the "
+                         "machine has %lld (%.3g GB); the largest layer is '%s' (%s) with %lld bytes of weights. Try fewer layers, "
+                         "a smaller batch or sequence, more chips, or weight streaming mode",
+                         a->name, p->n, (long long)need_sum, (double)need_sum * (double)sram * 1e-9, SRAM_USABLE * 100,
+                         (long long)total, (double)total * (double)sram * 1e-9, n->name, n->op->name,
+                         (long long)p->k[worst].weight_bytes);
+    }
+    /* share out the tiles, then shrink until every region is placed */
+    for (double share = 0.9; !s; share *= 0.85) {
+        int64_t spare = (int64_t)((double)total * share) - need_sum;
+        for (int i = 0; i < p->n; i++) {
+            double w = (double)(p->k[i].flops > 0 ? p->k[i].flops : 1) / work_sum;
+            int64_t t = (int64_t)(w * (double)(spare > 0 ? spare : 0)) + need[i];
+            tiles[i] = t < 1 ? 1 : t;
+        }
+        bool placed = false;
+        for (int shelves = 0; shelves < 2 && !placed; shelves++) {
+            int room = shelves ? a->height : a->width;
+            for (int band = 1; band <= room && !placed; band = band < 4 ? band + 1 : band * 5 / 4)
+                placed = place(p, tiles, band, shelves) == WEFT_OK;
+        }
+        if (placed) break;
+        if (share < 1e-3 || spare <= 0) {
+            s = weft_err_set(err, WEFT_ERR_NOMEM,
+                             "model does not fit %s: its %d regions (at least %lld tiles) cannot be placed on the %d x %d mesh; try fewer "
+                             "layers, a smaller batch, more chips, or weight streaming mode",
+                             a->name, p->n, (long long)need_sum, a->width, a->height);
+        }
+    }
+    free(need);
+    free(tiles);
+    if (!s) s = route(p, err);
+    if (!s) {
+        uint64_t slowest = 0, fill = 0;
+        for (int i = 0; i < p->n; i++) {
+            weft_kernel *k = &p->k[i];
+            int64_t t = (int64_t)k->w * k->h;
+            k->sram_per_tile = sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, t);
+            k->block_cycles = plan_block_cycles(p, k);
+            p->tiles_used += t;
+            p->sram_total += k->sram_per_tile * t;
+            if (k->sram_per_tile > p->sram_max) p->sram_max = k->sram_per_tile;
+            uint64_t stage = k->block_cycles * (uint64_t)k->blocks;
+            if (k->block_cycles > slowest) slowest = k->block_cycles;
+            fill += k->kind == WEFT_KERNEL_WHOLE ? stage : k->block_cycles;
+        }
+        p->predicted_cycles = fill + (uint64_t)MAX_BLOCKS * slowest;
+    }
+    if (s) { weft_program_free(p); return s; }
+    *out = p;
+    return WEFT_OK;
+}
+
+void weft_program_print(const weft_program *p, FILE *f) {
+    const weft_arch *a = &p->arch;
+    static const char *kinds[] = {"gemm", "stream", "whole"};
+    fprintf(f, "program: %d kernels on %s (%d x %d tiles)\n", p->n, a->name, a->width, a->height);
+    fprintf(f, "  tiles used      %lld of %lld (%.1f%%)\n", (long long)p->tiles_used, (long long)a->width * a->height,
+            100.0 * (double)p->tiles_used / ((double)a->width * a->height));
+    fprintf(f, "  SRAM            max %lld B per tile (of %lld), %.4g MB in all\n", (long long)p->sram_max,
+            (long long)a->kinds[a->pattern[0]].sram_bytes, (double)p->sram_total * 1e-6);
+    fprintf(f, "  channels        %d of %d\n", p->channels_used, a->channels);
+    fprintf(f, "  predicted       %llu cycles per pass (%.4g ms at %.3g GHz; the plan's estimate, before simulation)\n",
+            (unsigned long long)p->predicted_cycles, (double)p->predicted_cycles / a->clock_hz * 1e3, a->clock_hz * 1e-9);
+    fprintf(f, "\n  %-4s %-26s %-14s %-6s %-17s %-10s %8s %7s %10s\n", "#", "node", "op", "kind", "region", "grid", "SRAM/t", "blocks",
+            "cyc/block");
+    for (int i = 0; i < p->n; i++) {
+        const weft_kernel *k = &p->k[i];
+        const weft_node *n = &p->graph->nodes[k->node];
+        char region[32], grid[24] = "";
+        snprintf(region, sizeof region, "%dx%d @(%d,%d)", k->w, k->h, k->x0, k->y0);
+        if (k->kind == WEFT_KERNEL_GEMM) snprintf(grid, sizeof grid, "%dx%d", k->pk, k->pn);
+        fprintf(f, "  %-4d %-26.26s %-14.14s %-6s %-17s %-10s %8lld %7d %10llu\n", i, n->name, n->op->name, kinds[k->kind], region,
+                grid, (long long)k->sram_per_tile, k->blocks, (unsigned long long)k->block_cycles);
+    }
+}

@@ -1,0 +1,84 @@
+/* compile: maps a verified graph onto a machine in pipelined (spatial) mode.
+ *
+ * Every node becomes a kernel on its own rectangular region of tiles:
+ *   GEMM    MatMul / Gemm whose right operand is a weight (a parameter, or any value computed
+ *           only from parameters and constants: those are evaluated at compile time). The
+ *           region is a pk x pn grid; tile (i, j) holds W[K block i, N block j] for the whole
+ *           run. Activations stream in as row blocks of mb rows: row i of the region receives
+ *           X[rows, K block i] and multicasts it east; partial sums flow south down each column,
+ *           each tile adding its own; the last tile of column j holds Y[rows, N block j].
+ *   STREAM  element-wise ops, activations, and row-wise ops (Softmax / LogSoftmax /
+ *           LayerNormalization over the last axis, whose row reductions run across the tiles
+ *           holding a row): row block b of the output needs only row block b of each input.
+ *   WHOLE   everything else the compiler lowers (MatMul of two activations as in attention,
+ *           Transpose, Reshape across rows, Gather, Conv and pooling, Concat, ...): the kernel
+ *           waits for all row blocks of its inputs, then computes the whole tensor across its
+ *           region.
+ * Regions are sized in proportion to their work so the pipeline is balanced, no smaller than
+ * their SRAM needs, placed in vertical strips west to east in graph order, and every edge is
+ * routed (X then Y) and given a channel within the machine's budget. A model that does not fit
+ * fails naming the layer, the bytes it needs and the bytes available. */
+#ifndef WEFT_COMPILE_H
+#define WEFT_COMPILE_H
+
+#include "arch/arch.h"
+#include "ir/ir.h"
+
+typedef enum { WEFT_KERNEL_GEMM, WEFT_KERNEL_STREAM, WEFT_KERNEL_WHOLE } weft_kernel_kind;
+
+#define WEFT_KERNEL_MAX_DEPS 8
+
+typedef struct {
+    int node;                   /* graph node index */
+    weft_kernel_kind kind;
+    int x0, y0, w, h;           /* region on the mesh (tiles) */
+    int pk, pn;                 /* GEMM grid (pk rows of K blocks, pn columns of N blocks) */
+    int64_t M, K, N;            /* GEMM: Y(M, N) = X(M, K) W(K, N); others: output (M, N) rows x cols */
+    int blocks;                 /* row blocks streamed through the kernel */
+    int64_t block_rows;         /* mb */
+    int n_deps;
+    int dep[WEFT_KERNEL_MAX_DEPS];        /* producing kernel index, or -1 for a graph input */
+    int dep_value[WEFT_KERNEL_MAX_DEPS];  /* the value carried */
+    int dep_channel[WEFT_KERNEL_MAX_DEPS];
+    int64_t flops;              /* whole tensor */
+    int64_t weight_bytes;       /* resident in the region */
+    int64_t sram_per_tile;      /* the plan's peak, bytes */
+    uint64_t block_cycles;      /* planned compute cycles per row block (on one tile of the region) */
+    weft_tensor weight;         /* GEMM: W as (K, N) fp32, evaluated at compile time (owned) */
+} weft_kernel;
+
+typedef struct {
+    weft_arch arch;
+    const weft_graph *graph;    /* borrowed: must outlive the program */
+    weft_kernel *k;
+    int n;
+    int *kernel_of_node;        /* (n_nodes) kernel index, or -1 for compile-time constant nodes */
+    weft_tensor *folded;        /* (n_vals) values computed at compile time (owned), data NULL if not */
+    int channels_used;
+    int64_t tiles_used;
+    int64_t sram_max, sram_total;
+    uint64_t predicted_cycles;  /* the plan's estimate of one pass: fill + blocks x slowest stage */
+} weft_program;
+
+typedef struct {
+    int64_t block_rows;         /* 0: chosen by the compiler */
+} weft_compile_opts;
+
+weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, weft_program **out,
+                         weft_err *err);
+void weft_program_free(weft_program *p);
+void weft_program_print(const weft_program *p, FILE *f);
+/* Does block b of dependency q feed block b of kernel k (else k waits for all its blocks)? */
+bool weft_kernel_dep_rowwise(const weft_program *p, const weft_kernel *k, int q);
+/* Does every dependency of k stream row block by row block? */
+bool weft_kernel_streams(const weft_program *p, const weft_kernel *k);
+/* Does k's SRAM plan hold its inputs whole (see sram_need in compile.c)? */
+bool weft_kernel_holds_whole(const weft_program *p, const weft_kernel *k);
+
+/* The fixed-order tile GEMM of the fabric: C(m, n) += A(m, k) B(k, n), row strides lda, ldb, ldc.
+ * Each element accumulates over k in ascending order, whatever m and n are, so computing a
+ * region's tiles one by one or all at once gives identical bits. */
+void weft_tile_gemm(int64_t m, int64_t n, int64_t k, const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
+                    int64_t ldc);
+
+#endif

@@ -1,0 +1,325 @@
+/* sim: the numeric pass and the event-driven timing pass (run.h). */
+#include "sim/run.h"
+#include "kernels/kernels.h"
+
+#include <string.h>
+
+/* ---- numeric pass ---- */
+
+static weft_status gemm_numerics(const weft_program *p, const weft_kernel *k, const weft_tensor *x, bool per_pe,
+                                 weft_tensor *y, weft_err *err) {
+    const weft_node *n = &p->graph->nodes[k->node];
+    weft_tensor X = {0}, Y = {0};
+    weft_status s = weft_tensor_convert(&X, x, WEFT_F32, err);
+    if (!s) s = weft_tensor_alloc(&Y, WEFT_F32, p->graph->vals[n->out[0]].shape, err);
+    if (s) { weft_tensor_free(&X); return s; }
+    const float *xv = X.data, *w = k->weight.data;
+    float *yv = Y.data;
+    int64_t M = k->M, K = k->K, N = k->N;
+    float *partial = weft_xcalloc((size_t)(M * N > 0 ? M * N : 1), sizeof(float));
+    /* Tile (i, j) computes X[:, K block i] . W[K block i, N block j]; the column's chain adds the
+     * partials in order i = 0, 1, ... pk-1. */
+    for (int i = 0; i < k->pk; i++) {
+        int64_t k0 = K * i / k->pk, k1 = K * (i + 1) / k->pk;
+        memset(partial, 0, (size_t)(M * N) * sizeof(float));
+        if (per_pe)
+            for (int j = 0; j < k->pn; j++) {
+                int64_t n0 = N * j / k->pn, n1 = N * (j + 1) / k->pn;
+                weft_tile_gemm(M, n1 - n0, k1 - k0, xv + k0, K, w + k0 * N + n0, N, partial + n0, N);
+            }
+        else
+            weft_tile_gemm(M, N, k1 - k0, xv + k0, K, w + k0 * N, N, partial, N);
+        if (i == 0) memcpy(yv, partial, (size_t)(M * N) * sizeof(float));
+        else
+            for (int64_t e = 0; e < M * N; e++) yv[e] += partial[e];
+    }
+    free(partial);
+    /* Gemm's C, added by the last tile of each column: beta * C broadcast to (M, N) */
+    if (!strcmp(n->op->name, "Gemm") && n->n_in > 2 && n->in[2] >= 0) {
+        const weft_tensor *C = &p->folded[n->in[2]];
+        float beta = weft_attr_f(n, "beta", 1.0f);
+        weft_shape ys = WEFT_SHAPE(M, N);
+        int64_t st[WEFT_MAX_DIMS];
+        weft_bcast_strides(&C->shape, &ys, st);
+        for (int64_t r = 0; r < M; r++)
+            for (int64_t c = 0; c < N; c++)
+                yv[r * N + c] += beta * (float)weft_tensor_get_f(C, r * st[0] + c * st[1]);
+    }
+    weft_tensor_free(&X);
+    s = weft_tensor_convert(y, &Y, p->graph->vals[n->out[0]].dtype, err);
+    weft_tensor_free(&Y);
+    return s;
+}
+
+static weft_status numeric_pass(const weft_program *p, const weft_tensor *const *inputs, weft_tensor *outputs, bool per_pe,
+                                weft_err *err) {
+    const weft_graph *g = p->graph;
+    weft_tensor *val = weft_xcalloc((size_t)g->n_vals, sizeof *val);
+    int *last = weft_xmalloc((size_t)g->n_vals * sizeof *last);
+    for (int v = 0; v < g->n_vals; v++) {
+        last[v] = -1;
+        if (p->folded[v].data) { val[v] = p->folded[v]; val[v].owns = 0; }
+    }
+    for (int i = 0; i < g->n_inputs; i++) { val[g->inputs[i]] = *inputs[i]; val[g->inputs[i]].owns = 0; }
+    for (int i = 0; i < p->n; i++) {
+        const weft_node *n = &g->nodes[p->k[i].node];
+        for (int q = 0; q < n->n_in; q++)
+            if (n->in[q] >= 0) last[n->in[q]] = i;
+    }
+    for (int j = 0; j < g->n_outputs; j++) last[g->outputs[j]] = p->n;
+    weft_status s = WEFT_OK;
+    for (int i = 0; i < p->n && !s; i++) {
+        const weft_kernel *k = &p->k[i];
+        const weft_node *n = &g->nodes[k->node];
+        weft_tensor out[WEFT_MAX_IO] = {{0}};
+        if (k->kind == WEFT_KERNEL_GEMM) s = gemm_numerics(p, k, &val[n->in[0]], per_pe, &out[0], err);
+        else {
+            const weft_tensor *in[WEFT_MAX_IO];
+            for (int q = 0; q < n->n_in; q++) in[q] = n->in[q] >= 0 ? &val[n->in[q]] : NULL;
+            s = weft_node_eval(g, n, in, out, err);
+        }
+        if (s) break;
+        for (int j = 0; j < n->n_out; j++) {
+            val[n->out[j]] = out[j];
+            if (last[n->out[j]] < 0) weft_tensor_free(&val[n->out[j]]);
+        }
+        for (int q = 0; q < n->n_in; q++)
+            if (n->in[q] >= 0 && last[n->in[q]] == i && !p->folded[n->in[q]].data) weft_tensor_free(&val[n->in[q]]);
+    }
+    for (int j = 0; j < g->n_outputs && !s; j++) s = weft_tensor_convert(&outputs[j], &val[g->outputs[j]], val[g->outputs[j]].dtype, err);
+    for (int v = 0; v < g->n_vals; v++) weft_tensor_free(&val[v]);
+    free(val);
+    free(last);
+    return s;
+}
+
+/* ---- timing pass ---- */
+
+typedef struct {
+    int consumer, slot;        /* kernel and dependency slot fed by this edge */
+} edge;
+
+typedef struct {
+    int n_edges, cap_edges;
+    edge *edges;               /* consumers of this kernel's output */
+    bool to_output;            /* the output is a graph output */
+    int *arrived;              /* (n_deps * blocks): blocks arrived per dependency slot and block */
+    int *arrived_all;          /* (n_deps): blocks arrived per slot, for whole-tensor dependencies */
+    int next_block;
+    int waiting, max_waiting;  /* blocks arrived and not yet started */
+    uint64_t free_at;          /* when the region can take the next block */
+} kstate;
+
+typedef struct {
+    const weft_program *p;
+    weft_engine *eng;
+    weft_net net;
+    kstate *ks;
+    uint64_t last_output;
+    int outputs_pending;
+    weft_status status;
+    weft_err *err;
+} sim;
+
+typedef struct { sim *s; int kernel, slot, block; } arrival;
+
+#define rowwise_dep weft_kernel_dep_rowwise
+
+static int blocks_of_dep(const weft_program *p, const weft_kernel *k, int q) {
+    return k->dep[q] < 0 ? k->blocks : p->k[k->dep[q]].blocks;
+}
+
+static int64_t block_bytes(const weft_program *p, const weft_kernel *k, int b) {
+    const weft_value *v = &p->graph->vals[p->graph->nodes[k->node].out[0]];
+    int64_t r0 = k->block_rows * b, r1 = r0 + k->block_rows;
+    if (r1 > k->M) r1 = k->M;
+    return (r1 - r0) * k->N * (int64_t)weft_dtype_size(v->dtype);
+}
+
+static void on_done(weft_engine *e, uint64_t t, int32_t tile, void *data);
+static void on_arrival(weft_engine *e, uint64_t t, int32_t tile, void *data);
+
+static void try_start(sim *s, int ki, uint64_t now) {
+    const weft_kernel *k = &s->p->k[ki];
+    kstate *st = &s->ks[ki];
+    while (st->next_block < k->blocks) {
+        int b = st->next_block;
+        for (int q = 0; q < k->n_deps; q++) {
+            bool ok = rowwise_dep(s->p, k, q) ? st->arrived[q * k->blocks + b] > 0
+                                              : st->arrived_all[q] == blocks_of_dep(s->p, k, q);
+            if (!ok) return;
+        }
+        uint64_t start = now > st->free_at ? now : st->free_at;
+        st->free_at = start + k->block_cycles;
+        st->next_block++;
+        if (st->waiting > 0) st->waiting--;
+        arrival *a = weft_xmalloc(sizeof *a);
+        *a = (arrival){s, ki, 0, b};
+        weft_engine_at(s->eng, start + k->block_cycles, (int32_t)(k->y0 * s->p->arch.width + k->x0), on_done, a);
+    }
+}
+
+static void on_arrival(weft_engine *e, uint64_t t, int32_t tile, void *data) {
+    (void)e; (void)tile;
+    arrival *a = data;
+    sim *s = a->s;
+    const weft_kernel *k = &s->p->k[a->kernel];
+    kstate *st = &s->ks[a->kernel];
+    if (rowwise_dep(s->p, k, a->slot)) st->arrived[a->slot * k->blocks + a->block]++;
+    else st->arrived_all[a->slot]++;
+    st->waiting++;
+    if (st->waiting > st->max_waiting) st->max_waiting = st->waiting;
+    int ki = a->kernel;
+    free(a);
+    try_start(s, ki, t);
+}
+
+static void on_done(weft_engine *e, uint64_t t, int32_t tile, void *data) {
+    (void)tile;
+    arrival *a = data;
+    sim *s = a->s;
+    const weft_program *p = s->p;
+    const weft_kernel *k = &p->k[a->kernel];
+    kstate *st = &s->ks[a->kernel];
+    int ox = k->x0 + k->w - 1, oy = k->y0 + k->h - 1;
+    uint64_t bytes = (uint64_t)block_bytes(p, k, a->block);
+    for (int c = 0; c < st->n_edges; c++) {
+        const weft_kernel *d = &p->k[st->edges[c].consumer];
+        uint64_t at = weft_net_send(&s->net, t, ox, oy, d->x0, d->y0, bytes);
+        arrival *n = weft_xmalloc(sizeof *n);
+        *n = (arrival){s, st->edges[c].consumer, st->edges[c].slot, a->block};
+        weft_engine_at(e, at, (int32_t)(d->y0 * p->arch.width + d->x0), on_arrival, n);
+    }
+    if (st->to_output) {
+        /* to off-chip memory at the east edge: the mesh to the edge, then the off-chip link */
+        uint64_t at = weft_net_send(&s->net, t, ox, oy, p->arch.width - 1, oy, bytes);
+        double per_cycle = p->arch.offchip_bytes_per_s > 0 ? p->arch.offchip_bytes_per_s / p->arch.clock_hz : p->arch.link_bytes_per_cycle;
+        at += (uint64_t)((double)bytes / per_cycle + 0.999999);
+        if (at > s->last_output) s->last_output = at;
+    }
+    free(a);
+}
+
+static weft_status timing_pass(const weft_program *p, weft_sim_stats *out, weft_err *err) {
+    const weft_graph *g = p->graph;
+    const weft_arch *ar = &p->arch;
+    sim s = {.p = p, .err = err};
+    s.eng = weft_engine_new();
+    weft_net_init(&s.net, ar);
+    s.ks = weft_xcalloc((size_t)p->n + 1, sizeof *s.ks);
+    for (int i = 0; i < p->n; i++) {
+        const weft_kernel *k = &p->k[i];
+        s.ks[i].arrived = weft_xcalloc((size_t)(k->n_deps * k->blocks + 1), sizeof(int));
+        s.ks[i].arrived_all = weft_xcalloc((size_t)k->n_deps + 1, sizeof(int));
+        for (int q = 0; q < k->n_deps; q++) {
+            if (k->dep[q] < 0) continue;
+            kstate *src = &s.ks[k->dep[q]];
+            if (src->n_edges == src->cap_edges) {
+                src->cap_edges = src->cap_edges ? 2 * src->cap_edges : 4;
+                src->edges = weft_xrealloc(src->edges, (size_t)src->cap_edges * sizeof *src->edges);
+            }
+            src->edges[src->n_edges++] = (edge){i, q};
+        }
+        for (int j = 0; j < g->n_outputs; j++)
+            if (g->vals[g->outputs[j]].producer == k->node) s.ks[i].to_output = true;
+    }
+    /* graph inputs stream from off-chip memory into the west edge, block after block */
+    double offchip = ar->offchip_bytes_per_s > 0 ? ar->offchip_bytes_per_s / ar->clock_hz : ar->link_bytes_per_cycle;
+    double sent = 0;
+    for (int i = 0; i < p->n; i++) {
+        const weft_kernel *k = &p->k[i];
+        for (int q = 0; q < k->n_deps; q++) {
+            if (k->dep[q] >= 0) continue;
+            const weft_value *v = &g->vals[k->dep_value[q]];
+            int64_t rows = weft_shape_numel(&v->shape) / (k->M ? k->M : 1);
+            for (int b = 0; b < k->blocks; b++) {
+                int64_t r0 = k->block_rows * b, r1 = r0 + k->block_rows > k->M ? k->M : r0 + k->block_rows;
+                uint64_t bytes = (uint64_t)((r1 - r0) * rows * (int64_t)weft_dtype_size(v->dtype));
+                sent += (double)bytes / offchip;
+                uint64_t at = weft_net_send(&s.net, (uint64_t)sent, 0, k->y0, k->x0, k->y0, bytes);
+                arrival *a = weft_xmalloc(sizeof *a);
+                *a = (arrival){&s, i, q, b};
+                weft_engine_at(s.eng, at, (int32_t)(k->y0 * ar->width + k->x0), on_arrival, a);
+            }
+        }
+        if (k->n_deps == 0) try_start(&s, i, 0);
+    }
+    weft_engine_run(s.eng);
+    weft_status st = WEFT_OK;
+    for (int i = 0; i < p->n && !st; i++)
+        if (s.ks[i].next_block != p->k[i].blocks)
+            st = weft_err_set(err, WEFT_ERR_INVALID, "internal: kernel %d ('%s') ran %d of %d blocks", i,
+                              g->nodes[p->k[i].node].name, s.ks[i].next_block, p->k[i].blocks);
+    /* statistics */
+    memset(out, 0, sizeof *out);
+    out->cycles = s.last_output;
+    out->seconds = (double)out->cycles / ar->clock_hz;
+    double busy = 0, sram_sum = 0;
+    int64_t tiles_total = (int64_t)ar->width * ar->height;
+    for (int i = 0; i < p->n && !st; i++) {
+        const weft_kernel *k = &p->k[i];
+        int64_t t = (int64_t)k->w * k->h;
+        double rate = 0;
+        for (int c = 0; c < ar->n_kinds; c++) rate = ar->kinds[c].flops_per_cycle[WEFT_ARCH_FP32] > rate ? ar->kinds[c].flops_per_cycle[WEFT_ARCH_FP32] : rate;
+        out->flops += k->flops;
+        busy += (double)k->flops / (rate > 0 ? rate : 1);
+        /* SRAM at run time: the plan holds two input blocks per dependency (a whole kernel: its
+         * whole inputs); blocks that waited beyond that need room beside the plan */
+        int64_t in_block = 0;
+        for (int q = 0; q < k->n_deps; q++)
+            in_block += k->dep[q] >= 0 ? block_bytes(p, &p->k[k->dep[q]], 0) : block_bytes(p, k, 0);
+        int extra = weft_kernel_holds_whole(p, k) ? 0 : s.ks[i].max_waiting - 2 * k->n_deps;
+        int64_t waited = extra > 0 ? (int64_t)extra * in_block / (k->n_deps ? k->n_deps : 1) / (t ? t : 1) : 0;
+        int64_t use = k->sram_per_tile + waited;
+        int64_t cap = 0;
+        for (int x = k->x0; x < k->x0 + k->w; x++) cap += weft_arch_kind_at(ar, x, 0)->sram_bytes;
+        cap = cap / k->w;
+        if (use > cap)
+            st = weft_err_set(err, WEFT_ERR_NOMEM, "SRAM overflow at run time: node '%s' (%s) needs %lld bytes per tile, tiles hold %lld",
+                              g->nodes[k->node].name, g->nodes[k->node].op->name, (long long)use, (long long)cap);
+        if (use > out->sram_bytes_max) out->sram_bytes_max = use;
+        sram_sum += (double)use * (double)t;
+        out->tiles_used += t;
+    }
+    out->sram_bytes_mean = out->tiles_used ? sram_sum / (double)out->tiles_used : 0;
+    out->pe_utilization = out->cycles ? busy / ((double)tiles_total * (double)out->cycles) : 0;
+    out->peak_flops = weft_arch_peak_flops(ar, WEFT_ARCH_FP32) / ar->chips;
+    out->achieved_flops = out->seconds > 0 ? (double)out->flops / out->seconds : 0;
+    size_t links = (size_t)ar->width * (size_t)ar->height * 4;
+    double load_sum = 0;
+    for (size_t l = 0; l < links; l++) {
+        double load = out->cycles ? (double)s.net.link_busy[l] / (double)out->cycles : 0;
+        if (load > out->link_load_max) out->link_load_max = load;
+        load_sum += load;
+    }
+    out->link_load_mean = load_sum / (double)links;
+    out->messages = s.net.messages;
+    out->bytes_moved = s.net.bytes;
+    out->byte_hops = s.net.byte_hops;
+    out->events = weft_engine_events(s.eng);
+    for (int i = 0; i < p->n; i++) { free(s.ks[i].arrived); free(s.ks[i].arrived_all); free(s.ks[i].edges); }
+    free(s.ks);
+    weft_net_free(&s.net);
+    weft_engine_free(s.eng);
+    return st;
+}
+
+weft_status weft_sim_run(const weft_program *p, const weft_tensor *const *inputs, int n_inputs, weft_tensor *outputs,
+                         int n_outputs, const weft_sim_opts *o, weft_sim_stats *st, weft_err *err) {
+    const weft_graph *g = p->graph;
+    if (n_outputs != g->n_outputs) return weft_err_set(err, WEFT_ERR_INVALID, "the program has %d outputs, %d requested", g->n_outputs, n_outputs);
+    if (!o->timing_only) {
+        if (n_inputs != g->n_inputs) return weft_err_set(err, WEFT_ERR_INVALID, "the program takes %d inputs, %d given", g->n_inputs, n_inputs);
+        for (int k = 0; k < n_inputs; k++) {
+            const weft_value *v = &g->vals[g->inputs[k]];
+            char a[128], b[128];
+            if (inputs[k]->dtype != v->dtype || !weft_shape_eq(&inputs[k]->shape, &v->shape))
+                return weft_err_set(err, WEFT_ERR_SHAPE, "input '%s': expected %s %s, given %s %s", v->name, weft_dtype_name(v->dtype),
+                                    weft_shape_str(&v->shape, a, sizeof a), weft_dtype_name(inputs[k]->dtype),
+                                    weft_shape_str(&inputs[k]->shape, b, sizeof b));
+        }
+        weft_status s = numeric_pass(p, inputs, outputs, o->per_pe, err);
+        if (s) return s;
+    }
+    return timing_pass(p, st, err);
+}
