@@ -298,7 +298,7 @@ static weft_status infer_squeeze(weft_op_ctx *c) {
     weft_status s = read_list(c, 1, "axes", v, &n, &given);
     if (s) return s;
     uint32_t mask = 0;
-    if (given) {
+    if (given && n > 0) { /* an empty list, like none, squeezes every axis of size 1 */
         s = axes_mask(c, v, n, in->ndim, &mask);
         if (s) return s;
         for (int k = 0; k < in->ndim; k++)
