@@ -320,8 +320,8 @@ void weft_reduce(weft_reduce_op op, void *y, const void *x, bool is_float, const
                 if (pass == 0) { if (v > mx[o]) mx[o] = v; }
                 else switch (op) {
                     case WEFT_REDUCE_SUM: case WEFT_REDUCE_MEAN: case WEFT_REDUCE_LOG_SUM: acc[o] += v; break;
-                    case WEFT_REDUCE_MAX: if (isnan(v) || v > acc[o]) acc[o] = isnan(acc[o]) ? acc[o] : v; break;
-                    case WEFT_REDUCE_MIN: if (isnan(v) || v < acc[o]) acc[o] = isnan(acc[o]) ? acc[o] : v; break;
+                    case WEFT_REDUCE_MAX: acc[o] = isnan(acc[o]) || !(isnan(v) || v > acc[o]) ? acc[o] : v; break;
+                    case WEFT_REDUCE_MIN: acc[o] = isnan(acc[o]) || !(isnan(v) || v < acc[o]) ? acc[o] : v; break;
                     case WEFT_REDUCE_PROD: acc[o] *= v; break;
                     case WEFT_REDUCE_SUM_SQUARE: case WEFT_REDUCE_L2: acc[o] += v * v; break;
                     case WEFT_REDUCE_L1: acc[o] += fabs(v); break;
