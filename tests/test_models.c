@@ -412,3 +412,30 @@ TEST(models_list_names_every_builtin) {
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strstr(buf, names[i])) weft_test_fail(__FILE__, __LINE__, "weft_model_list lacks '%s'", names[i]);
 }
+
+TEST(models_every_parameter_feeds_a_node) {
+    /* A parameter must stay a parameter: folding a node whose inputs are parameters into a
+     * constant (graph.c folds any node whose inputs all have data, PARAMs included) would freeze
+     * that weight, and training would never update it. builtin:gpt with positions > seq slices
+     * wpe's first rows: that Slice must remain a node. */
+    static const char *specs[] = {
+        "builtin:gpt:layers=1,dim=12,heads=3,vocab=17,seq=5,positions=7",
+        "builtin:gpt:layers=1,dim=12,heads=3,vocab=17,seq=5",
+        "builtin:mlp:batch=2,in=3,hidden=4,out=2,layers=3",
+        "builtin:weather-cnn:lat=4,lon=6,vars=2,hidden=4,blocks=1",
+    };
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        weft_graph *g = build(specs[i]);
+        if (!g) continue;
+        for (int v = 0; v < g->n_vals; v++) {
+            if (g->vals[v].kind != WEFT_VAL_PARAM) continue;
+            bool used = false;
+            for (int n = 0; n < g->n_nodes && !used; n++)
+                for (int k = 0; k < g->nodes[n].n_in; k++) used |= g->nodes[n].in[k] == v;
+            if (!used)
+                weft_test_fail(__FILE__, __LINE__, "%s: parameter '%s' feeds no node (folded into a constant by "
+                               "weft_graph_node's constant folding, src/ir/graph.c)", specs[i], g->vals[v].name);
+        }
+        weft_graph_free(g);
+    }
+}

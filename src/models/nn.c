@@ -61,7 +61,13 @@ int weft_nn_param(weft_nn *b, const char *name, weft_shape shape, weft_nn_init_k
         for (int64_t i = 0; i < n; i++) w[i] = 1.0f;
         break;
     case WEFT_NN_INIT_NORMAL:
-        for (int64_t i = 0; i < n; i++) w[i] = scale * weft_rng_normal(&r);
+        /* Box-Muller, both values of each pair (GPT-2 124M draws 124M of them) */
+        for (int64_t i = 0; i < n; i += 2) {
+            float u1 = weft_rng_uniform(&r), u2 = weft_rng_uniform(&r);
+            float rad = sqrtf(-2.0f * logf(u1 < 1e-12f ? 1e-12f : u1)), th = 6.28318530717958647692f * u2;
+            w[i] = scale * rad * cosf(th);
+            if (i + 1 < n) w[i + 1] = scale * rad * sinf(th);
+        }
         break;
     case WEFT_NN_INIT_TORCH:
         scale = fan_in > 0 ? 1.0f / sqrtf((float)fan_in) : 0.0f;
