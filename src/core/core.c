@@ -160,6 +160,7 @@ static int64_t load_i(const void *p, weft_dtype dt, size_t i) {
 }
 
 void weft_convert(void *dst, weft_dtype dd, const void *src, weft_dtype sd, size_t n) {
+    if (n == 0) return;
     if (dd == sd) { memcpy(dst, src, n * weft_dtype_size(dd)); return; }
     for (size_t i = 0; i < n; i++) {
         switch (dd) {

@@ -4,7 +4,7 @@
 #include <string.h>
 
 /* Constant folding at construction stops at this many output elements: shape arithmetic and
- * small constants fold; big weight transforms stay in the graph. */
+ * small constants fold; big constant transforms stay in the graph. */
 #define FOLD_MAX_NUMEL (1 << 16)
 
 weft_graph *weft_graph_new(const char *name) {
@@ -139,13 +139,16 @@ weft_status weft_graph_node(weft_graph *g, const char *opname, const char *name,
     if (!op)
         return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "node '%s' (%s): unknown op '%s'", nm, opname, opname);
     if (n_in < op->min_in || (op->max_in >= 0 && n_in > op->max_in) || n_in > WEFT_MAX_IO)
-        return weft_err_set(err, WEFT_ERR_INVALID, "node '%s' (%s): %d inputs, expected %d to %d", nm, opname,
-                            n_in, op->min_in, op->max_in);
+        return op->max_in < 0 ? weft_err_set(err, WEFT_ERR_INVALID, "node '%s' (%s): %d inputs, expected at least %d", nm, opname, n_in, op->min_in)
+                              : weft_err_set(err, WEFT_ERR_INVALID, "node '%s' (%s): %d inputs, expected %d to %d", nm, opname, n_in,
+                                             op->min_in, op->max_in);
     if (n_out < op->min_out || n_out > op->max_out)
         return weft_err_set(err, WEFT_ERR_INVALID, "node '%s' (%s): %d outputs, expected %d to %d", nm, opname,
                             n_out, op->min_out, op->max_out);
     for (int a = 0; a < n_attrs; a++) {
         /* every attribute must be one the op knows: an unknown one could change the meaning */
+        if (!attrs[a].name || !*attrs[a].name)
+            return weft_err_set(err, WEFT_ERR_INVALID, "node '%s' (%s): attribute #%d has no name", nm, opname, a);
         const char *list = op->attrs ? op->attrs : "";
         size_t len = strlen(attrs[a].name);
         const char *p = list;
@@ -183,15 +186,26 @@ weft_status weft_graph_node(weft_graph *g, const char *opname, const char *name,
     /* Fold when every present input is known and the result is small. */
     bool fold = true;
     int64_t numel = 0;
+    /* Shape and Size need only their input's static shape, which is always known */
+    bool shape_only = !strcmp(op->name, "Shape") || !strcmp(op->name, "Size");
+    /* Parameters are never folded away: they are trained, and a node reading one must stay a
+     * node for its gradient to flow (Shape and Size of a parameter still fold). */
     for (int i = 0; i < n_in; i++)
-        if (in[i] >= 0 && !g->vals[in[i]].data.data) fold = false;
+        if (in[i] >= 0 && g->vals[in[i]].kind != WEFT_VAL_CONST && !shape_only) fold = false;
     for (int j = 0; j < n_out; j++) numel += weft_shape_numel(&c.out[j].shape);
     if (numel > FOLD_MAX_NUMEL) fold = false;
     if (!strcmp(op->name, "Dropout") || !strcmp(op->name, "RandomNormal")) fold = false;
     if (fold) {
         const weft_tensor *ins[WEFT_MAX_IO];
         weft_tensor outs[WEFT_MAX_IO] = {{0}};
-        for (int i = 0; i < n_in; i++) ins[i] = in[i] >= 0 ? &g->vals[in[i]].data : NULL;
+        weft_tensor desc[WEFT_MAX_IO];
+        for (int i = 0; i < n_in; i++) {
+            ins[i] = in[i] >= 0 ? &g->vals[in[i]].data : NULL;
+            if (ins[i] && !ins[i]->data) {  /* shape_only: a descriptor without data */
+                desc[i] = (weft_tensor){.dtype = g->vals[in[i]].dtype, .shape = g->vals[in[i]].shape};
+                ins[i] = &desc[i];
+            }
+        }
         s = weft_node_eval(g, &n, ins, outs, err);
         if (s) { free(n.name); free(n.in); free(n.out); attrs_free(n.attrs, n.n_attrs); return s; }
         for (int j = 0; j < n_out; j++) {

@@ -68,7 +68,7 @@ weft_status weft_node_err(const weft_op_ctx *c, weft_status s, const char *fmt, 
 }
 
 weft_status weft_axis(const weft_op_ctx *c, int64_t axis, int rank, int *out) {
-    if (axis < -rank || axis >= (rank ? rank : 1))
+    if (axis < -rank || axis >= rank)
         return weft_node_err(c, WEFT_ERR_INVALID, "axis %lld out of range for rank %d", (long long)axis, rank);
     *out = (int)(axis < 0 ? axis + rank : axis);
     return WEFT_OK;
@@ -118,6 +118,7 @@ weft_status weft_node_eval(const weft_graph *g, const weft_node *n, const weft_t
     weft_tensor conv[WEFT_MAX_IO] = {{0}};
     for (int i = 0; i < n->n_in; i++) {
         if (!in[i]) { c.in[i] = NULL; continue; }
+        if (!in[i]->data) { c.in[i] = in[i]; continue; }  /* a descriptor: Shape and Size read only the shape */
         weft_dtype cd = weft_dtype_compute(in[i]->dtype);
         if (cd == in[i]->dtype) { c.in[i] = in[i]; continue; }
         s = weft_tensor_convert(&conv[i], in[i], cd, err);

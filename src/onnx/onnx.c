@@ -106,7 +106,8 @@ static weft_status tensor_from_proto(const Onnx__TensorProto *p, weft_tensor *t,
                             field, have == (size_t)-1 ? "a partial element after " : "", have == (size_t)-1 ? p->raw_data.len / es : have);
     st = weft_tensor_alloc(t, (weft_dtype)dt, s, err);
     if (st) return weft_err_prefix(err, "%s", what);
-    if (p->has_raw_data) { if (n) memcpy(t->data, p->raw_data.data, (size_t)n * es); return WEFT_OK; }
+    if (n == 0) return WEFT_OK;
+    if (p->has_raw_data) { memcpy(t->data, p->raw_data.data, (size_t)n * es); return WEFT_OK; }
     switch (dt) {
     case WEFT_F32: memcpy(t->data, p->float_data, (size_t)n * 4); break;
     case WEFT_F64: memcpy(t->data, p->double_data, (size_t)n * 8); break;
@@ -201,6 +202,21 @@ static weft_status import_graph(const char *path, const Onnx__GraphProto *gp, in
                                 int n_bound, bool *stays_input, weft_graph *g, weft_err *err) {
     name_map names = {0};
     weft_status s = WEFT_OK;
+    /* every named thing must have a name: the graph is wired by names */
+    for (size_t i = 0; i < gp->n_initializer && !s; i++)
+        if (!gp->initializer[i]->name || !*gp->initializer[i]->name)
+            s = weft_err_set(err, WEFT_ERR_INVALID, "%s: initializer #%zu has no name", path, i);
+    for (size_t i = 0; i < gp->n_input && !s; i++)
+        if (!gp->input[i]->name || !*gp->input[i]->name)
+            s = weft_err_set(err, WEFT_ERR_INVALID, "%s: graph input #%zu has no name", path, i);
+    for (size_t i = 0; i < gp->n_output && !s; i++)
+        if (!gp->output[i]->name || !*gp->output[i]->name)
+            s = weft_err_set(err, WEFT_ERR_INVALID, "%s: graph output #%zu has no name", path, i);
+    for (size_t i = 0; i < gp->n_node && !s; i++)
+        for (size_t q = 0; q < gp->node[i]->n_attribute && !s; q++)
+            if (!gp->node[i]->attribute[q]->name || !*gp->node[i]->attribute[q]->name)
+                s = weft_err_set(err, WEFT_ERR_INVALID, "%s: node '%s' (%s): attribute #%zu has no name", path,
+                                 gp->node[i]->name ? gp->node[i]->name : "", gp->node[i]->op_type ? gp->node[i]->op_type : "?", q);
     /* initializers */
     for (size_t i = 0; i < gp->n_initializer && !s; i++) {
         const Onnx__TensorProto *p = gp->initializer[i];
@@ -209,6 +225,11 @@ static weft_status import_graph(const char *path, const Onnx__GraphProto *gp, in
         snprintf(what, sizeof what, "%s: initializer '%s'", path, p->name ? p->name : "");
         s = tensor_from_proto(p, &t, what, err);
         if (s) break;
+        if (map_get(&names, p->name) >= 0) {
+            weft_tensor_free(&t);
+            s = weft_err_set(err, WEFT_ERR_INVALID, "%s: initializer '%s' is defined twice", path, p->name);
+            break;
+        }
         int v = weft_graph_add_value(g, p->name, weft_dtype_is_float(t.dtype) ? WEFT_VAL_PARAM : WEFT_VAL_CONST, t.dtype,
                                      t.shape, &t);
         map_put(&names, p->name, v);
@@ -280,8 +301,13 @@ static weft_status import_graph(const char *path, const Onnx__GraphProto *gp, in
             if (attrs[q].type == WEFT_ATTR_STRING) free((void *)attrs[q].s);
             weft_tensor_free(&tbuf[q]);
         }
-        for (size_t q = 0; q < np->n_output && !s; q++)
-            if (*np->output[q]) map_put(&names, np->output[q], out[q]);
+        for (size_t q = 0; q < np->n_output && !s; q++) {
+            if (!*np->output[q]) continue;
+            if (map_get(&names, np->output[q]) >= 0)
+                s = weft_err_set(err, WEFT_ERR_INVALID, "%s: output '%s' is already defined (ONNX values are assigned once)", where,
+                                 np->output[q]);
+            else map_put(&names, np->output[q], out[q]);
+        }
     }
     for (size_t i = 0; i < gp->n_output && !s; i++) {
         int v = map_get(&names, gp->output[i]->name);
