@@ -70,6 +70,14 @@ TEST(models_gpt2_has_124439808_parameters) {
     weft_graph *g = build("builtin:gpt2");
     if (!g) return;
     CHECK_INT(count_params(g), 124439808);
+    /* what `weft inspect builtin:gpt2` prints */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    weft_graph_print(g, f);
+    fclose(f);
+    if (!strstr(buf, "\nparameters: 124439808 ")) weft_test_fail(__FILE__, __LINE__, "inspect prints: %.200s", buf);
+    free(buf);
     CHECK_INT(g->n_inputs, 1);
     CHECK_INT(g->n_outputs, 1);
     weft_shape logits = WEFT_SHAPE(1, 1024, 50257);

@@ -1,11 +1,15 @@
 /* models: built-in models written with the graph API, and the MODEL argument of the CLI.
  *
  *   builtin:mlp[:batch=4,in=784,hidden=256,out=10,layers=2]
- *   builtin:gpt[:layers=2,dim=128,heads=4,vocab=256,seq=64,batch=1]  (also builtin:gpt2,
- *       builtin:gpt2-medium, builtin:gpt2-large, builtin:gpt2-xl, with the same overrides)
+ *   builtin:gpt[:layers=2,dim=128,heads=4,vocab=256,seq=64,batch=1,positions=0]
+ *   builtin:gpt2, builtin:gpt2-medium, builtin:gpt2-large, builtin:gpt2-xl: GPT-2's four sizes
+ *       (12/768/12, 24/1024/16, 36/1280/20, 48/1600/25 layers/dim/heads, vocab 50257, 1024
+ *       positions, seq 1024 unless seq=N), with the same keys as builtin:gpt
  *   builtin:weather-cnn[:lat=32,lon=64,vars=4,hidden=32,blocks=2,batch=1]
  *
- * Parameters are initialized deterministically from `seed` (key seed=N). */
+ * Every model also takes seed=N (default 1): parameters are initialized deterministically from
+ * it. Bad specs fail with WEFT_ERR_INVALID and a message naming the key. `weft models` prints
+ * the list (weft_model_list). Builders: mlp.c, gpt.c, weather.c; graph helpers: nn.h. */
 #ifndef WEFT_MODELS_H
 #define WEFT_MODELS_H
 
