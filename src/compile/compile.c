@@ -256,34 +256,41 @@ static int64_t min_tiles(const weft_program *p, const weft_kernel *k) {
 
 static uint64_t ceil_div(double a, double b) { return (uint64_t)ceil(a / b); }
 
-/* Planned cycles of one row block on the kernel's region (compute, and the region's internal
- * data movement), used for balancing and for the simulator's task costs. */
-static uint64_t plan_block_cycles(const weft_program *p, const weft_kernel *k) {
+/* Planned cycles of one row block on the kernel's region: `stage`, how long the block occupies
+ * the region (the interval between successive blocks), and `latency`, from the block's start to
+ * its output being ready. Data movement inside a region is pipelined: wavelets stream through
+ * the routers, so a multicast along n tiles or a reduction chain down n tiles costs
+ * n hops plus one serialization of the data, not n serializations. */
+static void plan_costs(const weft_program *p, weft_kernel *k) {
     const weft_arch *a = &p->arch;
-    double rate = rate_of(p, k);
+    double rate = rate_of(p, k), link = a->link_bytes_per_cycle;
+    uint64_t hop = (uint64_t)a->hop_latency;
     int64_t tiles = (int64_t)k->w * k->h;
     int64_t es = 4;
     if (k->kind == WEFT_KERNEL_GEMM) {
         int64_t kb = (k->K + k->pk - 1) / k->pk, nb = (k->N + k->pn - 1) / k->pn;
         uint64_t compute = ceil_div(2.0 * (double)(k->block_rows * kb * nb), rate);
-        uint64_t multicast = (uint64_t)(k->pn - 1) * (uint64_t)a->hop_latency + ceil_div((double)(k->block_rows * kb * es), a->link_bytes_per_cycle);
-        uint64_t chain = (uint64_t)(k->pk - 1) * ((uint64_t)a->hop_latency + ceil_div((double)(k->block_rows * nb * 4), a->link_bytes_per_cycle));
-        return compute + multicast + chain;
+        uint64_t in_ser = ceil_div((double)(k->block_rows * kb * es), link);   /* X block into each row */
+        uint64_t out_ser = ceil_div((double)(k->block_rows * nb * 4), link);   /* partials down each column */
+        k->block_cycles = compute > in_ser ? (compute > out_ser ? compute : out_ser) : (in_ser > out_ser ? in_ser : out_ser);
+        k->block_latency = (uint64_t)(k->pn - 1) * hop + in_ser + compute + (uint64_t)(k->pk - 1) * hop + out_ser;
+        return;
     }
     double per_block_flops = (double)(k->flops > 0 ? k->flops : k->M * k->N) / k->blocks;
     uint64_t compute = ceil_div(per_block_flops, rate * (double)tiles);
-    int64_t bytes = k->block_rows * k->N * es;
-    /* data enters along the region's west column and spreads east: the region's width in hops,
-     * and the block's bytes over its h row links */
-    uint64_t move = (uint64_t)(k->w - 1) * (uint64_t)a->hop_latency + ceil_div((double)bytes, a->link_bytes_per_cycle * k->h);
+    /* a block enters along the region's west column (h rows in parallel) and spreads east */
+    uint64_t move = ceil_div((double)(k->block_rows * k->N * es), link * k->h);
+    uint64_t spread = (uint64_t)(k->w - 1) * hop;
     if (k->kind == WEFT_KERNEL_WHOLE) {
-        /* an all-to-all exchange of the tensor across the region: bytes over the bisection */
+        /* an all-to-all exchange of the inputs across the region: bytes over the bisection */
         int64_t in = 0;
         for (int q = 0; q < k->n_deps; q++) in += act_bytes(p, k->dep_value[q]);
         int side = k->w < k->h ? k->w : k->h;
-        move = (uint64_t)(k->w + k->h) * (uint64_t)a->hop_latency + ceil_div((double)in, a->link_bytes_per_cycle * side);
+        move = ceil_div((double)in, link * side);
+        spread = (uint64_t)(k->w + k->h) * hop;
     }
-    return compute + move;
+    k->block_cycles = (compute > move ? compute : move) + 1;
+    k->block_latency = compute + move + spread;
 }
 
 /* Strips of fixed thickness `band`, in graph order. Vertical strips (west to east): each region
@@ -334,6 +341,34 @@ static weft_status place(weft_program *p, const int64_t *tiles, int band, bool s
     return WEFT_OK;
 }
 
+/* A kernel's output side: tile i of n (GEMM: bottom row; others: east column). */
+static void out_side(const weft_kernel *k, int i, int *x, int *y, int *n) {
+    if (k->kind == WEFT_KERNEL_GEMM) { *n = k->w; *x = k->x0 + i; *y = k->y0 + k->h - 1; }
+    else { *n = k->h; *x = k->x0 + k->w - 1; *y = k->y0 + i; }
+}
+
+int weft_edge_lanes(const weft_program *p, int src, int dst, weft_lane *lanes) {
+    const weft_arch *a = &p->arch;
+    int n_out, n_in, x, y;
+    if (src >= 0) out_side(&p->k[src], 0, &x, &y, &n_out);
+    else n_out = dst >= 0 ? p->k[dst].h : 1;
+    n_in = dst >= 0 ? p->k[dst].h : n_out;
+    int n = n_out < n_in ? n_out : n_in;
+    if (n > WEFT_MAX_LANES) n = WEFT_MAX_LANES;
+    if (n < 1) n = 1;
+    for (int l = 0; l < n; l++) {
+        weft_lane *ln = &lanes[l];
+        int i_in = (int)((int64_t)l * n_in / n), i_out = (int)((int64_t)l * n_out / n);
+        if (dst >= 0) { ln->x1 = p->k[dst].x0; ln->y1 = p->k[dst].y0 + i_in; }
+        if (src >= 0) out_side(&p->k[src], i_out, &ln->x0, &ln->y0, &x);
+        else { ln->x0 = 0; ln->y0 = ln->y1; }                  /* off-chip input: the west edge */
+        if (dst < 0) { ln->x1 = a->width - 1; ln->y1 = ln->y0; } /* off-chip output: the east edge */
+        /* lanes leaving along a row go down their own columns first, then along their own rows */
+        ln->yx = src >= 0 && p->k[src].kind == WEFT_KERNEL_GEMM;
+    }
+    return n;
+}
+
 /* Colors: each edge takes the lowest channel free on every link of its route. */
 static weft_status route(weft_program *p, weft_err *err) {
     const weft_arch *a = &p->arch;
@@ -342,17 +377,16 @@ static weft_status route(weft_program *p, weft_err *err) {
     int limit = a->channels < 64 ? a->channels : 64;
     p->channels_used = RESERVED_CHANNELS < a->channels ? RESERVED_CHANNELS : a->channels;
     weft_status s = WEFT_OK;
+    weft_lane lanes[WEFT_MAX_LANES];
     for (int i = 0; i < p->n && !s; i++) {
         weft_kernel *k = &p->k[i];
         for (int q = 0; q < k->n_deps && !s; q++) {
-            int x0, y0;
-            if (k->dep[q] >= 0) { const weft_kernel *src = &p->k[k->dep[q]]; x0 = src->x0 + src->w - 1; y0 = src->y0 + src->h - 1; }
-            else { x0 = 0; y0 = k->y0; }  /* graph inputs enter from the west edge (off-chip) */
+            int nl = weft_edge_lanes(p, k->dep[q], i, lanes);
             uint64_t mask = 0;
-            for (int pass = 0; pass < 2; pass++) {
-                int x = x0, y = y0, c = 0;
+            for (int pass = 0; pass < 2 && !s; pass++) {
                 if (pass == 1) {
-                    while (c < limit && (c < RESERVED_CHANNELS || (mask >> c & 1))) c++;
+                    int c = RESERVED_CHANNELS;
+                    while (c < limit && (mask >> c & 1)) c++;
                     if (c >= limit) {
                         s = weft_err_set(err, WEFT_ERR_NOMEM,
                                          "routing: the edge into node '%s' needs more than the %d channels the machine has on its route",
@@ -362,13 +396,18 @@ static weft_status route(weft_program *p, weft_err *err) {
                     k->dep_channel[q] = c;
                     if (c + 1 > p->channels_used) p->channels_used = c + 1;
                 }
-                while (x != k->x0 || y != k->y0) {
-                    int dir = x < k->x0 ? WEFT_DIR_EAST : x > k->x0 ? WEFT_DIR_WEST : y < k->y0 ? WEFT_DIR_SOUTH : WEFT_DIR_NORTH;
-                    size_t l = ((size_t)y * (size_t)a->width + (size_t)x) * 4 + (size_t)dir;
-                    if (pass == 0) mask |= used[l];
-                    else used[l] |= 1ull << k->dep_channel[q];
-                    x += dir == WEFT_DIR_EAST ? 1 : dir == WEFT_DIR_WEST ? -1 : 0;
-                    y += dir == WEFT_DIR_SOUTH ? 1 : dir == WEFT_DIR_NORTH ? -1 : 0;
+                for (int l = 0; l < nl; l++) {
+                    int x = lanes[l].x0, y = lanes[l].y0;
+                    while (x != lanes[l].x1 || y != lanes[l].y1) {
+                        int dir = lanes[l].yx && y != lanes[l].y1 ? (y < lanes[l].y1 ? WEFT_DIR_SOUTH : WEFT_DIR_NORTH)
+                                : x < lanes[l].x1 ? WEFT_DIR_EAST : x > lanes[l].x1 ? WEFT_DIR_WEST
+                                : y < lanes[l].y1 ? WEFT_DIR_SOUTH : WEFT_DIR_NORTH;
+                        size_t li = ((size_t)y * (size_t)a->width + (size_t)x) * 4 + (size_t)dir;
+                        if (pass == 0) mask |= used[li];
+                        else used[li] |= 1ull << k->dep_channel[q];
+                        x += dir == WEFT_DIR_EAST ? 1 : dir == WEFT_DIR_WEST ? -1 : 0;
+                        y += dir == WEFT_DIR_SOUTH ? 1 : dir == WEFT_DIR_NORTH ? -1 : 0;
+                    }
                 }
             }
         }
@@ -438,46 +477,81 @@ weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_com
                          (long long)total, (double)total * (double)sram * 1e-9, n->name, n->op->name,
                          (long long)p->k[worst].weight_bytes);
     }
-    /* share out the tiles, then shrink until every region is placed */
-    for (double share = 0.9; !s; share *= 0.85) {
-        int64_t spare = (int64_t)((double)total * share) - need_sum;
-        for (int i = 0; i < p->n; i++) {
-            double w = (double)(p->k[i].flops > 0 ? p->k[i].flops : 1) / work_sum;
-            int64_t t = (int64_t)(w * (double)(spare > 0 ? spare : 0)) + need[i];
-            tiles[i] = t < 1 ? 1 : t;
-        }
+    /* Share the tiles out in proportion to each kernel's time, at least what SRAM needs; try
+     * every strip thickness and orientation, keep the placement whose slowest stage is fastest;
+     * then re-weight each kernel by the time it got and share again (a few rounds). */
+    double *weight = weft_xcalloc((size_t)p->n + 1, sizeof(double));
+    for (int i = 0; i < p->n; i++) weight[i] = (double)(p->k[i].flops > 0 ? p->k[i].flops : 1) / work_sum;
+    uint64_t best = UINT64_MAX;
+    int best_band = 0, best_shelves = 0;
+    int64_t *best_tiles = weft_xcalloc((size_t)p->n + 1, sizeof(int64_t));
+    for (int round = 0; round < 4 && !s; round++) {
         bool placed = false;
-        for (int shelves = 0; shelves < 2 && !placed; shelves++) {
-            int room = shelves ? a->height : a->width;
-            for (int band = 1; band <= room && !placed; band = band < 4 ? band + 1 : band * 5 / 4)
-                placed = place(p, tiles, band, shelves) == WEFT_OK;
+        for (double share = 0.9; !placed; share *= 0.9) {
+            int64_t spare = (int64_t)((double)total * share) - need_sum;
+            for (int i = 0; i < p->n; i++) tiles[i] = (int64_t)(weight[i] * (double)(spare > 0 ? spare : 0)) + need[i];
+            for (int shelves = 0; shelves < 2; shelves++) {
+                int room = shelves ? a->height : a->width;
+                for (int band = 1; band <= room; band = band < 4 ? band + 1 : band * 5 / 4) {
+                    if (place(p, tiles, band, shelves) != WEFT_OK) continue;
+                    placed = true;
+                    uint64_t slowest = 0;
+                    for (int i = 0; i < p->n; i++) {
+                        plan_costs(p, &p->k[i]);
+                        uint64_t t = p->k[i].block_cycles * (uint64_t)p->k[i].blocks;
+                        if (t > slowest) slowest = t;
+                    }
+                    if (slowest < best) {
+                        best = slowest;
+                        best_band = band;
+                        best_shelves = shelves;
+                        memcpy(best_tiles, tiles, (size_t)p->n * sizeof *tiles);
+                    }
+                }
+            }
+            if (!placed && (share < 1e-3 || spare <= 0)) break;
         }
-        if (placed) break;
-        if (share < 1e-3 || spare <= 0) {
-            s = weft_err_set(err, WEFT_ERR_NOMEM,
-                             "model does not fit %s: its %d regions (at least %lld tiles) cannot be placed on the %d x %d mesh; try fewer "
-                             "layers, a smaller batch, more chips, or weight streaming mode",
-                             a->name, p->n, (long long)need_sum, a->width, a->height);
+        if (!placed) {
+            if (round == 0)
+                s = weft_err_set(err, WEFT_ERR_NOMEM,
+                                 "model does not fit %s: its %d regions (at least %lld tiles) cannot be placed on the %d x %d mesh; try "
+                                 "fewer layers, a smaller batch, more chips, or weight streaming mode",
+                                 a->name, p->n, (long long)need_sum, a->width, a->height);
+            break;
         }
+        /* re-weight by the time each kernel takes in the best placement so far */
+        place(p, best_tiles, best_band, best_shelves);
+        double sum = 0;
+        for (int i = 0; i < p->n; i++) {
+            plan_costs(p, &p->k[i]);
+            weight[i] = (double)best_tiles[i] * (double)(p->k[i].block_cycles * (uint64_t)p->k[i].blocks);
+            sum += weight[i];
+        }
+        for (int i = 0; i < p->n; i++) weight[i] = sum > 0 ? weight[i] / sum : 1.0 / p->n;
     }
+    if (!s) WEFT_ASSERT(place(p, best_tiles, best_band, best_shelves) == WEFT_OK);
+    free(weight);
+    free(best_tiles);
     free(need);
     free(tiles);
     if (!s) s = route(p, err);
     if (!s) {
         uint64_t slowest = 0, fill = 0;
+        int blocks = 1;
         for (int i = 0; i < p->n; i++) {
             weft_kernel *k = &p->k[i];
             int64_t t = (int64_t)k->w * k->h;
             k->sram_per_tile = sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, t);
-            k->block_cycles = plan_block_cycles(p, k);
+            plan_costs(p, k);
             p->tiles_used += t;
             p->sram_total += k->sram_per_tile * t;
             if (k->sram_per_tile > p->sram_max) p->sram_max = k->sram_per_tile;
-            uint64_t stage = k->block_cycles * (uint64_t)k->blocks;
             if (k->block_cycles > slowest) slowest = k->block_cycles;
-            fill += k->kind == WEFT_KERNEL_WHOLE ? stage : k->block_cycles;
+            if (k->blocks > blocks) blocks = k->blocks;
+            /* a kernel that waits for whole inputs adds all its blocks to the fill */
+            fill += weft_kernel_streams(p, k) ? k->block_latency : k->block_latency + k->block_cycles * (uint64_t)(k->blocks - 1);
         }
-        p->predicted_cycles = fill + (uint64_t)MAX_BLOCKS * slowest;
+        p->predicted_cycles = fill + (uint64_t)blocks * slowest;
     }
     if (s) { weft_program_free(p); return s; }
     *out = p;

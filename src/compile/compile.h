@@ -43,7 +43,8 @@ typedef struct {
     int64_t flops;              /* whole tensor */
     int64_t weight_bytes;       /* resident in the region */
     int64_t sram_per_tile;      /* the plan's peak, bytes */
-    uint64_t block_cycles;      /* planned compute cycles per row block (on one tile of the region) */
+    uint64_t block_cycles;      /* planned cycles a row block occupies the region (its stage time) */
+    uint64_t block_latency;     /* planned cycles from a block's start to its output being ready */
     weft_tensor weight;         /* GEMM: W as (K, N) fp32, evaluated at compile time (owned) */
 } weft_kernel;
 
@@ -68,6 +69,15 @@ weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_com
                          weft_err *err);
 void weft_program_free(weft_program *p);
 void weft_program_print(const weft_program *p, FILE *f);
+/* An edge between regions travels as parallel lanes: from tiles along the producer's output side
+ * (a GEMM: its bottom row, where the column sums end; others: its east column) to tiles along
+ * the consumer's input side (its west column), one dimension-ordered route each. A graph input
+ * enters from off-chip memory at the west edge, row by row; an output leaves at the east edge. */
+typedef struct { int x0, y0, x1, y1; bool yx; } weft_lane;
+#define WEFT_MAX_LANES 64
+/* Lanes of the edge from kernel src (-1: off-chip input) to kernel dst (-1: off-chip output). */
+int weft_edge_lanes(const weft_program *p, int src, int dst, weft_lane *lanes);
+
 /* Does block b of dependency q feed block b of kernel k (else k waits for all its blocks)? */
 bool weft_kernel_dep_rowwise(const weft_program *p, const weft_kernel *k, int q);
 /* Does every dependency of k stream row block by row block? */

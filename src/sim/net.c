@@ -34,7 +34,7 @@ uint64_t weft_net_cost(const weft_arch *a, int hops, uint64_t bytes) {
     return 2 * (uint64_t)a->ramp_latency + (uint64_t)hops * (uint64_t)a->hop_latency + serialization(a, bytes);
 }
 
-uint64_t weft_net_send(weft_net *n, uint64_t t, int x0, int y0, int x1, int y1, uint64_t bytes) {
+static uint64_t send(weft_net *n, uint64_t t, int x0, int y0, int x1, int y1, uint64_t bytes, bool yx) {
     WEFT_ASSERT(x0 >= 0 && x0 < n->width && y0 >= 0 && y0 < n->height);
     WEFT_ASSERT(x1 >= 0 && x1 < n->width && y1 >= 0 && y1 < n->height);
     const weft_arch *a = n->arch;
@@ -44,7 +44,8 @@ uint64_t weft_net_send(weft_net *n, uint64_t t, int x0, int y0, int x1, int y1, 
     n->messages++;
     n->bytes += bytes;
     while (x != x1 || y != y1) {
-        int dir = x < x1 ? WEFT_DIR_EAST : x > x1 ? WEFT_DIR_WEST : y < y1 ? WEFT_DIR_SOUTH : WEFT_DIR_NORTH;
+        int dir = yx && y != y1 ? (y < y1 ? WEFT_DIR_SOUTH : WEFT_DIR_NORTH)
+                : x < x1 ? WEFT_DIR_EAST : x > x1 ? WEFT_DIR_WEST : y < y1 ? WEFT_DIR_SOUTH : WEFT_DIR_NORTH;
         size_t l = ((size_t)y * (size_t)n->width + (size_t)x) * 4 + (size_t)dir;
         if (n->link_free[l] > head) head = n->link_free[l];  /* wait for the link */
         n->link_free[l] = head + ser;
@@ -56,4 +57,12 @@ uint64_t weft_net_send(weft_net *n, uint64_t t, int x0, int y0, int x1, int y1, 
         y += dir == WEFT_DIR_SOUTH ? 1 : dir == WEFT_DIR_NORTH ? -1 : 0;
     }
     return head + ser + (uint64_t)a->ramp_latency;  /* tail through the destination ramp */
+}
+
+uint64_t weft_net_send(weft_net *n, uint64_t t, int x0, int y0, int x1, int y1, uint64_t bytes) {
+    return send(n, t, x0, y0, x1, y1, bytes, false);
+}
+
+uint64_t weft_net_send_yx(weft_net *n, uint64_t t, int x0, int y0, int x1, int y1, uint64_t bytes) {
+    return send(n, t, x0, y0, x1, y1, bytes, true);
 }

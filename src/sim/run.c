@@ -136,6 +136,22 @@ static int64_t block_bytes(const weft_program *p, const weft_kernel *k, int b) {
     return (r1 - r0) * k->N * (int64_t)weft_dtype_size(v->dtype);
 }
 
+/* Sends `bytes` over the lanes of an edge, split evenly; returns when the last lane's data has
+ * arrived. */
+static uint64_t send_edge(sim *s, uint64_t t, int src, int dst, uint64_t bytes) {
+    weft_lane lanes[WEFT_MAX_LANES];
+    int n = weft_edge_lanes(s->p, src, dst, lanes);
+    uint64_t last = t;
+    for (int l = 0; l < n; l++) {
+        uint64_t b = bytes * (uint64_t)(l + 1) / (uint64_t)n - bytes * (uint64_t)l / (uint64_t)n;
+        const weft_lane *ln = &lanes[l];
+        uint64_t at = ln->yx ? weft_net_send_yx(&s->net, t, ln->x0, ln->y0, ln->x1, ln->y1, b)
+                             : weft_net_send(&s->net, t, ln->x0, ln->y0, ln->x1, ln->y1, b);
+        if (at > last) last = at;
+    }
+    return last;
+}
+
 static void on_done(weft_engine *e, uint64_t t, int32_t tile, void *data);
 static void on_arrival(weft_engine *e, uint64_t t, int32_t tile, void *data);
 
@@ -155,7 +171,7 @@ static void try_start(sim *s, int ki, uint64_t now) {
         if (st->waiting > 0) st->waiting--;
         arrival *a = weft_xmalloc(sizeof *a);
         *a = (arrival){s, ki, 0, b};
-        weft_engine_at(s->eng, start + k->block_cycles, (int32_t)(k->y0 * s->p->arch.width + k->x0), on_done, a);
+        weft_engine_at(s->eng, start + k->block_latency, (int32_t)(k->y0 * s->p->arch.width + k->x0), on_done, a);
     }
 }
 
@@ -181,18 +197,17 @@ static void on_done(weft_engine *e, uint64_t t, int32_t tile, void *data) {
     const weft_program *p = s->p;
     const weft_kernel *k = &p->k[a->kernel];
     kstate *st = &s->ks[a->kernel];
-    int ox = k->x0 + k->w - 1, oy = k->y0 + k->h - 1;
     uint64_t bytes = (uint64_t)block_bytes(p, k, a->block);
     for (int c = 0; c < st->n_edges; c++) {
         const weft_kernel *d = &p->k[st->edges[c].consumer];
-        uint64_t at = weft_net_send(&s->net, t, ox, oy, d->x0, d->y0, bytes);
+        uint64_t at = send_edge(s, t, a->kernel, st->edges[c].consumer, bytes);
         arrival *n = weft_xmalloc(sizeof *n);
         *n = (arrival){s, st->edges[c].consumer, st->edges[c].slot, a->block};
         weft_engine_at(e, at, (int32_t)(d->y0 * p->arch.width + d->x0), on_arrival, n);
     }
     if (st->to_output) {
         /* to off-chip memory at the east edge: the mesh to the edge, then the off-chip link */
-        uint64_t at = weft_net_send(&s->net, t, ox, oy, p->arch.width - 1, oy, bytes);
+        uint64_t at = send_edge(s, t, a->kernel, -1, bytes);
         double per_cycle = p->arch.offchip_bytes_per_s > 0 ? p->arch.offchip_bytes_per_s / p->arch.clock_hz : p->arch.link_bytes_per_cycle;
         at += (uint64_t)((double)bytes / per_cycle + 0.999999);
         if (at > s->last_output) s->last_output = at;
@@ -236,7 +251,7 @@ static weft_status timing_pass(const weft_program *p, weft_sim_stats *out, weft_
                 int64_t r0 = k->block_rows * b, r1 = r0 + k->block_rows > k->M ? k->M : r0 + k->block_rows;
                 uint64_t bytes = (uint64_t)((r1 - r0) * rows * (int64_t)weft_dtype_size(v->dtype));
                 sent += (double)bytes / offchip;
-                uint64_t at = weft_net_send(&s.net, (uint64_t)sent, 0, k->y0, k->x0, k->y0, bytes);
+                uint64_t at = send_edge(&s, (uint64_t)sent, -1, i, bytes);
                 arrival *a = weft_xmalloc(sizeof *a);
                 *a = (arrival){&s, i, q, b};
                 weft_engine_at(s.eng, at, (int32_t)(k->y0 * ar->width + k->x0), on_arrival, a);

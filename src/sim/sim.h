@@ -50,6 +50,8 @@ void weft_net_free(weft_net *n);
 /* Sends `bytes` from tile (x0, y0) to (x1, y1), leaving at cycle t; reserves the links on the
  * way and returns the cycle at which the last byte has arrived in the destination tile. */
 uint64_t weft_net_send(weft_net *n, uint64_t t, int x0, int y0, int x1, int y1, uint64_t bytes);
+/* The same along a Y-then-X route. */
+uint64_t weft_net_send_yx(weft_net *n, uint64_t t, int x0, int y0, int x1, int y1, uint64_t bytes);
 /* Hops on the dimension-ordered route. */
 int weft_net_hops(int x0, int y0, int x1, int y1);
 /* The uncontended cost of weft_net_send, for planning. */
