@@ -7,7 +7,8 @@ The files are checked in, so the tests need no Python; rerun this only to change
 
 Deterministic: the same bytes on every run. Each file is a few hundred bytes at most. Files named
 bad_*.onnx must fail to load (tests/test_bad_input.c says with which status and message);
-good_*.onnx must load; crash_*.onnx are inputs the fuzzer found (must load or fail cleanly).
+good_*.onnx must load; probe_*.onnx and crash_*.onnx (inputs that crashed shared code when
+found) must load or fail cleanly.
 """
 import os
 import sys
@@ -187,6 +188,62 @@ def cases():
     m = relu_model()
     m.graph.node[0].ClearField("op_type")
     yield "bad_node_no_op_type.onnx", m
+
+    # ---- probes: ops given absurd sizes, indices out of range, odd attributes. Each must load or
+    # fail cleanly (the replay test runs them; no op family is required to exist) ----
+    B = 1 << 40
+
+    def ints(name, vals):
+        return helper.make_tensor(name, TensorProto.INT64, [len(vals)] if isinstance(vals, list) else [],
+                                  vals if isinstance(vals, list) else [vals])
+
+    def floats(name, vals, dims=None):
+        return helper.make_tensor(name, F, dims if dims is not None else [len(vals)], vals)
+
+    def node(op, ins, outs=("y",), **attrs):
+        return helper.make_node(op, list(ins), list(outs), name=op.lower() + "0", **attrs)
+
+    def probe(n, inputs, inits=(), outs=("y",), opset=17):
+        return model([n], inputs, [vi(o, None) for o in outs], inits=list(inits), opset=opset)
+
+    x23, x4, img = vi("x", [2, 3]), vi("x", [4]), vi("x", [1, 1, 4, 4])
+    w33 = floats("w", [0.0] * 9, [1, 1, 3, 3])
+    yield "probe_constantofshape_huge.onnx", probe(node("ConstantOfShape", ["s"]), [], [ints("s", [B, B])])
+    yield "probe_expand_huge.onnx", probe(node("Expand", ["x", "s"]), [vi("x", [1])], [ints("s", [B, B])])
+    yield "probe_tile_huge.onnx", probe(node("Tile", ["x", "r"]), [vi("x", [2])], [ints("r", [1 << 62])])
+    yield "probe_range_huge.onnx", probe(node("Range", ["a", "b", "c"]), [],
+                                         [ints("a", 0), ints("b", 1 << 62), ints("c", 1)])
+    yield "probe_pad_huge.onnx", probe(node("Pad", ["x", "p"]), [vi("x", [2])], [ints("p", [B, B])])
+    yield "probe_onehot_huge.onnx", probe(node("OneHot", ["i", "d", "v"]), [],
+                                          [ints("i", [1]), ints("d", [B]), floats("v", [0, 1])])
+    yield "probe_conv_pads_huge.onnx", probe(node("Conv", ["x", "w"], pads=[B, B, B, B]), [img], [w33])
+    yield "probe_conv_dilation_huge.onnx", probe(node("Conv", ["x", "w"], dilations=[B, B]), [img], [w33])
+    yield "probe_conv_stride_zero.onnx", probe(node("Conv", ["x", "w"], strides=[0, 0]), [img], [w33])
+    yield "probe_gather_oob.onnx", probe(node("Gather", ["d", "i"]), [], [floats("d", [1, 2, 3]), ints("i", [100])])
+    yield "probe_scatternd_oob.onnx", probe(node("ScatterND", ["d", "i", "u"]), [],
+                                            [floats("d", [1, 2, 3]), helper.make_tensor("i", TensorProto.INT64, [1, 1], [77]),
+                                             floats("u", [5])])
+    yield "probe_transpose_oob.onnx", probe(node("Transpose", ["x"], perm=[5, -9]), [x23])
+    yield "probe_reshape_two_minus_one.onnx", probe(node("Reshape", ["x", "s"]), [x23], [ints("s", [-1, -1])])
+    yield "probe_slice_huge.onnx", probe(node("Slice", ["x", "a", "b"]), [x4], [ints("a", [-(1 << 62)]), ints("b", [1 << 62])])
+    yield "probe_einsum_garbage.onnx", probe(node("Einsum", ["x"], equation="...........->"), [x23])
+    yield "probe_resize_nan.onnx", probe(node("Resize", ["x", "", "s"]), [img], [floats("s", [1, 1, float("nan"), -1])])
+    yield "probe_div_int_zero.onnx", probe(node("Div", ["a", "b"]), [], [ints("a", [1]), ints("b", [0])])
+    yield "probe_maxunpool_oob.onnx", probe(node("MaxUnpool", ["x", "i"], kernel_shape=[2, 2]), [vi("x", [1, 1, 2, 2])],
+                                            [helper.make_tensor("i", TensorProto.INT64, [1, 1, 2, 2], [1000] * 4)])
+    yield "probe_nll_target_oob.onnx", probe(node("NegativeLogLikelihoodLoss", ["x", "t"]), [x23], [ints("t", [5, -9])])
+    yield "probe_topk_too_many.onnx", probe(node("TopK", ["x", "k"], ["v", "i"]), [vi("x", [3])], [ints("k", [100])],
+                                            outs=("v", "i"))
+    yield "probe_sum_70_inputs.onnx", probe(node("Sum", ["x"] * 70), [x4])
+    yield "probe_unsqueeze_rank_13.onnx", probe(node("Unsqueeze", ["x", "a"]), [vi("x", [2])], [ints("a", list(range(12)))])
+    yield "probe_softmax_axis.onnx", probe(node("Softmax", ["x"], axis=7), [x23])
+    yield "probe_cast_to_string.onnx", probe(node("Cast", ["x"], to=TensorProto.STRING), [x4])
+
+    # ---- found by probing: undefined behaviour in shared code (crashes under `make asan`) ----
+    # integer Pow folded at load: 3^100 overflows int64 (signed overflow)
+    yield "crash_pow_int_overflow.onnx", probe(node("Pow", ["a", "b"]), [], [ints("a", [3]), ints("b", [100])])
+    # Constant with an empty value_ints: memcpy from NULL
+    yield "crash_constant_empty_ints.onnx", probe(node("Constant", [], value_ints=[]), [])
 
 
 def main():

@@ -1,6 +1,9 @@
 /* libFuzzer target for the ONNX reader. Built by `make fuzz` (clang, ASan + UBSan); not run in CI.
  *
- *     make fuzz && build-fuzz/fuzz_onnx -max_total_time=60 tests/corpus/onnx
+ *     make fuzz && mkdir -p /tmp/weft-fuzz &&
+ *     build-fuzz/fuzz_onnx -max_total_time=60 /tmp/weft-fuzz tests/corpus/onnx
+ *
+ * (libFuzzer adds what it finds to the FIRST folder: keep that a scratch one, not the corpus.)
  *
  * Each input is written to an in-memory file (memfd) and read back through weft_onnx_load, the
  * same path `weft inspect FILE` takes. A model that loads is verified and run on the reference
@@ -19,6 +22,11 @@
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+const char *__ubsan_default_options(void);
+
+/* Undefined behaviour is a crash here: stop at the first report, with its stack. */
+const char *__ubsan_default_options(void) { return "halt_on_error=1:print_stacktrace=1"; }
+
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static int fd = -1;
