@@ -20,8 +20,9 @@ static void usage(FILE *f) {
             "\n"
             "  inspect MODEL              print the graph: op counts, parameters, FLOPs and bytes, per-op table\n"
             "  run-ref MODEL              run MODEL on the reference executor with seeded random inputs\n"
-            "  onnx-test [--expect FILE] [--rtol X] [--atol X] DIR...\n"
-            "                             run ONNX backend test cases (model.onnx + test_data_set_*)\n"
+            "  onnx-test [--arch A] [--expect FILE] [--rtol X] [--atol X] DIR...\n"
+            "                             run ONNX backend test cases (model.onnx + test_data_set_*) on the\n"
+            "                             reference executor, or compiled for machine A and simulated\n"
             "  compile MODEL [--arch A]   map MODEL onto machine A (default wse2-mini) in pipelined mode\n"
             "  run MODEL [--arch A] [--timing-only] [--per-pe] [--report r.json]\n"
             "                             simulate one forward pass on the fabric; print the report\n"
@@ -128,11 +129,17 @@ static bool is_case(const char *dir) {
 static int cmd_onnx_test(int argc, char **argv) {
     weft_onnx_tol tol = WEFT_ONNX_TOL_DEFAULT;
     const char *expect = NULL;
+    weft_arch arch_buf, *arch = NULL;
     int i = 0;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--expect") && i + 1 < argc) expect = argv[++i];
         else if (!strcmp(argv[i], "--rtol") && i + 1 < argc) tol.rtol = atof(argv[++i]);
         else if (!strcmp(argv[i], "--atol") && i + 1 < argc) tol.atol = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--arch") && i + 1 < argc) {
+            weft_err err = {0};
+            if (weft_arch_get(argv[++i], &arch_buf, &err)) return die(&err);
+            arch = &arch_buf;
+        }
         else { fprintf(stderr, "weft onnx-test: unknown option '%s'\n", argv[i]); return 2; }
     }
     if (i == argc) { usage(stderr); return 2; }
@@ -177,7 +184,7 @@ static int cmd_onnx_test(int argc, char **argv) {
     int pass = 0, fail = 0, unsup = 0, regress = 0;
     for (int k = 0; k < n; k++) {
         char msg[1200];
-        weft_onnx_result r = weft_onnx_test_case(cases[k], &tol, msg, sizeof msg);
+        weft_onnx_result r = weft_onnx_test_case_on(cases[k], &tol, arch, msg, sizeof msg);
         const char *base = strrchr(cases[k], '/') ? strrchr(cases[k], '/') + 1 : cases[k];
         bool expected = false;
         for (int w = 0; w < n_want; w++)

@@ -323,15 +323,10 @@ static weft_status place(weft_program *p, const int64_t *tiles, int band, bool s
             }
         }
         int w = shelves ? run : thick, h = shelves ? thick : run;
-        if (run > len || (double)sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, (int64_t)w * h) > cap) {
-            if (getenv("WEFT_DEBUG_PLACE")) fprintf(stderr, "band %d %s: kernel %d %s t=%lld %dx%d sram %lld\n", band, shelves ? "shelf" : "strip", i, p->graph->nodes[k->node].name, (long long)tiles[i], w, h, (long long)sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, (int64_t)w * h));
+        if (run > len || (double)sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, (int64_t)w * h) > cap)
             return WEFT_ERR_NOMEM;
-        }
         if (along + run > len) { across += band; along = 0; }
-        if (across + thick > room) {
-            if (getenv("WEFT_DEBUG_PLACE")) fprintf(stderr, "band %d %s: kernel %d out of room\n", band, shelves ? "shelf" : "strip", i);
-            return WEFT_ERR_NOMEM;
-        }
+        if (across + thick > room) return WEFT_ERR_NOMEM;
         k->w = w;
         k->h = h;
         k->x0 = shelves ? along : across;
@@ -362,7 +357,11 @@ int weft_edge_lanes(const weft_program *p, int src, int dst, weft_lane *lanes) {
         if (dst >= 0) { ln->x1 = p->k[dst].x0; ln->y1 = p->k[dst].y0 + i_in; }
         if (src >= 0) out_side(&p->k[src], i_out, &ln->x0, &ln->y0, &x);
         else { ln->x0 = 0; ln->y0 = ln->y1; }                  /* off-chip input: the west edge */
-        if (dst < 0) { ln->x1 = a->width - 1; ln->y1 = ln->y0; } /* off-chip output: the east edge */
+        if (dst < 0) {  /* off-chip output: the east edge, each lane on its own row of the region */
+            const weft_kernel *k = &p->k[src];
+            ln->x1 = a->width - 1;
+            ln->y1 = k->kind == WEFT_KERNEL_GEMM ? k->y0 + (int)((int64_t)l * k->h / n) : ln->y0;
+        }
         /* lanes leaving along a row go down their own columns first, then along their own rows */
         ln->yx = src >= 0 && p->k[src].kind == WEFT_KERNEL_GEMM;
     }

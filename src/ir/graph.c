@@ -222,7 +222,8 @@ weft_status weft_graph_node(weft_graph *g, const char *opname, const char *name,
     }
     for (int j = 0; j < n_out; j++) {
         char vname[256];
-        snprintf(vname, sizeof vname, "%s:%d", *nm ? nm : opname, j);
+        if (n_out == 1 && *nm) snprintf(vname, sizeof vname, "%s", nm);  /* a single output takes the node's name */
+        else snprintf(vname, sizeof vname, "%s:%d", *nm ? nm : opname, j);
         n.out[j] = out[j] = weft_graph_add_value(g, vname, WEFT_VAL_ACT, c.out[j].dtype, c.out[j].shape, NULL);
         g->vals[n.out[j]].producer = g->n_nodes;
     }

@@ -306,7 +306,11 @@ static weft_status import_graph(const char *path, const Onnx__GraphProto *gp, in
             if (map_get(&names, np->output[q]) >= 0)
                 s = weft_err_set(err, WEFT_ERR_INVALID, "%s: output '%s' is already defined (ONNX values are assigned once)", where,
                                  np->output[q]);
-            else map_put(&names, np->output[q], out[q]);
+            else {
+                map_put(&names, np->output[q], out[q]);
+                free(g->vals[out[q]].name);  /* values keep their ONNX names */
+                g->vals[out[q]].name = weft_xstrdup(np->output[q]);
+            }
         }
     }
     for (size_t i = 0; i < gp->n_output && !s; i++) {

@@ -2,6 +2,7 @@
  * on the reference executor, compared with ONNX's tolerances. */
 #include "onnx/onnx_test.h"
 #include "ir/ir.h"
+#include "sim/run.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -34,6 +35,26 @@ static bool close_enough(double a, double e, double rtol, double atol) {
 }
 
 weft_onnx_result weft_onnx_test_case(const char *dir, const weft_onnx_tol *tol, char *msg, size_t msg_len) {
+    return weft_onnx_test_case_on(dir, tol, NULL, msg, msg_len);
+}
+
+/* Runs g on the fabric of arch: compile, simulate. */
+static weft_status run_fabric(const weft_graph *g, const weft_arch *arch, const weft_tensor *const *feed, int n_feed,
+                              weft_tensor *got, int n_got, weft_err *err) {
+    weft_program *p;
+    weft_compile_opts o = {0};
+    weft_status s = weft_compile(g, arch, &o, &p, err);
+    if (s == WEFT_ERR_NOMEM) s = err->status = WEFT_ERR_UNSUPPORTED;  /* does not fit this machine */
+    if (s) return s;
+    weft_sim_opts so = {0};
+    weft_sim_stats st;
+    s = weft_sim_run(p, feed, n_feed, got, n_got, &so, &st, err);
+    weft_program_free(p);
+    return s;
+}
+
+weft_onnx_result weft_onnx_test_case_on(const char *dir, const weft_onnx_tol *tol, const weft_arch *arch, char *msg,
+                                        size_t msg_len) {
     weft_err err = {0};
     char model[4096];
     snprintf(model, sizeof model, "%s/model.onnx", dir);
@@ -80,7 +101,7 @@ weft_onnx_result weft_onnx_test_case(const char *dir, const weft_onnx_tol *tol, 
             int n_feed = 0;
             for (int i = 0; i < n_in; i++)
                 if (stays[i]) feed[n_feed++] = bound[i];
-            s = weft_ref_run(g, feed, n_feed, got, n_want, &err);
+            s = arch ? run_fabric(g, arch, feed, n_feed, got, n_want, &err) : weft_ref_run(g, feed, n_feed, got, n_want, &err);
         }
         if (s) {
             snprintf(msg, msg_len, "%s", err.msg);

@@ -13,6 +13,11 @@ typedef struct { double rtol, atol; } weft_onnx_tol;
 /* Runs one case folder (model.onnx, test_data_set_*). msg receives the reason or the worst
  * difference. */
 weft_onnx_result weft_onnx_test_case(const char *dir, const weft_onnx_tol *tol, char *msg, size_t msg_len);
+/* The same on the fabric: compiled for arch and simulated (arch NULL: the reference executor). A
+ * case the compiler cannot lower, or that does not fit the machine, is UNSUPPORTED. */
+struct weft_arch;
+weft_onnx_result weft_onnx_test_case_on(const char *dir, const weft_onnx_tol *tol, const struct weft_arch *arch, char *msg,
+                                        size_t msg_len);
 
 /* weft_onnx_load, also telling which bound inputs stayed graph inputs (the rest became
  * constants); stays_input has n_bound entries. Graph inputs keep the model's order. */

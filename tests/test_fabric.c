@@ -1,0 +1,208 @@
+/* Tests of the compiler and the fabric simulation: numbers equal to the reference executor,
+ * grouped and per-PE runs identical, determinism, and timing against answers known on paper. */
+#include "models/models.h"
+#include "onnx/onnx_test.h"
+#include "sim/run.h"
+#include "test.h"
+
+#include <string.h>
+
+/* Seeded inputs for every graph input (floats N(0,1), integers below 64). */
+static void make_inputs(const weft_graph *g, weft_tensor *in, const weft_tensor **inp) {
+    weft_rng rng;
+    weft_rng_seed(&rng, 7, 0);
+    weft_err err = {0};
+    for (int i = 0; i < g->n_inputs; i++) {
+        const weft_value *v = &g->vals[g->inputs[i]];
+        CHECK_OK(weft_tensor_alloc(&in[i], v->dtype, v->shape, &err), &err);
+        for (int64_t k = 0; k < weft_tensor_numel(&in[i]); k++) {
+            float x = weft_rng_normal(&rng);
+            int64_t id = weft_rng_u32(&rng) % 64;
+            char *dst = (char *)in[i].data + k * (int64_t)weft_dtype_size(v->dtype);
+            if (weft_dtype_is_float(v->dtype)) weft_convert(dst, v->dtype, &x, WEFT_F32, 1);
+            else weft_convert(dst, v->dtype, &id, WEFT_I64, 1);
+        }
+        inp[i] = &in[i];
+    }
+}
+
+/* Compiles spec for arch, runs it grouped and per-PE, and compares with the reference executor
+ * (relative 1e-4, absolute 1e-5); grouped and per-PE must agree bit for bit and in cycles, and a
+ * second run must repeat the first. */
+static void check_model(const char *spec, const char *arch_name) {
+    weft_err err = {0};
+    weft_graph *g = NULL;
+    weft_arch arch;
+    CHECK_OK(weft_arch_preset(arch_name, &arch, &err), &err);
+    CHECK_OK(weft_model_load(spec, &g, &err), &err);
+    if (!g) return;
+    weft_program *p = NULL;
+    weft_compile_opts o = {0};
+    CHECK_OK(weft_compile(g, &arch, &o, &p, &err), &err);
+    if (!p) { weft_graph_free(g); return; }
+    weft_tensor in[8] = {{0}}, ref[8] = {{0}}, grouped[8] = {{0}}, per_pe[8] = {{0}}, again[8] = {{0}};
+    const weft_tensor *inp[8];
+    make_inputs(g, in, inp);
+    CHECK_OK(weft_ref_run(g, inp, g->n_inputs, ref, g->n_outputs, &err), &err);
+    weft_sim_stats s1, s2, s3;
+    weft_sim_opts grouped_o = {0}, per_pe_o = {.per_pe = true};
+    CHECK_OK(weft_sim_run(p, inp, g->n_inputs, grouped, g->n_outputs, &grouped_o, &s1, &err), &err);
+    CHECK_OK(weft_sim_run(p, inp, g->n_inputs, per_pe, g->n_outputs, &per_pe_o, &s2, &err), &err);
+    CHECK_OK(weft_sim_run(p, inp, g->n_inputs, again, g->n_outputs, &grouped_o, &s3, &err), &err);
+    for (int j = 0; j < g->n_outputs; j++) {
+        int64_t n = weft_tensor_numel(&ref[j]);
+        double worst = 0;
+        for (int64_t i = 0; i < n; i++) {
+            double x = weft_tensor_get_f(&grouped[j], i), y = weft_tensor_get_f(&ref[j], i);
+            double excess = fabs(x - y) - (1e-5 + 1e-4 * fabs(y));
+            if (excess > worst) worst = excess;
+        }
+        if (worst > 0) weft_test_fail(__FILE__, __LINE__, "%s on %s: output %d beyond tolerance by %g", spec, arch_name, j, worst);
+        CHECK(!memcmp(grouped[j].data, per_pe[j].data, weft_tensor_nbytes(&ref[j])));
+        CHECK(!memcmp(grouped[j].data, again[j].data, weft_tensor_nbytes(&ref[j])));
+        weft_tensor_free(&ref[j]);
+        weft_tensor_free(&grouped[j]);
+        weft_tensor_free(&per_pe[j]);
+        weft_tensor_free(&again[j]);
+    }
+    CHECK_INT(s1.cycles, s2.cycles);
+    CHECK_INT(s1.cycles, s3.cycles);
+    CHECK_INT(s1.events, s3.events);
+    CHECK(s1.cycles > 0 && s1.flops > 0 && s1.pe_utilization > 0 && s1.pe_utilization < 1);
+    CHECK(s1.sram_bytes_max > 0 && s1.sram_bytes_max <= arch.kinds[0].sram_bytes);
+    CHECK(s1.link_load_max > 0 && s1.link_load_max <= 1.0);
+    for (int i = 0; i < g->n_inputs; i++) weft_tensor_free(&in[i]);
+    weft_program_free(p);
+    weft_graph_free(g);
+}
+
+TEST(fabric_mlp_matches_reference) {
+    check_model("builtin:mlp", "mesh-32x32");
+    check_model("builtin:mlp", "wse2-mini");
+}
+
+TEST(fabric_gpt_matches_reference) {
+    check_model("builtin:gpt:layers=2,dim=128,heads=4,vocab=256,seq=64", "mesh-32x32");
+    check_model("builtin:gpt:layers=2,dim=128,heads=4,vocab=256,seq=64", "wse2-mini");
+}
+
+TEST(fabric_weather_cnn_matches_reference) {
+    check_model("builtin:weather-cnn:lat=16,lon=32", "mesh-32x32");
+    check_model("builtin:weather-cnn:lat=16,lon=32", "wse2-mini");
+}
+
+TEST(fabric_pytorch_exports_match_reference) {
+    const char *cases[] = {"mlp", "cnn", "gpt"};
+    weft_arch arch;
+    weft_err err = {0};
+    CHECK_OK(weft_arch_preset("wse2-mini", &arch, &err), &err);
+    weft_onnx_tol tol = {1e-4, 1e-5};
+    for (int i = 0; i < 3; i++) {
+        char dir[1024], msg[1200];
+        snprintf(dir, sizeof dir, "%s/pytorch-cases/pytorch_%s", weft_test_builddir(), cases[i]);
+        weft_onnx_result r = weft_onnx_test_case_on(dir, &tol, &arch, msg, sizeof msg);
+        if (r != WEFT_ONNX_PASS) weft_test_fail(__FILE__, __LINE__, "%s on wse2-mini: %s", cases[i], msg);
+    }
+}
+
+/* A GEMM region: Y(M, N) = X(M, K) W(K, N) with every figure chosen so the tile GEMM is the
+ * slowest stage: its stage time is 2 mb kb nb / rate cycles. */
+TEST(fabric_gemm_tile_time_on_paper) {
+    weft_err err = {0};
+    weft_graph *g = weft_graph_new("gemm");
+    int64_t M = 64, K = 256, N = 256;
+    int x = weft_graph_input(g, "x", WEFT_F32, WEFT_SHAPE(M, K));
+    int w = weft_graph_param(g, "w", WEFT_F32, WEFT_SHAPE(K, N), NULL);
+    int y;
+    CHECK_OK(weft_graph_node(g, "MatMul", "mm", (int[]){x, w}, 2, NULL, 0, &y, 1, &err), &err);
+    weft_graph_output(g, y);
+    weft_arch arch;
+    CHECK_OK(weft_arch_preset("mesh-8x8", &arch, &err), &err);
+    weft_program *p = NULL;
+    weft_compile_opts o = {0};
+    CHECK_OK(weft_compile(g, &arch, &o, &p, &err), &err);
+    if (p) {
+        const weft_kernel *k = &p->k[0];
+        CHECK_INT(p->n, 1);
+        CHECK_INT(k->kind, WEFT_KERNEL_GEMM);
+        int64_t kb = (K + k->pk - 1) / k->pk, nb = (N + k->pn - 1) / k->pn;
+        double compute = 2.0 * (double)(k->block_rows * kb * nb) / arch.kinds[0].flops_per_cycle[WEFT_ARCH_FP32];
+        CHECK_NEAR((double)k->block_cycles, ceil(compute), 0);
+        CHECK_INT(k->block_rows * k->blocks, M);
+        /* and every weight sits in exactly one tile */
+        CHECK(k->pk * kb >= K && k->pn * nb >= N);
+        weft_program_free(p);
+    }
+    weft_graph_free(g);
+}
+
+/* A balanced pipeline: k equal stages process n row blocks in about fill + n * stage. */
+TEST(fabric_balanced_pipeline_fill_plus_blocks) {
+    weft_err err = {0};
+    weft_graph *g = weft_graph_new("pipe");
+    int64_t M = 64, D = 128;
+    int h = weft_graph_input(g, "x", WEFT_F32, WEFT_SHAPE(M, D));
+    int layers = 4;
+    for (int l = 0; l < layers; l++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "w%d", l);
+        int w = weft_graph_param(g, nm, WEFT_F32, WEFT_SHAPE(D, D), NULL);
+        snprintf(nm, sizeof nm, "mm%d", l);
+        CHECK_OK(weft_graph_node(g, "MatMul", nm, (int[]){h, w}, 2, NULL, 0, &h, 1, &err), &err);
+    }
+    weft_graph_output(g, h);
+    weft_arch arch;
+    CHECK_OK(weft_arch_preset("mesh-32x32", &arch, &err), &err);
+    weft_program *p = NULL;
+    weft_compile_opts o = {0};
+    CHECK_OK(weft_compile(g, &arch, &o, &p, &err), &err);
+    if (p) {
+        weft_sim_stats st;
+        weft_sim_opts so = {.timing_only = true};
+        CHECK_OK(weft_sim_run(p, NULL, 0, NULL, 1, &so, &st, &err), &err);
+        uint64_t stage = 0, fill = 0;
+        for (int i = 0; i < p->n; i++) {
+            CHECK_INT(p->k[i].block_cycles, p->k[0].block_cycles);  /* the four regions are alike */
+            if (p->k[i].block_cycles > stage) stage = p->k[i].block_cycles;
+            fill += p->k[i].block_latency;
+        }
+        double predicted = (double)fill + (double)(p->k[0].blocks - 1) * (double)stage;
+        /* within the time data spends on the mesh between regions and at the edges */
+        CHECK(st.cycles >= predicted);
+        CHECK_NEAR((double)st.cycles / predicted, 1.0, 0.15);
+        weft_program_free(p);
+    }
+    weft_graph_free(g);
+}
+
+TEST(fabric_too_big_names_the_layer) {
+    weft_err err = {0};
+    weft_graph *g = NULL;
+    weft_arch arch;
+    CHECK_OK(weft_arch_preset("mesh-8x8", &arch, &err), &err);
+    CHECK_OK(weft_model_load("builtin:mlp:in=4096,hidden=4096", &g, &err), &err);
+    weft_program *p = NULL;
+    weft_compile_opts o = {0};
+    CHECK_INT(weft_compile(g, &arch, &o, &p, &err), WEFT_ERR_NOMEM);
+    CHECK(strstr(err.msg, "does not fit mesh-8x8") && strstr(err.msg, "fc0") && strstr(err.msg, "bytes"));
+    CHECK(strstr(err.msg, "streaming") != NULL);
+    weft_graph_free(g);
+}
+
+TEST(fabric_unlowered_op_is_named) {
+    weft_err err = {0};
+    weft_graph *g = weft_graph_new("topk");
+    int x = weft_graph_input(g, "x", WEFT_F32, WEFT_SHAPE(4, 8));
+    int64_t kv = 2;
+    weft_tensor kt = {WEFT_I64, WEFT_SHAPE(1), &kv, 0};
+    int k = weft_graph_const(g, "k", &kt), out[2];
+    CHECK_OK(weft_graph_node(g, "TopK", "best", (int[]){x, k}, 2, NULL, 0, out, 2, &err), &err);
+    weft_graph_output(g, out[0]);
+    weft_arch arch;
+    CHECK_OK(weft_arch_preset("mesh-8x8", &arch, &err), &err);
+    weft_program *p = NULL;
+    weft_compile_opts o = {0};
+    CHECK_INT(weft_compile(g, &arch, &o, &p, &err), WEFT_ERR_UNSUPPORTED);
+    CHECK(strstr(err.msg, "node 'best' (TopK)") && strstr(err.msg, "cannot lower"));
+    weft_graph_free(g);
+}
