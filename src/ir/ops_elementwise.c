@@ -94,12 +94,18 @@ static int64_t ibin(int op, int64_t a, int64_t b) {
     case B_SUB: return (int64_t)((uint64_t)a - (uint64_t)b);
     case B_MUL: return (int64_t)((uint64_t)a * (uint64_t)b);
     case B_DIV: return b == 0 ? 0 : (a == INT64_MIN && b == -1) ? a : a / b;
-    case B_POW: { int64_t r = 1; for (int64_t k = 0; k < b && k < 64; k++) r *= a; return r; }
+    case B_POW: { /* by squaring, wrapping modulo 2^64; a negative exponent gives 0 (as integer division would) */
+        if (b < 0) return a == 1 ? 1 : a == -1 ? ((b & 1) ? -1 : 1) : 0;
+        uint64_t r = 1, base = (uint64_t)a;
+        for (uint64_t e = (uint64_t)b; e; e >>= 1, base *= base)
+            if (e & 1) r *= base;
+        return (int64_t)r;
+    }
     case B_MIN: return a < b ? a : b;
     case B_MAX: return a > b ? a : b;
     case B_MOD: { if (b == 0) return 0; int64_t r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
     case B_FMOD: return b == 0 ? 0 : a % b;
-    case B_PRELU: return a < 0 ? a * b : a;
+    case B_PRELU: return a < 0 ? (int64_t)((uint64_t)a * (uint64_t)b) : a;
     default: WEFT_ASSERT(0); return 0;
     }
 }
