@@ -29,12 +29,13 @@ void weft_program_free(weft_program *p) {
     free(p->folded);
     free(p->k);
     free(p->kernel_of_node);
+    free(p->kernel_of_value);
     free(p);
 }
 
 /* The ops a WHOLE kernel may compute, with their data-movement cost model; others are refused. */
 static const char *const whole_ops[] = {
-    "MatMul", "Gemm", "Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Concat", "Split", "Slice", "Gather",
+    "MatMul", "Gemm", "Transpose", "Concat", "Split", "Slice", "Gather",
     "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
     "InstanceNormalization", "Pad", "Expand", "Tile", "Where", "Softmax", "LogSoftmax", "LayerNormalization",
     "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceSumSquare", "ReduceL2", "Cast", "Trilu", "CumSum",
@@ -50,6 +51,12 @@ static bool is_const(const weft_program *p, int v) { return v >= 0 && p->folded[
 
 static int64_t cols_of(const weft_shape *s) { return s->ndim ? (s->d[s->ndim - 1] ? s->d[s->ndim - 1] : 1) : 1; }
 static int64_t rows_of(const weft_shape *s) { return weft_shape_numel(s) / cols_of(s); }
+
+/* Reshape and its kin on an activation: the data stays where it is, only its indexing changes. */
+static bool is_view(const weft_program *p, const weft_node *n) {
+    static const char *const views[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", NULL};
+    return in_list(views, n->op->name) && n->n_out == 1 && !is_const(p, n->in[0]);
+}
 
 /* Row-wise over the last axis: output row r depends only on input row r of each activation. */
 static bool is_rowwise(const weft_program *p, const weft_node *n) {
@@ -68,6 +75,21 @@ static bool is_rowwise(const weft_program *p, const weft_node *n) {
         if (axis < 0) axis += rank;
         if (axis != rank - 1) return false;
         eltwise = true;
+    } else if (!strcmp(op, "Slice") || !strcmp(op, "Gather")) {
+        /* Slice along the last axis, or Gather of columns (axis = last): each output row is a
+         * part of the same input row. */
+        const weft_shape *is = &g->vals[n->in[0]].shape;
+        if (is->ndim != rank || rank == 0) return false;
+        for (int d = 0; d + 1 < rank; d++)
+            if (is->d[d] != os->d[d]) return false;
+        if (!strcmp(op, "Gather")) {
+            int64_t axis = weft_attr_i(n, "axis", 0);
+            if (axis < 0) axis += rank;
+            if (axis != rank - 1 || !is_const(p, n->in[1])) return false;
+        }
+        for (int i = 1; i < n->n_in; i++)
+            if (n->in[i] >= 0 && !is_const(p, n->in[i])) return false;
+        return true;
     } else if (!eltwise) return false;
     /* every activation input has the output's shape; constants may broadcast (biases, scales) */
     for (int i = 0; i < n->n_in; i++) {
@@ -90,7 +112,7 @@ static weft_status fold_constants(weft_program *p, weft_err *err) {
         bool all = true;
         for (int k = 0; k < n->n_in; k++)
             if (n->in[k] >= 0 && !is_const(p, n->in[k])) all = false;
-        p->kernel_of_node[i] = -1;
+        p->kernel_of_node[i] = WEFT_NODE_FOLDED;
         if (!all) continue;
         const weft_tensor *in[WEFT_MAX_IO];
         weft_tensor out[WEFT_MAX_IO] = {{0}};
@@ -162,8 +184,7 @@ static weft_status lower(weft_program *p, int i, weft_kernel *k, weft_err *err) 
         if (k->n_deps == WEFT_KERNEL_MAX_DEPS)
             return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "node '%s' (%s): more than %d activation inputs", n->name, op,
                                 WEFT_KERNEL_MAX_DEPS);
-        int prod = g->vals[v].producer;
-        k->dep[k->n_deps] = prod >= 0 ? p->kernel_of_node[prod] : -1;
+        k->dep[k->n_deps] = p->kernel_of_value[v];
         k->dep_value[k->n_deps++] = v;
     }
     return WEFT_OK;
@@ -427,22 +448,25 @@ weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_com
     p->kernel_of_node = weft_xcalloc((size_t)(g->n_nodes + 1), sizeof(int));
     p->folded = weft_xcalloc((size_t)g->n_vals, sizeof(weft_tensor));
     p->k = weft_xcalloc((size_t)(g->n_nodes + 1), sizeof(weft_kernel));
+    p->kernel_of_value = weft_xmalloc((size_t)(g->n_vals + 1) * sizeof(int));
+    for (int v = 0; v < g->n_vals; v++) p->kernel_of_value[v] = -1;
     s = fold_constants(p, err);
     for (int i = 0; i < g->n_nodes && !s; i++) {
-        if (p->kernel_of_node[i] == -1) {
-            bool all = true;
-            for (int q = 0; q < g->nodes[i].n_in; q++)
-                if (g->nodes[i].in[q] >= 0 && !is_const(p, g->nodes[i].in[q])) all = false;
-            if (all) continue;
+        const weft_node *n = &g->nodes[i];
+        if (p->kernel_of_node[i] == WEFT_NODE_FOLDED && is_const(p, n->out[0])) continue;
+        if (is_view(p, n)) {
+            /* a view changes only how the rows are counted: its value lives where its input does */
+            p->kernel_of_node[i] = WEFT_NODE_VIEW;
+            p->kernel_of_value[n->out[0]] = p->kernel_of_value[n->in[0]];
+            continue;
         }
         s = lower(p, i, &p->k[p->n], err);
-        if (!s) p->kernel_of_node[i] = p->n++;
+        if (s) break;
+        p->kernel_of_node[i] = p->n;
+        for (int j = 0; j < n->n_out; j++) p->kernel_of_value[n->out[j]] = p->n;
+        p->n++;
     }
     if (s) { weft_program_free(p); return s; }
-    for (int j = 0; j < g->n_outputs; j++)
-        if (is_const(p, g->outputs[j]) && g->vals[g->outputs[j]].kind == WEFT_VAL_ACT) {
-            /* an output computed entirely at compile time is fine: it is part of the program */
-        }
     /* ---- sizing: tiles in proportion to work, at least what SRAM needs ---- */
     int64_t total = (int64_t)a->width * a->height;
     int64_t *need = weft_xcalloc((size_t)p->n + 1, sizeof(int64_t)), *tiles = weft_xcalloc((size_t)p->n + 1, sizeof(int64_t));

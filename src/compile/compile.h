@@ -10,8 +10,10 @@
  *   STREAM  element-wise ops, activations, and row-wise ops (Softmax / LogSoftmax /
  *           LayerNormalization over the last axis, whose row reductions run across the tiles
  *           holding a row): row block b of the output needs only row block b of each input.
+ *   VIEW    Reshape, Flatten, Squeeze, Unsqueeze, Identity of an activation take no region:
+ *           the data stays where it is, only the row count its consumers see changes.
  *   WHOLE   everything else the compiler lowers (MatMul of two activations as in attention,
- *           Transpose, Reshape across rows, Gather, Conv and pooling, Concat, ...): the kernel
+ *           Transpose, Gather, Conv and pooling, Concat, ...): the kernel
  *           waits for all row blocks of its inputs, then computes the whole tensor across its
  *           region.
  * Regions are sized in proportion to their work so the pipeline is balanced, no smaller than
@@ -48,12 +50,16 @@ typedef struct {
     weft_tensor weight;         /* GEMM: W as (K, N) fp32, evaluated at compile time (owned) */
 } weft_kernel;
 
+#define WEFT_NODE_FOLDED (-1)  /* computed at compile time */
+#define WEFT_NODE_VIEW (-2)    /* a Reshape-like view: no kernel, its value stays in its input's region */
+
 typedef struct {
     weft_arch arch;
     const weft_graph *graph;    /* borrowed: must outlive the program */
     weft_kernel *k;
     int n;
-    int *kernel_of_node;        /* (n_nodes) kernel index, or -1 for compile-time constant nodes */
+    int *kernel_of_node;        /* (n_nodes) kernel index, WEFT_NODE_FOLDED or WEFT_NODE_VIEW */
+    int *kernel_of_value;       /* (n_vals) kernel whose region holds the value, -1 for inputs and constants */
     weft_tensor *folded;        /* (n_vals) values computed at compile time (owned), data NULL if not */
     int channels_used;
     int64_t tiles_used;

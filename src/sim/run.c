@@ -61,18 +61,21 @@ static weft_status numeric_pass(const weft_program *p, const weft_tensor *const 
         if (p->folded[v].data) { val[v] = p->folded[v]; val[v].owns = 0; }
     }
     for (int i = 0; i < g->n_inputs; i++) { val[g->inputs[i]] = *inputs[i]; val[g->inputs[i]].owns = 0; }
-    for (int i = 0; i < p->n; i++) {
-        const weft_node *n = &g->nodes[p->k[i].node];
+    /* every node the program computes, in graph order: kernels and views */
+    for (int i = 0; i < g->n_nodes; i++) {
+        const weft_node *n = &g->nodes[i];
+        if (p->kernel_of_node[i] == WEFT_NODE_FOLDED) continue;
         for (int q = 0; q < n->n_in; q++)
             if (n->in[q] >= 0) last[n->in[q]] = i;
     }
-    for (int j = 0; j < g->n_outputs; j++) last[g->outputs[j]] = p->n;
+    for (int j = 0; j < g->n_outputs; j++) last[g->outputs[j]] = g->n_nodes;
     weft_status s = WEFT_OK;
-    for (int i = 0; i < p->n && !s; i++) {
-        const weft_kernel *k = &p->k[i];
-        const weft_node *n = &g->nodes[k->node];
+    for (int i = 0; i < g->n_nodes && !s; i++) {
+        const weft_node *n = &g->nodes[i];
+        int ki = p->kernel_of_node[i];
+        if (ki == WEFT_NODE_FOLDED) continue;
         weft_tensor out[WEFT_MAX_IO] = {{0}};
-        if (k->kind == WEFT_KERNEL_GEMM) s = gemm_numerics(p, k, &val[n->in[0]], per_pe, &out[0], err);
+        if (ki >= 0 && p->k[ki].kind == WEFT_KERNEL_GEMM) s = gemm_numerics(p, &p->k[ki], &val[n->in[0]], per_pe, &out[0], err);
         else {
             const weft_tensor *in[WEFT_MAX_IO];
             for (int q = 0; q < n->n_in; q++) in[q] = n->in[q] >= 0 ? &val[n->in[q]] : NULL;
@@ -236,7 +239,7 @@ static weft_status timing_pass(const weft_program *p, weft_sim_stats *out, weft_
             src->edges[src->n_edges++] = (edge){i, q};
         }
         for (int j = 0; j < g->n_outputs; j++)
-            if (g->vals[g->outputs[j]].producer == k->node) s.ks[i].to_output = true;
+            if (p->kernel_of_value[g->outputs[j]] == i) s.ks[i].to_output = true;
     }
     /* graph inputs stream from off-chip memory into the west edge, block after block */
     double offchip = ar->offchip_bytes_per_s > 0 ? ar->offchip_bytes_per_s / ar->clock_hz : ar->link_bytes_per_cycle;
