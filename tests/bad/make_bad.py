@@ -245,6 +245,24 @@ def cases():
     # Constant with an empty value_ints: memcpy from NULL
     yield "crash_constant_empty_ints.onnx", probe(node("Constant", [], value_ints=[]), [])
 
+    # ---- found by the fuzzer (build-fuzz/fuzz_onnx), minimized by hand ----
+    # Constant whose attribute is named value_ints but typed FLOAT: the kernel writes past the output
+    m = probe(node("Constant", [], value_ints=[]), [])
+    a = m.graph.node[0].attribute[0]
+    a.type, a.f = onnx.AttributeProto.FLOAT, 2.0
+    yield "crash_constant_attr_type_mismatch.onnx", m
+    # Clip of a bool tensor: the kernel reads it as float32 (heap overflow)
+    yield "crash_clip_bool.onnx", probe(node("Clip", ["x"]), [vi("x", [2, 3], TensorProto.BOOL)])
+    # Sum of 40 inputs: const_inputs >> i with i >= 32 (shift out of range)
+    yield "crash_sum_40_inputs.onnx", probe(node("Sum", ["x"] * 40), [x4])
+    # Sum with an omitted ('') input in the middle: the kernel dereferences the missing input
+    yield "crash_sum_omitted_input.onnx", probe(node("Sum", ["x", "", "x"]), [x4])
+    # an attribute typed STRING with no string: memcpy from NULL
+    m = probe(node("Relu", ["x"]), [x4])
+    a = m.graph.node[0].attribute.add()
+    a.name, a.type = "alpha_bogus", onnx.AttributeProto.STRING
+    yield "crash_attr_string_unset.onnx", m
+
 
 def main():
     os.makedirs(OUT, exist_ok=True)
