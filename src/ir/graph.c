@@ -166,7 +166,7 @@ weft_status weft_graph_node(weft_graph *g, const char *opname, const char *name,
     for (int i = 0; i < n_in; i++) {
         if (in[i] < -1 || in[i] >= g->n_vals)
             return weft_err_set(err, WEFT_ERR_INVALID, "node '%s' (%s): input %d refers to no value", nm, opname, i);
-        if (in[i] == -1 && i < op->min_in)
+        if (in[i] == -1 && (i < op->min_in || op->max_in < 0))  /* variadic inputs are never optional */
             return weft_err_set(err, WEFT_ERR_INVALID, "node '%s' (%s): required input %d is missing", nm, opname, i);
     }
     weft_node n = {.op = op, .n_in = n_in, .n_out = n_out, .opset = g->opset};

@@ -345,6 +345,11 @@ static weft_status eval_clip(weft_op_ctx *c) {
 }
 
 static weft_status infer_clip(weft_op_ctx *c) {
+    if (c->in[0]->dtype == WEFT_BOOL) return weft_node_err(c, WEFT_ERR_SHAPE, "input is bool; Clip takes numbers");
+    for (int i = 1; i < c->n_in; i++)
+        if (c->in[i] && c->in[i]->dtype != c->in[0]->dtype)
+            return weft_node_err(c, WEFT_ERR_SHAPE, "input %d is %s but input 0 is %s", i, weft_dtype_name(c->in[i]->dtype),
+                                 weft_dtype_name(c->in[0]->dtype));
     for (int i = 1; i < c->n_in; i++)
         if (c->in[i] && weft_tensor_numel(c->in[i]) != 1)
             return weft_node_err(c, WEFT_ERR_SHAPE, "input %d must be a scalar", i);
