@@ -1,0 +1,44 @@
+/* report: pictures of a compiled program.
+ *
+ * weft_report_heatmap writes a PNG of the wafer (the arch's width x height mesh, tile (0, 0) at
+ * the top left, x to the east):
+ *   "layer"  each kernel's region in its own colour (golden-ratio hues, so neighbours differ),
+ *            unused tiles dark grey, and a legend of kernel index, node name and op. Long
+ *            programs are grouped by block prefix ("h.3.", "/layers.12/"): the first block is
+ *            listed kernel by kernel, later ones as one row each, and what still does not fit is
+ *            summed up as "... and N more".
+ *   "sram"   each used tile coloured by its kernel's planned SRAM per tile (as a fraction of that
+ *            tile's SRAM) on a viridis ramp from 0 to the program's peak fraction, with a colour
+ *            bar labelled in bytes.
+ * A title line names the model, the machine, the mesh and the tiles used. Small meshes get
+ * 16-pixel tiles with grid lines and region borders; big ones (wse2: 750 x 994) one pixel per
+ * tile at least, so the image stays near a thousand pixels on its long mesh side.
+ *
+ *     weft_err err = {0};
+ *     if (weft_report_heatmap(prog, "wafer.png", "layer", &err)) fprintf(stderr, "%s\n", err.msg);
+ */
+#ifndef WEFT_REPORT_H
+#define WEFT_REPORT_H
+
+#include "compile/compile.h"
+
+/* Where things land in a heatmap image (pixels). Tile (x, y) covers the tile_px x tile_px square
+ * whose top-left corner is (mesh_x + x * tile_px, mesh_y + y * tile_px); when tile_px >= 4 its
+ * first row and column are grid or border lines. */
+typedef struct {
+    int width, height;      /* whole image */
+    int mesh_x, mesh_y;     /* top-left pixel of tile (0, 0) */
+    int tile_px;            /* pixels per tile side, >= 1 */
+} weft_report_layout;
+
+/* The layout weft_report_heatmap would use for p in `mode` ("layer" or "sram"; NULL: "layer").
+ * Fails with WEFT_ERR_INVALID on an unknown mode. */
+weft_status weft_report_heatmap_layout(const weft_program *p, const char *mode, weft_report_layout *out,
+                                       weft_err *err);
+
+/* Writes the heatmap of p in `mode` to the PNG file `path` (overwritten). Errors: WEFT_ERR_INVALID
+ * for an unknown mode, WEFT_ERR_IO naming the path when the file cannot be opened or written
+ * (libpng's message included), WEFT_ERR_NOMEM when the canvas cannot be allocated. */
+weft_status weft_report_heatmap(const weft_program *p, const char *path, const char *mode, weft_err *err);
+
+#endif

@@ -1,0 +1,195 @@
+/* Tests of report: the wafer heatmap PNG (files, dimensions, pixels read back with libpng, errors). */
+#include "compile/compile.h"
+#include "models/models.h"
+#include "report/report.h"
+#include "test.h"
+
+#include <png.h>
+#include <string.h>
+#include <unistd.h>
+
+static weft_program *compile_model(const char *spec, const char *arch, weft_graph **g) {
+    weft_err err = {0};
+    weft_arch a;
+    weft_compile_opts o = {0};
+    weft_program *p = NULL;
+    *g = NULL;
+    CHECK_OK(weft_model_load(spec, g, &err), &err);
+    CHECK_OK(weft_arch_preset(arch, &a, &err), &err);
+    if (*g) CHECK_OK(weft_compile(*g, &a, &o, &p, &err), &err);
+    return p;
+}
+
+/* Reads the first 24 bytes: the PNG signature, then IHDR's width and height (big-endian). */
+static bool png_header(const char *path, uint32_t *w, uint32_t *h) {
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    unsigned char b[24];
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    if (n != sizeof b || memcmp(b, sig, 8) || memcmp(b + 12, "IHDR", 4)) return false;
+    *w = (uint32_t)b[16] << 24 | (uint32_t)b[17] << 16 | (uint32_t)b[18] << 8 | b[19];
+    *h = (uint32_t)b[20] << 24 | (uint32_t)b[21] << 16 | (uint32_t)b[22] << 8 | b[23];
+    return true;
+}
+
+/* The whole image as RGB (caller frees), or NULL. */
+static uint8_t *png_read_rgb(const char *path, int *w, int *h) {
+    png_image im;
+    memset(&im, 0, sizeof im);
+    im.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(&im, path)) return NULL;
+    im.format = PNG_FORMAT_RGB;
+    uint8_t *px = malloc(PNG_IMAGE_SIZE(im));
+    if (!px || !png_image_finish_read(&im, NULL, px, 0, NULL)) {
+        free(px);
+        png_image_free(&im);
+        return NULL;
+    }
+    *w = (int)im.width, *h = (int)im.height;
+    return px;
+}
+
+/* The pixel at the middle of tile (x, y). */
+static uint32_t tile_px(const uint8_t *px, int w, const weft_report_layout *l, int x, int y) {
+    int cx = l->mesh_x + x * l->tile_px + l->tile_px / 2, cy = l->mesh_y + y * l->tile_px + l->tile_px / 2;
+    const uint8_t *q = px + ((size_t)cy * (size_t)w + (size_t)cx) * 3;
+    return (uint32_t)q[0] << 16 | (uint32_t)q[1] << 8 | q[2];
+}
+
+static bool tile_used(const weft_program *p, int x, int y) {
+    for (int k = 0; k < p->n; k++)
+        if (x >= p->k[k].x0 && x < p->k[k].x0 + p->k[k].w && y >= p->k[k].y0 && y < p->k[k].y0 + p->k[k].h) return true;
+    return false;
+}
+
+TEST(report_heatmap_mlp_files_dimensions_pixels) {
+    weft_graph *g;
+    weft_program *p = compile_model("builtin:mlp", "mesh-32x32", &g);
+    if (!p) { weft_graph_free(g); return; }
+    CHECK(p->n >= 2);
+    /* an unused tile: the mlp leaves some of the 32 x 32 mesh free */
+    int ux = -1, uy = -1, ux2 = -1, uy2 = -1;
+    for (int y = 0; y < 32; y++)
+        for (int x = 0; x < 32; x++)
+            if (!tile_used(p, x, y)) {
+                if (ux < 0) ux = x, uy = y;
+                else ux2 = x, uy2 = y;
+            }
+    CHECK(ux >= 0 && ux2 >= 0);
+    const char *modes[2] = {"layer", "sram"};
+    for (int m = 0; m < 2; m++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/report_mlp_%s.png", weft_test_builddir(), modes[m]);
+        weft_err err = {0};
+        weft_report_layout l;
+        CHECK_OK(weft_report_heatmap_layout(p, modes[m], &l, &err), &err);
+        CHECK_INT(l.tile_px, 16); /* a small mesh is scaled up */
+        CHECK(l.mesh_x >= 0 && l.mesh_y >= 0);
+        CHECK(l.width >= l.mesh_x + 32 * 16 && l.height >= l.mesh_y + 32 * 16);
+        CHECK_OK(weft_report_heatmap(p, path, modes[m], &err), &err);
+        uint32_t w = 0, h = 0;
+        CHECK(png_header(path, &w, &h));
+        CHECK_INT(w, l.width);
+        CHECK_INT(h, l.height);
+        int rw = 0, rh = 0;
+        uint8_t *px = png_read_rgb(path, &rw, &rh);
+        CHECK(px != NULL);
+        if (!px) continue;
+        CHECK_INT(rw, l.width);
+        CHECK_INT(rh, l.height);
+        uint32_t unused = tile_px(px, rw, &l, ux, uy);
+        CHECK_INT(tile_px(px, rw, &l, ux2, uy2), unused);
+        for (int k = 0; k < p->n; k++) {
+            const weft_kernel *kk = &p->k[k];
+            uint32_t a = tile_px(px, rw, &l, kk->x0, kk->y0), b = tile_px(px, rw, &l, kk->x0 + kk->w - 1, kk->y0 + kk->h - 1);
+            CHECK(a != unused);
+            CHECK_INT(a, b); /* one colour across a region */
+            if (m == 0 && k > 0) { /* layer: consecutive kernels differ */
+                const weft_kernel *kp = &p->k[k - 1];
+                CHECK(a != tile_px(px, rw, &l, kp->x0, kp->y0));
+            }
+        }
+        free(px);
+    }
+    weft_program_free(p);
+    weft_graph_free(g);
+}
+
+TEST(report_heatmap_big_mesh_one_pixel_per_tile) {
+    weft_graph *g;
+    weft_program *p = compile_model("builtin:mlp", "mesh-32x32", &g);
+    if (!p) { weft_graph_free(g); return; }
+    /* the same kernels drawn on the full wafer: 750 x 994 tiles */
+    weft_program big = *p;
+    weft_err err = {0};
+    CHECK_OK(weft_arch_preset("wse2", &big.arch, &err), &err);
+    weft_report_layout l;
+    CHECK_OK(weft_report_heatmap_layout(&big, "layer", &l, &err), &err);
+    CHECK_INT(l.tile_px, 1);
+    CHECK(l.width >= 750 && l.width <= 2000);
+    CHECK(l.height >= 994 && l.height <= 1200);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/report_big.png", weft_test_builddir());
+    CHECK_OK(weft_report_heatmap(&big, path, "sram", &err), &err);
+    uint32_t w = 0, h = 0;
+    CHECK(png_header(path, &w, &h));
+    CHECK_OK(weft_report_heatmap_layout(&big, "sram", &l, &err), &err);
+    CHECK_INT(w, l.width);
+    CHECK_INT(h, l.height);
+    weft_program_free(p);
+    weft_graph_free(g);
+}
+
+TEST(report_heatmap_long_legend_stays_bounded) {
+    weft_graph *g;
+    weft_program *p = compile_model("builtin:gpt:layers=2,dim=128,heads=4,vocab=256,seq=64", "wse2-mini", &g);
+    if (!p) { weft_graph_free(g); return; }
+    weft_err err = {0};
+    char path[1024];
+    snprintf(path, sizeof path, "%s/report_gpt_layer.png", weft_test_builddir());
+    CHECK_OK(weft_report_heatmap(p, path, "layer", &err), &err);
+    weft_report_layout l;
+    CHECK_OK(weft_report_heatmap_layout(p, "layer", &l, &err), &err);
+    int panel_h = 48 * l.tile_px + 1;
+    CHECK(l.height <= l.mesh_y + (panel_h > 480 ? panel_h : 480) + 16);
+    /* 2000 kernels cycling through the real ones, on one-tile regions: grouped and cut short */
+    weft_program many = *p;
+    many.n = 2000;
+    many.k = calloc((size_t)many.n, sizeof *many.k);
+    for (int k = 0; k < many.n; k++) {
+        many.k[k] = p->k[k % p->n];
+        many.k[k].x0 = k % 64, many.k[k].y0 = k / 64 % 48, many.k[k].w = 1, many.k[k].h = 1;
+    }
+    weft_report_layout lm;
+    CHECK_OK(weft_report_heatmap_layout(&many, "layer", &lm, &err), &err);
+    CHECK(lm.height <= l.height);
+    CHECK(lm.width <= l.width + 600);
+    snprintf(path, sizeof path, "%s/report_many.png", weft_test_builddir());
+    CHECK_OK(weft_report_heatmap(&many, path, "layer", &err), &err);
+    free(many.k);
+    weft_program_free(p);
+    weft_graph_free(g);
+}
+
+TEST(report_heatmap_errors) {
+    weft_graph *g;
+    weft_program *p = compile_model("builtin:mlp", "mesh-8x8", &g);
+    if (!p) { weft_graph_free(g); return; }
+    weft_err err = {0};
+    const char *bad = "/nonexistent-weft-dir/heat.png";
+    CHECK_INT(weft_report_heatmap(p, bad, "layer", &err), WEFT_ERR_IO);
+    CHECK(strstr(err.msg, bad) != NULL);
+    CHECK_INT(weft_report_heatmap(p, weft_test_builddir(), "sram", &err), WEFT_ERR_IO); /* a directory */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/report_bad_mode.png", weft_test_builddir());
+    CHECK_INT(weft_report_heatmap(p, path, "utilisation", &err), WEFT_ERR_INVALID);
+    CHECK(strstr(err.msg, "utilisation") != NULL);
+    if (access("/dev/full", W_OK) == 0) { /* opens, then every write fails: libpng's error path */
+        CHECK_INT(weft_report_heatmap(p, "/dev/full", "layer", &err), WEFT_ERR_IO);
+        CHECK(strstr(err.msg, "/dev/full") != NULL);
+    }
+    weft_program_free(p);
+    weft_graph_free(g);
+}
