@@ -5,9 +5,11 @@
 #include "ir/ir.h"
 #include "models/models.h"
 #include "onnx/onnx_test.h"
+#include "report/report.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <sys/resource.h>
 #include <string.h>
@@ -23,8 +25,9 @@ static void usage(FILE *f) {
             "  onnx-test [--arch A] [--expect FILE] [--rtol X] [--atol X] DIR...\n"
             "                             run ONNX backend test cases (model.onnx + test_data_set_*) on the\n"
             "                             reference executor, or compiled for machine A and simulated\n"
-            "  compile MODEL [--arch A]   map MODEL onto machine A (default wse2-mini) in pipelined mode\n"
-            "  run MODEL [--arch A] [--timing-only] [--per-pe] [--report r.json]\n"
+            "  compile MODEL [--arch A] [--heatmap h.png] [--heatmap-sram s.png]\n"
+            "                             map MODEL onto machine A (default wse2-mini) in pipelined mode\n"
+            "  run MODEL [--arch A] [--timing-only] [--per-pe] [--report r.json] [--heatmap h.png]\n"
             "                             simulate one forward pass on the fabric; print the report\n"
             "  check MODEL [--arch A] [--per-pe]\n"
             "                             fabric vs reference executor; non-zero exit on mismatch\n"
@@ -240,7 +243,7 @@ static int cmd_arch(int argc, char **argv) {
 /* ---- compile, run, check ---- */
 
 typedef struct {
-    const char *model, *arch, *report;
+    const char *model, *arch, *report, *heatmap, *heatmap_sram;
     bool timing_only, per_pe;
 } fabric_args;
 
@@ -250,6 +253,8 @@ static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--arch") && i + 1 < argc) a->arch = argv[++i];
         else if (!strcmp(argv[i], "--report") && i + 1 < argc) a->report = argv[++i];
+        else if (!strcmp(argv[i], "--heatmap") && i + 1 < argc) a->heatmap = argv[++i];
+        else if (!strcmp(argv[i], "--heatmap-sram") && i + 1 < argc) a->heatmap_sram = argv[++i];
         else if (!strcmp(argv[i], "--timing-only")) a->timing_only = true;
         else if (!strcmp(argv[i], "--per-pe")) a->per_pe = true;
         else if (argv[i][0] == '-') { fprintf(stderr, "weft: unknown option '%s'\n", argv[i]); return 2; }
@@ -327,6 +332,19 @@ static int write_report(const char *path, const weft_program *p, const weft_sim_
     return 0;
 }
 
+static int write_pictures(const weft_program *p, const fabric_args *a) {
+    weft_err err = {0};
+    if (a->heatmap) {
+        if (weft_report_heatmap(p, a->heatmap, "layer", &err)) return die(&err);
+        printf("wrote %s (regions by layer)\n", a->heatmap);
+    }
+    if (a->heatmap_sram) {
+        if (weft_report_heatmap(p, a->heatmap_sram, "sram", &err)) return die(&err);
+        printf("wrote %s (SRAM per tile)\n", a->heatmap_sram);
+    }
+    return 0;
+}
+
 static int cmd_compile(int argc, char **argv) {
     fabric_args a;
     int rc = parse_fabric_args(argc, argv, &a);
@@ -341,9 +359,10 @@ static int cmd_compile(int argc, char **argv) {
     if (weft_compile(g, &arch, &o, &p, &err)) { weft_graph_free(g); return die(&err); }
     weft_program_print(p, stdout);
     printf("\ncompiled in %.3f s\n", now() - t0);
+    rc = write_pictures(p, &a);
     weft_program_free(p);
     weft_graph_free(g);
-    return 0;
+    return rc;
 }
 
 /* run and check share this: compile, simulate, and (check) compare with the reference. */
@@ -393,6 +412,8 @@ static int fabric(int argc, char **argv, bool check) {
     }
     print_stats(p, &st, host, stdout);
     if (a.report && write_report(a.report, p, &st, host)) rc = 1;
+    if (a.report) printf("wrote %s\n", a.report);
+    if (write_pictures(p, &a)) rc = 1;
     for (int j = 0; j < g->n_outputs; j++) weft_tensor_free(&out[j]);
     for (int i = 0; in && i < g->n_inputs; i++) weft_tensor_free(&in[i]);
     free(in); free(inp); free(out);
@@ -401,13 +422,27 @@ static int fabric(int argc, char **argv, bool check) {
     return rc;
 }
 
+/* The main job, end to end, as far as weft goes today: a small GPT compiled onto a WSE-2 patch,
+ * one forward pass simulated with real numbers and checked against the reference executor,
+ * the report and the wafer pictures written to out/. */
 static int cmd_demo(void) {
-    printf("weft demo: GPT-style model on the reference executor\n\n");
-    char *a[] = {"builtin:gpt:layers=2,dim=128,heads=4,vocab=256,seq=64"};
-    int rc = cmd_inspect(1, a);
+    const char *model = "builtin:gpt:layers=2,dim=128,heads=4,vocab=256,seq=64";
+    if (mkdir("out", 0755) && errno != EEXIST) { perror("weft demo: out/"); return 1; }
+    printf("== the model\n\n");
+    char *inspect[] = {(char *)model};
+    int rc = cmd_inspect(1, inspect);
     if (rc) return rc;
-    printf("\n");
-    return cmd_run_ref(1, a);
+    printf("\n== compiled onto wse2-mini and simulated, checked against the reference executor\n\n");
+    char *check[] = {(char *)model, "--arch", "wse2-mini", "--report", "out/report.json", "--heatmap", "out/wafer.png",
+                     "--heatmap-sram", "out/sram.png"};
+    rc = fabric(9, check, true);
+    if (rc) return rc;
+    printf("\n== GPT-2 124M on the full WSE-2 (750 x 994 PEs), timing only\n\n");
+    char *big[] = {"builtin:gpt2:seq=1024", "--arch", "wse2", "--timing-only", "--report", "out/gpt2-wse2.json", "--heatmap",
+                   "out/gpt2-wse2.png"};
+    rc = fabric(8, big, false);
+    if (!rc) printf("\nfiles: out/report.json, out/wafer.png, out/sram.png, out/gpt2-wse2.json, out/gpt2-wse2.png\n");
+    return rc;
 }
 
 int main(int argc, char **argv) {
