@@ -280,7 +280,9 @@ static bool region(const heat_plan *pl, int k, int *x0, int *y0, int *x1, int *y
 }
 
 static double sram_frac(const heat_plan *pl, int k, int x) {
-    int64_t cap = weft_arch_kind_at(&pl->p->arch, x, 0)->sram_bytes, use = pl->p->k[k].sram_per_tile;
+    const weft_arch *a = &pl->p->arch;
+    int64_t cap = (a->n_pattern > 0 ? weft_arch_kind_at(a, x, 0) : &a->kinds[0])->sram_bytes;
+    int64_t use = pl->p->k[k].sram_per_tile;
     if (cap <= 0) return use > 0 ? 1 : 0;
     return (double)use / (double)cap;
 }
