@@ -64,7 +64,7 @@ fuzz: $(GEN)
 	@mkdir -p build-fuzz
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -I$(BUILD)/gen \
 	  tests/fuzz/fuzz_onnx.c $(LIB_SRC) $(GEN) -o build-fuzz/fuzz_onnx $(LDLIBS)
-	@echo "run: build-fuzz/fuzz_onnx tests/corpus/onnx"
+	@echo "run: build-fuzz/fuzz_onnx -max_total_time=60 /tmp/weft-fuzz tests/corpus/onnx  (new inputs go to the first folder)"
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -95,7 +95,7 @@ weft_status weft_node_infer(const weft_graph *g, const weft_node *n, weft_op_ctx
         c->in[i] = &c->indesc[i];
     }
     for (int i = 0; i < n->n_in; i++) {
-        if ((n->op->const_inputs >> i & 1) && c->in[i] && !c->in[i]->data)
+        if (i < 32 && (n->op->const_inputs >> i & 1) && c->in[i] && !c->in[i]->data)
             return weft_node_err(c, WEFT_ERR_UNSUPPORTED,
                                  "input %d ('%s') must be known at compile time (weft compiles static shapes)", i,
                                  g->vals[n->in[i]].name);

@@ -175,7 +175,7 @@ static weft_status convert_attr(const Onnx__AttributeProto *a, weft_attr *o, wef
         o->type = WEFT_ATTR_FLOATS; o->floats = a->floats; o->n = (int)a->n_floats; return WEFT_OK;
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING: {
         char *s = weft_xmalloc(a->s.len + 1);
-        memcpy(s, a->s.data, a->s.len);
+        if (a->s.len) memcpy(s, a->s.data, a->s.len);
         s[a->s.len] = 0;
         o->type = WEFT_ATTR_STRING;
         o->s = s;  /* freed by the caller */
