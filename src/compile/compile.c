@@ -30,12 +30,13 @@ void weft_program_free(weft_program *p) {
     free(p->k);
     free(p->kernel_of_node);
     free(p->kernel_of_value);
+    free(p->stream_axis);
     free(p);
 }
 
 /* The ops a WHOLE kernel may compute, with their data-movement cost model; others are refused. */
 static const char *const whole_ops[] = {
-    "MatMul", "Gemm", "Transpose", "Concat", "Split", "Slice", "Gather",
+    "MatMul", "Gemm", "Transpose", "Concat", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Split", "Slice", "Gather",
     "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
     "InstanceNormalization", "Pad", "Expand", "Tile", "Where", "Softmax", "LogSoftmax", "LayerNormalization",
     "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceSumSquare", "ReduceL2", "Cast", "Trilu", "CumSum",
@@ -58,46 +59,117 @@ static bool is_view(const weft_program *p, const weft_node *n) {
     return in_list(views, n->op->name) && n->n_out == 1 && !is_const(p, n->in[0]);
 }
 
-/* Row-wise over the last axis: output row r depends only on input row r of each activation. */
-static bool is_rowwise(const weft_program *p, const weft_node *n) {
+/* ---- the stream axis ----
+ *
+ * Data streams through the pipeline in blocks along one axis of the model's input: the tokens of
+ * a sequence model (an int64 (batch, seq) input), else the batch. Every value carries the
+ * position of that axis in its own shape (p->stream_axis[v], -1 when the value has none: weights,
+ * or a value that mixes the axis away, such as a sum over it). Block b of any value covers stream
+ * indices [L b / blocks, L (b + 1) / blocks). A kernel streams when its output keeps the axis
+ * and it can compute output block b from block b of its inputs; an input it needs whole (the keys
+ * of attention scores, a value without the axis) is waited for in full. */
+
+static int sax(const weft_program *p, int v) { return v >= 0 && !is_const(p, v) ? p->stream_axis[v] : -1; }
+
+static int norm_axis(int64_t a, int rank) { return (int)(a < 0 ? a + rank : a); }
+
+/* The stream axis of n's output, and for each input whether block b of it feeds block b of the
+ * output (same[q]) or it is needed whole. */
+static int out_axis(const weft_program *p, const weft_node *n, bool *same) {
     const weft_graph *g = p->graph;
-    const weft_shape *os = &g->vals[n->out[0]].shape;
-    if (n->n_out != 1) return false;
     const char *op = n->op->name;
-    bool eltwise = weft_op_in_family(n->op, weft_ops_elementwise) && strcmp(op, "Dropout") && strcmp(op, "Cast");
-    int rank = os->ndim;
-    if (!strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax")) {
-        int64_t axis = weft_attr_i(n, "axis", n->opset >= 13 ? -1 : 1);
-        if (axis < 0) axis += rank;
-        if (axis != rank - 1) return false;
-    } else if (!strcmp(op, "LayerNormalization")) {
-        int64_t axis = weft_attr_i(n, "axis", -1);
-        if (axis < 0) axis += rank;
-        if (axis != rank - 1) return false;
-        eltwise = true;
-    } else if (!strcmp(op, "Slice") || !strcmp(op, "Gather")) {
-        /* Slice along the last axis, or Gather of columns (axis = last): each output row is a
-         * part of the same input row. */
-        const weft_shape *is = &g->vals[n->in[0]].shape;
-        if (is->ndim != rank || rank == 0) return false;
-        for (int d = 0; d + 1 < rank; d++)
-            if (is->d[d] != os->d[d]) return false;
-        if (!strcmp(op, "Gather")) {
-            int64_t axis = weft_attr_i(n, "axis", 0);
-            if (axis < 0) axis += rank;
-            if (axis != rank - 1 || !is_const(p, n->in[1])) return false;
+    const weft_shape *os = &g->vals[n->out[0]].shape;
+    int ro = os->ndim, s0 = sax(p, n->in[0]);
+    for (int q = 0; q < n->n_in; q++) same[q] = false;
+    bool eltwise = weft_op_in_family(n->op, weft_ops_elementwise) || !strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax") ||
+                   !strcmp(op, "LayerNormalization");
+    if (eltwise) {
+        int s = -1;
+        for (int q = 0; q < n->n_in; q++) {
+            int v = n->in[q], sq = sax(p, v);
+            if (sq < 0) continue;
+            const weft_shape *is = &g->vals[v].shape;
+            int aligned = sq + (ro - is->ndim);
+            if (aligned < 0 || is->d[sq] != os->d[aligned] || (s >= 0 && s != aligned)) continue;
+            s = aligned;
+            same[q] = true;
         }
-        for (int i = 1; i < n->n_in; i++)
-            if (n->in[i] >= 0 && !is_const(p, n->in[i])) return false;
-        return true;
-    } else if (!eltwise) return false;
-    /* every activation input has the output's shape; constants may broadcast (biases, scales) */
-    for (int i = 0; i < n->n_in; i++) {
-        int v = n->in[i];
-        if (v < 0 || is_const(p, v)) continue;
-        if (!weft_shape_eq(&g->vals[v].shape, os)) return false;
+        /* the normalized axes of Softmax and LayerNormalization must not include the stream axis */
+        int reduced = -1;
+        if (!strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax")) {
+            int ax = norm_axis(weft_attr_i(n, "axis", n->opset >= 13 ? -1 : 1), ro);
+            reduced = n->opset >= 13 ? ax : -2 - ax;  /* before opset 13: axes >= ax */
+        } else if (!strcmp(op, "LayerNormalization")) reduced = -2 - norm_axis(weft_attr_i(n, "axis", -1), ro);
+        if (s >= 0 && ((reduced >= 0 && s == reduced) || (reduced <= -2 && s >= -2 - reduced))) s = -1;
+        if (s < 0)
+            for (int q = 0; q < n->n_in; q++) same[q] = false;
+        return s;
     }
-    return true;
+    if (s0 < 0) {
+        /* Gather from a weight table (an embedding): the indices carry the axis */
+        if (!strcmp(op, "Gather") && sax(p, n->in[1]) >= 0) {
+            same[1] = true;
+            return norm_axis(weft_attr_i(n, "axis", 0), g->vals[n->in[0]].shape.ndim) + sax(p, n->in[1]);
+        }
+        return -1;
+    }
+    const weft_shape *is = &g->vals[n->in[0]].shape;
+    int ri = is->ndim;
+    if (!strcmp(op, "Transpose")) {
+        int len;
+        const int64_t *perm = weft_attr_ints(n, "perm", &len);
+        for (int j = 0; j < ro; j++)
+            if ((perm ? perm[j] : ro - 1 - j) == s0) { same[0] = true; return j; }
+        return -1;
+    }
+    if (!strcmp(op, "Reshape") || !strcmp(op, "Flatten") || !strcmp(op, "Squeeze") || !strcmp(op, "Unsqueeze") ||
+        !strcmp(op, "Identity")) {
+        /* the axis survives where the dims before it multiply to the same count and it keeps its size */
+        int64_t before = 1, acc = 1;
+        for (int d = 0; d < s0; d++) before *= is->d[d];
+        for (int j = 0; j < ro; j++) {
+            if (acc == before && os->d[j] == is->d[s0]) { same[0] = true; return j; }
+            acc *= os->d[j];
+        }
+        return -1;
+    }
+    if (!strcmp(op, "Slice")) {
+        /* slicing other axes only: the starts, ends, axes and steps are constants */
+        int na = n->n_in > 3 && n->in[3] >= 0 ? (int)weft_tensor_numel(&p->folded[n->in[3]]) : ri;
+        for (int q = 0; q < na; q++) {
+            int ax = n->n_in > 3 && n->in[3] >= 0 ? norm_axis(weft_tensor_get_i(&p->folded[n->in[3]], q), ri) : q;
+            if (ax == s0 && os->d[s0] != is->d[s0]) return -1;
+        }
+        same[0] = true;
+        return s0;
+    }
+    if (!strcmp(op, "Gather")) {
+        int ax = norm_axis(weft_attr_i(n, "axis", 0), ri);
+        if (ax == s0 || sax(p, n->in[1]) >= 0) return -1;
+        same[0] = true;
+        return s0 < ax ? s0 : s0 + g->vals[n->in[1]].shape.ndim - 1;
+    }
+    if (!strcmp(op, "Concat") || !strcmp(op, "Split")) {
+        if (norm_axis(weft_attr_i(n, "axis", 0), ri) == s0) return -1;
+        for (int q = 0; q < n->n_in; q++) same[q] = sax(p, n->in[q]) == s0;
+        return s0;
+    }
+    if (!strcmp(op, "MatMul")) {
+        /* A (..., M, K) streams on a batch or row axis; B is needed whole unless it streams on the
+         * same batch axis */
+        if (ri < 2 || s0 == ri - 1) return -1;
+        int s = s0 + (ro - ri);
+        same[0] = true;
+        const weft_shape *bs = &g->vals[n->in[1]].shape;
+        int sb = sax(p, n->in[1]);
+        if (sb >= 0 && sb < bs->ndim - 2 && sb + (ro - bs->ndim) == s) same[1] = true;
+        return s;
+    }
+    /* batch-wise ops: the stream axis is the batch */
+    static const char *const batchwise[] = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool",
+                                            "GlobalMaxPool", "BatchNormalization", "InstanceNormalization", "Gemm", NULL};
+    if (s0 == 0 && in_list(batchwise, op)) { same[0] = true; return 0; }
+    return -1;
 }
 
 static weft_status fold_constants(weft_program *p, weft_err *err) {
@@ -157,12 +229,8 @@ static weft_status lower(weft_program *p, int i, weft_kernel *k, weft_err *err) 
                 w[r * k->N + c] = alpha * (float)weft_tensor_get_f(W, tb ? c * k->K + r : r * k->N + c);
         k->weight_bytes = k->K * k->N * (int64_t)weft_dtype_size(g->vals[n->in[1]].dtype);
         k->flops = 2 * k->M * k->K * k->N;
-    } else if (is_rowwise(p, n)) {
-        k->kind = WEFT_KERNEL_STREAM;
-        k->M = rows_of(os);
-        k->N = cols_of(os);
-    } else if (in_list(whole_ops, op)) {
-        k->kind = WEFT_KERNEL_WHOLE;
+    } else if (weft_op_in_family(n->op, weft_ops_elementwise) || in_list(whole_ops, op)) {
+        k->kind = WEFT_KERNEL_WHOLE;  /* STREAM below when it streams */
         k->M = rows_of(os);
         k->N = cols_of(os);
     } else {
@@ -174,8 +242,12 @@ static weft_status lower(weft_program *p, int i, weft_kernel *k, weft_err *err) 
     if (k->kind != WEFT_KERNEL_GEMM)
         for (int q = 0; q < n->n_in; q++)
             if (is_const(p, n->in[q])) k->weight_bytes += (int64_t)weft_tensor_nbytes(&p->folded[n->in[q]]);
-    k->blocks = k->kind == WEFT_KERNEL_WHOLE ? 1 : (int)(k->M < MAX_BLOCKS ? k->M : MAX_BLOCKS);
-    if (k->blocks < 1) k->blocks = 1;
+    /* streaming: along the stream axis, when the output keeps it */
+    bool same[WEFT_MAX_IO];
+    int s_out = out_axis(p, n, same);
+    for (int j = 0; j < n->n_out; j++) p->stream_axis[n->out[j]] = s_out;
+    k->blocks = s_out >= 0 ? p->blocks : 1;
+    if (k->kind == WEFT_KERNEL_WHOLE && k->blocks > 1) k->kind = WEFT_KERNEL_STREAM;
     k->block_rows = (k->M + k->blocks - 1) / k->blocks;
     /* dependencies: the kernels producing each activation input */
     for (int q = 0; q < n->n_in; q++) {
@@ -185,6 +257,7 @@ static weft_status lower(weft_program *p, int i, weft_kernel *k, weft_err *err) 
             return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "node '%s' (%s): more than %d activation inputs", n->name, op,
                                 WEFT_KERNEL_MAX_DEPS);
         k->dep[k->n_deps] = p->kernel_of_value[v];
+        k->dep_whole[k->n_deps] = k->blocks == 1 || !same[q];
         k->dep_value[k->n_deps++] = v;
     }
     return WEFT_OK;
@@ -206,15 +279,17 @@ static int64_t act_bytes(const weft_program *p, int v) {
 }
 
 bool weft_kernel_dep_rowwise(const weft_program *p, const weft_kernel *k, int q) {
-    if (k->dep[q] < 0) return k->kind != WEFT_KERNEL_WHOLE;  /* graph inputs stream in the consumer's blocks */
-    const weft_kernel *src = &p->k[k->dep[q]];
-    return k->kind != WEFT_KERNEL_WHOLE && src->blocks == k->blocks && src->M == k->M;
+    (void)p;
+    return !k->dep_whole[q];
 }
 
+int weft_value_blocks(const weft_program *p, int v) { return p->stream_axis[v] >= 0 ? p->blocks : 1; }
+
 bool weft_kernel_streams(const weft_program *p, const weft_kernel *k) {
-    if (k->kind == WEFT_KERNEL_WHOLE) return false;
+    (void)p;
+    if (k->blocks == 1) return false;
     for (int q = 0; q < k->n_deps; q++)
-        if (!weft_kernel_dep_rowwise(p, k, q)) return false;
+        if (k->dep_whole[q]) return false;
     return true;
 }
 
@@ -234,10 +309,16 @@ static int64_t sram_need(const weft_program *p, const weft_kernel *k, int pk, in
         /* weight tile, two input row blocks, two fp32 partial blocks */
         return kb * nb * es + 2 * k->block_rows * kb * es + 2 * k->block_rows * nb * 4;
     }
-    int64_t in = 0;
-    for (int q = 0; q < k->n_deps; q++) in += act_bytes(p, k->dep_value[q]);
+    /* inputs needed whole are held whole; streamed ones two blocks at a time, unless the kernel
+     * joins two streams (then the early one waits whole) */
+    bool join = weft_kernel_holds_whole(p, k);
+    int64_t data = 0;
+    for (int q = 0; q < k->n_deps; q++) {
+        int64_t b = act_bytes(p, k->dep_value[q]);
+        data += k->dep_whole[q] || join ? b : 2 * b / k->blocks;
+    }
     int64_t out = k->M * k->N * es;
-    int64_t data = weft_kernel_holds_whole(p, k) ? in + out : 2 * (in + out) / k->blocks;
+    data += k->blocks == 1 ? out : 2 * out / k->blocks;
     return (data + k->weight_bytes + t - 1) / t;
 }
 
@@ -449,16 +530,40 @@ weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_com
     p->folded = weft_xcalloc((size_t)g->n_vals, sizeof(weft_tensor));
     p->k = weft_xcalloc((size_t)(g->n_nodes + 1), sizeof(weft_kernel));
     p->kernel_of_value = weft_xmalloc((size_t)(g->n_vals + 1) * sizeof(int));
-    for (int v = 0; v < g->n_vals; v++) p->kernel_of_value[v] = -1;
+    p->stream_axis = weft_xmalloc((size_t)(g->n_vals + 1) * sizeof(int));
+    for (int v = 0; v < g->n_vals; v++) p->kernel_of_value[v] = p->stream_axis[v] = -1;
+    /* the stream: the tokens of an int64 (batch, seq) input, else the batch */
+    for (int i = 0; i < g->n_inputs && !p->stream_len; i++) {
+        const weft_value *v = &g->vals[g->inputs[i]];
+        if (v->shape.ndim == 2 && v->dtype == WEFT_I64) { p->stream_len = v->shape.d[1]; p->stream_axis[g->inputs[i]] = 1; }
+    }
+    for (int i = 0; i < g->n_inputs && !p->stream_len; i++) {
+        const weft_value *v = &g->vals[g->inputs[i]];
+        if (v->shape.ndim >= 1) { p->stream_len = v->shape.d[0]; p->stream_axis[g->inputs[i]] = 0; }
+    }
+    /* other inputs with the same leading extent stream too */
+    for (int i = 0; i < g->n_inputs; i++) {
+        const weft_value *v = &g->vals[g->inputs[i]];
+        int ax = p->stream_axis[g->inputs[0]];
+        if (p->stream_axis[g->inputs[i]] < 0 && ax >= 0 && ax < v->shape.ndim && v->shape.d[ax] == p->stream_len)
+            p->stream_axis[g->inputs[i]] = ax;
+    }
+    p->blocks = (int)(p->stream_len < MAX_BLOCKS ? (p->stream_len > 0 ? p->stream_len : 1) : MAX_BLOCKS);
     s = fold_constants(p, err);
     for (int i = 0; i < g->n_nodes && !s; i++) {
         const weft_node *n = &g->nodes[i];
         if (p->kernel_of_node[i] == WEFT_NODE_FOLDED && is_const(p, n->out[0])) continue;
         if (is_view(p, n)) {
             /* a view changes only how the rows are counted: its value lives where its input does */
-            p->kernel_of_node[i] = WEFT_NODE_VIEW;
-            p->kernel_of_value[n->out[0]] = p->kernel_of_value[n->in[0]];
-            continue;
+            bool same[WEFT_MAX_IO];
+            int ax = out_axis(p, n, same);
+            if (ax >= 0 || sax(p, n->in[0]) < 0) {
+                p->kernel_of_node[i] = WEFT_NODE_VIEW;
+                p->kernel_of_value[n->out[0]] = p->kernel_of_value[n->in[0]];
+                p->stream_axis[n->out[0]] = ax;
+                continue;
+            }
+            /* a view that folds the stream axis into others needs its input whole: a kernel */
         }
         s = lower(p, i, &p->k[p->n], err);
         if (s) break;

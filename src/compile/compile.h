@@ -7,9 +7,10 @@
  *           run. Activations stream in as row blocks of mb rows: row i of the region receives
  *           X[rows, K block i] and multicasts it east; partial sums flow south down each column,
  *           each tile adding its own; the last tile of column j holds Y[rows, N block j].
- *   STREAM  element-wise ops, activations, and row-wise ops (Softmax / LogSoftmax /
- *           LayerNormalization over the last axis, whose row reductions run across the tiles
- *           holding a row): row block b of the output needs only row block b of each input.
+ *   STREAM  any other kernel whose output keeps the stream axis (the tokens of a sequence, or
+ *           the batch): element-wise ops, Softmax / LayerNormalization over other axes, Slice,
+ *           Transpose, the attention MatMuls: block b of the output needs block b of each
+ *           streamed input, and the inputs it needs whole (the keys and values of attention).
  *   VIEW    Reshape, Flatten, Squeeze, Unsqueeze, Identity of an activation take no region:
  *           the data stays where it is, only the row count its consumers see changes.
  *   WHOLE   everything else the compiler lowers (MatMul of two activations as in attention,
@@ -42,6 +43,7 @@ typedef struct {
     int dep[WEFT_KERNEL_MAX_DEPS];        /* producing kernel index, or -1 for a graph input */
     int dep_value[WEFT_KERNEL_MAX_DEPS];  /* the value carried */
     int dep_channel[WEFT_KERNEL_MAX_DEPS];
+    bool dep_whole[WEFT_KERNEL_MAX_DEPS]; /* the kernel needs all blocks of this input before its first */
     int64_t flops;              /* whole tensor */
     int64_t weight_bytes;       /* resident in the region */
     int64_t sram_per_tile;      /* the plan's peak, bytes */
@@ -60,6 +62,9 @@ typedef struct {
     int n;
     int *kernel_of_node;        /* (n_nodes) kernel index, WEFT_NODE_FOLDED or WEFT_NODE_VIEW */
     int *kernel_of_value;       /* (n_vals) kernel whose region holds the value, -1 for inputs and constants */
+    int *stream_axis;           /* (n_vals) the axis of the value that streams in blocks, -1 if none */
+    int64_t stream_len;         /* L: the stream's extent (tokens of a sequence model, else the batch) */
+    int blocks;                 /* min(L, 64): blocks of every streamed value */
     weft_tensor *folded;        /* (n_vals) values computed at compile time (owned), data NULL if not */
     int channels_used;
     int64_t tiles_used;
@@ -86,6 +91,8 @@ int weft_edge_lanes(const weft_program *p, int src, int dst, weft_lane *lanes);
 
 /* Does block b of dependency q feed block b of kernel k (else k waits for all its blocks)? */
 bool weft_kernel_dep_rowwise(const weft_program *p, const weft_kernel *k, int q);
+/* Blocks in which value v travels: the program's blocks when it has the stream axis, else 1. */
+int weft_value_blocks(const weft_program *p, int v);
 /* Does every dependency of k stream row block by row block? */
 bool weft_kernel_streams(const weft_program *p, const weft_kernel *k);
 /* Does k's SRAM plan hold its inputs whole (see sram_need in compile.c)? */

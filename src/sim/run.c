@@ -129,14 +129,13 @@ typedef struct { sim *s; int kernel, slot, block; } arrival;
 #define rowwise_dep weft_kernel_dep_rowwise
 
 static int blocks_of_dep(const weft_program *p, const weft_kernel *k, int q) {
-    return k->dep[q] < 0 ? k->blocks : p->k[k->dep[q]].blocks;
+    return k->dep[q] < 0 ? weft_value_blocks(p, k->dep_value[q]) : p->k[k->dep[q]].blocks;
 }
 
 static int64_t block_bytes(const weft_program *p, const weft_kernel *k, int b) {
     const weft_value *v = &p->graph->vals[p->graph->nodes[k->node].out[0]];
-    int64_t r0 = k->block_rows * b, r1 = r0 + k->block_rows;
-    if (r1 > k->M) r1 = k->M;
-    return (r1 - r0) * k->N * (int64_t)weft_dtype_size(v->dtype);
+    int64_t total = weft_shape_numel(&v->shape) * (int64_t)weft_dtype_size(v->dtype);
+    return total * (b + 1) / k->blocks - total * b / k->blocks;
 }
 
 /* Sends `bytes` over the lanes of an edge, split evenly; returns when the last lane's data has
@@ -249,10 +248,10 @@ static weft_status timing_pass(const weft_program *p, weft_sim_stats *out, weft_
         for (int q = 0; q < k->n_deps; q++) {
             if (k->dep[q] >= 0) continue;
             const weft_value *v = &g->vals[k->dep_value[q]];
-            int64_t rows = weft_shape_numel(&v->shape) / (k->M ? k->M : 1);
-            for (int b = 0; b < k->blocks; b++) {
-                int64_t r0 = k->block_rows * b, r1 = r0 + k->block_rows > k->M ? k->M : r0 + k->block_rows;
-                uint64_t bytes = (uint64_t)((r1 - r0) * rows * (int64_t)weft_dtype_size(v->dtype));
+            int nb = weft_value_blocks(p, k->dep_value[q]);
+            int64_t total = weft_shape_numel(&v->shape) * (int64_t)weft_dtype_size(v->dtype);
+            for (int b = 0; b < nb; b++) {
+                uint64_t bytes = (uint64_t)(total * (b + 1) / nb - total * b / nb);
                 sent += (double)bytes / offchip;
                 uint64_t at = send_edge(&s, (uint64_t)sent, -1, i, bytes);
                 arrival *a = weft_xmalloc(sizeof *a);
