@@ -6,6 +6,7 @@
 #include "models/models.h"
 #include "onnx/onnx_test.h"
 #include "report/report.h"
+#include "io/io.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -25,7 +26,7 @@ static void usage(FILE *f) {
             "  onnx-test [--arch A] [--expect FILE] [--rtol X] [--atol X] DIR...\n"
             "                             run ONNX backend test cases (model.onnx + test_data_set_*) on the\n"
             "                             reference executor, or compiled for machine A and simulated\n"
-            "  compile MODEL [--arch A] [--heatmap h.png] [--heatmap-sram s.png]\n"
+            "  compile MODEL [--arch A] [-o prog.weft] [--heatmap h.png] [--heatmap-sram s.png]\n"
             "                             map MODEL onto machine A (default wse2-mini) in pipelined mode\n"
             "  run MODEL [--arch A] [--timing-only] [--per-pe] [--report r.json] [--heatmap h.png]\n"
             "                             simulate one forward pass on the fabric; print the report\n"
@@ -37,7 +38,8 @@ static void usage(FILE *f) {
             "                             a machine description, its assumptions and sources\n"
             "  demo                       the main job, end to end\n"
             "\n"
-            "MODEL is a path to an ONNX file or builtin:NAME[:key=value,...], e.g. builtin:gpt2.\n");
+            "MODEL is a path to an ONNX file or builtin:NAME[:key=value,...], e.g. builtin:gpt2; run and\n"
+            "check also take a program file written by compile -o (prog.weft).\n");
 }
 
 static int die(const weft_err *err) {
@@ -243,15 +245,16 @@ static int cmd_arch(int argc, char **argv) {
 /* ---- compile, run, check ---- */
 
 typedef struct {
-    const char *model, *arch, *report, *heatmap, *heatmap_sram;
-    bool timing_only, per_pe;
+    const char *model, *arch, *report, *heatmap, *heatmap_sram, *output;
+    bool timing_only, per_pe, arch_given;
 } fabric_args;
 
 static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
     memset(a, 0, sizeof *a);
     a->arch = "wse2-mini";
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--arch") && i + 1 < argc) a->arch = argv[++i];
+        if (!strcmp(argv[i], "--arch") && i + 1 < argc) { a->arch = argv[++i]; a->arch_given = true; }
+        else if (!strcmp(argv[i], "-o") && i + 1 < argc) a->output = argv[++i];
         else if (!strcmp(argv[i], "--report") && i + 1 < argc) a->report = argv[++i];
         else if (!strcmp(argv[i], "--heatmap") && i + 1 < argc) a->heatmap = argv[++i];
         else if (!strcmp(argv[i], "--heatmap-sram") && i + 1 < argc) a->heatmap_sram = argv[++i];
@@ -345,21 +348,48 @@ static int write_pictures(const weft_program *p, const fabric_args *a) {
     return 0;
 }
 
+static bool is_program_file(const char *path) {
+    size_t n = strlen(path);
+    return n > 5 && !strcmp(path + n - 5, ".weft");
+}
+
+/* The model and its program: compiled now for --arch, or loaded from a .weft program file (which
+ * recompiles and checks the stored placement). */
+static int load_program(const fabric_args *a, weft_graph **g, weft_program **p) {
+    weft_err err = {0};
+    if (is_program_file(a->model)) {
+        if (weft_program_load(a->model, g, p, &err)) return die(&err);
+        if (a->arch_given && strcmp(a->arch, (*p)->arch.name)) {
+            fprintf(stderr, "weft: error: %s was compiled for '%s', not '%s'; compile it again for that machine\n", a->model,
+                    (*p)->arch.name, a->arch);
+            return 2;
+        }
+        return 0;
+    }
+    weft_arch arch;
+    if (weft_arch_get(a->arch, &arch, &err) || weft_model_load(a->model, g, &err)) return die(&err);
+    weft_compile_opts o = {0};
+    if (weft_compile(*g, &arch, &o, p, &err)) { weft_graph_free(*g); return die(&err); }
+    return 0;
+}
+
 static int cmd_compile(int argc, char **argv) {
     fabric_args a;
     int rc = parse_fabric_args(argc, argv, &a);
     if (rc) return rc;
-    weft_err err = {0};
-    weft_arch arch;
     weft_graph *g;
-    if (weft_arch_get(a.arch, &arch, &err) || weft_model_load(a.model, &g, &err)) return die(&err);
     weft_program *p;
     double t0 = now();
-    weft_compile_opts o = {0};
-    if (weft_compile(g, &arch, &o, &p, &err)) { weft_graph_free(g); return die(&err); }
+    if ((rc = load_program(&a, &g, &p))) return rc;
     weft_program_print(p, stdout);
     printf("\ncompiled in %.3f s\n", now() - t0);
-    rc = write_pictures(p, &a);
+    if (a.output) {
+        weft_err err = {0};
+        weft_compile_opts o = {0};
+        if (weft_program_save(p, &o, a.output, &err)) rc = die(&err);
+        else printf("wrote %s\n", a.output);
+    }
+    if (!rc) rc = write_pictures(p, &a);
     weft_program_free(p);
     weft_graph_free(g);
     return rc;
@@ -372,13 +402,10 @@ static int fabric(int argc, char **argv, bool check) {
     if (rc) return rc;
     if (check && a.timing_only) { fprintf(stderr, "weft check: --timing-only computes no numbers to check\n"); return 2; }
     weft_err err = {0};
-    weft_arch arch;
     weft_graph *g;
-    if (weft_arch_get(a.arch, &arch, &err) || weft_model_load(a.model, &g, &err)) return die(&err);
-    double t0 = now();
     weft_program *p;
-    weft_compile_opts o = {0};
-    if (weft_compile(g, &arch, &o, &p, &err)) { weft_graph_free(g); return die(&err); }
+    double t0 = now();
+    if ((rc = load_program(&a, &g, &p))) return rc;
     weft_tensor *in = NULL;
     const weft_tensor **inp = NULL;
     if (!a.timing_only && make_inputs(g, &in, &inp, &err)) return die(&err);

@@ -1,0 +1,48 @@
+/* io: weft's binary files. Every file starts with an 8-byte magic and a version, and ends with a
+ * 64-bit checksum (FNV-1a) of everything before it; a file is written to a temporary name,
+ * flushed to disk (fsync) and renamed into place, so a crash mid-write leaves the old file whole.
+ *
+ *   weft_graph_save / weft_graph_load   a graph with its parameters and constants ("WEFTGRPH")
+ *   weft_program_save / weft_program_load
+ *                                       a compiled program ("WEFTPROG"): the graph, the machine
+ *                                       and the compile options, plus the placement it produced;
+ *                                       loading recompiles and checks that the placement agrees.
+ */
+#ifndef WEFT_IO_H
+#define WEFT_IO_H
+
+#include "compile/compile.h"
+
+/* A growable byte buffer with typed writers, and a bounded reader whose every read is checked. */
+typedef struct { uint8_t *data; size_t len, cap; } weft_buf;
+typedef struct { const uint8_t *data; size_t len, pos; bool bad; } weft_reader;
+
+void weft_buf_bytes(weft_buf *b, const void *p, size_t n);
+void weft_buf_u64(weft_buf *b, uint64_t v);
+void weft_buf_str(weft_buf *b, const char *s);
+void weft_buf_free(weft_buf *b);
+bool weft_read_bytes(weft_reader *r, void *p, size_t n);
+uint64_t weft_read_u64(weft_reader *r);
+/* A string of at most max bytes, newly allocated (NULL on error). */
+char *weft_read_str(weft_reader *r, size_t max);
+
+uint64_t weft_fnv64(const void *p, size_t n);
+
+/* Writes magic, version, body and checksum to path atomically. */
+weft_status weft_file_write(const char *path, const char magic[8], uint32_t version, const weft_buf *body, weft_err *err);
+/* Reads path, checks magic, version and checksum; body points into *file (caller frees *file). */
+weft_status weft_file_read(const char *path, const char magic[8], uint32_t version, uint8_t **file, weft_reader *body,
+                           weft_err *err);
+
+void weft_graph_serialize(const weft_graph *g, weft_buf *b);
+/* Rebuilds a graph through the graph API (so it is inferred and verified like any other). */
+weft_status weft_graph_deserialize(weft_reader *r, const char *where, weft_graph **out, weft_err *err);
+weft_status weft_graph_save(const weft_graph *g, const char *path, weft_err *err);
+weft_status weft_graph_load(const char *path, weft_graph **out, weft_err *err);
+
+weft_status weft_program_save(const weft_program *p, const weft_compile_opts *o, const char *path, weft_err *err);
+/* Loads a program file: the graph (returned in *g, owned by the caller, outliving the program),
+ * the machine, and the program compiled again and checked against the stored placement. */
+weft_status weft_program_load(const char *path, weft_graph **g, weft_program **out, weft_err *err);
+
+#endif

@@ -1,0 +1,118 @@
+/* Tests of weft's binary files: graphs and programs round-trip exactly; corrupt, truncated,
+ * foreign and future files are refused with a clear error. */
+#include "io/io.h"
+#include "models/models.h"
+#include "sim/run.h"
+#include "test.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+static void path_in_build(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", weft_test_builddir(), name); }
+
+/* Runs g on the reference with seeded inputs; out receives its first output. */
+static void run_ref(const weft_graph *g, weft_tensor *out) {
+    weft_err err = {0};
+    weft_tensor in[4] = {{0}};
+    const weft_tensor *inp[4];
+    for (int i = 0; i < g->n_inputs; i++) {
+        const weft_value *v = &g->vals[g->inputs[i]];
+        CHECK_OK(weft_tensor_alloc(&in[i], v->dtype, v->shape, &err), &err);
+        for (int64_t k = 0; k < weft_tensor_numel(&in[i]); k++) {
+            int64_t id = (k * 7 + 3) % 64;
+            weft_convert((char *)in[i].data + k * (int64_t)weft_dtype_size(v->dtype), v->dtype, &id, WEFT_I64, 1);
+        }
+        inp[i] = &in[i];
+    }
+    weft_tensor outs[4] = {{0}};
+    CHECK_OK(weft_ref_run(g, inp, g->n_inputs, outs, g->n_outputs, &err), &err);
+    *out = outs[0];
+    for (int j = 1; j < g->n_outputs; j++) weft_tensor_free(&outs[j]);
+    for (int i = 0; i < g->n_inputs; i++) weft_tensor_free(&in[i]);
+}
+
+TEST(io_graph_round_trip_is_exact) {
+    weft_err err = {0};
+    weft_graph *g = NULL, *h = NULL;
+    CHECK_OK(weft_model_load("builtin:gpt:layers=1,dim=32,heads=2,vocab=64,seq=8", &g, &err), &err);
+    char path[1024];
+    path_in_build(path, sizeof path, "io_test.wgraph");
+    CHECK_OK(weft_graph_save(g, path, &err), &err);
+    CHECK_OK(weft_graph_load(path, &h, &err), &err);
+    if (!g || !h) return;
+    CHECK_INT(h->n_vals, g->n_vals);
+    CHECK_INT(h->n_nodes, g->n_nodes);
+    CHECK(!strcmp(h->name, g->name));
+    weft_tensor a = {0}, b = {0};
+    run_ref(g, &a);
+    run_ref(h, &b);
+    CHECK(weft_shape_eq(&a.shape, &b.shape) && !memcmp(a.data, b.data, weft_tensor_nbytes(&a)));
+    weft_tensor_free(&a);
+    weft_tensor_free(&b);
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    struct stat st;
+    CHECK(stat(tmp, &st) != 0);  /* the temporary file was renamed into place */
+    weft_graph_free(g);
+    weft_graph_free(h);
+}
+
+/* Writes `bytes` of src (optionally with one byte flipped) to dst. */
+static void copy_damaged(const char *src, const char *dst, long keep, long flip) {
+    FILE *f = fopen(src, "rb"), *o = fopen(dst, "wb");
+    CHECK(f && o);
+    if (!f || !o) return;
+    int c;
+    long i = 0;
+    while ((c = fgetc(f)) != EOF && (keep < 0 || i < keep)) {
+        fputc(i == flip ? c ^ 0x40 : c, o);
+        i++;
+    }
+    fclose(f);
+    fclose(o);
+}
+
+TEST(io_damaged_files_are_refused) {
+    weft_err err = {0};
+    weft_graph *g = NULL, *h = NULL;
+    CHECK_OK(weft_model_load("builtin:mlp:in=8,hidden=4,out=2,batch=2", &g, &err), &err);
+    char path[1024], bad[1024];
+    path_in_build(path, sizeof path, "io_mlp.wgraph");
+    path_in_build(bad, sizeof bad, "io_bad.wgraph");
+    CHECK_OK(weft_graph_save(g, path, &err), &err);
+    copy_damaged(path, bad, -1, 200);  /* a flipped byte in the body */
+    CHECK_INT(weft_graph_load(bad, &h, &err), WEFT_ERR_INVALID);
+    CHECK(strstr(err.msg, "checksum") && strstr(err.msg, bad));
+    copy_damaged(path, bad, 100, -1);  /* truncated */
+    CHECK_INT(weft_graph_load(bad, &h, &err), WEFT_ERR_INVALID);
+    copy_damaged(path, bad, -1, 0);    /* wrong magic */
+    CHECK_INT(weft_graph_load(bad, &h, &err), WEFT_ERR_INVALID);
+    CHECK(strstr(err.msg, "magic") != NULL);
+    copy_damaged(path, bad, -1, 8);    /* another version */
+    CHECK_INT(weft_graph_load(bad, &h, &err), WEFT_ERR_UNSUPPORTED);
+    CHECK(strstr(err.msg, "version") != NULL);
+    CHECK_INT(weft_graph_load("/nonexistent/x.wgraph", &h, &err), WEFT_ERR_IO);
+    CHECK(h == NULL);
+    /* a program file is not a graph file */
+    weft_arch arch;
+    CHECK_OK(weft_arch_preset("mesh-8x8", &arch, &err), &err);
+    weft_program *p = NULL, *q = NULL;
+    weft_compile_opts o = {0};
+    CHECK_OK(weft_compile(g, &arch, &o, &p, &err), &err);
+    char prog[1024];
+    path_in_build(prog, sizeof prog, "io_mlp.weft");
+    CHECK_OK(weft_program_save(p, &o, prog, &err), &err);
+    CHECK_INT(weft_graph_load(prog, &h, &err), WEFT_ERR_INVALID);
+    weft_graph *pg = NULL;
+    CHECK_OK(weft_program_load(prog, &pg, &q, &err), &err);
+    if (q) {
+        CHECK_INT(q->n, p->n);
+        for (int i = 0; i < p->n && i < q->n; i++)
+            CHECK(q->k[i].x0 == p->k[i].x0 && q->k[i].y0 == p->k[i].y0 && q->k[i].w == p->k[i].w && q->k[i].h == p->k[i].h);
+        CHECK(!strcmp(q->arch.name, "mesh-8x8"));
+    }
+    weft_program_free(q);
+    weft_graph_free(pg);
+    weft_program_free(p);
+    weft_graph_free(g);
+}
