@@ -206,3 +206,30 @@ TEST(fabric_unlowered_op_is_named) {
     CHECK(strstr(err.msg, "node 'best' (TopK)") && strstr(err.msg, "cannot lower"));
     weft_graph_free(g);
 }
+
+/* Causal attention streams: the scores and the weighted sum wait only for the prefix of keys and
+ * values, in the built-in GPT and in PyTorch's export alike; without the mask they wait whole. */
+static int count_prefix_deps(const char *spec_or_path) {
+    weft_err err = {0};
+    weft_graph *g = NULL;
+    weft_arch arch;
+    weft_arch_preset("wse2-mini", &arch, &err);
+    if (weft_model_load(spec_or_path, &g, &err)) { weft_test_fail(__FILE__, __LINE__, "%s", err.msg); return -1; }
+    weft_program *p = NULL;
+    weft_compile_opts o = {0};
+    int n = 0;
+    if (weft_compile(g, &arch, &o, &p, &err)) weft_test_fail(__FILE__, __LINE__, "%s", err.msg);
+    else
+        for (int i = 0; i < p->n; i++)
+            for (int q = 0; q < p->k[i].n_deps; q++) n += weft_kernel_dep_prefix(&p->k[i], q);
+    weft_program_free(p);
+    weft_graph_free(g);
+    return n;
+}
+
+TEST(fabric_causal_attention_streams_a_prefix) {
+    CHECK_INT(count_prefix_deps("builtin:gpt:layers=2,dim=64,heads=2,vocab=64,seq=32"), 4);  /* 2 per layer */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/pytorch-cases/pytorch_gpt/model.onnx", weft_test_builddir());
+    CHECK_INT(count_prefix_deps(path), 4);
+}

@@ -196,6 +196,108 @@ static weft_status fold_constants(weft_program *p, weft_err *err) {
     return WEFT_OK;
 }
 
+/* ---- causal attention ----
+ * The keys and values of attention are needed whole, unless the scores are masked causally:
+ * then query block b only ever uses keys and values of blocks 0..b, and the kernels computing
+ * the scores and the weighted sum wait only for that prefix. The compiler recognises the mask
+ * the way a model writes it: scores -> [scale by a constant] -> Where(constant mask, scores,
+ * constant) or Add(scores, constant mask) -> Softmax over the keys. */
+
+/* The only node reading v, or -1. */
+static int sole_user(const weft_program *p, int v) {
+    const weft_graph *g = p->graph;
+    int user = -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int q = 0; q < g->nodes[i].n_in; q++)
+            if (g->nodes[i].in[q] == v) {
+                if (user >= 0 && user != i) return -1;
+                user = i;
+            }
+    for (int j = 0; j < g->n_outputs; j++)
+        if (g->outputs[j] == v) return -1;
+    return user;
+}
+
+/* Is constant m, broadcast to (..., T, T), a causal mask: position (i, j) kept exactly when
+ * j <= i? As a Where condition, kept is true (or false, `inverted`); as an additive mask, kept
+ * is 0 and masked is at most -1e4. */
+enum { MASK_KEEP_TRUE, MASK_KEEP_FALSE, MASK_ADDITIVE };
+static bool causal_mask(const weft_program *p, int m, int mode) {
+    if (!is_const(p, m)) return false;
+    const weft_tensor *t = &p->folded[m];
+    int r = t->shape.ndim;
+    if (r < 2 || t->shape.d[r - 1] != t->shape.d[r - 2]) return false;
+    int64_t T = t->shape.d[r - 1];
+    if (weft_tensor_numel(t) != T * T) return false;
+    for (int64_t i = 0; i < T; i++)
+        for (int64_t j = 0; j < T; j++) {
+            double x = weft_tensor_get_f(t, i * T + j);
+            bool kept = mode == MASK_ADDITIVE ? x == 0 : mode == MASK_KEEP_TRUE ? x != 0 : x == 0;
+            if (kept != (j <= i) || (mode == MASK_ADDITIVE && !kept && x > -1e4)) return false;
+        }
+    return true;
+}
+
+/* Does every element of constant c push a softmax weight to zero (at most -1e4)? */
+static bool very_negative(const weft_program *p, int c) {
+    if (!is_const(p, c)) return false;
+    for (int64_t i = 0; i < weft_tensor_numel(&p->folded[c]); i++)
+        if (weft_tensor_get_f(&p->folded[c], i) > -1e4) return false;
+    return true;
+}
+
+/* Is node i a causal mask applied to value v: Where(mask, v, -inf), Where(~mask, -inf, v) or
+ * Add(v, mask)? */
+static bool is_causal_masking(const weft_program *p, int i, int v) {
+    const weft_node *n = &p->graph->nodes[i];
+    if (!strcmp(n->op->name, "Where")) {
+        if (n->in[1] == v && very_negative(p, n->in[2])) return causal_mask(p, n->in[0], MASK_KEEP_TRUE);
+        if (n->in[2] == v && very_negative(p, n->in[1])) return causal_mask(p, n->in[0], MASK_KEEP_FALSE);
+        return false;
+    }
+    if (!strcmp(n->op->name, "Add") && (n->in[0] == v || n->in[1] == v))
+        return causal_mask(p, n->in[0] == v ? n->in[1] : n->in[0], MASK_ADDITIVE);
+    return false;
+}
+
+static bool softmax_over_last(const weft_program *p, const weft_node *n) {
+    if (strcmp(n->op->name, "Softmax")) return false;
+    int rank = p->graph->vals[n->out[0]].shape.ndim;
+    int64_t axis = weft_attr_i(n, "axis", n->opset >= 13 ? -1 : 1);
+    return (axis < 0 ? axis + rank : axis) == rank - 1;
+}
+
+/* The scores MatMul of causal attention: its output reaches a causal mask (through an optional
+ * scaling by a constant), then a softmax over the keys. */
+static bool causal_scores(const weft_program *p, const weft_node *n) {
+    const weft_graph *g = p->graph;
+    int v = n->out[0];
+    int u = sole_user(p, v);
+    if (u < 0) return false;
+    const weft_node *un = &g->nodes[u];
+    if ((!strcmp(un->op->name, "Mul") || !strcmp(un->op->name, "Div")) && is_const(p, un->in[1])) {
+        v = un->out[0];
+        u = sole_user(p, v);
+        if (u < 0) return false;
+    }
+    if (!is_causal_masking(p, u, v)) return false;
+    int s = sole_user(p, g->nodes[u].out[0]);
+    return s >= 0 && softmax_over_last(p, &g->nodes[s]);
+}
+
+/* The weighted sum of causal attention: its probabilities come from a softmax of causally masked
+ * scores. */
+static bool causal_context(const weft_program *p, const weft_node *n) {
+    const weft_graph *g = p->graph;
+    int sm = g->vals[n->in[0]].producer;
+    if (sm < 0 || !softmax_over_last(p, &g->nodes[sm])) return false;
+    int mk = g->vals[g->nodes[sm].in[0]].producer;
+    if (mk < 0) return false;
+    for (int q = 0; q < g->nodes[mk].n_in; q++)  /* whichever input carries the scores */
+        if (g->nodes[mk].in[q] >= 0 && !is_const(p, g->nodes[mk].in[q]) && is_causal_masking(p, mk, g->nodes[mk].in[q])) return true;
+    return false;
+}
+
 /* Sets up kernel k for node i: kind, dimensions, weights, work. */
 static weft_status lower(weft_program *p, int i, weft_kernel *k, weft_err *err) {
     const weft_graph *g = p->graph;
@@ -258,6 +360,12 @@ static weft_status lower(weft_program *p, int i, weft_kernel *k, weft_err *err) 
                                 WEFT_KERNEL_MAX_DEPS);
         k->dep[k->n_deps] = p->kernel_of_value[v];
         k->dep_whole[k->n_deps] = k->blocks == 1 || !same[q];
+        /* causal attention: the keys (scores) and values (weighted sum) stream as a prefix */
+        if (k->dep_whole[k->n_deps] && k->blocks > 1 && !strcmp(op, "MatMul") && q == 1 && sax(p, v) >= 0 &&
+            weft_value_blocks(p, v) == k->blocks && (causal_scores(p, n) || causal_context(p, n))) {
+            k->dep_whole[k->n_deps] = false;
+            k->dep_prefix[k->n_deps] = true;
+        }
         k->dep_value[k->n_deps++] = v;
     }
     return WEFT_OK;
@@ -280,8 +388,10 @@ static int64_t act_bytes(const weft_program *p, int v) {
 
 bool weft_kernel_dep_rowwise(const weft_program *p, const weft_kernel *k, int q) {
     (void)p;
-    return !k->dep_whole[q];
+    return !k->dep_whole[q] && !k->dep_prefix[q];
 }
+
+bool weft_kernel_dep_prefix(const weft_kernel *k, int q) { return k->dep_prefix[q]; }
 
 int weft_value_blocks(const weft_program *p, int v) { return p->stream_axis[v] >= 0 ? p->blocks : 1; }
 
@@ -289,7 +399,7 @@ bool weft_kernel_streams(const weft_program *p, const weft_kernel *k) {
     (void)p;
     if (k->blocks == 1) return false;
     for (int q = 0; q < k->n_deps; q++)
-        if (k->dep_whole[q]) return false;
+        if (k->dep_whole[q] || k->dep_prefix[q]) return false;
     return true;
 }
 
@@ -315,7 +425,7 @@ static int64_t sram_need(const weft_program *p, const weft_kernel *k, int pk, in
     int64_t data = 0;
     for (int q = 0; q < k->n_deps; q++) {
         int64_t b = act_bytes(p, k->dep_value[q]);
-        data += k->dep_whole[q] || join ? b : 2 * b / k->blocks;
+        data += k->dep_whole[q] || k->dep_prefix[q] || join ? b : 2 * b / k->blocks;
     }
     int64_t out = k->M * k->N * es;
     data += k->blocks == 1 ? out : 2 * out / k->blocks;

@@ -43,7 +43,8 @@ typedef struct {
     int dep[WEFT_KERNEL_MAX_DEPS];        /* producing kernel index, or -1 for a graph input */
     int dep_value[WEFT_KERNEL_MAX_DEPS];  /* the value carried */
     int dep_channel[WEFT_KERNEL_MAX_DEPS];
-    bool dep_whole[WEFT_KERNEL_MAX_DEPS]; /* the kernel needs all blocks of this input before its first */
+    bool dep_whole[WEFT_KERNEL_MAX_DEPS];  /* the kernel needs all blocks of this input before its first */
+    bool dep_prefix[WEFT_KERNEL_MAX_DEPS]; /* block b needs blocks 0..b of this input (causal attention) */
     int64_t flops;              /* whole tensor */
     int64_t weight_bytes;       /* resident in the region */
     int64_t sram_per_tile;      /* the plan's peak, bytes */
@@ -89,6 +90,8 @@ typedef struct { int x0, y0, x1, y1; bool yx; } weft_lane;
 /* Lanes of the edge from kernel src (-1: off-chip input) to kernel dst (-1: off-chip output). */
 int weft_edge_lanes(const weft_program *p, int src, int dst, weft_lane *lanes);
 
+/* Is dependency q needed as a prefix (blocks 0..b for block b)? Causal attention's keys and values. */
+bool weft_kernel_dep_prefix(const weft_kernel *k, int q);
 /* Does block b of dependency q feed block b of kernel k (else k waits for all its blocks)? */
 bool weft_kernel_dep_rowwise(const weft_program *p, const weft_kernel *k, int q);
 /* Blocks in which value v travels: the program's blocks when it has the stream axis, else 1. */

@@ -108,6 +108,7 @@ typedef struct {
     bool to_output;            /* the output is a graph output */
     int *arrived;              /* (n_deps * blocks): blocks arrived per dependency slot and block */
     int *arrived_all;          /* (n_deps): blocks arrived per slot, for whole-tensor dependencies */
+    int *prefix;               /* (n_deps): blocks 0..prefix-1 have all arrived */
     int next_block;
     int waiting, max_waiting;  /* blocks arrived and not yet started */
     uint64_t free_at;          /* when the region can take the next block */
@@ -163,8 +164,9 @@ static void try_start(sim *s, int ki, uint64_t now) {
     while (st->next_block < k->blocks) {
         int b = st->next_block;
         for (int q = 0; q < k->n_deps; q++) {
-            bool ok = rowwise_dep(s->p, k, q) ? st->arrived[q * k->blocks + b] > 0
-                                              : st->arrived_all[q] == blocks_of_dep(s->p, k, q);
+            bool ok = rowwise_dep(s->p, k, q)        ? st->arrived[q * k->blocks + b] > 0
+                      : weft_kernel_dep_prefix(k, q) ? st->prefix[q] > b
+                                                     : st->arrived_all[q] == blocks_of_dep(s->p, k, q);
             if (!ok) return;
         }
         uint64_t start = now > st->free_at ? now : st->free_at;
@@ -183,8 +185,10 @@ static void on_arrival(weft_engine *e, uint64_t t, int32_t tile, void *data) {
     sim *s = a->s;
     const weft_kernel *k = &s->p->k[a->kernel];
     kstate *st = &s->ks[a->kernel];
-    if (rowwise_dep(s->p, k, a->slot)) st->arrived[a->slot * k->blocks + a->block]++;
+    if (rowwise_dep(s->p, k, a->slot) || weft_kernel_dep_prefix(k, a->slot)) st->arrived[a->slot * k->blocks + a->block]++;
     else st->arrived_all[a->slot]++;
+    /* the prefix of consecutive blocks that have arrived */
+    while (st->prefix[a->slot] < k->blocks && st->arrived[a->slot * k->blocks + st->prefix[a->slot]] > 0) st->prefix[a->slot]++;
     st->waiting++;
     if (st->waiting > st->max_waiting) st->max_waiting = st->waiting;
     int ki = a->kernel;
@@ -228,6 +232,7 @@ static weft_status timing_pass(const weft_program *p, weft_sim_stats *out, weft_
         const weft_kernel *k = &p->k[i];
         s.ks[i].arrived = weft_xcalloc((size_t)(k->n_deps * k->blocks + 1), sizeof(int));
         s.ks[i].arrived_all = weft_xcalloc((size_t)k->n_deps + 1, sizeof(int));
+        s.ks[i].prefix = weft_xcalloc((size_t)k->n_deps + 1, sizeof(int));
         for (int q = 0; q < k->n_deps; q++) {
             if (k->dep[q] < 0) continue;
             kstate *src = &s.ks[k->dep[q]];
@@ -314,7 +319,7 @@ static weft_status timing_pass(const weft_program *p, weft_sim_stats *out, weft_
     out->bytes_moved = s.net.bytes;
     out->byte_hops = s.net.byte_hops;
     out->events = weft_engine_events(s.eng);
-    for (int i = 0; i < p->n; i++) { free(s.ks[i].arrived); free(s.ks[i].arrived_all); free(s.ks[i].edges); }
+    for (int i = 0; i < p->n; i++) { free(s.ks[i].arrived); free(s.ks[i].arrived_all); free(s.ks[i].prefix); free(s.ks[i].edges); }
     free(s.ks);
     weft_net_free(&s.net);
     weft_engine_free(s.eng);
