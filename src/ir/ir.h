@@ -93,6 +93,11 @@ struct weft_op_def {
     weft_status (*eval)(weft_op_ctx *c);
     /* optional: default is bytes of inputs and outputs and one flop per output element */
     weft_cost (*cost)(const weft_op_ctx *c);
+    /* optional: appends to g the nodes computing the gradients of n's inputs (grad/grad.h). dy[j]
+     * is the value holding d(loss)/d(output j), or -1 when output j gets none; writes dx[i]
+     * (d loss / d input i), -1 when input i is not differentiable (integers, indices, shapes).
+     * n is a copy that stays valid while g grows; the rule must not keep pointers into g. */
+    weft_status (*backward)(weft_graph *g, const weft_node *n, const int *dy, int *dx, weft_err *err);
 };
 
 /* The families, each a {0}-terminated array of rows. */

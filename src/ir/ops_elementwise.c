@@ -1,6 +1,7 @@
 /* ir: element-wise ops: unary math and activations, broadcasting binary arithmetic, comparison
  * and logic, variadic Sum/Mean/Max/Min, Where, Cast, Identity, Dropout (inference). */
 #include "ir/ir.h"
+#include "grad/grad.h"
 #include "kernels/kernels.h"
 
 #include <math.h>
@@ -406,6 +407,186 @@ static weft_status eval_dropout(weft_op_ctx *c) {
     return WEFT_OK;
 }
 
+/* ---- backward rules (grad/grad.h): dx from dy, built as graph nodes ---- */
+
+#define BWD(fn) static weft_status fn(weft_graph *g, const weft_node *n, const int *dy, int *dx, weft_err *err)
+#define BEGIN weft_gb b_, *b = &b_; weft_gb_init(b, g, n, err)
+#define OP1(o, x) weft_gb_op1(b, o, x)
+#define OP2(o, x, y) weft_gb_op2(b, o, x, y)
+#define OP3(o, x, y, z) weft_gb_op3(b, o, x, y, z)
+#define K(v, like) weft_gb_scalar(b, v, like)
+#define X0 (n->in[0])
+#define Y0 (n->out[0])
+
+BWD(identity_backward) {
+    (void)g; (void)n; (void)err;
+    dx[0] = dy[0];
+    return WEFT_OK;
+}
+BWD(neg_backward) { BEGIN; dx[0] = OP1("Neg", dy[0]); return b->s; }
+BWD(abs_backward) { BEGIN; dx[0] = OP2("Mul", dy[0], OP1("Sign", X0)); return b->s; }
+/* d sqrt(x) = 1 / (2 y) */
+BWD(sqrt_backward) { BEGIN; dx[0] = OP2("Div", OP2("Mul", dy[0], K(0.5, dy[0])), Y0); return b->s; }
+/* d (1/x) = -y^2 */
+BWD(reciprocal_backward) { BEGIN; dx[0] = OP1("Neg", OP2("Mul", dy[0], OP2("Mul", Y0, Y0))); return b->s; }
+BWD(exp_backward) { BEGIN; dx[0] = OP2("Mul", dy[0], Y0); return b->s; }
+BWD(log_backward) { BEGIN; dx[0] = OP2("Div", dy[0], X0); return b->s; }
+BWD(tanh_backward) { BEGIN; dx[0] = OP2("Mul", dy[0], OP2("Sub", K(1, Y0), OP2("Mul", Y0, Y0))); return b->s; }
+BWD(sigmoid_backward) {
+    BEGIN;
+    dx[0] = OP2("Mul", dy[0], OP2("Mul", Y0, OP2("Sub", K(1, Y0), Y0)));
+    return b->s;
+}
+BWD(softplus_backward) { BEGIN; dx[0] = OP2("Mul", dy[0], OP1("Sigmoid", X0)); return b->s; }
+BWD(sin_backward) { BEGIN; dx[0] = OP2("Mul", dy[0], OP1("Cos", X0)); return b->s; }
+BWD(cos_backward) { BEGIN; dx[0] = OP1("Neg", OP2("Mul", dy[0], OP1("Sin", X0))); return b->s; }
+BWD(relu_backward) {
+    BEGIN;
+    int zero = K(0, X0);
+    dx[0] = OP3("Where", OP2("Greater", X0, zero), dy[0], zero);
+    return b->s;
+}
+BWD(leaky_relu_backward) {
+    BEGIN;
+    float alpha = weft_node_attr(n, "alpha") ? weft_attr_f(n, "alpha", 0) : 0.01f;
+    dx[0] = OP3("Where", OP2("GreaterOrEqual", X0, K(0, X0)), dy[0], OP2("Mul", dy[0], K(alpha, X0)));
+    return b->s;
+}
+/* d erf(x) = 2 / sqrt(pi) exp(-x^2) */
+BWD(erf_backward) {
+    BEGIN;
+    int e = OP1("Exp", OP1("Neg", OP2("Mul", X0, X0)));
+    dx[0] = OP2("Mul", dy[0], OP2("Mul", e, K(1.12837916709551257, X0)));
+    return b->s;
+}
+BWD(gelu_backward) {
+    BEGIN;
+    dx[0] = weft_gb_node(b, "weft.GeluGrad", (int[]){X0, dy[0]}, 2, n->attrs, n->n_attrs);
+    return b->s;
+}
+
+BWD(add_backward) {
+    BEGIN;
+    for (int i = 0; i < 2; i++) dx[i] = weft_gb_unbroadcast(b, dy[0], weft_gb_shape(b, n->in[i]));
+    return b->s;
+}
+BWD(sub_backward) {
+    BEGIN;
+    dx[0] = weft_gb_unbroadcast(b, dy[0], weft_gb_shape(b, n->in[0]));
+    dx[1] = weft_gb_unbroadcast(b, OP1("Neg", dy[0]), weft_gb_shape(b, n->in[1]));
+    return b->s;
+}
+BWD(mul_backward) {
+    BEGIN;
+    for (int i = 0; i < 2; i++)
+        dx[i] = weft_gb_unbroadcast(b, OP2("Mul", dy[0], n->in[1 - i]), weft_gb_shape(b, n->in[i]));
+    return b->s;
+}
+/* y = a / b: da = dy / b, db = -dy y / b */
+BWD(div_backward) {
+    BEGIN;
+    dx[0] = weft_gb_unbroadcast(b, OP2("Div", dy[0], n->in[1]), weft_gb_shape(b, n->in[0]));
+    dx[1] = weft_gb_unbroadcast(b, OP1("Neg", OP2("Div", OP2("Mul", dy[0], Y0), n->in[1])), weft_gb_shape(b, n->in[1]));
+    return b->s;
+}
+/* y = x^e: dx = dy e x^(e-1); de = dy y log(x) (a floating exponent that is not a constant) */
+BWD(pow_backward) {
+    BEGIN;
+    int e = n->in[1];
+    weft_dtype edt = weft_gb_dtype(b, e);
+    bool efloat = weft_dtype_is_float(edt);
+    int em1 = efloat ? OP2("Sub", e, K(1, e)) : -1;
+    if (!efloat) em1 = OP2("Sub", e, weft_gb_cast(b, K(1, -1), edt));
+    int ef = weft_gb_cast(b, e, weft_gb_dtype(b, X0));
+    dx[0] = weft_gb_unbroadcast(b, OP2("Mul", dy[0], OP2("Mul", ef, OP2("Pow", X0, em1))), weft_gb_shape(b, X0));
+    if (efloat && g->vals[e].kind != WEFT_VAL_CONST)
+        dx[1] = weft_gb_unbroadcast(b, OP2("Mul", dy[0], OP2("Mul", Y0, OP1("Log", X0))), weft_gb_shape(b, e));
+    return b->s;
+}
+/* y = x < 0 ? x slope : x */
+BWD(prelu_backward) {
+    BEGIN;
+    int zero = K(0, X0), neg = OP2("Less", X0, zero);
+    dx[0] = weft_gb_unbroadcast(b, OP3("Where", neg, OP2("Mul", dy[0], n->in[1]), dy[0]), weft_gb_shape(b, X0));
+    dx[1] = weft_gb_unbroadcast(b, OP3("Where", neg, OP2("Mul", dy[0], X0), zero), weft_gb_shape(b, n->in[1]));
+    return b->s;
+}
+
+BWD(sum_backward) {
+    BEGIN;
+    int d = dy[0];
+    if (!strcmp(n->op->name, "Mean")) d = OP2("Div", d, K(n->n_in, d));
+    for (int i = 0; i < n->n_in; i++) dx[i] = weft_gb_unbroadcast(b, d, weft_gb_shape(b, n->in[i]));
+    return b->s;
+}
+/* Max, Min: the gradient goes to the first input that holds the result (ties: the first wins) */
+BWD(pick_backward) {
+    BEGIN;
+    int zero = K(0, dy[0]), taken = -1;
+    for (int i = 0; i < n->n_in; i++) {
+        int m = OP2("Equal", n->in[i], Y0);
+        if (taken >= 0) m = OP2("And", m, OP1("Not", taken));
+        taken = taken < 0 ? m : OP2("Or", taken, m);
+        dx[i] = weft_gb_unbroadcast(b, OP3("Where", m, dy[0], zero), weft_gb_shape(b, n->in[i]));
+    }
+    return b->s;
+}
+BWD(where_backward) {
+    BEGIN;
+    int zero = K(0, dy[0]);
+    dx[1] = weft_gb_unbroadcast(b, OP3("Where", n->in[0], dy[0], zero), weft_gb_shape(b, n->in[1]));
+    dx[2] = weft_gb_unbroadcast(b, OP3("Where", n->in[0], zero, dy[0]), weft_gb_shape(b, n->in[2]));
+    return b->s;
+}
+/* Clip: the gradient passes where x is inside [min, max] (the bounds get none) */
+BWD(clip_backward) {
+    BEGIN;
+    int lo = -1, hi = -1;
+    if (n->n_in > 1 && n->in[1] >= 0) lo = n->in[1];
+    else if (weft_node_attr(n, "min")) lo = K(weft_attr_f(n, "min", 0), X0);
+    if (n->n_in > 2 && n->in[2] >= 0) hi = n->in[2];
+    else if (weft_node_attr(n, "max")) hi = K(weft_attr_f(n, "max", 0), X0);
+    int m = -1;
+    if (lo >= 0) m = OP2("GreaterOrEqual", X0, lo);
+    if (hi >= 0) {
+        int mh = OP2("LessOrEqual", X0, hi);
+        m = m < 0 ? mh : OP2("And", m, mh);
+    }
+    dx[0] = m < 0 ? dy[0] : OP3("Where", m, dy[0], K(0, dy[0]));
+    return b->s;
+}
+/* Cast between floating types: the gradient casts back; to or from integers none flows */
+BWD(cast_backward) {
+    BEGIN;
+    weft_dtype from = weft_gb_dtype(b, X0);
+    if (weft_dtype_is_float(from) && weft_dtype_is_float(weft_gb_dtype(b, Y0))) dx[0] = weft_gb_cast(b, dy[0], from);
+    return b->s;
+}
+
+#undef BWD
+#undef BEGIN
+#undef OP1
+#undef OP2
+#undef OP3
+#undef K
+#undef X0
+#undef Y0
+
+/* weft.GeluGrad (X, dY) -> dX = dY gelu'(X), attribute approximate as Gelu's. */
+static weft_status infer_gelu_grad(weft_op_ctx *c) {
+    if (!weft_shape_eq(&c->in[0]->shape, &c->in[1]->shape))
+        return weft_node_err(c, WEFT_ERR_SHAPE, "X and dY differ in shape");
+    return infer_float_same(c);
+}
+static weft_status eval_gelu_grad(weft_op_ctx *c) {
+    bool th = !strcmp(weft_attr_s(c->node, "approximate", "none"), "tanh");
+    const float *x = c->in[0]->data, *dy = c->in[1]->data;
+    float *dx = c->out[0].data;
+    int64_t len = weft_tensor_numel(&c->out[0]);
+    for (int64_t i = 0; i < len; i++) dx[i] = dy[i] * (th ? weft_gelu_tanh_grad(x[i]) : weft_gelu_grad(x[i]));
+    return WEFT_OK;
+}
+
 /* ---- costs ---- */
 
 /* Transcendental activations count as several flops; this is a coarse, documented estimate. */
@@ -419,33 +600,45 @@ static weft_cost cost_eltwise(const weft_op_ctx *c) {
     return k;
 }
 
-#define UNARY(nm) {nm, 1, 1, 1, 1, 0, "", infer_same, eval_unary, cost_eltwise}
-#define UNARY_F(nm) {nm, 1, 1, 1, 1, 0, "alpha,beta,gamma,approximate", infer_float_same, eval_unary, cost_eltwise}
-#define BINARY(nm, inf) {nm, 2, 2, 1, 1, 0, "fmod,broadcast,axis", inf, eval_binary, cost_eltwise}
+#define UNARY(nm) {nm, 1, 1, 1, 1, 0, "", infer_same, eval_unary, cost_eltwise, NULL}
+#define UNARY_F(nm) {nm, 1, 1, 1, 1, 0, "alpha,beta,gamma,approximate", infer_float_same, eval_unary, cost_eltwise, NULL}
+#define BINARY(nm, inf) {nm, 2, 2, 1, 1, 0, "fmod,broadcast,axis", inf, eval_binary, cost_eltwise, NULL}
+/* the same rows with a backward rule */
+#define UNARY_G(nm, bw) {nm, 1, 1, 1, 1, 0, "", infer_same, eval_unary, cost_eltwise, bw}
+#define UNARY_FG(nm, bw) {nm, 1, 1, 1, 1, 0, "alpha,beta,gamma,approximate", infer_float_same, eval_unary, cost_eltwise, bw}
+#define BINARY_G(nm, inf, bw) {nm, 2, 2, 1, 1, 0, "fmod,broadcast,axis", inf, eval_binary, cost_eltwise, bw}
 
 const weft_op_def weft_ops_elementwise[] = {
-    UNARY("Identity"), UNARY("Neg"), UNARY("Abs"), UNARY("Relu"), UNARY("Sign"),
-    UNARY_F("Sqrt"), UNARY_F("Reciprocal"), UNARY_F("Exp"), UNARY_F("Log"), UNARY_F("Tanh"),
-    UNARY_F("Sigmoid"), UNARY_F("Erf"), UNARY_F("Softplus"), UNARY_F("Softsign"), UNARY_F("Floor"),
-    UNARY_F("Ceil"), UNARY_F("Round"), UNARY_F("Sin"), UNARY_F("Cos"), UNARY_F("Tan"), UNARY_F("Asin"),
+    UNARY_G("Identity", identity_backward), UNARY_G("Neg", neg_backward), UNARY_G("Abs", abs_backward),
+    UNARY_G("Relu", relu_backward), UNARY("Sign"),
+    UNARY_FG("Sqrt", sqrt_backward), UNARY_FG("Reciprocal", reciprocal_backward), UNARY_FG("Exp", exp_backward),
+    UNARY_FG("Log", log_backward), UNARY_FG("Tanh", tanh_backward),
+    UNARY_FG("Sigmoid", sigmoid_backward), UNARY_FG("Erf", erf_backward), UNARY_FG("Softplus", softplus_backward),
+    UNARY_F("Softsign"), UNARY_F("Floor"),
+    UNARY_F("Ceil"), UNARY_F("Round"), UNARY_FG("Sin", sin_backward), UNARY_FG("Cos", cos_backward), UNARY_F("Tan"),
+    UNARY_F("Asin"),
     UNARY_F("Acos"), UNARY_F("Atan"), UNARY_F("Sinh"), UNARY_F("Cosh"), UNARY_F("Asinh"), UNARY_F("Acosh"),
-    UNARY_F("Atanh"), UNARY_F("Mish"), UNARY_F("HardSwish"), UNARY_F("Gelu"), UNARY_F("LeakyRelu"),
+    UNARY_F("Atanh"), UNARY_F("Mish"), UNARY_F("HardSwish"), UNARY_FG("Gelu", gelu_backward),
+    UNARY_FG("LeakyRelu", leaky_relu_backward),
     UNARY_F("Elu"), UNARY_F("Celu"), UNARY_F("ThresholdedRelu"), UNARY_F("Selu"), UNARY_F("HardSigmoid"),
-    {"IsNaN", 1, 1, 1, 1, 0, "", infer_isnan, eval_unary, cost_eltwise},
-    {"Not", 1, 1, 1, 1, 0, "", infer_not, eval_unary, cost_eltwise},
-    BINARY("Add", infer_arith), BINARY("Sub", infer_arith), BINARY("Mul", infer_arith),
-    BINARY("Div", infer_arith), BINARY("Pow", infer_pow), BINARY("Mod", infer_arith),
-    BINARY("PRelu", infer_arith),
+    {"IsNaN", 1, 1, 1, 1, 0, "", infer_isnan, eval_unary, cost_eltwise, NULL},
+    {"Not", 1, 1, 1, 1, 0, "", infer_not, eval_unary, cost_eltwise, NULL},
+    BINARY_G("Add", infer_arith, add_backward), BINARY_G("Sub", infer_arith, sub_backward),
+    BINARY_G("Mul", infer_arith, mul_backward),
+    BINARY_G("Div", infer_arith, div_backward), BINARY_G("Pow", infer_pow, pow_backward), BINARY("Mod", infer_arith),
+    BINARY_G("PRelu", infer_arith, prelu_backward),
     BINARY("Equal", infer_compare), BINARY("Less", infer_compare), BINARY("Greater", infer_compare),
     BINARY("LessOrEqual", infer_compare), BINARY("GreaterOrEqual", infer_compare),
     BINARY("And", infer_logic), BINARY("Or", infer_logic), BINARY("Xor", infer_logic),
-    {"Sum", 1, -1, 1, 1, 0, "", infer_arith, eval_variadic, cost_eltwise},
-    {"Mean", 1, -1, 1, 1, 0, "", infer_arith, eval_variadic, cost_eltwise},
-    {"Max", 1, -1, 1, 1, 0, "", infer_arith, eval_variadic, cost_eltwise},
-    {"Min", 1, -1, 1, 1, 0, "", infer_arith, eval_variadic, cost_eltwise},
-    {"Where", 3, 3, 1, 1, 0, "", infer_where, eval_where, cost_eltwise},
-    {"Clip", 1, 3, 1, 1, 0, "min,max", infer_clip, eval_clip, cost_eltwise},
-    {"Cast", 1, 1, 1, 1, 0, "to,saturate", infer_cast, eval_cast, cost_eltwise},
-    {"Dropout", 1, 3, 1, 2, 1u << 2, "seed,ratio,is_test", infer_dropout, eval_dropout, cost_eltwise},
+    {"Sum", 1, -1, 1, 1, 0, "", infer_arith, eval_variadic, cost_eltwise, sum_backward},
+    {"Mean", 1, -1, 1, 1, 0, "", infer_arith, eval_variadic, cost_eltwise, sum_backward},
+    {"Max", 1, -1, 1, 1, 0, "", infer_arith, eval_variadic, cost_eltwise, pick_backward},
+    {"Min", 1, -1, 1, 1, 0, "", infer_arith, eval_variadic, cost_eltwise, pick_backward},
+    {"Where", 3, 3, 1, 1, 0, "", infer_where, eval_where, cost_eltwise, where_backward},
+    {"Clip", 1, 3, 1, 1, 0, "min,max", infer_clip, eval_clip, cost_eltwise, clip_backward},
+    {"Cast", 1, 1, 1, 1, 0, "to,saturate", infer_cast, eval_cast, cost_eltwise, cast_backward},
+    {"Dropout", 1, 3, 1, 2, 1u << 2, "seed,ratio,is_test", infer_dropout, eval_dropout, cost_eltwise, identity_backward},
+    /* internal: kernels of backward rules */
+    {"weft.GeluGrad", 2, 2, 1, 1, 0, "approximate", infer_gelu_grad, eval_gelu_grad, cost_eltwise, NULL},
     {0},
 };

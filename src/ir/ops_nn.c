@@ -3,6 +3,7 @@
  * in kernels/nn.c and kernels/gemm.c, so these rows only check shapes and attributes, lay out
  * buffers and count costs. */
 #include "ir/ir.h"
+#include "grad/grad.h"
 #include "kernels/nn.h"
 
 #include <math.h>
@@ -904,7 +905,8 @@ static weft_status eval_layernorm(weft_op_ctx *c) {
  * whole second part; from 13 it runs over the single axis (default -1). */
 static weft_status softmax_geom(weft_op_ctx *c, int64_t *outer, int64_t *len, int64_t *inner) {
     const weft_shape *x = &c->in[0]->shape;
-    bool old = c->node->opset < 13;
+    /* the backward ops (weft.*) carry the forward's rule in their attribute 'legacy' */
+    bool old = strncmp(c->node->op->name, "weft.", 5) ? c->node->opset < 13 : weft_attr_i(c->node, "legacy", 0) != 0;
     int axis;
     if (x->ndim == 0) return NODE_ERR(c, WEFT_ERR_SHAPE, "input is a scalar");
     TRY(weft_axis(c, weft_attr_i(c->node, "axis", old ? 1 : -1), x->ndim, &axis));
@@ -1361,34 +1363,388 @@ static weft_cost cost_einsum(const weft_op_ctx *c) {
     return k;
 }
 
+/* ---- backward rules (grad/grad.h) and the kernels' rows they use ---- */
+
+#define BWD(fn) static weft_status fn(weft_graph *g, const weft_node *n, const int *dy, int *dx, weft_err *err)
+#define BEGIN weft_gb b_, *b = &b_; weft_gb_init(b, g, n, err)
+#define SHAPE(v) weft_gb_shape(b, v)
+
+/* The permutation that swaps the last two axes of a rank-r tensor. */
+static int swap_last(weft_gb *b, int x) {
+    int r = SHAPE(x).ndim;
+    int64_t perm[WEFT_MAX_DIMS];
+    for (int k = 0; k < r; k++) perm[k] = k;
+    perm[r - 2] = r - 1;
+    perm[r - 1] = r - 2;
+    weft_attr a = WEFT_ATTR_IS("perm", perm, r);
+    return weft_gb_node(b, "Transpose", &x, 1, &a, 1);
+}
+
+/* MatMul: dA = dY B^T, dB = A^T dY, batch axes summed back to each operand's; 1-D operands are
+ * promoted to (1, K) and (K, 1) first, as the forward does. */
+BWD(matmul_backward) {
+    BEGIN;
+    int A = n->in[0], B = n->in[1];
+    weft_shape as = SHAPE(A), bs = SHAPE(B), ys = SHAPE(dy[0]), a2 = as, b2 = bs, y2;
+    if (as.ndim == 1) a2 = WEFT_SHAPE(1, as.d[0]);
+    if (bs.ndim == 1) b2 = WEFT_SHAPE(bs.d[0], 1);
+    y2.ndim = ys.ndim - (as.ndim > 1) - (bs.ndim > 1);
+    for (int k = 0; k < y2.ndim; k++) y2.d[k] = ys.d[k];
+    y2.d[y2.ndim++] = a2.d[a2.ndim - 2];
+    y2.d[y2.ndim++] = b2.d[b2.ndim - 1];
+    int A2 = weft_gb_reshape(b, A, a2), B2 = weft_gb_reshape(b, B, b2), G = weft_gb_reshape(b, dy[0], y2);
+    int dA = weft_gb_op2(b, "MatMul", G, swap_last(b, B2));
+    int dB = weft_gb_op2(b, "MatMul", swap_last(b, A2), G);
+    dx[0] = weft_gb_reshape(b, weft_gb_unbroadcast(b, dA, a2), as);
+    dx[1] = weft_gb_reshape(b, weft_gb_unbroadcast(b, dB, b2), bs);
+    return b->s;
+}
+
+/* Gemm: Y = alpha op(A) op(B) + beta C. */
+BWD(gemm_backward) {
+    BEGIN;
+    int64_t ta = weft_attr_i(n, "transA", 0) != 0, tb = weft_attr_i(n, "transB", 0) != 0;
+    float alpha = weft_attr_f(n, "alpha", 1.0f), beta = weft_attr_f(n, "beta", 1.0f);
+    int A = n->in[0], B = n->in[1], G = dy[0];
+    weft_attr al = WEFT_ATTR_F("alpha", alpha);
+    if (!ta) dx[0] = weft_gb_node(b, "Gemm", (int[]){G, B}, 2, (weft_attr[]){al, WEFT_ATTR_I("transB", !tb)}, 2);
+    else dx[0] = weft_gb_node(b, "Gemm", (int[]){B, G}, 2,
+                              (weft_attr[]){al, WEFT_ATTR_I("transA", tb), WEFT_ATTR_I("transB", 1)}, 3);
+    if (!tb) dx[1] = weft_gb_node(b, "Gemm", (int[]){A, G}, 2, (weft_attr[]){al, WEFT_ATTR_I("transA", !ta)}, 2);
+    else dx[1] = weft_gb_node(b, "Gemm", (int[]){G, A}, 2,
+                              (weft_attr[]){al, WEFT_ATTR_I("transA", 1), WEFT_ATTR_I("transB", ta)}, 3);
+    if (n->n_in > 2 && n->in[2] >= 0) {
+        int gc = beta == 1.0f ? G : weft_gb_op2(b, "Mul", G, weft_gb_scalar(b, beta, G));
+        dx[2] = weft_gb_unbroadcast(b, gc, SHAPE(n->in[2]));
+    }
+    return b->s;
+}
+
+/* Sum of dy over every axis but the channel axis 1: the gradient of a per-channel bias (C). */
+static int channel_sum(weft_gb *b, int dy) {
+    int r = SHAPE(dy).ndim;
+    return weft_gb_reduce_sum(b, dy, ((1u << r) - 1) & ~2u, false);
+}
+
+/* Conv: dX and dW by their own kernels (dX is the transposed convolution of dY), dB = sum. */
+BWD(conv_backward) {
+    BEGIN;
+    int X = n->in[0], W = n->in[1];
+    dx[0] = weft_gb_node(b, "weft.ConvGradInput", (int[]){X, W, dy[0]}, 3, n->attrs, n->n_attrs);
+    dx[1] = weft_gb_node(b, "weft.ConvGradWeight", (int[]){X, W, dy[0]}, 3, n->attrs, n->n_attrs);
+    if (n->n_in > 2 && n->in[2] >= 0) dx[2] = channel_sum(b, dy[0]);
+    return b->s;
+}
+
+/* weft.ConvGradInput / weft.ConvGradWeight (X, W, dY): X and W give the geometry (as Conv's,
+ * from the same attributes); the output is dX (X's shape) or dW (W's shape). */
+static weft_status conv_grad_geom(weft_op_ctx *c, weft_window *w, int64_t *group) {
+    weft_op_ctx cc = *c;
+    cc.n_in = 2;
+    TRY(conv_geom(&cc, w, group));
+    const weft_shape *x = &c->in[0]->shape, *g = &c->in[2]->shape;
+    bool ok = g->ndim == x->ndim && g->d[0] == x->d[0] && g->d[1] == c->in[1]->shape.d[0];
+    for (int j = 0; j < w->nsp && ok; j++) ok = g->d[2 + j] == w->out[j];
+    if (!ok) return NODE_ERR(c, WEFT_ERR_SHAPE, "dY does not have the convolution's output shape");
+    return WEFT_OK;
+}
+
+static weft_status infer_conv_grad(weft_op_ctx *c) {
+    weft_window w;
+    int64_t group;
+    TRY(conv_grad_geom(c, &w, &group));
+    int which = strstr(c->node->op->name, "Weight") ? 1 : 0;
+    c->out[0].dtype = c->in[which]->dtype;
+    c->out[0].shape = c->in[which]->shape;
+    return WEFT_OK;
+}
+
+static weft_status eval_conv_grad(weft_op_ctx *c) {
+    weft_window w;
+    int64_t group;
+    TRY(conv_grad_geom(c, &w, &group));
+    int64_t N = c->in[0]->shape.d[0], C = c->in[0]->shape.d[1], M = c->in[1]->shape.d[0];
+    bool weight = strstr(c->node->op->name, "Weight") != NULL;
+    weft_tensor work = {0};
+    TRY(scratch(c, &work, weight ? weft_conv_workspace(&w, C, group) : weft_conv_backward_input_workspace(&w, C, group)));
+    if (weight) weft_conv_backward_weight(&w, N, C, M, group, c->in[0]->data, c->in[2]->data, c->out[0].data, work.data);
+    else weft_conv_backward_input(&w, N, C, M, group, c->in[2]->data, c->in[1]->data, c->out[0].data, work.data);
+    weft_tensor_free(&work);
+    return WEFT_OK;
+}
+
+static weft_cost cost_conv_grad(const weft_op_ctx *c) {
+    weft_cost k = {0};
+    const weft_shape *wt = &c->in[1]->shape;
+    int64_t per = 1;
+    for (int i = 1; i < wt->ndim; i++) per *= wt->d[i];
+    k.flops = 2 * numel(c->in[2]) * per;
+    k.bytes = io_bytes(c);
+    return k;
+}
+
+/* MaxPool, AveragePool: dX by the pooling backward kernel (weft.MaxPoolGrad /
+ * weft.AveragePoolGrad (X, dY), the forward's attributes). */
+BWD(pool_backward) {
+    BEGIN;
+    const char *op = !strcmp(n->op->name, "MaxPool") ? "weft.MaxPoolGrad" : "weft.AveragePoolGrad";
+    dx[0] = weft_gb_node(b, op, (int[]){n->in[0], dy[0]}, 2, n->attrs, n->n_attrs);
+    return b->s;
+}
+
+static weft_status infer_pool_grad(weft_op_ctx *c) {
+    weft_window w;
+    TRY(pool_geom(c, &w));
+    weft_shape y = c->in[0]->shape;
+    for (int j = 0; j < w.nsp; j++) y.d[2 + j] = w.out[j];
+    if (!weft_shape_eq(&y, &c->in[1]->shape)) return NODE_ERR(c, WEFT_ERR_SHAPE, "dY does not have the pooled shape");
+    TRY(need_float(c, 1, "dY"));
+    c->out[0].dtype = c->in[0]->dtype;
+    c->out[0].shape = c->in[0]->shape;
+    return WEFT_OK;
+}
+
+static weft_status eval_pool_grad(weft_op_ctx *c) {
+    weft_window w;
+    TRY(pool_geom(c, &w));
+    int64_t NC = c->in[0]->shape.d[0] * c->in[0]->shape.d[1];
+    weft_pool_backward(&w, pool_kind(c), NC, c->in[0]->data, c->in[1]->data, c->out[0].data,
+                       weft_attr_i(c->node, "count_include_pad", 0) != 0);
+    return WEFT_OK;
+}
+
+/* GlobalAveragePool: dX = dY / S, broadcast over the spatial positions. */
+BWD(global_avg_pool_backward) {
+    BEGIN;
+    weft_shape xs = SHAPE(n->in[0]);
+    int64_t S = 1;
+    for (int j = 2; j < xs.ndim; j++) S *= xs.d[j];
+    dx[0] = weft_gb_expand(b, weft_gb_op2(b, "Div", dy[0], weft_gb_scalar(b, (double)S, dy[0])), xs);
+    return b->s;
+}
+
+/* BatchNormalization (inference): y = (x - mean) inv scale + B with inv = 1 / sqrt(var + eps).
+ * dX = dY scale inv; dscale = sum dY (x - mean) inv; dB = sum dY (sums over all but axis 1).
+ * The running statistics get no gradient. */
+BWD(batchnorm_backward) {
+    BEGIN;
+    int X = n->in[0], scale = n->in[1], mean = n->in[3], var = n->in[4];
+    weft_shape xs = SHAPE(X), cs = {.ndim = xs.ndim - 1};
+    cs.d[0] = xs.d[1];
+    for (int j = 1; j < cs.ndim; j++) cs.d[j] = 1;
+    float eps = weft_attr_f(n, "epsilon", 1e-5f);
+    int inv = weft_gb_op1(b, "Reciprocal", weft_gb_op1(b, "Sqrt", weft_gb_op2(b, "Add", var, weft_gb_scalar(b, eps, var))));
+    int a = weft_gb_reshape(b, weft_gb_op2(b, "Mul", scale, inv), cs);
+    dx[0] = weft_gb_op2(b, "Mul", dy[0], a);
+    int xhat = weft_gb_op2(b, "Mul", weft_gb_op2(b, "Sub", X, weft_gb_reshape(b, mean, cs)), weft_gb_reshape(b, inv, cs));
+    dx[1] = channel_sum(b, weft_gb_op2(b, "Mul", dy[0], xhat));
+    dx[2] = channel_sum(b, dy[0]);
+    return b->s;
+}
+
+/* LayerNormalization: weft.LayerNormGrad (X, dY, Scale) -> dX, dScale and dB over the normalized
+ * shape, summed back to Scale's and B's shapes. No gradient flows from the Mean and InvStdDev
+ * outputs. */
+BWD(layernorm_backward) {
+    BEGIN;
+    for (int j = 1; j < n->n_out; j++)
+        if (dy[j] >= 0) return weft_gb_fail(b, WEFT_ERR_UNSUPPORTED, "a gradient of output %d (the statistics)", j);
+    bool has_scale = n->n_in > 1 && n->in[1] >= 0, has_b = n->n_in > 2 && n->in[2] >= 0;
+    int out[3];
+    int in[3] = {n->in[0], dy[0], has_scale ? n->in[1] : -1};
+    weft_gb_nodes(b, "weft.LayerNormGrad", in, has_scale ? 3 : 2, n->attrs, n->n_attrs, out, 3);
+    dx[0] = out[0];
+    if (has_scale) dx[1] = weft_gb_unbroadcast(b, out[1], SHAPE(n->in[1]));
+    if (has_b) dx[2] = weft_gb_unbroadcast(b, out[2], SHAPE(n->in[2]));
+    return b->s;
+}
+
+static weft_status layernorm_grad_geom(weft_op_ctx *c, int *axis, int64_t *rows, int64_t *cols, weft_shape *norm) {
+    weft_op_ctx cc = *c;
+    cc.in[1] = has_in(c, 2) ? c->in[2] : NULL;
+    cc.in[2] = NULL;
+    cc.n_in = 2;
+    TRY(layernorm_geom(&cc, axis, rows, cols, norm));
+    if (!weft_shape_eq(&c->in[0]->shape, &c->in[1]->shape)) return NODE_ERR(c, WEFT_ERR_SHAPE, "X and dY differ in shape");
+    return WEFT_OK;
+}
+
+static weft_status infer_layernorm_grad(weft_op_ctx *c) {
+    int axis;
+    int64_t rows, cols;
+    weft_shape norm;
+    TRY(layernorm_grad_geom(c, &axis, &rows, &cols, &norm));
+    for (int j = 0; j < 3; j++) c->out[j].dtype = c->in[0]->dtype;
+    c->out[0].shape = c->in[0]->shape;
+    c->out[1].shape = c->out[2].shape = norm;
+    return WEFT_OK;
+}
+
+static weft_status eval_layernorm_grad(weft_op_ctx *c) {
+    int axis;
+    int64_t rows, cols;
+    weft_shape norm;
+    TRY(layernorm_grad_geom(c, &axis, &rows, &cols, &norm));
+    weft_tensor sc = {0};
+    TRY(scratch(c, &sc, cols));
+    if (has_in(c, 2)) { /* Scale expanded to (cols), as the forward reads it (zeros when absent) */
+        int64_t st[WEFT_MAX_DIMS];
+        weft_bcast_strides(&c->in[2]->shape, &norm, st);
+        weft_gather_strided(sc.data, c->in[2]->data, norm.ndim, norm.d, st);
+    }
+    weft_layernorm_backward(rows, cols, c->in[0]->data, sc.data, c->in[1]->data, weft_attr_f(c->node, "epsilon", 1e-5f),
+                            c->out[0].data, c->out[1].data, c->out[2].data);
+    weft_tensor_free(&sc);
+    return WEFT_OK;
+}
+
+/* Softmax, LogSoftmax: weft.SoftmaxGrad / weft.LogSoftmaxGrad (Y, dY) from the forward's output,
+ * with its axis and its opset's rule (legacy: before 13, the input coerced to 2-D). */
+static int softmax_grad_node(weft_gb *b, bool log, int y, int g, int64_t axis, bool legacy) {
+    weft_attr a[2] = {WEFT_ATTR_I("axis", axis), WEFT_ATTR_I("legacy", legacy)};
+    return weft_gb_node(b, log ? "weft.LogSoftmaxGrad" : "weft.SoftmaxGrad", (int[]){y, g}, 2, a, 2);
+}
+
+BWD(softmax_backward) {
+    BEGIN;
+    bool old = n->opset < 13;
+    dx[0] = softmax_grad_node(b, !strcmp(n->op->name, "LogSoftmax"), n->out[0], dy[0], weft_attr_i(n, "axis", old ? 1 : -1),
+                              old);
+    return b->s;
+}
+
+static weft_status infer_softmax_grad(weft_op_ctx *c) {
+    if (!weft_shape_eq(&c->in[0]->shape, &c->in[1]->shape)) return NODE_ERR(c, WEFT_ERR_SHAPE, "Y and dY differ in shape");
+    return infer_softmax(c);
+}
+
+static weft_status eval_softmax_grad(weft_op_ctx *c) {
+    int64_t o, l, i;
+    TRY(softmax_geom(c, &o, &l, &i));
+    weft_softmax_backward(strstr(c->node->op->name, "Log") ? WEFT_LOG_SOFTMAX : WEFT_SOFTMAX, o, l, i, c->in[0]->data,
+                          c->in[1]->data, c->out[0].data);
+    return WEFT_OK;
+}
+
+/* SoftmaxCrossEntropyLoss, NegativeLogLikelihoodLoss: d(input) by weft.*LossGrad (X, target,
+ * dLoss, [weight]) with the forward's ignore_index and reduction; a gradient of
+ * SoftmaxCrossEntropyLoss's log_prob output adds its LogSoftmax backward. The class weights get
+ * no gradient. */
+BWD(loss_backward) {
+    BEGIN;
+    bool sce = !strcmp(n->op->name, "SoftmaxCrossEntropyLoss");
+    int d = -1;
+    if (dy[0] >= 0) {
+        int in[4] = {n->in[0], n->in[1], dy[0], n->n_in > 2 ? n->in[2] : -1};
+        d = weft_gb_node(b, sce ? "weft.SoftmaxCrossEntropyLossGrad" : "weft.NegativeLogLikelihoodLossGrad", in,
+                         in[3] >= 0 ? 4 : 3, n->attrs, n->n_attrs);
+    }
+    if (sce && n->n_out > 1 && dy[1] >= 0) {
+        int e = softmax_grad_node(b, true, n->out[1], dy[1], 1, false);
+        d = d < 0 ? e : weft_gb_op2(b, "Add", d, e);
+    }
+    dx[0] = d;
+    return b->s;
+}
+
+static weft_status loss_grad_geom(weft_op_ctx *c, int64_t *N, int64_t *C, int64_t *D, weft_reduction *red) {
+    weft_op_ctx cc = *c;
+    cc.in[2] = has_in(c, 3) ? c->in[3] : NULL;
+    cc.n_in = 3;
+    TRY(loss_geom(&cc, N, C, D, red));
+    const weft_shape *gs = &c->in[2]->shape;
+    bool ok = *red == WEFT_REDUCE_NONE ? weft_shape_eq(gs, &c->in[1]->shape) : weft_shape_numel(gs) == 1;
+    if (!ok) return NODE_ERR(c, WEFT_ERR_SHAPE, "dLoss does not have the loss's shape");
+    TRY(need_float(c, 2, "dLoss"));
+    return WEFT_OK;
+}
+
+static weft_status infer_loss_grad(weft_op_ctx *c) {
+    int64_t N, C, D;
+    weft_reduction red;
+    TRY(loss_grad_geom(c, &N, &C, &D, &red));
+    c->out[0].dtype = c->in[0]->dtype;
+    c->out[0].shape = c->in[0]->shape;
+    return WEFT_OK;
+}
+
+static weft_status eval_loss_grad(weft_op_ctx *c) {
+    int64_t N, C, D;
+    weft_reduction red;
+    TRY(loss_grad_geom(c, &N, &C, &D, &red));
+    const weft_attr *ii = weft_node_attr(c->node, "ignore_index");
+    bool sce = strstr(c->node->op->name, "SoftmaxCrossEntropy") != NULL;
+    weft_tensor dlogp = {0}, logp = {0};
+    float *dl = c->out[0].data;
+    if (sce) {
+        TRY(scratch(c, &dlogp, numel(c->in[0])));
+        weft_status s = scratch(c, &logp, numel(c->in[0]));
+        if (s) { weft_tensor_free(&dlogp); return s; }
+        dl = dlogp.data;
+    }
+    int64_t bad = weft_nll_backward(N, C, D, c->in[1]->data, has_in(c, 3) ? c->in[3]->data : NULL, ii != NULL,
+                                    ii ? ii->i : 0, red, c->in[2]->data, dl);
+    if (sce && bad < 0) {
+        /* through the log-softmax over the class axis */
+        weft_softmax_forward(WEFT_LOG_SOFTMAX, N, C, D, c->in[0]->data, logp.data);
+        weft_softmax_backward(WEFT_LOG_SOFTMAX, N, C, D, logp.data, dlogp.data, c->out[0].data);
+    }
+    weft_tensor_free(&dlogp);
+    weft_tensor_free(&logp);
+    if (bad >= 0)
+        return NODE_ERR(c, WEFT_ERR_INVALID, "target element %lld is %lld, outside the %lld classes", (long long)bad,
+                        (long long)((const int64_t *)c->in[1]->data)[bad], (long long)C);
+    return WEFT_OK;
+}
+
+#undef BWD
+#undef BEGIN
+#undef SHAPE
+
 /* ---- the rows ---- */
 
 #define POOL_ATTRS "auto_pad,kernel_shape,pads,strides,dilations,ceil_mode"
 
 const weft_op_def weft_ops_nn[] = {
-    {"MatMul", 2, 2, 1, 1, 0, "", infer_matmul, eval_matmul, cost_matmul},
-    {"Gemm", 2, 3, 1, 1, 0, "transA,transB,alpha,beta", infer_gemm, eval_gemm, cost_gemm},
-    {"Conv", 2, 3, 1, 1, 0, "auto_pad,dilations,group,kernel_shape,pads,strides", infer_conv, eval_conv, cost_conv},
+    {"MatMul", 2, 2, 1, 1, 0, "", infer_matmul, eval_matmul, cost_matmul, matmul_backward},
+    {"Gemm", 2, 3, 1, 1, 0, "transA,transB,alpha,beta", infer_gemm, eval_gemm, cost_gemm, gemm_backward},
+    {"Conv", 2, 3, 1, 1, 0, "auto_pad,dilations,group,kernel_shape,pads,strides", infer_conv, eval_conv, cost_conv, conv_backward},
     {"ConvTranspose", 2, 3, 1, 1, 0, "auto_pad,dilations,group,kernel_shape,output_padding,output_shape,pads,strides",
-     infer_convt, eval_convt, cost_convt},
-    {"MaxPool", 1, 1, 1, 2, 0, POOL_ATTRS ",storage_order", infer_pool, eval_pool, cost_pool},
-    {"AveragePool", 1, 1, 1, 1, 0, POOL_ATTRS ",count_include_pad", infer_pool, eval_pool, cost_pool},
-    {"LpPool", 1, 1, 1, 1, 0, POOL_ATTRS ",p", infer_pool, eval_pool, cost_pool},
-    {"MaxUnpool", 2, 3, 1, 1, 1u << 2, "kernel_shape,pads,strides", infer_unpool, eval_unpool, cost_1},
-    {"GlobalAveragePool", 1, 1, 1, 1, 0, "", infer_global_pool, eval_global_pool, cost_1},
-    {"GlobalMaxPool", 1, 1, 1, 1, 0, "", infer_global_pool, eval_global_pool, cost_1},
-    {"GlobalLpPool", 1, 1, 1, 1, 0, "p", infer_global_pool, eval_global_pool, cost_5},
+     infer_convt, eval_convt, cost_convt, NULL},
+    {"MaxPool", 1, 1, 1, 2, 0, POOL_ATTRS ",storage_order", infer_pool, eval_pool, cost_pool, pool_backward},
+    {"AveragePool", 1, 1, 1, 1, 0, POOL_ATTRS ",count_include_pad", infer_pool, eval_pool, cost_pool, pool_backward},
+    {"LpPool", 1, 1, 1, 1, 0, POOL_ATTRS ",p", infer_pool, eval_pool, cost_pool, NULL},
+    {"MaxUnpool", 2, 3, 1, 1, 1u << 2, "kernel_shape,pads,strides", infer_unpool, eval_unpool, cost_1, NULL},
+    {"GlobalAveragePool", 1, 1, 1, 1, 0, "", infer_global_pool, eval_global_pool, cost_1, global_avg_pool_backward},
+    {"GlobalMaxPool", 1, 1, 1, 1, 0, "", infer_global_pool, eval_global_pool, cost_1, NULL},
+    {"GlobalLpPool", 1, 1, 1, 1, 0, "p", infer_global_pool, eval_global_pool, cost_5, NULL},
     {"BatchNormalization", 5, 5, 1, 5, 0, "epsilon,momentum,spatial,training_mode", infer_batchnorm, eval_batchnorm,
-     cost_5},
-    {"InstanceNormalization", 3, 3, 1, 1, 0, "epsilon", infer_instancenorm, eval_instancenorm, cost_5},
-    {"LayerNormalization", 1, 3, 1, 3, 0, "axis,epsilon,stash_type", infer_layernorm, eval_layernorm, cost_5},
-    {"LRN", 1, 1, 1, 1, 0, "alpha,beta,bias,size", infer_lrn, eval_lrn, cost_5},
-    {"MeanVarianceNormalization", 1, 1, 1, 1, 0, "axes", infer_mvn, eval_mvn, cost_5},
-    {"Softmax", 1, 1, 1, 1, 0, "axis", infer_softmax, eval_softmax, cost_5},
-    {"LogSoftmax", 1, 1, 1, 1, 0, "axis", infer_softmax, eval_softmax, cost_5},
-    {"Hardmax", 1, 1, 1, 1, 0, "axis", infer_softmax, eval_softmax, cost_1},
-    {"Einsum", 1, -1, 1, 1, 0, "equation", infer_einsum, eval_einsum, cost_einsum},
-    {"NegativeLogLikelihoodLoss", 2, 3, 1, 1, 0, "ignore_index,reduction", infer_loss, eval_loss, cost_1},
-    {"SoftmaxCrossEntropyLoss", 2, 3, 1, 2, 0, "ignore_index,reduction", infer_loss, eval_loss, cost_5},
+     cost_5, batchnorm_backward},
+    {"InstanceNormalization", 3, 3, 1, 1, 0, "epsilon", infer_instancenorm, eval_instancenorm, cost_5, NULL},
+    {"LayerNormalization", 1, 3, 1, 3, 0, "axis,epsilon,stash_type", infer_layernorm, eval_layernorm, cost_5, layernorm_backward},
+    {"LRN", 1, 1, 1, 1, 0, "alpha,beta,bias,size", infer_lrn, eval_lrn, cost_5, NULL},
+    {"MeanVarianceNormalization", 1, 1, 1, 1, 0, "axes", infer_mvn, eval_mvn, cost_5, NULL},
+    {"Softmax", 1, 1, 1, 1, 0, "axis", infer_softmax, eval_softmax, cost_5, softmax_backward},
+    {"LogSoftmax", 1, 1, 1, 1, 0, "axis", infer_softmax, eval_softmax, cost_5, softmax_backward},
+    {"Hardmax", 1, 1, 1, 1, 0, "axis", infer_softmax, eval_softmax, cost_1, NULL},
+    {"Einsum", 1, -1, 1, 1, 0, "equation", infer_einsum, eval_einsum, cost_einsum, NULL},
+    {"NegativeLogLikelihoodLoss", 2, 3, 1, 1, 0, "ignore_index,reduction", infer_loss, eval_loss, cost_1, loss_backward},
+    {"SoftmaxCrossEntropyLoss", 2, 3, 1, 2, 0, "ignore_index,reduction", infer_loss, eval_loss, cost_5, loss_backward},
+    /* internal: kernels of backward rules */
+    {"weft.ConvGradInput", 3, 3, 1, 1, 0, "auto_pad,dilations,group,kernel_shape,pads,strides", infer_conv_grad,
+     eval_conv_grad, cost_conv_grad, NULL},
+    {"weft.ConvGradWeight", 3, 3, 1, 1, 0, "auto_pad,dilations,group,kernel_shape,pads,strides", infer_conv_grad,
+     eval_conv_grad, cost_conv_grad, NULL},
+    {"weft.MaxPoolGrad", 2, 2, 1, 1, 0, POOL_ATTRS ",storage_order", infer_pool_grad, eval_pool_grad, cost_pool, NULL},
+    {"weft.AveragePoolGrad", 2, 2, 1, 1, 0, POOL_ATTRS ",count_include_pad", infer_pool_grad, eval_pool_grad, cost_pool,
+     NULL},
+    {"weft.LayerNormGrad", 2, 3, 3, 3, 0, "axis,epsilon,stash_type", infer_layernorm_grad, eval_layernorm_grad, cost_5,
+     NULL},
+    {"weft.SoftmaxGrad", 2, 2, 1, 1, 0, "axis,legacy", infer_softmax_grad, eval_softmax_grad, cost_5, NULL},
+    {"weft.LogSoftmaxGrad", 2, 2, 1, 1, 0, "axis,legacy", infer_softmax_grad, eval_softmax_grad, cost_5, NULL},
+    {"weft.NegativeLogLikelihoodLossGrad", 3, 4, 1, 1, 0, "ignore_index,reduction", infer_loss_grad, eval_loss_grad,
+     cost_1, NULL},
+    {"weft.SoftmaxCrossEntropyLossGrad", 3, 4, 1, 1, 0, "ignore_index,reduction", infer_loss_grad, eval_loss_grad,
+     cost_5, NULL},
     {0},
 };

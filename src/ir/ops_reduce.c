@@ -3,6 +3,7 @@
  * every axis is reduced, unless noop_with_empty_axes, when none is (each element reduces alone:
  * ReduceSumSquare still squares). One kernel, weft_reduce, does them all. */
 #include "ir/ir.h"
+#include "grad/grad.h"
 #include "kernels/shape.h"
 
 #include <string.h>
@@ -95,14 +96,60 @@ static weft_cost cost_reduce(const weft_op_ctx *c) {
                        n * (int64_t)weft_dtype_size(c->in[0]->dtype) + m * (int64_t)weft_dtype_size(c->out[0].dtype)};
 }
 
-#define REDUCE_ROW(name) {name, 1, 2, 1, 1, 1u << 1, "axes,keepdims,noop_with_empty_axes", infer_reduce, eval_reduce, cost_reduce}
+/* Backward: dY reshaped to the input's rank (reduced axes as 1) and broadcast back. Sum and Mean
+ * spread it; SumSquare: 2 x dY; Max and Min: to the elements equal to the result, split evenly
+ * between ties; L1: sign(x) dY; L2: x / y dY; LogSum: dY / exp(y); LogSumExp: exp(x - y) dY.
+ * ReduceProd has no rule. */
+static weft_status reduce_backward(weft_graph *g, const weft_node *n, const int *dy, int *dx, weft_err *err) {
+    weft_op_ctx c;
+    weft_status st = weft_node_infer(g, n, &c, err);
+    if (st) return st;
+    uint32_t mask;
+    if ((st = reduce_axes(&c, &mask))) return st;
+    weft_reduce_op op = reduce_op(n);
+    weft_gb b_, *b = &b_;
+    weft_gb_init(b, g, n, err);
+    int X = n->in[0], Y = n->out[0];
+    weft_shape xs = weft_gb_shape(b, X), kept = xs;
+    int64_t count = 1;
+    for (int k = 0; k < xs.ndim; k++)
+        if (mask >> k & 1) { count *= xs.d[k]; kept.d[k] = 1; }
+    int G = weft_gb_reshape(b, dy[0], kept), Yk = weft_gb_reshape(b, Y, kept);
+    switch (op) {
+    case WEFT_REDUCE_SUM: dx[0] = weft_gb_expand(b, G, xs); break;
+    case WEFT_REDUCE_MEAN:
+        dx[0] = weft_gb_expand(b, weft_gb_op2(b, "Div", G, weft_gb_scalar(b, (double)count, G)), xs);
+        break;
+    case WEFT_REDUCE_SUM_SQUARE:
+        dx[0] = weft_gb_op2(b, "Mul", weft_gb_op2(b, "Mul", X, G), weft_gb_scalar(b, 2, X));
+        break;
+    case WEFT_REDUCE_MAX:
+    case WEFT_REDUCE_MIN: {
+        int m = weft_gb_cast(b, weft_gb_op2(b, "Equal", X, Yk), weft_gb_dtype(b, X));
+        int ties = weft_gb_reduce_sum(b, m, mask, true);
+        dx[0] = weft_gb_op2(b, "Mul", m, weft_gb_op2(b, "Div", G, ties));
+        break;
+    }
+    case WEFT_REDUCE_L1: dx[0] = weft_gb_op2(b, "Mul", weft_gb_op1(b, "Sign", X), G); break;
+    case WEFT_REDUCE_L2: dx[0] = weft_gb_op2(b, "Mul", X, weft_gb_op2(b, "Div", G, Yk)); break;
+    case WEFT_REDUCE_LOG_SUM: dx[0] = weft_gb_expand(b, weft_gb_op2(b, "Div", G, weft_gb_op1(b, "Exp", Yk)), xs); break;
+    case WEFT_REDUCE_LOG_SUM_EXP:
+        dx[0] = weft_gb_op2(b, "Mul", weft_gb_op1(b, "Exp", weft_gb_op2(b, "Sub", X, Yk)), G);
+        break;
+    default: return weft_gb_fail(b, WEFT_ERR_UNSUPPORTED, "no backward rule for this reduction");
+    }
+    return b->s;
+}
+
+#define REDUCE_ROW(name) {name, 1, 2, 1, 1, 1u << 1, "axes,keepdims,noop_with_empty_axes", infer_reduce, eval_reduce, cost_reduce, reduce_backward}
+#define REDUCE_ROW_NB(name) {name, 1, 2, 1, 1, 1u << 1, "axes,keepdims,noop_with_empty_axes", infer_reduce, eval_reduce, cost_reduce, NULL}
 
 const weft_op_def weft_ops_reduce[] = {
     REDUCE_ROW("ReduceSum"),
     REDUCE_ROW("ReduceMean"),
     REDUCE_ROW("ReduceMax"),
     REDUCE_ROW("ReduceMin"),
-    REDUCE_ROW("ReduceProd"),
+    REDUCE_ROW_NB("ReduceProd"),
     REDUCE_ROW("ReduceSumSquare"),
     REDUCE_ROW("ReduceL1"),
     REDUCE_ROW("ReduceL2"),

@@ -7,6 +7,7 @@
  * the shape rule reads them (in storage dtype) and the kernel reads them again (in compute
  * dtype), both through weft_tensor_get_i, so one "plan" function serves both. */
 #include "ir/ir.h"
+#include "grad/grad.h"
 #include "kernels/shape.h"
 
 #include <math.h>
@@ -1417,49 +1418,222 @@ static weft_status eval_compress(weft_op_ctx *c) {
 
 /* ---- the rows ---- */
 
+/* ---- backward rules (grad/grad.h) and the kernels' rows they use ---- */
+
+#define BWD(fn) static weft_status fn(weft_graph *g, const weft_node *n, const int *dy, int *dx, weft_err *err)
+#define BEGIN weft_gb b_, *b = &b_; weft_gb_init(b, g, n, err)
+/* The node's shape-rule context (pointers into g: read what is needed before adding nodes). */
+#define CTX weft_op_ctx c; do { weft_status st_ = weft_node_infer(g, n, &c, err); if (st_) return st_; } while (0)
+
+/* Reshape, Flatten, Squeeze, Unsqueeze: the gradient takes the input's shape back. */
+BWD(view_backward) { BEGIN; dx[0] = weft_gb_reshape(b, dy[0], weft_gb_shape(b, n->in[0])); return b->s; }
+
+BWD(transpose_backward) {
+    int perm[WEFT_MAX_DIMS];
+    CTX;
+    weft_status st = transpose_perm(&c, perm);
+    if (st) return st;
+    int r = c.in[0]->shape.ndim;
+    int64_t inv[WEFT_MAX_DIMS];
+    for (int k = 0; k < r; k++) inv[perm[k]] = k;
+    BEGIN;
+    weft_attr a = WEFT_ATTR_IS("perm", inv, r);
+    dx[0] = weft_gb_node(b, "Transpose", dy, 1, &a, 1);
+    return b->s;
+}
+
+/* Concat: each input's gradient is its slice of dY along the axis. */
+BWD(concat_backward) {
+    CTX;
+    int a;
+    weft_status st = weft_axis(&c, weft_attr_i(n, "axis", 0), c.in[0]->shape.ndim, &a);
+    if (st) return st;
+    BEGIN;
+    int64_t off = 0, ax = a;
+    for (int i = 0; i < n->n_in; i++) {
+        int64_t len = weft_gb_shape(b, n->in[i]).d[a], end = off + len;
+        int in[4] = {dy[0], weft_gb_ints(b, &off, 1), weft_gb_ints(b, &end, 1), weft_gb_ints(b, &ax, 1)};
+        dx[i] = weft_gb_node(b, "Slice", in, 4, NULL, 0);
+        off = end;
+    }
+    return b->s;
+}
+
+/* Split: the outputs' gradients concatenated (zeros for an output that gets none). */
+BWD(split_backward) {
+    CTX;
+    int a;
+    int64_t parts[WEFT_MAX_IO];
+    weft_status st = split_plan(&c, &a, parts);
+    if (st) return st;
+    BEGIN;
+    int in[WEFT_MAX_IO];
+    for (int j = 0; j < n->n_out; j++)
+        in[j] = dy[j] >= 0 ? dy[j] : weft_gb_zeros(b, weft_gb_shape(b, n->out[j]), weft_gb_dtype(b, n->out[j]));
+    weft_attr ax = WEFT_ATTR_I("axis", a);
+    dx[0] = weft_gb_node(b, "Concat", in, n->n_out, &ax, 1);
+    return b->s;
+}
+
+/* Slice: dY scattered into zeros of the input's shape by weft.SliceGrad (X, dY, starts, ends,
+ * axes, steps), which plans the slice as Slice does. */
+BWD(slice_backward) {
+    BEGIN;
+    int in[6] = {n->in[0], dy[0]};
+    for (int k = 1; k < n->n_in; k++) in[k + 1] = n->in[k];
+    dx[0] = weft_gb_node(b, "weft.SliceGrad", in, n->n_in + 1, n->attrs, n->n_attrs);
+    return b->s;
+}
+
+static weft_status slice_grad_plan(const weft_op_ctx *c, slice_plan *p) {
+    weft_op_ctx cc = *c;
+    cc.n_in = c->n_in - 1;
+    for (int k = 1; k < cc.n_in; k++) cc.in[k] = c->in[k + 1];
+    weft_status s = plan_slice(&cc, p);
+    if (s) return s;
+    if (!weft_shape_eq(&p->out, &c->in[1]->shape)) return weft_node_err(c, WEFT_ERR_SHAPE, "dY does not have the slice's shape");
+    return WEFT_OK;
+}
+static weft_status infer_slice_grad(weft_op_ctx *c) {
+    slice_plan p;
+    weft_status s = slice_grad_plan(c, &p);
+    if (s) return s;
+    c->out[0].dtype = c->in[1]->dtype;
+    c->out[0].shape = c->in[0]->shape;
+    return WEFT_OK;
+}
+static weft_status eval_slice_grad(weft_op_ctx *c) {
+    slice_plan p;
+    weft_status s = slice_grad_plan(c, &p);
+    if (s) return s;
+    weft_scatter_strided(c->out[0].data, c->in[1]->data, esize(c->in[1]), &p.out, p.strides, p.offset);
+    return WEFT_OK;
+}
+
+/* Gather: dY scatter-added into zeros of data's shape (repeated indices accumulate) by
+ * weft.GatherGrad (data, indices, dY). The indices get none. */
+BWD(gather_backward) {
+    BEGIN;
+    dx[0] = weft_gb_node(b, "weft.GatherGrad", (int[]){n->in[0], n->in[1], dy[0]}, 3, n->attrs, n->n_attrs);
+    return b->s;
+}
+static weft_status infer_gather_grad(weft_op_ctx *c) {
+    weft_op_ctx cc = *c;
+    cc.n_in = 2;
+    weft_status s = infer_gather(&cc);
+    if (s) return s;
+    if (!weft_shape_eq(&cc.out[0].shape, &c->in[2]->shape)) return weft_node_err(c, WEFT_ERR_SHAPE, "dY does not have the gathered shape");
+    if (!weft_dtype_is_float(c->in[2]->dtype)) return weft_node_err(c, WEFT_ERR_SHAPE, "dY must be floating");
+    c->out[0].dtype = c->in[2]->dtype;
+    c->out[0].shape = c->in[0]->shape;
+    return WEFT_OK;
+}
+static weft_status eval_gather_grad(weft_op_ctx *c) {
+    int a;
+    weft_status s = weft_axis(c, weft_attr_i(c->node, "axis", 0), c->in[0]->shape.ndim, &a);
+    if (s) return s;
+    int64_t outer, n, inner, *idx;
+    split_at(&c->in[0]->shape, a, &outer, &n, &inner);
+    if ((s = norm_indices(c, c->in[1], n, &idx))) return s;
+    weft_gather_backward(c->out[0].data, c->in[2]->data, outer, n, inner, idx, weft_tensor_numel(c->in[1]));
+    free(idx);
+    return WEFT_OK;
+}
+
+BWD(expand_backward) { BEGIN; dx[0] = weft_gb_unbroadcast(b, dy[0], weft_gb_shape(b, n->in[0])); return b->s; }
+
+/* Tile: dY (r0 d0, r1 d1, ...) viewed as (r0, d0, r1, d1, ...) and summed over the r axes. */
+BWD(tile_backward) {
+    BEGIN;
+    weft_shape xs = weft_gb_shape(b, n->in[0]), ys = weft_gb_shape(b, dy[0]), v = {.ndim = 2 * xs.ndim};
+    if (v.ndim > WEFT_MAX_DIMS) return weft_gb_fail(b, WEFT_ERR_UNSUPPORTED, "the backward of Tile needs rank <= %d", WEFT_MAX_DIMS / 2);
+    uint32_t mask = 0;
+    for (int k = 0; k < xs.ndim; k++) {
+        v.d[2 * k] = xs.d[k] ? ys.d[k] / xs.d[k] : 0;
+        v.d[2 * k + 1] = xs.d[k];
+        mask |= 1u << (2 * k);
+    }
+    dx[0] = weft_gb_reshape(b, weft_gb_reduce_sum(b, weft_gb_reshape(b, dy[0], v), mask, false), xs);
+    return b->s;
+}
+
+/* Pad (constant mode): dY padded by the negated pads, which crops what the forward added and
+ * fills with zeros what it cropped. */
+BWD(pad_backward) {
+    pad_plan p;
+    CTX;
+    weft_status st = plan_pad(&c, &p);
+    if (st) return st;
+    weft_shape xs = c.in[0]->shape;
+    BEGIN;
+    if (p.mode != WEFT_PAD_CONSTANT) return weft_gb_fail(b, WEFT_ERR_UNSUPPORTED, "no backward rule for mode '%s'", weft_attr_s(n, "mode", ""));
+    int64_t pads[2 * WEFT_MAX_DIMS];
+    for (int k = 0; k < xs.ndim; k++) {
+        pads[k] = -p.begin[k];
+        pads[xs.ndim + k] = -(p.out.d[k] - xs.d[k] - p.begin[k]);
+    }
+    dx[0] = weft_gb_op2(b, "Pad", dy[0], weft_gb_ints(b, pads, 2 * xs.ndim));
+    return b->s;
+}
+
+/* Trilu: the same triangle of dY. */
+BWD(trilu_backward) {
+    BEGIN;
+    int in[2] = {dy[0], n->n_in > 1 ? n->in[1] : -1};
+    dx[0] = weft_gb_node(b, "Trilu", in, n->n_in, n->attrs, n->n_attrs);
+    return b->s;
+}
+
+#undef BWD
+#undef BEGIN
+#undef CTX
+
 #define B(i) (1u << (i))
 
 const weft_op_def weft_ops_shape[] = {
     {"Constant", 0, 0, 1, 1, 0, "value,value_float,value_floats,value_int,value_ints,sparse_value,value_string,value_strings",
-     infer_constant, eval_constant, cost_write},
-    {"Shape", 1, 1, 1, 1, 0, "start,end", infer_shape, eval_shape, cost_view},
-    {"Size", 1, 1, 1, 1, 0, "", infer_size, eval_size, cost_view},
-    {"Reshape", 2, 2, 1, 1, B(1), "allowzero", infer_reshape, eval_copy, cost_view},
-    {"Flatten", 1, 1, 1, 1, 0, "axis", infer_flatten, eval_copy, cost_view},
-    {"Squeeze", 1, 2, 1, 1, B(1), "axes", infer_squeeze, eval_copy, cost_view},
-    {"Unsqueeze", 1, 2, 1, 1, B(1), "axes", infer_unsqueeze, eval_copy, cost_view},
-    {"Transpose", 1, 1, 1, 1, 0, "perm", infer_transpose, eval_transpose, cost_move},
-    {"Concat", 1, -1, 1, 1, 0, "axis", infer_concat, eval_concat, cost_move},
-    {"Split", 1, 2, 1, WEFT_MAX_IO / 2, B(1), "axis,split,num_outputs", infer_split, eval_split, cost_move},
-    {"Slice", 1, 5, 1, 1, B(1) | B(2) | B(3) | B(4), "starts,ends,axes", infer_slice, eval_slice, cost_gather},
-    {"Gather", 2, 2, 1, 1, 0, "axis", infer_gather, eval_gather, cost_gather},
-    {"GatherElements", 2, 2, 1, 1, 0, "axis", infer_gather_elements, eval_gather_elements, cost_gather},
-    {"GatherND", 2, 2, 1, 1, 0, "batch_dims", infer_gather_nd, eval_gather_nd, cost_gather},
-    {"ScatterElements", 3, 3, 1, 1, 0, "axis,reduction", infer_scatter_elements, eval_scatter_elements, cost_move},
-    {"Scatter", 3, 3, 1, 1, 0, "axis", infer_scatter_elements, eval_scatter_elements, cost_move},
-    {"ScatterND", 3, 3, 1, 1, 0, "reduction", infer_scatter_nd, eval_scatter_nd, cost_move},
-    {"Expand", 2, 2, 1, 1, B(1), "", infer_expand, eval_expand, cost_move},
-    {"Tile", 2, 2, 1, 1, B(1), "", infer_tile, eval_tile, cost_move},
-    {"Pad", 1, 4, 1, 1, B(1) | B(3), "mode,pads,value", infer_pad, eval_pad, cost_move},
-    {"ConstantOfShape", 1, 1, 1, 1, B(0), "value", infer_constant_of_shape, eval_constant_of_shape, cost_write},
-    {"Range", 3, 3, 1, 1, B(0) | B(1) | B(2), "", infer_range, eval_range, NULL},
-    {"CumSum", 2, 2, 1, 1, B(1), "exclusive,reverse", infer_cumsum, eval_cumsum, cost_scan},
-    {"Trilu", 1, 2, 1, 1, 0, "upper", infer_trilu, eval_trilu, cost_move},
-    {"OneHot", 3, 3, 1, 1, B(1), "axis", infer_onehot, eval_onehot, cost_write},
-    {"DepthToSpace", 1, 1, 1, 1, 0, "blocksize,mode", infer_d2s, eval_d2s, cost_move},
-    {"SpaceToDepth", 1, 1, 1, 1, 0, "blocksize", infer_d2s, eval_d2s, cost_move},
-    {"EyeLike", 1, 1, 1, 1, 0, "dtype,k", infer_eyelike, eval_eyelike, cost_write},
-    {"CastLike", 2, 2, 1, 1, 0, "saturate", infer_castlike, eval_castlike, cost_move},
-    {"ArgMax", 1, 1, 1, 1, 0, "axis,keepdims,select_last_index", infer_arg, eval_arg, cost_scan},
-    {"ArgMin", 1, 1, 1, 1, 0, "axis,keepdims,select_last_index", infer_arg, eval_arg, cost_scan},
-    {"TopK", 1, 2, 2, 2, B(1), "axis,k,largest,sorted", infer_topk, eval_topk, cost_topk},
+     infer_constant, eval_constant, cost_write, NULL},
+    {"Shape", 1, 1, 1, 1, 0, "start,end", infer_shape, eval_shape, cost_view, NULL},
+    {"Size", 1, 1, 1, 1, 0, "", infer_size, eval_size, cost_view, NULL},
+    {"Reshape", 2, 2, 1, 1, B(1), "allowzero", infer_reshape, eval_copy, cost_view, view_backward},
+    {"Flatten", 1, 1, 1, 1, 0, "axis", infer_flatten, eval_copy, cost_view, view_backward},
+    {"Squeeze", 1, 2, 1, 1, B(1), "axes", infer_squeeze, eval_copy, cost_view, view_backward},
+    {"Unsqueeze", 1, 2, 1, 1, B(1), "axes", infer_unsqueeze, eval_copy, cost_view, view_backward},
+    {"Transpose", 1, 1, 1, 1, 0, "perm", infer_transpose, eval_transpose, cost_move, transpose_backward},
+    {"Concat", 1, -1, 1, 1, 0, "axis", infer_concat, eval_concat, cost_move, concat_backward},
+    {"Split", 1, 2, 1, WEFT_MAX_IO / 2, B(1), "axis,split,num_outputs", infer_split, eval_split, cost_move, split_backward},
+    {"Slice", 1, 5, 1, 1, B(1) | B(2) | B(3) | B(4), "starts,ends,axes", infer_slice, eval_slice, cost_gather, slice_backward},
+    {"Gather", 2, 2, 1, 1, 0, "axis", infer_gather, eval_gather, cost_gather, gather_backward},
+    {"GatherElements", 2, 2, 1, 1, 0, "axis", infer_gather_elements, eval_gather_elements, cost_gather, NULL},
+    {"GatherND", 2, 2, 1, 1, 0, "batch_dims", infer_gather_nd, eval_gather_nd, cost_gather, NULL},
+    {"ScatterElements", 3, 3, 1, 1, 0, "axis,reduction", infer_scatter_elements, eval_scatter_elements, cost_move, NULL},
+    {"Scatter", 3, 3, 1, 1, 0, "axis", infer_scatter_elements, eval_scatter_elements, cost_move, NULL},
+    {"ScatterND", 3, 3, 1, 1, 0, "reduction", infer_scatter_nd, eval_scatter_nd, cost_move, NULL},
+    {"Expand", 2, 2, 1, 1, B(1), "", infer_expand, eval_expand, cost_move, expand_backward},
+    {"Tile", 2, 2, 1, 1, B(1), "", infer_tile, eval_tile, cost_move, tile_backward},
+    {"Pad", 1, 4, 1, 1, B(1) | B(3), "mode,pads,value", infer_pad, eval_pad, cost_move, pad_backward},
+    {"ConstantOfShape", 1, 1, 1, 1, B(0), "value", infer_constant_of_shape, eval_constant_of_shape, cost_write, NULL},
+    {"Range", 3, 3, 1, 1, B(0) | B(1) | B(2), "", infer_range, eval_range, NULL, NULL},
+    {"CumSum", 2, 2, 1, 1, B(1), "exclusive,reverse", infer_cumsum, eval_cumsum, cost_scan, NULL},
+    {"Trilu", 1, 2, 1, 1, 0, "upper", infer_trilu, eval_trilu, cost_move, trilu_backward},
+    {"OneHot", 3, 3, 1, 1, B(1), "axis", infer_onehot, eval_onehot, cost_write, NULL},
+    {"DepthToSpace", 1, 1, 1, 1, 0, "blocksize,mode", infer_d2s, eval_d2s, cost_move, NULL},
+    {"SpaceToDepth", 1, 1, 1, 1, 0, "blocksize", infer_d2s, eval_d2s, cost_move, NULL},
+    {"EyeLike", 1, 1, 1, 1, 0, "dtype,k", infer_eyelike, eval_eyelike, cost_write, NULL},
+    {"CastLike", 2, 2, 1, 1, 0, "saturate", infer_castlike, eval_castlike, cost_move, NULL},
+    {"ArgMax", 1, 1, 1, 1, 0, "axis,keepdims,select_last_index", infer_arg, eval_arg, cost_scan, NULL},
+    {"ArgMin", 1, 1, 1, 1, 0, "axis,keepdims,select_last_index", infer_arg, eval_arg, cost_scan, NULL},
+    {"TopK", 1, 2, 2, 2, B(1), "axis,k,largest,sorted", infer_topk, eval_topk, cost_topk, NULL},
     {"Resize", 1, 4, 1, 1, B(1) | B(2) | B(3),
      "mode,coordinate_transformation_mode,nearest_mode,cubic_coeff_a,exclude_outside,extrapolation_value,antialias,axes,"
      "keep_aspect_ratio_policy",
-     infer_resize, eval_resize, cost_resize},
-    {"Compress", 2, 2, 1, 1, B(1), "axis", infer_compress, eval_compress, cost_gather},
-    {"Upsample", 1, 2, 1, 1, B(1), "mode,scales", infer_resize, eval_resize, cost_resize},
-    {"ReverseSequence", 2, 2, 1, 1, 0, "batch_axis,time_axis", infer_reverse_sequence, eval_reverse_sequence, cost_move},
-    {"NonZero", 1, 1, 1, 1, B(0), "", infer_nonzero, eval_nonzero, cost_scan},
+     infer_resize, eval_resize, cost_resize, NULL},
+    {"Compress", 2, 2, 1, 1, B(1), "axis", infer_compress, eval_compress, cost_gather, NULL},
+    {"Upsample", 1, 2, 1, 1, B(1), "mode,scales", infer_resize, eval_resize, cost_resize, NULL},
+    {"ReverseSequence", 2, 2, 1, 1, 0, "batch_axis,time_axis", infer_reverse_sequence, eval_reverse_sequence, cost_move, NULL},
+    {"NonZero", 1, 1, 1, 1, B(0), "", infer_nonzero, eval_nonzero, cost_scan, NULL},
+    /* internal: kernels of backward rules */
+    {"weft.SliceGrad", 2, 6, 1, 1, B(2) | B(3) | B(4) | B(5), "starts,ends,axes", infer_slice_grad, eval_slice_grad, cost_move, NULL},
+    {"weft.GatherGrad", 3, 3, 1, 1, 0, "axis", infer_gather_grad, eval_gather_grad, cost_move, NULL},
     {0},
 };

@@ -31,5 +31,8 @@ void weft_bcast3_offsets(const weft_bcast3 *it, int64_t i, int64_t *oa, int64_t 
 float weft_erff(float x);
 float weft_gelu(float x);       /* 0.5 x (1 + erf(x / sqrt 2)) */
 float weft_gelu_tanh(float x);  /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+/* Their derivatives (in kernels/nn.c). */
+float weft_gelu_grad(float x);
+float weft_gelu_tanh_grad(float x);
 
 #endif

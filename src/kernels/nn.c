@@ -142,6 +142,33 @@ void weft_conv_transpose_forward(const weft_window *w, int64_t N, int64_t C, int
         }
 }
 
+int64_t weft_conv_backward_input_workspace(const weft_window *w, int64_t C, int64_t group) {
+    return weft_conv_transpose_workspace(w, C, group);
+}
+
+void weft_conv_backward_input(const weft_window *w, int64_t N, int64_t C, int64_t M, int64_t group, const float *dy,
+                              const float *wt, float *dx, float *work) {
+    /* wt (M, C/g, k) read as a transposed convolution's weight (C_t = M, M_t / g = C / g) */
+    weft_conv_transpose_forward(w, N, M, C, group, dy, wt, NULL, dx, work);
+}
+
+void weft_conv_backward_weight(const weft_window *w, int64_t N, int64_t C, int64_t M, int64_t group, const float *x,
+                               const float *dy, float *dw, float *work) {
+    int64_t Cg = C / group, Mg = M / group, K = weft_window_k_numel(w), O = weft_window_out_numel(w);
+    int64_t I = weft_window_in_numel(w);
+    bool ident = window_is_identity(w);
+    memset(dw, 0, (size_t)(M * Cg * K) * sizeof *dw);
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t g = 0; g < group; g++) {
+            const float *xg = x + (n * C + g * Cg) * I;
+            const float *col = xg;
+            if (!ident) { weft_im2col(w, Cg, xg, work); col = work; }
+            /* dw_g (Mg, Cg*K) += dy_g (Mg, O) col^T (O, Cg*K) */
+            weft_gemm(false, true, Mg, Cg * K, O, 1.0f, dy + (n * M + g * Mg) * O, O, col, O, 1.0f,
+                      dw + g * Mg * Cg * K, Cg * K);
+        }
+}
+
 /* ---- pooling ---- */
 
 /* Flat spatial index of coordinate ic: row-major, or column-major when storage_order is 1. */
@@ -225,6 +252,34 @@ void weft_pool_forward(const weft_window *w, weft_pool_kind kind, int64_t NC, co
     }
 }
 
+void weft_pool_backward(const weft_window *w, weft_pool_kind kind, int64_t NC, const float *x, const float *dy,
+                        float *dx, bool count_include_pad) {
+    int64_t I = weft_window_in_numel(w), O = weft_window_out_numel(w);
+    int64_t o[WEFT_NN_MAX_SP], ic[WEFT_NN_MAX_SP];
+    memset(dx, 0, (size_t)(NC * I) * sizeof *dx);
+    for (int64_t nc = 0; nc < NC; nc++) {
+        const float *xs = x + nc * I;
+        float *ds = dx + nc * I;
+        for (int64_t oi = 0; oi < O; oi++) {
+            unflatten(oi, w->out, w->nsp, o);
+            float g = dy[nc * O + oi];
+            if (kind == WEFT_POOL_MAX) {
+                float best = -INFINITY;
+                int64_t at = -1;
+                WINDOW_FOR_EACH(w, o, ic, off, {
+                    if (at < 0 || xs[off] > best) { best = xs[off]; at = off; }
+                });
+                if (at >= 0) ds[at] += g;
+            } else {
+                int64_t cnt = window_count(w, o, count_include_pad);
+                if (!cnt) continue;
+                float share = (float)((double)g / (double)cnt);
+                WINDOW_FOR_EACH(w, o, ic, off, { ds[off] += share; });
+            }
+        }
+    }
+}
+
 void weft_maxpool_forward_i64(const weft_window *w, int64_t NC, const int64_t *x, int64_t *y, int64_t *indices,
                               int storage_order) {
     int64_t I = weft_window_in_numel(w), O = weft_window_out_numel(w);
@@ -300,6 +355,33 @@ void weft_layernorm_forward(int64_t rows, int64_t cols, const float *x, const fl
     }
 }
 
+void weft_layernorm_backward(int64_t rows, int64_t cols, const float *x, const float *scale, const float *dy,
+                             float eps, float *dx, float *dscale, float *dbias) {
+    if (dscale) memset(dscale, 0, (size_t)cols * sizeof *dscale);
+    if (dbias) memset(dbias, 0, (size_t)cols * sizeof *dbias);
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xs = x + r * cols, *gs = dy + r * cols;
+        float *ds = dx + r * cols;
+        double m, v;
+        moments(xs, cols, &m, &v);
+        double inv = 1.0 / sqrt(v + (double)eps), a = 0, bsum = 0;
+        /* dxhat = dy scale; dx = inv (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) */
+        for (int64_t i = 0; i < cols; i++) {
+            double xh = ((double)xs[i] - m) * inv, dh = (double)gs[i] * scale[i];
+            a += dh;
+            bsum += dh * xh;
+            if (dscale) dscale[i] += (float)((double)gs[i] * xh);
+            if (dbias) dbias[i] += gs[i];
+        }
+        a /= (double)cols;
+        bsum /= (double)cols;
+        for (int64_t i = 0; i < cols; i++) {
+            double xh = ((double)xs[i] - m) * inv, dh = (double)gs[i] * scale[i];
+            ds[i] = (float)(inv * (dh - a - xh * bsum));
+        }
+    }
+}
+
 void weft_lrn_forward(int64_t N, int64_t C, int64_t S, int64_t size, float alpha, float beta, float bias,
                       const float *x, float *y) {
     int64_t lo = (size - 1) / 2, hi = size - 1 - lo;  /* floor and ceil of (size-1)/2 */
@@ -360,6 +442,23 @@ void weft_softmax_forward(weft_softmax_kind kind, int64_t outer, int64_t len, in
         }
 }
 
+void weft_softmax_backward(weft_softmax_kind kind, int64_t outer, int64_t len, int64_t inner, const float *y,
+                           const float *dy, float *dx) {
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t in = 0; in < inner; in++) {
+            int64_t base = o * len * inner + in;
+            double s = 0;
+            for (int64_t k = 0; k < len; k++)
+                s += kind == WEFT_LOG_SOFTMAX ? (double)dy[base + k * inner]
+                                              : (double)dy[base + k * inner] * y[base + k * inner];
+            for (int64_t k = 0; k < len; k++) {
+                int64_t at = base + k * inner;
+                dx[at] = kind == WEFT_LOG_SOFTMAX ? (float)((double)dy[at] - exp((double)y[at]) * s)
+                                                  : (float)((double)y[at] * ((double)dy[at] - s));
+            }
+        }
+}
+
 /* ---- losses ---- */
 
 int64_t weft_nll_forward(int64_t N, int64_t C, int64_t D, const float *logp, const int64_t *target,
@@ -380,6 +479,27 @@ int64_t weft_nll_forward(int64_t N, int64_t C, int64_t D, const float *logp, con
         }
     if (red == WEFT_REDUCE_SUM) loss[0] = (float)total;
     if (red == WEFT_REDUCE_MEAN) loss[0] = (float)(total / wsum);
+    return -1;
+}
+
+int64_t weft_nll_backward(int64_t N, int64_t C, int64_t D, const int64_t *target, const float *weight, bool has_ignore,
+                          int64_t ignore_index, weft_reduction red, const float *dloss, float *dlogp) {
+    memset(dlogp, 0, (size_t)(N * C * D) * sizeof *dlogp);
+    double wsum = 0;
+    for (int64_t i = 0; i < N * D; i++) {
+        int64_t t = target[i];
+        if (has_ignore && t == ignore_index) continue;
+        if (t < 0 || t >= C) return i;
+        wsum += weight ? weight[t] : 1.0f;
+    }
+    double scale = red == WEFT_REDUCE_MEAN ? (wsum != 0 ? 1.0 / wsum : 0.0) : 1.0;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t d = 0; d < D; d++) {
+            int64_t t = target[n * D + d];
+            if (has_ignore && t == ignore_index) continue;
+            double g = red == WEFT_REDUCE_NONE ? dloss[n * D + d] : dloss[0];
+            dlogp[(n * C + t) * D + d] = (float)(-g * scale * (weight ? weight[t] : 1.0f));
+        }
     return -1;
 }
 
@@ -408,4 +528,17 @@ void weft_sum_inner(int64_t outer, int64_t inner, const float *src, float *dst) 
         for (int64_t i = 0; i < inner; i++) s += src[o * inner + i];
         dst[o] = (float)s;
     }
+}
+
+/* ---- activations' derivatives (declared in kernels.h beside the forward) ---- */
+
+float weft_gelu_grad(float x) {
+    double v = x;
+    return (float)(0.5 * (1.0 + erf(v * 0.70710678118654752)) + v * exp(-0.5 * v * v) * 0.39894228040143268);
+}
+
+float weft_gelu_tanh_grad(float x) {
+    double v = x, k = 0.79788456080286536, c = 0.044715;
+    double t = tanh(k * (v + c * v * v * v));
+    return (float)(0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * k * (1.0 + 3.0 * c * v * v));
 }

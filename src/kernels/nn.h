@@ -52,6 +52,17 @@ int64_t weft_conv_transpose_workspace(const weft_window *w, int64_t M, int64_t g
 void weft_conv_transpose_forward(const weft_window *w, int64_t N, int64_t C, int64_t M, int64_t group,
                                  const float *x, const float *wt, const float *bias, float *y, float *work);
 
+/* Backward of weft_conv_forward (same window, w->in is x's spatial shape). dx (N, C, in...) =
+ * the adjoint of the convolution applied to dy (N, M, out...): col = wt_g^T dy_g, then col2im,
+ * which is weft_conv_transpose_forward with the roles of C and M swapped. Workspace floats: */
+int64_t weft_conv_backward_input_workspace(const weft_window *w, int64_t C, int64_t group);
+void weft_conv_backward_input(const weft_window *w, int64_t N, int64_t C, int64_t M, int64_t group, const float *dy,
+                              const float *wt, float *dx, float *work);
+/* dw (M, C/group, k...) = sum over images of dy_g (M/g, prod(out)) col(x_g)^T. Workspace is
+ * weft_conv_workspace(w, C, group) floats. */
+void weft_conv_backward_weight(const weft_window *w, int64_t N, int64_t C, int64_t M, int64_t group, const float *x,
+                               const float *dy, float *dw, float *work);
+
 /* ---- pooling ---- */
 
 typedef enum { WEFT_POOL_MAX, WEFT_POOL_AVG, WEFT_POOL_LP } weft_pool_kind;
@@ -63,6 +74,11 @@ typedef enum { WEFT_POOL_MAX, WEFT_POOL_AVG, WEFT_POOL_LP } weft_pool_kind;
  * p-norm of the window (padding counts as zeros). */
 void weft_pool_forward(const weft_window *w, weft_pool_kind kind, int64_t NC, const float *x, float *y,
                        int64_t *indices, int storage_order, bool count_include_pad, float p);
+/* Backward of MAX and AVG pooling: dx (NC, in...) = the adjoint applied to dy (NC, out...). MAX
+ * sends each dy to the first maximum of its window (as the forward picks it); AVG spreads it
+ * over the window with the forward's divisor. dx is overwritten. */
+void weft_pool_backward(const weft_window *w, weft_pool_kind kind, int64_t NC, const float *x, const float *dy,
+                        float *dx, bool count_include_pad);
 /* Max pooling on integers (uint8 images and the like). */
 void weft_maxpool_forward_i64(const weft_window *w, int64_t NC, const int64_t *x, int64_t *y, int64_t *indices,
                               int storage_order);
@@ -79,6 +95,10 @@ void weft_instancenorm_forward(int64_t N, int64_t C, int64_t S, const float *x, 
  * (bias may be NULL). mean and invstd (rows) may be NULL. Statistics accumulate in double. */
 void weft_layernorm_forward(int64_t rows, int64_t cols, const float *x, const float *scale, const float *bias,
                             float eps, float *y, float *mean, float *invstd);
+/* Backward of weft_layernorm_forward: dx (rows, cols); dscale and dbias (cols) are the sums
+ * over rows of dy * xhat and dy (either may be NULL). Statistics recomputed in double. */
+void weft_layernorm_backward(int64_t rows, int64_t cols, const float *x, const float *scale, const float *dy,
+                             float eps, float *dx, float *dscale, float *dbias);
 /* Local response normalization across channels: x, y (N, C, S);
  * y = x / (bias + alpha / size * sum of x^2 over channels [c - (size-1)/2, c + ceil((size-1)/2)])^beta. */
 void weft_lrn_forward(int64_t N, int64_t C, int64_t S, int64_t size, float alpha, float beta, float bias,
@@ -95,6 +115,11 @@ typedef enum { WEFT_SOFTMAX, WEFT_LOG_SOFTMAX, WEFT_HARDMAX } weft_softmax_kind;
 void weft_softmax_forward(weft_softmax_kind kind, int64_t outer, int64_t len, int64_t inner, const float *x,
                           float *y);
 
+/* Backward from the forward's output y: SOFTMAX dx = y (dy - sum(dy y)); LOG_SOFTMAX
+ * dx = dy - exp(y) sum(dy); sums along the middle axis of (outer, len, inner). */
+void weft_softmax_backward(weft_softmax_kind kind, int64_t outer, int64_t len, int64_t inner, const float *y,
+                           const float *dy, float *dx);
+
 /* ---- losses ---- */
 
 typedef enum { WEFT_REDUCE_NONE, WEFT_REDUCE_SUM, WEFT_REDUCE_MEAN } weft_reduction;
@@ -104,6 +129,12 @@ typedef enum { WEFT_REDUCE_NONE, WEFT_REDUCE_SUM, WEFT_REDUCE_MEAN } weft_reduct
  * Returns -1, or the flat index of the first target outside [0, C). */
 int64_t weft_nll_forward(int64_t N, int64_t C, int64_t D, const float *logp, const int64_t *target,
                          const float *weight, bool has_ignore, int64_t ignore_index, weft_reduction red, float *loss);
+
+/* Backward of weft_nll_forward: dlogp (N, C, D) = -dloss * weight[t] at each counted target
+ * (dloss (N, D) for NONE, else one element; MEAN divides by the total weight, 0 when none
+ * counts), zero elsewhere. Returns -1, or the flat index of the first target outside [0, C). */
+int64_t weft_nll_backward(int64_t N, int64_t C, int64_t D, const int64_t *target, const float *weight, bool has_ignore,
+                          int64_t ignore_index, weft_reduction red, const float *dloss, float *dlogp);
 
 /* ---- data movement helpers for einsum-like contractions ---- */
 

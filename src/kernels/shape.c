@@ -34,6 +34,23 @@ void weft_copy_strided(void *dst, const void *src, size_t es, const weft_shape *
     }
 }
 
+void weft_scatter_strided(void *dst, const void *src, size_t es, const weft_shape *shape, const int64_t *strides,
+                          int64_t offset) {
+    int64_t n = weft_shape_numel(shape);
+    if (n == 0) return;
+    int nd = shape->ndim;
+    int64_t idx[WEFT_MAX_DIMS] = {0};
+    for (int64_t i = 0; i < n; i++) {
+        int64_t off = offset;
+        for (int k = 0; k < nd; k++) off += idx[k] * strides[k];
+        memcpy((char *)dst + off * (int64_t)es, (const char *)src + i * (int64_t)es, es);
+        for (int k = nd - 1; k >= 0; k--) {
+            if (++idx[k] < shape->d[k]) break;
+            idx[k] = 0;
+        }
+    }
+}
+
 /* Element strides of a dense row-major shape. */
 static void dense_strides(const weft_shape *s, int64_t *st) {
     int64_t m = 1;
@@ -100,6 +117,17 @@ void weft_gather(void *dst, const void *src, size_t es, int64_t outer, int64_t a
         for (int64_t j = 0; j < n_idx; j++) {
             memcpy(o, (const char *)src + ((a * axis_len + idx[j]) * inner) * (int64_t)es, row);
             o += row;
+        }
+}
+
+void weft_gather_backward(float *dx, const float *dy, int64_t outer, int64_t axis_len, int64_t inner,
+                          const int64_t *idx, int64_t n_idx) {
+    memset(dx, 0, (size_t)(outer * axis_len * inner) * sizeof *dx);
+    for (int64_t a = 0; a < outer; a++)
+        for (int64_t j = 0; j < n_idx; j++) {
+            float *d = dx + (a * axis_len + idx[j]) * inner;
+            const float *g = dy + (a * n_idx + j) * inner;
+            for (int64_t k = 0; k < inner; k++) d[k] += g[k];
         }
 }
 

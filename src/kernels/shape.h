@@ -16,6 +16,12 @@
 void weft_copy_strided(void *dst, const void *src, size_t es, const weft_shape *shape, const int64_t *strides,
                        int64_t offset);
 
+/* The adjoint of weft_copy_strided: dst at offset + sum_k idx[k] * strides[k] = src (shape, dense).
+ * The positions must be distinct (no zero stride on an axis longer than 1); others keep their
+ * value. Slice's backward. */
+void weft_scatter_strided(void *dst, const void *src, size_t es, const weft_shape *shape, const int64_t *strides,
+                          int64_t offset);
+
 /* dst (out) = src (in) repeated: out.d[k] is a multiple of in.d[k]. */
 void weft_tile(void *dst, const void *src, size_t es, const weft_shape *in, const weft_shape *out);
 
@@ -30,6 +36,11 @@ void weft_pad(void *dst, const void *src, size_t es, const weft_shape *in, const
 /* dst (outer, n_idx, inner) = src (outer, axis_len, inner)[:, idx, :]. */
 void weft_gather(void *dst, const void *src, size_t es, int64_t outer, int64_t axis_len, int64_t inner,
                  const int64_t *idx, int64_t n_idx);
+
+/* The adjoint of weft_gather on floats: dx (outer, axis_len, inner) = zeros, then
+ * dx[:, idx[j], :] += dy (outer, n_idx, inner)[:, j, :] (repeated indices accumulate). */
+void weft_gather_backward(float *dx, const float *dy, int64_t outer, int64_t axis_len, int64_t inner,
+                          const int64_t *idx, int64_t n_idx);
 
 /* dst (ishape) = src (dshape) with coordinate `axis` replaced by idx (ishape); same rank. */
 void weft_gather_elements(void *dst, const void *src, size_t es, const weft_shape *dshape, const weft_shape *ishape,
