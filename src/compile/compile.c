@@ -484,6 +484,9 @@ static void plan_costs(const weft_program *p, weft_kernel *k) {
         uint64_t compute = ceil_div(2.0 * (double)(k->block_rows * kb * nb), rate);
         uint64_t in_ser = ceil_div((double)(k->block_rows * kb * es), link);   /* X block into each row */
         uint64_t out_ser = ceil_div((double)(k->block_rows * nb * 4), link);   /* partials down each column */
+        k->t_compute = compute;
+        k->t_in = in_ser;
+        k->t_out = out_ser;
         k->block_cycles = compute > in_ser ? (compute > out_ser ? compute : out_ser) : (in_ser > out_ser ? in_ser : out_ser);
         k->block_latency = (uint64_t)(k->pn - 1) * hop + in_ser + compute + (uint64_t)(k->pk - 1) * hop + out_ser;
         return;
@@ -693,9 +696,10 @@ weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_com
             const weft_kernel *k = &p->k[i];
             const weft_node *n = &g->nodes[k->node];
             s = weft_err_set(err, WEFT_ERR_NOMEM,
-                             "model does not fit %s: layer '%s' (%s) needs %lld bytes of weights and buffers, more than its "
-                             "largest possible region holds; try a smaller batch or sequence, more chips, or weight streaming mode",
-                             a->name, n->name, n->op->name, (long long)(k->weight_bytes + sram_need(p, k, 1, 1, 1)));
+                             "model does not fit %s: layer '%s' (%s) needs %lld bytes of weights and buffers, more than the "
+                             "whole mesh holds (%lld tiles x %.0f usable bytes); try a smaller batch or sequence, more chips, or weight "
+                             "streaming mode",
+                             a->name, n->name, n->op->name, (long long)sram_need(p, k, 1, 1, 1), (long long)total, tile_cap(p));
             break;
         }
         need_sum += need[i];

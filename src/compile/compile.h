@@ -50,6 +50,8 @@ typedef struct {
     int64_t sram_per_tile;      /* the plan's peak, bytes */
     uint64_t block_cycles;      /* planned cycles a row block occupies the region (its stage time) */
     uint64_t block_latency;     /* planned cycles from a block's start to its output being ready */
+    uint64_t t_compute, t_in, t_out; /* GEMM, per block and tile: the tile GEMM, the X block's
+                                      * serialization into a row, the partial's down a column */
     weft_tensor weight;         /* GEMM: W as (K, N) fp32, evaluated at compile time (owned) */
 } weft_kernel;
 

@@ -112,10 +112,15 @@ typedef struct {
     int next_block;
     int waiting, max_waiting;  /* blocks arrived and not yet started */
     uint64_t free_at;          /* when the region can take the next block */
+    /* per-PE execution of a GEMM region, (pk, pn) each: when each tile's incoming row link is
+     * free, when the tile's arithmetic is free, when its outgoing column link is free, and when
+     * its partial for the current block is ready */
+    uint64_t *row_link_free, *tile_free, *col_link_free, *ready;
 } kstate;
 
 typedef struct {
     const weft_program *p;
+    bool per_pe;
     weft_engine *eng;
     weft_net net;
     kstate *ks;
@@ -158,6 +163,47 @@ static uint64_t send_edge(sim *s, uint64_t t, int src, int dst, uint64_t bytes) 
 static void on_done(weft_engine *e, uint64_t t, int32_t tile, void *data);
 static void on_arrival(weft_engine *e, uint64_t t, int32_t tile, void *data);
 
+/* Per-PE execution of one row block on a GEMM region, tile by tile. The X block enters row i
+ * at its west tile at t0 and is multicast east (one hop per tile, each link busy for t_in); tile
+ * (i, j) computes when its X has arrived and its previous block is done (t_compute); the
+ * partials then flow south down each column, a tile adding its own as the stream passes (one
+ * hop per tile, each link busy for t_out); the column's last tile sends the result on. The
+ * region's own links carry only its own traffic. Returns when the last column is done. The
+ * grouped path's closed form (stage max(t_compute, t_in, t_out), latency (pn - 1 + pk - 1) hops
+ * + t_in + t_compute + t_out) must give the same cycles: tests/test_fabric.c checks it. */
+static uint64_t gemm_block_per_pe(sim *s, int ki, uint64_t t0) {
+    const weft_kernel *k = &s->p->k[ki];
+    kstate *st = &s->ks[ki];
+    uint64_t hop = (uint64_t)s->p->arch.hop_latency;
+    int pk = k->pk, pn = k->pn;
+    for (int i = 0; i < pk; i++) {
+        uint64_t h = t0;  /* the multicast's head at tile (i, j) */
+        for (int j = 0; j < pn; j++) {
+            size_t t = (size_t)i * (size_t)pn + (size_t)j;
+            if (j) h += hop;
+            if (h < st->row_link_free[t]) h = st->row_link_free[t];
+            st->row_link_free[t] = h + k->t_in;
+            uint64_t c = h + k->t_in;
+            if (c < st->tile_free[t]) c = st->tile_free[t];
+            st->tile_free[t] = st->ready[t] = c + k->t_compute;
+        }
+    }
+    uint64_t done = 0;
+    for (int j = 0; j < pn; j++) {
+        uint64_t head = 0;  /* the chain's head leaving tile (i, j) */
+        for (int i = 0; i < pk; i++) {
+            size_t t = (size_t)i * (size_t)pn + (size_t)j;
+            uint64_t x = st->ready[t];
+            if (i && head + hop > x) x = head + hop;
+            if (x < st->col_link_free[t]) x = st->col_link_free[t];
+            st->col_link_free[t] = x + k->t_out;
+            head = x;
+        }
+        if (head + k->t_out > done) done = head + k->t_out;
+    }
+    return done;
+}
+
 static void try_start(sim *s, int ki, uint64_t now) {
     const weft_kernel *k = &s->p->k[ki];
     kstate *st = &s->ks[ki];
@@ -169,13 +215,19 @@ static void try_start(sim *s, int ki, uint64_t now) {
                                                      : st->arrived_all[q] == blocks_of_dep(s->p, k, q);
             if (!ok) return;
         }
-        uint64_t start = now > st->free_at ? now : st->free_at;
-        st->free_at = start + k->block_cycles;
+        uint64_t done;
+        if (s->per_pe && k->kind == WEFT_KERNEL_GEMM) done = gemm_block_per_pe(s, ki, now);
+        else {
+            /* the region as one group: it takes a block every stage time, each after its latency */
+            uint64_t start = now > st->free_at ? now : st->free_at;
+            st->free_at = start + k->block_cycles;
+            done = start + k->block_latency;
+        }
         st->next_block++;
         if (st->waiting > 0) st->waiting--;
         arrival *a = weft_xmalloc(sizeof *a);
         *a = (arrival){s, ki, 0, b};
-        weft_engine_at(s->eng, start + k->block_latency, (int32_t)(k->y0 * s->p->arch.width + k->x0), on_done, a);
+        weft_engine_at(s->eng, done, (int32_t)(k->y0 * s->p->arch.width + k->x0), on_done, a);
     }
 }
 
@@ -221,10 +273,10 @@ static void on_done(weft_engine *e, uint64_t t, int32_t tile, void *data) {
     free(a);
 }
 
-static weft_status timing_pass(const weft_program *p, weft_sim_stats *out, weft_err *err) {
+static weft_status timing_pass(const weft_program *p, bool per_pe, weft_sim_stats *out, weft_err *err) {
     const weft_graph *g = p->graph;
     const weft_arch *ar = &p->arch;
-    sim s = {.p = p, .err = err};
+    sim s = {.p = p, .per_pe = per_pe, .err = err};
     s.eng = weft_engine_new();
     weft_net_init(&s.net, ar);
     s.ks = weft_xcalloc((size_t)p->n + 1, sizeof *s.ks);
@@ -233,6 +285,13 @@ static weft_status timing_pass(const weft_program *p, weft_sim_stats *out, weft_
         s.ks[i].arrived = weft_xcalloc((size_t)(k->n_deps * k->blocks + 1), sizeof(int));
         s.ks[i].arrived_all = weft_xcalloc((size_t)k->n_deps + 1, sizeof(int));
         s.ks[i].prefix = weft_xcalloc((size_t)k->n_deps + 1, sizeof(int));
+        if (per_pe && k->kind == WEFT_KERNEL_GEMM) {
+            size_t tiles = (size_t)k->pk * (size_t)k->pn;
+            s.ks[i].row_link_free = weft_xcalloc(tiles, sizeof(uint64_t));
+            s.ks[i].tile_free = weft_xcalloc(tiles, sizeof(uint64_t));
+            s.ks[i].col_link_free = weft_xcalloc(tiles, sizeof(uint64_t));
+            s.ks[i].ready = weft_xcalloc(tiles, sizeof(uint64_t));
+        }
         for (int q = 0; q < k->n_deps; q++) {
             if (k->dep[q] < 0) continue;
             kstate *src = &s.ks[k->dep[q]];
@@ -319,7 +378,8 @@ static weft_status timing_pass(const weft_program *p, weft_sim_stats *out, weft_
     out->bytes_moved = s.net.bytes;
     out->byte_hops = s.net.byte_hops;
     out->events = weft_engine_events(s.eng);
-    for (int i = 0; i < p->n; i++) { free(s.ks[i].arrived); free(s.ks[i].arrived_all); free(s.ks[i].prefix); free(s.ks[i].edges); }
+    for (int i = 0; i < p->n; i++) { free(s.ks[i].arrived); free(s.ks[i].arrived_all); free(s.ks[i].prefix);
+        free(s.ks[i].row_link_free); free(s.ks[i].tile_free); free(s.ks[i].col_link_free); free(s.ks[i].ready); free(s.ks[i].edges); }
     free(s.ks);
     weft_net_free(&s.net);
     weft_engine_free(s.eng);
@@ -343,5 +403,5 @@ weft_status weft_sim_run(const weft_program *p, const weft_tensor *const *inputs
         weft_status s = numeric_pass(p, inputs, outputs, o->per_pe, err);
         if (s) return s;
     }
-    return timing_pass(p, st, err);
+    return timing_pass(p, o->per_pe, st, err);
 }
