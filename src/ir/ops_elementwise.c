@@ -187,7 +187,7 @@ static int binop_of(const char *name) {
 static weft_status eval_binary(weft_op_ctx *c) {
     int op = binop_of(c->node->op->name);
     if (op == B_MOD && weft_attr_i(c->node, "fmod", 0)) op = B_FMOD;
-    if (op == B_DIV && c->out[0].dtype == WEFT_I64) {
+    if ((op == B_DIV || op == B_MOD || op == B_FMOD) && c->out[0].dtype == WEFT_I64) {
         /* integer division by zero is undefined in ONNX; weft refuses it */
         const int64_t *y = c->in[1]->data;
         for (int64_t i = 0; i < weft_tensor_numel(c->in[1]); i++)

@@ -162,6 +162,13 @@ static weft_status infer_constant(weft_op_ctx *c) {
             return weft_node_err(c, WEFT_ERR_UNSUPPORTED, "attribute '%s' is not supported", unsupported[k]);
     if (c->node->n_attrs != 1) return weft_node_err(c, WEFT_ERR_INVALID, "needs exactly one value attribute, has %d", c->node->n_attrs);
     const weft_attr *a = &c->node->attrs[0];
+    /* the attribute's type must be the one its name says */
+    static const struct { const char *name; weft_attr_type type; } kinds[] = {
+        {"value", WEFT_ATTR_TENSOR}, {"value_float", WEFT_ATTR_FLOAT}, {"value_int", WEFT_ATTR_INT},
+        {"value_floats", WEFT_ATTR_FLOATS}, {"value_ints", WEFT_ATTR_INTS}};
+    for (int k = 0; k < 5; k++)
+        if (!strcmp(a->name, kinds[k].name) && a->type != kinds[k].type)
+            return weft_node_err(c, WEFT_ERR_INVALID, "attribute '%s' has the wrong type", a->name);
     if (!strcmp(a->name, "value")) {
         if (a->type != WEFT_ATTR_TENSOR || !a->t) return weft_node_err(c, WEFT_ERR_INVALID, "'value' must be a tensor");
         c->out[0].dtype = a->t->dtype;
