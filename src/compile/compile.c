@@ -40,7 +40,12 @@ static const char *const whole_ops[] = {
     "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
     "InstanceNormalization", "Pad", "Expand", "Tile", "Where", "Softmax", "LogSoftmax", "LayerNormalization",
     "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceSumSquare", "ReduceL2", "Cast", "Trilu", "CumSum",
-    "Einsum", NULL};
+    "Einsum",
+    /* training: losses and the backward kernels of grad/ */
+    "SoftmaxCrossEntropyLoss", "NegativeLogLikelihoodLoss", "weft.AveragePoolGrad", "weft.ConvGradInput",
+    "weft.ConvGradWeight", "weft.GatherGrad", "weft.GeluGrad", "weft.LayerNormGrad", "weft.LogSoftmaxGrad",
+    "weft.MaxPoolGrad", "weft.NegativeLogLikelihoodLossGrad", "weft.SliceGrad", "weft.SoftmaxCrossEntropyLossGrad",
+    "weft.SoftmaxGrad", NULL};
 
 static bool in_list(const char *const *list, const char *name) {
     for (; *list; list++)
