@@ -393,6 +393,31 @@ TEST(grad_errors_name_the_node) {
     weft_graph_free(g);
 }
 
+/* A graph at an old opset: Softmax coerces to 2-D at its axis (before 13), Gemm needs C (before
+ * 11); the backward nodes follow their own rules and the gradients still match. */
+TEST(grad_old_opset_graph) {
+    weft_err err = {0};
+    weft_graph *g = weft_graph_new("opset9");
+    g->opset = 9;
+    weft_rng r;
+    weft_rng_seed(&r, 11, 0);
+    float av[6], bv[12], cv[4], xv[12];
+    for (int i = 0; i < 6; i++) av[i] = 2 * weft_rng_uniform(&r) - 1;
+    for (int i = 0; i < 12; i++) bv[i] = 2 * weft_rng_uniform(&r) - 1;
+    for (int i = 0; i < 4; i++) cv[i] = 2 * weft_rng_uniform(&r) - 1;
+    for (int i = 0; i < 12; i++) xv[i] = 2 * weft_rng_uniform(&r) - 1;
+    int A = weft_graph_param(g, "A", WEFT_F32, WEFT_SHAPE(2, 3), av), B = weft_graph_param(g, "B", WEFT_F32, WEFT_SHAPE(3, 4), bv);
+    int C = weft_graph_param(g, "C", WEFT_F32, WEFT_SHAPE(4), cv), X = weft_graph_param(g, "X", WEFT_F32, WEFT_SHAPE(2, 3, 2), xv);
+    int y, sm, outs[2];
+    CHECK_OK(weft_graph_node(g, "Gemm", "gemm", (int[]){A, B, C}, 3, NULL, 0, &y, 1, &err), &err);
+    CHECK_OK(weft_graph_node(g, "Softmax", "softmax", &X, 1, NULL, 0, &sm, 1, &err), &err);
+    outs[0] = y;
+    outs[1] = sm;
+    int loss = weighted_sum(g, outs, 2, 12, &err);
+    fd_check(g, loss, (int[]){A, B, C, X}, 4, NULL, 0, "opset 9 Gemm and Softmax");
+    weft_graph_free(g);
+}
+
 /* ---- losses ---- */
 
 /* Cross-entropy on (2, 3, V) logits with ignored targets: the mean is over the 4 counted ones,

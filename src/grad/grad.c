@@ -32,7 +32,12 @@ weft_status weft_gb_nodes(weft_gb *b, const char *op, const int *in, int n_in, c
     int at = b->fwd->n_out ? b->g->vals[b->fwd->out[0]].producer : -1;
     if (*b->fwd->name) snprintf(name, sizeof name, "grad/%s/%d", b->fwd->name, b->count++);
     else snprintf(name, sizeof name, "grad/%s#%d/%d", b->fwd->op->name, at, b->count++);
+    /* backward nodes follow opset 17's rules whatever the graph's opset (rules that depend on the
+     * forward's opset pass it explicitly, as the softmax grads' 'legacy') */
+    int opset = b->g->opset;
+    b->g->opset = 17;
     weft_status s = weft_graph_node(b->g, op, name, in, n_in, attrs, n_attrs, out, n_out, b->err);
+    b->g->opset = opset;
     if (s) {
         b->s = weft_err_prefix(b->err, "backward of node '%s' (%s)", b->fwd->name, b->fwd->op->name);
         for (int j = 0; j < n_out; j++) out[j] = -1;
