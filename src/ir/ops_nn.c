@@ -1721,7 +1721,7 @@ const weft_op_def weft_ops_nn[] = {
     {"BatchNormalization", 5, 5, 1, 5, 0, "epsilon,momentum,spatial,training_mode", infer_batchnorm, eval_batchnorm,
      cost_5, batchnorm_backward},
     {"InstanceNormalization", 3, 3, 1, 1, 0, "epsilon", infer_instancenorm, eval_instancenorm, cost_5, NULL},
-    {"LayerNormalization", 1, 3, 1, 3, 0, "axis,epsilon,stash_type", infer_layernorm, eval_layernorm, cost_5, layernorm_backward},
+    {"LayerNormalization", 2, 3, 1, 3, 0, "axis,epsilon,stash_type", infer_layernorm, eval_layernorm, cost_5, layernorm_backward},
     {"LRN", 1, 1, 1, 1, 0, "alpha,beta,bias,size", infer_lrn, eval_lrn, cost_5, NULL},
     {"MeanVarianceNormalization", 1, 1, 1, 1, 0, "axes", infer_mvn, eval_mvn, cost_5, NULL},
     {"Softmax", 1, 1, 1, 1, 0, "axis", infer_softmax, eval_softmax, cost_5, softmax_backward},
