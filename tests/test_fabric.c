@@ -128,7 +128,7 @@ TEST(fabric_gemm_tile_time_on_paper) {
         int64_t kb = (K + k->pk - 1) / k->pk, nb = (N + k->pn - 1) / k->pn;
         double compute = 2.0 * (double)(k->block_rows * kb * nb) / arch.kinds[0].flops_per_cycle[WEFT_ARCH_FP32];
         CHECK_NEAR((double)k->block_cycles, ceil(compute), 0);
-        CHECK_INT(k->block_rows * k->blocks, M);
+        CHECK_INT(k->block_rows * k->chunks * k->blocks, M);
         /* and every weight sits in exactly one tile */
         CHECK(k->pk * kb >= K && k->pn * nb >= N);
         weft_program_free(p);

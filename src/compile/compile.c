@@ -1,11 +1,13 @@
 /* compile: lowering, region sizing and placement, routing and channels, SRAM plan (compile.h). */
 #include "compile/compile.h"
 #include "sim/sim.h"
+#include "ir/ops_nn.h"
 
 #include <math.h>
 #include <string.h>
 
 #define MAX_BLOCKS 64          /* row blocks streamed through a kernel */
+#define GEMM_CHUNK_ROWS 64     /* rows a GEMM region takes at a time */
 #define SRAM_USABLE 0.75       /* fraction of a tile's SRAM the plan may fill; the rest is code and stack */
 #define RESERVED_CHANNELS 2    /* colors 0 and 1: multicast and reduction inside regions */
 
@@ -320,7 +322,24 @@ static weft_status lower(weft_program *p, int i, weft_kernel *k, weft_err *err) 
     if (!strcmp(op, "Gemm") && is_const(p, n->in[1]) && !is_const(p, n->in[0]) && !weft_attr_i(n, "transA", 0) &&
         (n->n_in < 3 || n->in[2] < 0 || is_const(p, n->in[2])))
         gemm = true;
-    if (gemm) {
+    int64_t group = 0;
+    if (!strcmp(op, "Conv") && is_const(p, n->in[1]) && !is_const(p, n->in[0]) &&
+        (n->n_in < 3 || n->in[2] < 0 || is_const(p, n->in[2])) && !weft_conv_window(g, n, &k->win, &group, err) && group == 1) {
+        /* Y rows (N prod(out), M) = patches (N prod(out), C prod(k)) . W^T (C prod(k), M) */
+        const weft_tensor *W = &p->folded[n->in[1]];
+        k->kind = WEFT_KERNEL_GEMM;
+        k->conv = true;
+        k->N = W->shape.d[0];
+        k->K = weft_tensor_numel(W) / k->N;
+        k->M = g->vals[n->in[0]].shape.d[0] * weft_window_out_numel(&k->win);
+        weft_status s = weft_tensor_alloc(&k->weight, WEFT_F32, WEFT_SHAPE(k->K, k->N), err);
+        if (s) return s;
+        float *w = k->weight.data;
+        for (int64_t r = 0; r < k->K; r++)
+            for (int64_t c = 0; c < k->N; c++) w[r * k->N + c] = (float)weft_tensor_get_f(W, c * k->K + r);
+        k->weight_bytes = k->K * k->N * (int64_t)weft_dtype_size(g->vals[n->in[1]].dtype);
+        k->flops = 2 * k->M * k->K * k->N;
+    } else if (gemm) {
         const weft_tensor *W = &p->folded[n->in[1]];
         bool tb = !strcmp(op, "Gemm") && weft_attr_i(n, "transB", 0);
         float alpha = !strcmp(op, "Gemm") ? weft_attr_f(n, "alpha", 1.0f) : 1.0f;
@@ -356,6 +375,13 @@ static weft_status lower(weft_program *p, int i, weft_kernel *k, weft_err *err) 
     k->blocks = s_out >= 0 ? p->blocks : 1;
     if (k->kind == WEFT_KERNEL_WHOLE && k->blocks > 1) k->kind = WEFT_KERNEL_STREAM;
     k->block_rows = (k->M + k->blocks - 1) / k->blocks;
+    if (k->kind == WEFT_KERNEL_GEMM) {
+        /* a GEMM region takes a block's rows in chunks of at most GEMM_CHUNK_ROWS: its buffers
+         * stay small whatever the block (a whole image, for a convolution at batch 1) */
+        k->chunks = (int)((k->block_rows + GEMM_CHUNK_ROWS - 1) / GEMM_CHUNK_ROWS);
+        if (k->chunks < 1) k->chunks = 1;
+        k->block_rows = (k->block_rows + k->chunks - 1) / k->chunks;
+    }
     /* dependencies: the kernels producing each activation input */
     for (int q = 0; q < n->n_in; q++) {
         int v = n->in[q];
@@ -492,8 +518,11 @@ static void plan_costs(const weft_program *p, weft_kernel *k) {
         k->t_compute = compute;
         k->t_in = in_ser;
         k->t_out = out_ser;
-        k->block_cycles = compute > in_ser ? (compute > out_ser ? compute : out_ser) : (in_ser > out_ser ? in_ser : out_ser);
-        k->block_latency = (uint64_t)(k->pn - 1) * hop + in_ser + compute + (uint64_t)(k->pk - 1) * hop + out_ser;
+        /* per chunk; a block is `chunks` chunks through the same pipeline */
+        uint64_t stage = compute > in_ser ? (compute > out_ser ? compute : out_ser) : (in_ser > out_ser ? in_ser : out_ser);
+        k->block_cycles = stage * (uint64_t)k->chunks;
+        k->block_latency = (uint64_t)(k->pn - 1) * hop + in_ser + compute + (uint64_t)(k->pk - 1) * hop + out_ser +
+                           stage * (uint64_t)(k->chunks - 1);
         return;
     }
     double per_block_flops = (double)(k->flops > 0 ? k->flops : k->M * k->N) / k->blocks;

@@ -2,7 +2,8 @@
  *
  * Every node becomes a kernel on its own rectangular region of tiles:
  *   GEMM    MatMul / Gemm whose right operand is a weight (a parameter, or any value computed
- *           only from parameters and constants: those are evaluated at compile time). The
+ *           only from parameters and constants: those are evaluated at compile time), and Conv
+ *           (group 1) as the GEMM of its patches (im2col rows) with the weight. The
  *           region is a pk x pn grid; tile (i, j) holds W[K block i, N block j] for the whole
  *           run. Activations stream in as row blocks of mb rows: row i of the region receives
  *           X[rows, K block i] and multicasts it east; partial sums flow south down each column,
@@ -26,6 +27,7 @@
 
 #include "arch/arch.h"
 #include "ir/ir.h"
+#include "kernels/nn.h"
 
 typedef enum { WEFT_KERNEL_GEMM, WEFT_KERNEL_STREAM, WEFT_KERNEL_WHOLE } weft_kernel_kind;
 
@@ -38,7 +40,8 @@ typedef struct {
     int pk, pn;                 /* GEMM grid (pk rows of K blocks, pn columns of N blocks) */
     int64_t M, K, N;            /* GEMM: Y(M, N) = X(M, K) W(K, N); others: output (M, N) rows x cols */
     int blocks;                 /* row blocks streamed through the kernel */
-    int64_t block_rows;         /* mb */
+    int64_t block_rows;         /* mb: rows a GEMM takes at a time (a chunk), else rows per block */
+    int chunks;                 /* GEMM: chunks per block */
     int n_deps;
     int dep[WEFT_KERNEL_MAX_DEPS];        /* producing kernel index, or -1 for a graph input */
     int dep_value[WEFT_KERNEL_MAX_DEPS];  /* the value carried */
@@ -53,6 +56,8 @@ typedef struct {
     uint64_t t_compute, t_in, t_out; /* GEMM, per block and tile: the tile GEMM, the X block's
                                       * serialization into a row, the partial's down a column */
     weft_tensor weight;         /* GEMM: W as (K, N) fp32, evaluated at compile time (owned) */
+    bool conv;                  /* GEMM from a Conv: rows are output pixels, K = C prod(k), N = M */
+    weft_window win;            /* conv: the window */
 } weft_kernel;
 
 #define WEFT_NODE_FOLDED (-1)  /* computed at compile time */

@@ -3,6 +3,7 @@
  * in kernels/nn.c and kernels/gemm.c, so these rows only check shapes and attributes, lay out
  * buffers and count costs. */
 #include "ir/ir.h"
+#include "ir/ops_nn.h"
 #include "grad/grad.h"
 #include "kernels/nn.h"
 
@@ -370,6 +371,12 @@ static weft_status conv_geom(weft_op_ctx *c, weft_window *w, int64_t *group) {
                         (long long)*group, (long long)(C / *group));
     if (has_in(c, 2)) TRY(need_vec(c, 2, M, "bias B"));
     return window_of(c, x, wt->d + 2, false, w);
+}
+
+weft_status weft_conv_window(const weft_graph *g, const weft_node *n, weft_window *w, int64_t *group, weft_err *err) {
+    weft_op_ctx c;
+    weft_status s = weft_node_infer(g, n, &c, err);
+    return s ? s : conv_geom(&c, w, group);
 }
 
 static weft_status infer_conv(weft_op_ctx *c) {

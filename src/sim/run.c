@@ -6,12 +6,31 @@
 
 /* ---- numeric pass ---- */
 
+/* The patches of a convolution's input as GEMM rows: X (N, C, in...) -> rows (N prod(out), C prod(k)). */
+static weft_status conv_rows(const weft_kernel *k, const weft_tensor *x, weft_tensor *rows, weft_err *err) {
+    weft_tensor X = {0}, col = {0};
+    int64_t N = x->shape.d[0], C = x->shape.d[1], P = weft_window_out_numel(&k->win), in = weft_window_in_numel(&k->win);
+    weft_status s = weft_tensor_convert(&X, x, WEFT_F32, err);
+    if (!s) s = weft_tensor_alloc(&col, WEFT_F32, WEFT_SHAPE(k->K, P), err);
+    if (!s) s = weft_tensor_alloc(rows, WEFT_F32, WEFT_SHAPE(k->M, k->K), err);
+    for (int64_t b = 0; b < N && !s; b++) {
+        weft_im2col(&k->win, C, (const float *)X.data + b * C * in, col.data);
+        const float *cv = col.data;
+        float *r = (float *)rows->data + b * P * k->K;
+        for (int64_t q = 0; q < P; q++)
+            for (int64_t j = 0; j < k->K; j++) r[q * k->K + j] = cv[j * P + q];
+    }
+    weft_tensor_free(&X);
+    weft_tensor_free(&col);
+    return s;
+}
+
 static weft_status gemm_numerics(const weft_program *p, const weft_kernel *k, const weft_tensor *x, bool per_pe,
                                  weft_tensor *y, weft_err *err) {
     const weft_node *n = &p->graph->nodes[k->node];
     weft_tensor X = {0}, Y = {0};
-    weft_status s = weft_tensor_convert(&X, x, WEFT_F32, err);
-    if (!s) s = weft_tensor_alloc(&Y, WEFT_F32, p->graph->vals[n->out[0]].shape, err);
+    weft_status s = k->conv ? conv_rows(k, x, &X, err) : weft_tensor_convert(&X, x, WEFT_F32, err);
+    if (!s) s = weft_tensor_alloc(&Y, WEFT_F32, k->conv ? WEFT_SHAPE(k->M, k->N) : p->graph->vals[n->out[0]].shape, err);
     if (s) { weft_tensor_free(&X); return s; }
     const float *xv = X.data, *w = k->weight.data;
     float *yv = Y.data;
@@ -34,10 +53,10 @@ static weft_status gemm_numerics(const weft_program *p, const weft_kernel *k, co
             for (int64_t e = 0; e < M * N; e++) yv[e] += partial[e];
     }
     free(partial);
-    /* Gemm's C, added by the last tile of each column: beta * C broadcast to (M, N) */
-    if (!strcmp(n->op->name, "Gemm") && n->n_in > 2 && n->in[2] >= 0) {
+    /* Gemm's C or Conv's bias, added by the last tile of each column: beta * C broadcast to (M, N) */
+    if ((!strcmp(n->op->name, "Gemm") || k->conv) && n->n_in > 2 && n->in[2] >= 0) {
         const weft_tensor *C = &p->folded[n->in[2]];
-        float beta = weft_attr_f(n, "beta", 1.0f);
+        float beta = k->conv ? 1.0f : weft_attr_f(n, "beta", 1.0f);
         weft_shape ys = WEFT_SHAPE(M, N);
         int64_t st[WEFT_MAX_DIMS];
         weft_bcast_strides(&C->shape, &ys, st);
@@ -46,7 +65,22 @@ static weft_status gemm_numerics(const weft_program *p, const weft_kernel *k, co
                 yv[r * N + c] += beta * (float)weft_tensor_get_f(C, r * st[0] + c * st[1]);
     }
     weft_tensor_free(&X);
-    s = weft_tensor_convert(y, &Y, p->graph->vals[n->out[0]].dtype, err);
+    if (k->conv) {
+        /* rows (n, pixel) x channels back to (N, M, out...) */
+        weft_tensor out = {0};
+        s = weft_tensor_alloc(&out, WEFT_F32, p->graph->vals[n->out[0]].shape, err);
+        if (!s) {
+            int64_t P = weft_window_out_numel(&k->win), imgs = k->M / P;
+            const float *yr = Y.data;
+            float *o = out.data;
+            for (int64_t b = 0; b < imgs; b++)
+                for (int64_t q = 0; q < P; q++)
+                    for (int64_t m = 0; m < k->N; m++) o[(b * k->N + m) * P + q] = yr[(b * P + q) * k->N + m];
+            weft_tensor_free(&Y);
+            Y = out;
+        }
+    }
+    if (!s) s = weft_tensor_convert(y, &Y, p->graph->vals[n->out[0]].dtype, err);
     weft_tensor_free(&Y);
     return s;
 }
@@ -176,6 +210,8 @@ static uint64_t gemm_block_per_pe(sim *s, int ki, uint64_t t0) {
     kstate *st = &s->ks[ki];
     uint64_t hop = (uint64_t)s->p->arch.hop_latency;
     int pk = k->pk, pn = k->pn;
+    uint64_t done = 0;
+    for (int chunk = 0; chunk < k->chunks; chunk++) {  /* a block's chunks, one after another */
     for (int i = 0; i < pk; i++) {
         uint64_t h = t0;  /* the multicast's head at tile (i, j) */
         for (int j = 0; j < pn; j++) {
@@ -188,7 +224,6 @@ static uint64_t gemm_block_per_pe(sim *s, int ki, uint64_t t0) {
             st->tile_free[t] = st->ready[t] = c + k->t_compute;
         }
     }
-    uint64_t done = 0;
     for (int j = 0; j < pn; j++) {
         uint64_t head = 0;  /* the chain's head leaving tile (i, j) */
         for (int i = 0; i < pk; i++) {
@@ -200,6 +235,7 @@ static uint64_t gemm_block_per_pe(sim *s, int ki, uint64_t t0) {
             head = x;
         }
         if (head + k->t_out > done) done = head + k->t_out;
+    }
     }
     return done;
 }
