@@ -538,6 +538,11 @@ static void plan_costs(const weft_program *p, weft_kernel *k) {
         move = ceil_div((double)in, link * side);
         spread = (uint64_t)(k->w + k->h) * hop;
     }
+    /* row reductions (softmax: max and sum; layer norm: mean and variance): a row lies across
+     * the region's w tiles, each reduction a chain of w - 1 hops there and a broadcast back */
+    const char *op = p->graph->nodes[k->node].op->name;
+    int reductions = !strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax") || !strcmp(op, "LayerNormalization") ? 2 : 0;
+    spread += (uint64_t)reductions * 2 * (uint64_t)(k->w - 1) * hop;
     k->block_cycles = (compute > move ? compute : move) + 1;
     k->block_latency = compute + move + spread;
 }
