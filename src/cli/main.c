@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
+#include <malloc.h>
 #include <errno.h>
 #include <math.h>
 #include <sys/resource.h>
@@ -474,6 +475,10 @@ static int cmd_demo(void) {
 
 int main(int argc, char **argv) {
     if (argc < 2) { usage(stderr); return 2; }
+    /* Tensors come and go by the megabyte: keep freed memory in the heap for the next one
+     * instead of returning it to the kernel and faulting fresh pages in again. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     const char *cmd = argv[1];
     if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 2, argv + 2);
     if (!strcmp(cmd, "run-ref")) return cmd_run_ref(argc - 2, argv + 2);

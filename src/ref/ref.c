@@ -4,6 +4,14 @@
 #include "ir/ir.h"
 
 #include <string.h>
+#include <time.h>
+
+static bool is_view(const weft_node *n) {
+    static const char *const views[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"};
+    for (size_t i = 0; i < sizeof views / sizeof *views; i++)
+        if (!strcmp(n->op->name, views[i])) return n->n_out == 1;
+    return false;
+}
 
 weft_status weft_ref_run(const weft_graph *g, const weft_tensor *const *inputs, int n_inputs, weft_tensor *outputs,
                          int n_outputs, weft_err *err) {
@@ -34,18 +42,46 @@ weft_status weft_ref_run(const weft_graph *g, const weft_tensor *const *inputs, 
             if (g->nodes[i].in[k] >= 0) last_use[g->nodes[i].in[k]] = i;
     for (int k = 0; k < g->n_outputs; k++) last_use[g->outputs[k]] = g->n_nodes;
 
+    /* WEFT_PROFILE=1: seconds per op type, on stderr */
+    bool profile = getenv("WEFT_PROFILE") != NULL;
+    double *op_time = profile ? weft_xcalloc((size_t)g->n_nodes + 1, sizeof(double)) : NULL;
     for (int i = 0; i < g->n_nodes && !s; i++) {
         const weft_node *n = &g->nodes[i];
         const weft_tensor *in[WEFT_MAX_IO];
         weft_tensor out[WEFT_MAX_IO] = {{0}};
         for (int k = 0; k < n->n_in; k++) in[k] = n->in[k] >= 0 ? &live[n->in[k]] : NULL;
-        s = weft_node_eval(g, n, in, out, err);
+        struct timespec t0, t1;
+        if (profile) clock_gettime(CLOCK_MONOTONIC, &t0);
+        /* A view (Reshape and kin) of a value read by nobody after it takes the value's buffer:
+         * same bytes, new shape, no copy. */
+        int src = n->in[0];
+        if (is_view(n) && src >= 0 && live[src].owns && last_use[src] == i && live[src].dtype == g->vals[n->out[0]].dtype) {
+            out[0] = live[src];
+            out[0].shape = g->vals[n->out[0]].shape;
+            live[src].owns = 0;
+            live[src].data = NULL;
+        } else s = weft_node_eval(g, n, in, out, err);
+        if (profile) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            op_time[i] = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        }
         if (s) break;
         for (int j = 0; j < n->n_out; j++) live[n->out[j]] = out[j];
         for (int k = 0; k < n->n_in; k++)
             if (n->in[k] >= 0 && last_use[n->in[k]] == i) weft_tensor_free(&live[n->in[k]]);
         for (int j = 0; j < n->n_out; j++)
             if (last_use[n->out[j]] < 0) weft_tensor_free(&live[n->out[j]]);
+    }
+    if (profile) {
+        for (int i = 0; i < g->n_nodes; i++) {
+            if (op_time[i] < 0) continue;
+            double total = 0;
+            int count = 0;
+            for (int j = i; j < g->n_nodes; j++)
+                if (op_time[j] >= 0 && g->nodes[j].op == g->nodes[i].op) { total += op_time[j]; count++; op_time[j] = -1; }
+            fprintf(stderr, "profile %-26s %5d nodes %9.4f s\n", g->nodes[i].op->name, count, total);
+        }
+        free(op_time);
     }
     for (int k = 0; k < n_outputs && !s; k++) {
         int v = g->outputs[k];
