@@ -1,0 +1,367 @@
+/* cli: `weft train MODEL [--arch A] --steps N [options]`. See docs/TRAINING.md.
+ *
+ * Everything that can be refused (options, the data, the model, the machine, the checkpoint to
+ * resume from) is checked before anything is written: a bad run overwrites no log and no checkpoint. */
+#include "cli/train.h"
+
+#include "arch/arch.h"
+#include "train/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static void train_usage(FILE *f) {
+    fprintf(f,
+            "usage: weft train MODEL [--arch A] --steps N [options]\n"
+            "  --arch A            train on the simulated fabric of machine A (absent: the reference executor)\n"
+            "  --steps N           train until step N (also the horizon of the cosine decay)\n"
+            "  --batch B           the model's batch (builtin models)\n"
+            "  --accum K           micro-batches per step, gradients averaged (default 1)\n"
+            "  --optimizer O       adamw (default), momentum, sgd\n"
+            "  --lr X              peak learning rate (default 1e-3)\n"
+            "  --warmup N          linear warm-up steps (default 0), then cosine decay to --min-lr-frac\n"
+            "  --min-lr-frac X     the floor of the cosine decay, a fraction of --lr (default 0.1)\n"
+            "  --weight-decay X    default 0.01 (AdamW: decoupled)\n"
+            "  --clip X            global gradient-norm clip (default 1.0, 0: off)\n"
+            "  --data FILE|DIR     text for token models (default /usr/share/common-licenses)\n"
+            "  --eval-every K      validation loss every K steps and at the end (default steps/10)\n"
+            "  --eval-batches N    validation batches (default 8)\n"
+            "  --checkpoint DIR    write DIR/checkpoint.weft every --every K steps and at the end\n"
+            "  --every K           checkpoint interval\n"
+            "  --resume            continue from DIR/checkpoint.weft\n"
+            "  --stop-at N         stop after step N (as a crash would: the schedule is still --steps')\n"
+            "  --log FILE          CSV: step,loss,val_loss,lr,sim_seconds,host_seconds\n"
+            "  --seed S            data sampling seed (default 1)\n"
+            "  --precision fp32    bf16 and fp16 mixed precision: not yet\n");
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int bad(const char *fmt, const char *a, const char *b) {
+    fprintf(stderr, "weft train: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\n");
+    return 2;
+}
+
+static int fail(const weft_err *err) {
+    fprintf(stderr, "weft train: error: %s\n", err->msg);
+    return 1;
+}
+
+/* A number that is the whole string and finite. */
+static bool parse_num(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v)) return false;
+    *out = v;
+    return true;
+}
+static bool parse_int(const char *s, int64_t *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || errno) return false;
+    *out = v;
+    return true;
+}
+
+typedef struct {
+    const char *model, *arch, *data, *ckpt_dir, *log, *precision, *optimizer;
+    int64_t steps, batch, accum, every, eval_every, eval_batches, stop_at, seed, warmup;
+    double lr, wd, clip, min_lr_frac;
+    bool resume;
+} train_args;
+
+static int parse_args(int argc, char **argv, train_args *a) {
+    memset(a, 0, sizeof *a);
+    a->steps = -1;
+    a->accum = 1;
+    a->eval_every = -1;
+    a->eval_batches = 8;
+    a->seed = 1;
+    a->lr = 1e-3;
+    a->wd = 0.01;
+    a->clip = 1.0;
+    a->min_lr_frac = 0.1;
+    a->optimizer = "adamw";
+    a->precision = "fp32";
+    for (int i = 0; i < argc; i++) {
+        const char *o = argv[i];
+        if (!strcmp(o, "--resume")) { a->resume = true; continue; }
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) { train_usage(stdout); return -1; }
+        if (o[0] != '-') {
+            if (a->model) return bad("unexpected argument '%s'%s", o, "");
+            a->model = o;
+            continue;
+        }
+        if (i + 1 >= argc) return bad("option %s needs a value%s", o, "");
+        const char *v = argv[++i];
+        int64_t *iv = !strcmp(o, "--steps") ? &a->steps : !strcmp(o, "--batch") ? &a->batch : !strcmp(o, "--accum") ? &a->accum
+                    : !strcmp(o, "--every") ? &a->every : !strcmp(o, "--eval-every") ? &a->eval_every
+                    : !strcmp(o, "--eval-batches") ? &a->eval_batches : !strcmp(o, "--stop-at") ? &a->stop_at
+                    : !strcmp(o, "--seed") ? &a->seed : !strcmp(o, "--warmup") ? &a->warmup : NULL;
+        double *dv = !strcmp(o, "--lr") ? &a->lr : !strcmp(o, "--weight-decay") ? &a->wd : !strcmp(o, "--clip") ? &a->clip
+                   : !strcmp(o, "--min-lr-frac") ? &a->min_lr_frac : NULL;
+        const char **sv = !strcmp(o, "--arch") ? &a->arch : !strcmp(o, "--data") ? &a->data : !strcmp(o, "--checkpoint") ? &a->ckpt_dir
+                        : !strcmp(o, "--log") ? &a->log : !strcmp(o, "--precision") ? &a->precision
+                        : !strcmp(o, "--optimizer") ? &a->optimizer : NULL;
+        if (iv) {
+            if (!parse_int(v, iv) || *iv < 0) return bad("%s '%s' is not a non-negative integer", o, v);
+        } else if (dv) {
+            if (!parse_num(v, dv) || *dv < 0) return bad("%s '%s' is not a non-negative number", o, v);
+        } else if (sv) {
+            *sv = v;
+        } else {
+            return bad("unknown option '%s'%s", o, "");
+        }
+    }
+    if (!a->model) { train_usage(stderr); return 2; }
+    if (a->steps < 0) return bad("--steps N is required%s%s", "", "");
+    if (a->lr <= 0) return bad("--lr must be positive%s%s", "", "");
+    if (a->accum < 1 || a->accum > 1 << 20) return bad("--accum must be between 1 and 2^20%s%s", "", "");
+    if (a->eval_batches < 1 || a->eval_batches > 1 << 20) return bad("--eval-batches must be between 1 and 2^20%s%s", "", "");
+    if (a->min_lr_frac > 1) return bad("--min-lr-frac must be at most 1%s%s", "", "");
+    if (strcmp(a->precision, "fp32")) {
+        if (!strcmp(a->precision, "bf16") || !strcmp(a->precision, "fp16"))
+            return bad("--precision %s: mixed-precision training is not there yet; use fp32%s", a->precision, "");
+        return bad("--precision '%s' is not fp32, bf16 or fp16%s", a->precision, "");
+    }
+    if (weft_optim_parse(a->optimizer) < 0) return bad("--optimizer '%s' is not adamw, momentum or sgd%s", a->optimizer, "");
+    if ((a->resume || a->every) && !a->ckpt_dir) return bad("--resume and --every need --checkpoint DIR%s%s", "", "");
+    return 0;
+}
+
+/* The model spec with batch=B added to a builtin's keys. */
+static int with_batch(const char *model, int64_t batch, char *out, size_t n) {
+    if (!batch) { snprintf(out, n, "%s", model); return 0; }
+    if (strncmp(model, "builtin:", 8)) return bad("--batch works on builtin models; '%s' is a file%s", model, "");
+    if (strstr(model, "batch=")) return bad("give the batch once: '%s' already has batch=, and --batch is set%s", model, "");
+    snprintf(out, n, "%s%s batch=%lld", model, strchr(model + 8, ':') ? "," : ":", (long long)batch);
+    char *sp = strchr(out + strlen(model), ' ');
+    if (sp) memmove(sp, sp + 1, strlen(sp));
+    return 0;
+}
+
+/* Rewrites an existing log keeping the header and the rows of steps <= step (resume). */
+static FILE *open_log(const char *path, bool resume, int64_t step) {
+    if (resume) {
+        FILE *f = fopen(path, "r");
+        if (f) {
+            char tmp[4096];
+            snprintf(tmp, sizeof tmp, "%s.tmp", path);
+            FILE *w = fopen(tmp, "w");
+            if (!w) { fclose(f); return NULL; }
+            char line[1024];
+            bool first = true;
+            while (fgets(line, sizeof line, f)) {
+                long long s;
+                if (first || (sscanf(line, "%lld,", &s) == 1 && s <= step)) fputs(line, w);
+                first = false;
+            }
+            fclose(f);
+            if (fclose(w) || rename(tmp, path)) return NULL;
+            return fopen(path, "a");
+        }
+    }
+    FILE *f = fopen(path, "w");
+    if (f) fprintf(f, "step,loss,val_loss,lr,sim_seconds,host_seconds\n");
+    return f;
+}
+
+static void print_final(const weft_trainer *t, const train_args *a, double host_total, double sim_total, double update_total,
+                        double val_total, int64_t steps_done, double first_loss, double last_loss, double last_val) {
+    int64_t samples, tokens = weft_train_tokens(t, &samples);
+    samples *= t->c.accum;
+    tokens *= t->c.accum;
+    printf("\n== training report: %s, %lld steps this run (to step %lld), %s\n", t->spec, (long long)steps_done,
+           (long long)t->step, weft_optim_name(t->opt->c.kind));
+    printf("  loss            %.4f -> %.4f%s", first_loss, last_loss, isnan(last_val) ? "\n" : "");
+    if (!isnan(last_val)) printf(", validation %.4f\n", last_val);
+    if (t->c.arch && steps_done > 0) {
+        const weft_sim_stats *st = &t->last;
+        double per_step = sim_total / (double)steps_done;
+        printf("  simulated on %s: forward + backward of one step (%d micro-batch%s)\n", t->arch.name, t->c.accum,
+               t->c.accum > 1 ? "es" : "");
+        printf("    cycles        %llu per micro-batch = %.6g ms at %.3g GHz\n", (unsigned long long)st->cycles, st->seconds * 1e3,
+               t->arch.clock_hz * 1e-9);
+        printf("    step          %.6g ms simulated\n", per_step * 1e3);
+        printf("    samples/s     %.6g\n", per_step > 0 ? (double)samples / per_step : 0);
+        if (tokens) printf("    tokens/s      %.6g\n", per_step > 0 ? (double)tokens / per_step : 0);
+        printf("    FLOP/s        %.4g achieved of %.4g peak fp32 (%.2f%%)\n", st->achieved_flops, st->peak_flops,
+               st->peak_flops > 0 ? 100 * st->achieved_flops / st->peak_flops : 0);
+        printf("    PE util       %.4f%%\n", 100 * st->pe_utilization);
+        printf("    tiles used    %lld\n", (long long)st->tiles_used);
+        printf("    SRAM per tile max %lld B, mean %.0f B\n", (long long)st->sram_bytes_max, st->sram_bytes_mean);
+        printf("    links         max load %.4f, mean %.6f; %llu messages, %.4g MB\n", st->link_load_max, st->link_load_mean,
+               (unsigned long long)st->messages, (double)st->bytes_moved * 1e-6);
+        printf("  NOT simulated: the optimizer update (%s) runs on the host, %.3g ms per step; the validation\n"
+               "  loss runs on the host's reference executor\n",
+               weft_optim_name(t->opt->c.kind), steps_done ? 1e3 * update_total / (double)steps_done : 0);
+    } else if (steps_done > 0) {
+        printf("  executed by the reference executor on this host (no fabric: give --arch to simulate one)\n");
+    }
+    if (steps_done > 0)
+        printf("  host            %.2f s: %.4g s per step (compiling %.3g s in all, optimizer %.3g s, validation %.3g s)\n",
+               host_total, host_total / (double)steps_done, t->compile_seconds, update_total, val_total);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("  peak RSS        %.1f MB\n", (double)ru.ru_maxrss * 1024e-6);
+    (void)a;
+}
+
+int weft_cli_train(int argc, char **argv) {
+    train_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc < 0 ? 0 : rc;
+    char spec[4096];
+    if ((rc = with_batch(a.model, a.batch, spec, sizeof spec))) return rc;
+    weft_err err = {0};
+    weft_arch arch;
+    if (a.arch && weft_arch_get(a.arch, &arch, &err)) return fail(&err);
+
+    weft_train_config c = weft_train_defaults();
+    c.arch = a.arch ? &arch : NULL;
+    c.accum = (int)a.accum;
+    c.seed = (uint64_t)a.seed;
+    c.optim.kind = (weft_optim_kind)weft_optim_parse(a.optimizer);
+    c.optim.lr = a.lr;
+    c.optim.weight_decay = a.wd;
+    c.optim.clip = a.clip;
+    c.optim.warmup = a.warmup;
+    c.optim.decay_steps = a.steps;
+    c.optim.min_lr_frac = a.min_lr_frac;
+    weft_trainer *t = NULL;
+    if (weft_train_new(spec, &c, &t, &err)) return fail(&err);
+
+    /* the data follows the model: text for token models, synthetic otherwise */
+    const weft_value *x = &t->g->vals[t->input];
+    bool tokens = x->dtype == WEFT_I64 && x->shape.ndim == 2;
+    weft_data *d = NULL;
+    if (tokens) {
+        if (weft_data_text_open(a.data, 0.1, &d, &err)) { weft_train_free(t); return fail(&err); }
+    } else if (a.data) {
+        weft_train_free(t);
+        fprintf(stderr, "weft train: --data %s: %s takes no text; it trains on synthetic data (docs/TRAINING.md)\n", a.data, spec);
+        return 2;
+    } else {
+        d = weft_data_synthetic(t->loss == WEFT_LOSS_MSE ? WEFT_DATA_ADVECTION : WEFT_DATA_TEACHER);
+    }
+    weft_data_seed(d, (uint64_t)a.seed);
+    /* a first batch checks that the data fits the model before anything is written */
+    {
+        weft_tensor in[2];
+        weft_rng rng = d->rng;
+        uint64_t pos = d->position;
+        weft_status s = weft_train_batch(t, d, 0, in, &err);
+        if (!s) { weft_tensor_free(&in[0]); weft_tensor_free(&in[1]); s = weft_train_batch(t, d, -1, in, &err); }
+        d->rng = rng;
+        d->position = pos;
+        if (s) { weft_data_free(d); weft_train_free(t); return fail(&err); }
+        weft_tensor_free(&in[0]);
+        weft_tensor_free(&in[1]);
+    }
+    char ckpt[4096] = "";
+    if (a.ckpt_dir) snprintf(ckpt, sizeof ckpt, "%s/checkpoint.weft", a.ckpt_dir);
+    if (a.resume && weft_checkpoint_load(t, d, ckpt, &err)) {
+        weft_data_free(d);
+        weft_train_free(t);
+        return fail(&err);
+    }
+    if (a.ckpt_dir && mkdir(a.ckpt_dir, 0755) && errno != EEXIST) {
+        fprintf(stderr, "weft train: error: %s: cannot create the checkpoint folder: %s\n", a.ckpt_dir, strerror(errno));
+        weft_data_free(d);
+        weft_train_free(t);
+        return 1;
+    }
+    FILE *logf = NULL;
+    if (a.log && !(logf = open_log(a.log, a.resume, t->step))) {
+        fprintf(stderr, "weft train: error: %s: cannot write the log: %s\n", a.log, strerror(errno));
+        weft_data_free(d);
+        weft_train_free(t);
+        return 1;
+    }
+
+    int64_t end = a.stop_at && a.stop_at < a.steps ? a.stop_at : a.steps;
+    int64_t eval_every = a.eval_every >= 0 ? a.eval_every : (a.steps >= 10 ? a.steps / 10 : 1);
+    bool tty = isatty(STDOUT_FILENO);
+    int64_t print_every = a.steps >= 50 ? a.steps / 50 : 1;
+    int64_t samples, ntok = weft_train_tokens(t, &samples);
+    samples *= c.accum;
+    ntok *= c.accum;
+    printf("training %s on %s: %s, lr %g, %lld steps from step %lld, data %s (%lld bytes%s)\n", spec,
+           a.arch ? arch.name : "the reference executor (host)", a.optimizer, a.lr, (long long)a.steps, (long long)t->step,
+           d->source, (long long)d->n_bytes, d->kind == WEFT_DATA_TEXT ? ", 90% train / 10% validation" : "");
+    if (tokens) printf("  %lld tokens per step; ln(vocab) = %.3f is the loss of a uniform guess\n", (long long)ntok, log((double)t->classes));
+    fflush(stdout);
+    double host_total = 0, sim_total = 0, update_total = 0, val_total = 0, first_loss = NAN, last_loss = NAN, last_val = NAN;
+    int64_t done = 0;
+    rc = 0;
+    while (t->step < end) {
+        weft_step_result r;
+        if (weft_train_step(t, d, &r, &err)) { rc = fail(&err); break; }
+        done++;
+        host_total += r.host_seconds;
+        sim_total += r.sim_seconds;
+        update_total += r.update_seconds;
+        if (isnan(first_loss)) first_loss = r.loss;
+        last_loss = r.loss;
+        double val = NAN;
+        bool eval = (eval_every && t->step % eval_every == 0) || t->step == end;
+        if (eval) {
+            double tv = now();
+            if (weft_train_validate(t, d, (int)a.eval_batches, &val, &err)) { rc = fail(&err); break; }
+            val_total += now() - tv;
+            last_val = val;
+        }
+        if (logf) {
+            fprintf(logf, "%lld,%.6f,", (long long)t->step, r.loss);
+            if (eval) fprintf(logf, "%.6f", val);
+            fprintf(logf, ",%.6g,%.6g,%.6g\n", r.lr, r.sim_seconds, r.host_seconds);
+            fflush(logf);
+        }
+        char rate[128];
+        if (a.arch)
+            snprintf(rate, sizeof rate, "%.4g %s/s simulated", r.sim_seconds > 0 ? (double)(ntok ? ntok : samples) / r.sim_seconds : 0,
+                     ntok ? "tokens" : "samples");
+        else
+            snprintf(rate, sizeof rate, "%.4g %s/s on the host", (double)(ntok ? ntok : samples) / r.host_seconds, ntok ? "tokens" : "samples");
+        char valtxt[64] = "";
+        if (eval) snprintf(valtxt, sizeof valtxt, " val %.4f", val);
+        if (tty) {
+            int width = 24, fill = (int)(width * t->step / (a.steps ? a.steps : 1));
+            char bar[32];
+            for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+            bar[width] = 0;
+            printf("\r[%s] step %lld/%lld loss %.4f%s | %s | host %.3f s/step\033[K", bar, (long long)t->step, (long long)a.steps,
+                   r.loss, valtxt, rate, r.host_seconds);
+            if (eval) printf("\n");
+        } else if (eval || t->step % print_every == 0 || t->step == end) {
+            printf("step %lld/%lld loss %.4f%s lr %.3g | %s | host %.3f s/step\n", (long long)t->step, (long long)a.steps, r.loss,
+                   valtxt, r.lr, rate, r.host_seconds);
+        }
+        fflush(stdout);
+        bool save = a.ckpt_dir && ((a.every && t->step % a.every == 0) || t->step == end);
+        if (save && weft_checkpoint_save(t, d, ckpt, &err)) { rc = fail(&err); break; }
+    }
+    if (tty) printf("\n");
+    if (!rc) {
+        print_final(t, &a, host_total, sim_total, update_total, val_total, done, first_loss, last_loss, last_val);
+        if (a.ckpt_dir) printf("  checkpoint      %s (step %lld)\n", ckpt, (long long)t->step);
+        if (a.log) printf("  log             %s\n", a.log);
+    }
+    if (logf) fclose(logf);
+    weft_data_free(d);
+    weft_train_free(t);
+    return rc;
+}

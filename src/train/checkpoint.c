@@ -1,0 +1,121 @@
+/* train: checkpoints. One file holds everything a run needs to go on exactly where it stopped:
+ *
+ *   "WEFTCKPT", version 1                                         (weft_file_write: magic, version)
+ *   u64 model hash, str model spec                                the model's identity
+ *   u64 steps done
+ *   u64 optimizer kind, u64 optimizer updates
+ *   u64 rng state, u64 rng inc, u64 samples drawn                 the data's sampling state
+ *   u64 data kind, u64 data bytes                                 the data it was trained on
+ *   u64 n params; per param: str name, u64 numel, f32 (numel) weights, f32 (numel) m, f32 (numel) v
+ *                                                                 (m for momentum and AdamW, v for AdamW)
+ *   u64 FNV-64 checksum                                           (weft_file_write)
+ *
+ * Written to a temporary file, fsync'd and renamed into place, so a crash mid-write leaves the
+ * previous checkpoint whole. Floats are stored in host byte order (little-endian on every machine
+ * weft runs on). */
+#include "train/train.h"
+
+#include "io/io.h"
+
+#include <string.h>
+
+static const char CKPT_MAGIC[8] = {'W', 'E', 'F', 'T', 'C', 'K', 'P', 'T'};
+#define CKPT_VERSION 1u
+
+weft_status weft_checkpoint_save(const weft_trainer *t, const weft_data *d, const char *path, weft_err *err) {
+    weft_buf b = {0};
+    weft_buf_u64(&b, t->model_hash);
+    weft_buf_str(&b, t->spec);
+    weft_buf_u64(&b, (uint64_t)t->step);
+    weft_buf_u64(&b, (uint64_t)t->opt->c.kind);
+    weft_buf_u64(&b, (uint64_t)t->opt->step);
+    weft_buf_u64(&b, d->rng.state);
+    weft_buf_u64(&b, d->rng.inc);
+    weft_buf_u64(&b, d->position);
+    weft_buf_u64(&b, (uint64_t)d->kind);
+    weft_buf_u64(&b, (uint64_t)d->n_bytes);
+    weft_buf_u64(&b, (uint64_t)t->n_params);
+    for (int i = 0; i < t->n_params; i++) {
+        size_t nb = (size_t)t->numel[i] * sizeof(float);
+        weft_buf_str(&b, t->g->vals[t->param[i]].name);
+        weft_buf_u64(&b, (uint64_t)t->numel[i]);
+        weft_buf_bytes(&b, t->g->vals[t->param[i]].data.data, nb);
+        if (t->opt->m) weft_buf_bytes(&b, t->opt->m[i], nb);
+        if (t->opt->v) weft_buf_bytes(&b, t->opt->v[i], nb);
+    }
+    weft_status s = weft_file_write(path, CKPT_MAGIC, CKPT_VERSION, &b, err);
+    weft_buf_free(&b);
+    return s;
+}
+
+/* Reads the body; copies into t and d only when commit (a first pass checks everything). */
+static weft_status parse(weft_trainer *t, weft_data *d, weft_reader r, const char *path, bool commit, weft_err *err) {
+    uint64_t hash = weft_read_u64(&r);
+    char *spec = weft_read_str(&r, 4096);
+    if (r.bad || !spec) {
+        free(spec);
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: malformed checkpoint header", path);
+    }
+    if (hash != t->model_hash) {
+        weft_status s = weft_err_set(err, WEFT_ERR_MISMATCH,
+                                     "%s: a checkpoint of another model ('%s'; its parameters differ from those of '%s')", path,
+                                     spec, t->spec);
+        free(spec);
+        return s;
+    }
+    free(spec);
+    uint64_t step = weft_read_u64(&r), kind = weft_read_u64(&r), opt_step = weft_read_u64(&r);
+    weft_rng rng;
+    rng.state = weft_read_u64(&r);
+    rng.inc = weft_read_u64(&r);
+    uint64_t position = weft_read_u64(&r), dkind = weft_read_u64(&r), dbytes = weft_read_u64(&r);
+    uint64_t n = weft_read_u64(&r);
+    if (r.bad) return weft_err_set(err, WEFT_ERR_INVALID, "%s: malformed checkpoint header", path);
+    if (kind != (uint64_t)t->opt->c.kind)
+        return weft_err_set(err, WEFT_ERR_MISMATCH, "%s: the checkpoint's optimizer is %s, this run's is %s", path,
+                            weft_optim_name((weft_optim_kind)(kind < WEFT_OPT_COUNT ? kind : WEFT_OPT_COUNT)),
+                            weft_optim_name(t->opt->c.kind));
+    if (dkind != (uint64_t)d->kind || dbytes != (uint64_t)d->n_bytes)
+        return weft_err_set(err, WEFT_ERR_MISMATCH, "%s: the checkpoint was trained on other data (%llu bytes), not %s (%lld bytes)",
+                            path, (unsigned long long)dbytes, d->source, (long long)d->n_bytes);
+    if (n != (uint64_t)t->n_params)
+        return weft_err_set(err, WEFT_ERR_MISMATCH, "%s: %llu parameters, the model has %d", path, (unsigned long long)n, t->n_params);
+    for (int i = 0; i < t->n_params; i++) {
+        char *name = weft_read_str(&r, 4096);
+        uint64_t numel = weft_read_u64(&r);
+        const char *want = t->g->vals[t->param[i]].name;
+        bool ok = !r.bad && name && !strcmp(name, want) && numel == (uint64_t)t->numel[i];
+        free(name);
+        if (!ok) return weft_err_set(err, WEFT_ERR_MISMATCH, "%s: parameter %d is not '%s' of %lld elements", path, i, want, (long long)t->numel[i]);
+        size_t nb = (size_t)numel * sizeof(float);
+        if (r.len - r.pos < nb * (1 + (t->opt->m != NULL) + (t->opt->v != NULL)))
+            return weft_err_set(err, WEFT_ERR_INVALID, "%s: truncated at parameter '%s'", path, want);
+        if (commit) {
+            weft_read_bytes(&r, t->g->vals[t->param[i]].data.data, nb);
+            if (t->opt->m) weft_read_bytes(&r, t->opt->m[i], nb);
+            if (t->opt->v) weft_read_bytes(&r, t->opt->v[i], nb);
+        } else {
+            r.pos += nb * (1 + (t->opt->m != NULL) + (t->opt->v != NULL));
+        }
+    }
+    if (r.bad || r.pos != r.len) return weft_err_set(err, WEFT_ERR_INVALID, "%s: malformed checkpoint (at byte %zu)", path, r.pos);
+    if (commit) {
+        t->step = (int64_t)step;
+        t->opt->step = (int64_t)opt_step;
+        d->rng = rng;
+        d->position = position;
+        weft_program_free(t->prog); /* the weights changed */
+        t->prog = NULL;
+    }
+    return WEFT_OK;
+}
+
+weft_status weft_checkpoint_load(weft_trainer *t, weft_data *d, const char *path, weft_err *err) {
+    uint8_t *file = NULL;
+    weft_reader r;
+    if (weft_file_read(path, CKPT_MAGIC, CKPT_VERSION, &file, &r, err)) return err->status;
+    weft_status s = parse(t, d, r, path, false, err);
+    if (!s) s = parse(t, d, r, path, true, err);
+    free(file);
+    return s;
+}

@@ -1,0 +1,304 @@
+/* train: the trainer. Builds the training graph (model + loss + backward), runs it on the reference
+ * executor or on the simulated fabric, and applies the optimizer on the host. See train.h. */
+#include "train/train.h"
+
+#include "grad/grad.h"
+#include "io/io.h"
+#include "models/models.h"
+
+#include <string.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+weft_train_config weft_train_defaults(void) {
+    return (weft_train_config){
+        .optim = {.kind = WEFT_OPT_ADAMW, .lr = 1e-3, .momentum = 0.9, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+                  .weight_decay = 0.01, .clip = 1.0, .warmup = 0, .decay_steps = 0, .min_lr_frac = 0.1},
+        .arch = NULL,
+        .accum = 1,
+        .seed = 1,
+    };
+}
+
+/* Adds the loss of the model's single output to g: cross-entropy for logits (B, T, V) and (B, C)
+ * against int64 targets, MSE against a float target of the output's shape otherwise. */
+static weft_status add_loss(weft_graph *g, const char *spec, weft_loss_kind *kind, int *target, int64_t *classes,
+                            int *loss, weft_err *err) {
+    if (g->n_inputs != 1 || g->n_outputs != 1)
+        return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: training wants a model with one input and one output (it has %d and %d)",
+                            spec, g->n_inputs, g->n_outputs);
+    int out = g->outputs[0];
+    weft_shape s = g->vals[out].shape;
+    if (!weft_dtype_is_float(g->vals[out].dtype))
+        return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: the output '%s' is not floating: no loss to train", spec, g->vals[out].name);
+    if (s.ndim == 2 || s.ndim == 3) {
+        *kind = WEFT_LOSS_CROSS_ENTROPY;
+        *classes = s.d[s.ndim - 1];
+        weft_shape ts = s;
+        ts.ndim--;
+        *target = weft_graph_input(g, "targets", WEFT_I64, ts);
+        if (weft_grad_cross_entropy(g, out, *target, -100, loss, err)) return weft_err_prefix(err, "%s: the loss", spec);
+    } else {
+        *kind = WEFT_LOSS_MSE;
+        *classes = 0;
+        *target = weft_graph_input(g, "target", g->vals[out].dtype, s);
+        if (weft_grad_mse(g, out, *target, loss, err)) return weft_err_prefix(err, "%s: the loss", spec);
+    }
+    return WEFT_OK;
+}
+
+static uint64_t model_hash(const weft_graph *g) {
+    weft_buf b = {0};
+    for (int v = 0; v < g->n_vals; v++) {
+        const weft_value *x = &g->vals[v];
+        if (x->kind != WEFT_VAL_PARAM) continue;
+        weft_buf_str(&b, x->name);
+        weft_buf_u64(&b, (uint64_t)x->dtype);
+        weft_buf_u64(&b, (uint64_t)x->shape.ndim);
+        for (int k = 0; k < x->shape.ndim; k++) weft_buf_u64(&b, (uint64_t)x->shape.d[k]);
+    }
+    uint64_t h = weft_fnv64(b.data, b.len);
+    weft_buf_free(&b);
+    return h;
+}
+
+weft_status weft_train_new(const char *spec, const weft_train_config *c, weft_trainer **out, weft_err *err) {
+    *out = NULL;
+    if (c->accum < 1) return weft_err_set(err, WEFT_ERR_INVALID, "accumulation %d: must be at least 1", c->accum);
+    weft_graph *g = NULL;
+    if (weft_model_load(spec, &g, err)) return err->status;
+    weft_trainer *t = weft_xcalloc(1, sizeof *t);
+    t->spec = weft_xstrdup(spec);
+    t->g = g;
+    t->c = *c;
+    if (c->arch) {
+        t->arch = *c->arch;
+        t->c.arch = &t->arch;
+    }
+    t->input = g->n_inputs == 1 ? g->inputs[0] : -1;
+    int loss = -1;
+    weft_status s = add_loss(g, spec, &t->loss, &t->target, &t->classes, &loss, err);
+    t->param = weft_xcalloc((size_t)g->n_vals, sizeof *t->param);
+    for (int v = 0; v < g->n_vals && !s; v++) {
+        if (g->vals[v].kind != WEFT_VAL_PARAM) continue;
+        if (g->vals[v].dtype != WEFT_F32)
+            s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: parameter '%s' is %s; training keeps fp32 master weights only", spec,
+                             g->vals[v].name, weft_dtype_name(g->vals[v].dtype));
+        t->param[t->n_params++] = v;
+    }
+    if (!s && t->n_params == 0) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: the model has no parameters to train", spec);
+    int *grads = weft_xcalloc((size_t)t->n_params + 1, sizeof *grads);
+    if (!s && weft_grad_build(g, loss, t->param, t->n_params, grads, err)) s = weft_err_prefix(err, "%s: gradients", spec);
+    if (!s) {
+        t->model_hash = model_hash(g);
+        g->n_outputs = 0; /* the model's output gives way to [loss, grads...] */
+        weft_graph_output(g, loss);
+        for (int i = 0; i < t->n_params; i++) weft_graph_output(g, grads[i]);
+        t->numel = weft_xcalloc((size_t)t->n_params, sizeof *t->numel);
+        for (int i = 0; i < t->n_params; i++) t->numel[i] = weft_shape_numel(&g->vals[t->param[i]].shape);
+        t->opt = weft_optim_new(&c->optim, t->n_params, t->numel);
+    }
+    free(grads);
+    if (s) {
+        weft_train_free(t);
+        return s;
+    }
+    *out = t;
+    return WEFT_OK;
+}
+
+void weft_train_free(weft_trainer *t) {
+    if (!t) return;
+    weft_program_free(t->prog);
+    weft_graph_free(t->g);
+    weft_graph_free(t->eval);
+    weft_optim_free(t->opt);
+    free(t->param);
+    free(t->eval_param);
+    free(t->numel);
+    free(t->spec);
+    free(t);
+}
+
+weft_status weft_train_batch(const weft_trainer *t, weft_data *d, int64_t val, weft_tensor in[2], weft_err *err) {
+    const weft_value *x = &t->g->vals[t->input], *y = &t->g->vals[t->target];
+    memset(in, 0, 2 * sizeof *in);
+    if (weft_tensor_alloc(&in[0], x->dtype, x->shape, err) || weft_tensor_alloc(&in[1], y->dtype, y->shape, err)) {
+        weft_tensor_free(&in[0]);
+        return err->status;
+    }
+    weft_status s = weft_data_batch(d, val, &in[0], &in[1], t->classes, err);
+    if (s) {
+        weft_tensor_free(&in[0]);
+        weft_tensor_free(&in[1]);
+    }
+    return s;
+}
+
+weft_status weft_train_forward_backward(weft_trainer *t, const weft_tensor in[2], double *loss, weft_tensor *grads,
+                                        double *sim_seconds, uint64_t *sim_cycles, weft_err *err) {
+    weft_graph *g = t->g;
+    int n_out = g->n_outputs;
+    weft_tensor *out = weft_xcalloc((size_t)n_out, sizeof *out);
+    /* inputs in graph-input order */
+    const weft_tensor *inp[2];
+    for (int i = 0; i < g->n_inputs; i++) inp[i] = g->inputs[i] == t->input ? &in[0] : &in[1];
+    weft_status s;
+    *sim_seconds = 0;
+    *sim_cycles = 0;
+    if (!t->c.arch) {
+        s = weft_ref_run(g, inp, g->n_inputs, out, n_out, err);
+    } else {
+        /* weft_compile evaluates parameter-derived nodes and copies GEMM weights when compiling, so a
+         * program goes stale with every optimizer update: it is compiled again for each step (a few
+         * milliseconds for small models; see docs/TRAINING.md). */
+        s = WEFT_OK;
+        if (!t->prog) {
+            double t0 = now();
+            weft_compile_opts o = {0};
+            s = weft_compile(g, &t->arch, &o, &t->prog, err);
+            t->compile_seconds += now() - t0;
+        }
+        weft_sim_opts so = {0};
+        if (!s) s = weft_sim_run(t->prog, inp, g->n_inputs, out, n_out, &so, &t->last, err);
+        if (!s) {
+            *sim_seconds = t->last.seconds;
+            *sim_cycles = t->last.cycles;
+        }
+    }
+    if (s) {
+        free(out);
+        return weft_err_prefix(err, "%s: training step", t->spec);
+    }
+    *loss = weft_tensor_get_f(&out[0], 0);
+    weft_tensor_free(&out[0]);
+    for (int i = 0; i < t->n_params; i++) {
+        /* a gradient that is a constant of the graph comes back as a view: own a copy */
+        if (!out[1 + i].owns || out[1 + i].dtype != WEFT_F32) {
+            weft_tensor c = {0};
+            weft_status cs = weft_tensor_convert(&c, &out[1 + i], WEFT_F32, err);
+            weft_tensor_free(&out[1 + i]);
+            WEFT_ASSERT(!cs);
+            out[1 + i] = c;
+        }
+        grads[i] = out[1 + i];
+    }
+    free(out);
+    return WEFT_OK;
+}
+
+weft_status weft_train_step(weft_trainer *t, weft_data *d, weft_step_result *r, weft_err *err) {
+    double t0 = now();
+    memset(r, 0, sizeof *r);
+    weft_tensor *sum = weft_xcalloc((size_t)t->n_params, sizeof *sum), *grads = weft_xcalloc((size_t)t->n_params, sizeof *grads);
+    weft_status s = WEFT_OK;
+    for (int a = 0; a < t->c.accum && !s; a++) {
+        weft_tensor in[2];
+        double loss, sec;
+        uint64_t cyc;
+        s = weft_train_batch(t, d, -1, in, err);
+        if (!s) s = weft_train_forward_backward(t, in, &loss, a == 0 ? sum : grads, &sec, &cyc, err);
+        if (s) break;
+        weft_tensor_free(&in[0]);
+        weft_tensor_free(&in[1]);
+        r->loss += loss;
+        r->sim_seconds += sec;
+        r->sim_cycles += cyc;
+        if (a > 0)
+            for (int i = 0; i < t->n_params; i++) {
+                float *dst = sum[i].data, *src = grads[i].data;
+                for (int64_t k = 0; k < t->numel[i]; k++) dst[k] += src[k];
+                weft_tensor_free(&grads[i]);
+            }
+    }
+    if (!s) {
+        double tu = now();
+        r->loss /= t->c.accum;
+        float **p = weft_xcalloc((size_t)t->n_params, sizeof *p), **gr = weft_xcalloc((size_t)t->n_params, sizeof *gr);
+        for (int i = 0; i < t->n_params; i++) {
+            p[i] = t->g->vals[t->param[i]].data.data;
+            gr[i] = sum[i].data;
+            if (t->c.accum > 1) {
+                const float inv = 1.0f / (float)t->c.accum;
+                for (int64_t k = 0; k < t->numel[i]; k++) gr[i][k] *= inv;
+            }
+        }
+        r->grad_norm = weft_optim_step(t->opt, p, gr, &r->lr);
+        free(p);
+        free(gr);
+        t->step++;
+        /* the parameters changed: the compiled program holds the old weights */
+        weft_program_free(t->prog);
+        t->prog = NULL;
+        r->update_seconds = now() - tu;
+    }
+    for (int i = 0; i < t->n_params; i++) {
+        weft_tensor_free(&sum[i]);
+        weft_tensor_free(&grads[i]);
+    }
+    free(sum);
+    free(grads);
+    r->host_seconds = now() - t0;
+    return s;
+}
+
+/* The validation graph: the model and its loss, with the training graph's parameters copied in. */
+static weft_status eval_graph(weft_trainer *t, weft_err *err) {
+    if (!t->eval) {
+        weft_graph *e = NULL;
+        if (weft_model_load(t->spec, &e, err)) return err->status;
+        weft_loss_kind kind;
+        int target, loss;
+        int64_t classes;
+        if (add_loss(e, t->spec, &kind, &target, &classes, &loss, err)) {
+            weft_graph_free(e);
+            return err->status;
+        }
+        e->n_outputs = 0;
+        weft_graph_output(e, loss);
+        t->eval_param = weft_xcalloc((size_t)t->n_params, sizeof *t->eval_param);
+        int k = 0;
+        for (int v = 0; v < e->n_vals; v++)
+            if (e->vals[v].kind == WEFT_VAL_PARAM) {
+                WEFT_ASSERT(k < t->n_params && !strcmp(e->vals[v].name, t->g->vals[t->param[k]].name));
+                t->eval_param[k++] = v;
+            }
+        WEFT_ASSERT(k == t->n_params);
+        t->eval = e;
+    }
+    for (int i = 0; i < t->n_params; i++)
+        memcpy(t->eval->vals[t->eval_param[i]].data.data, t->g->vals[t->param[i]].data.data, (size_t)t->numel[i] * sizeof(float));
+    return WEFT_OK;
+}
+
+weft_status weft_train_validate(weft_trainer *t, weft_data *d, int n_windows, double *loss, weft_err *err) {
+    *loss = 0;
+    if (eval_graph(t, err)) return err->status;
+    double sum = 0;
+    for (int w = 0; w < n_windows; w++) {
+        weft_tensor in[2], out = {0};
+        if (weft_train_batch(t, d, w, in, err)) return err->status;
+        const weft_tensor *inp[2];
+        for (int i = 0; i < t->eval->n_inputs; i++) inp[i] = i == 0 ? &in[0] : &in[1];
+        weft_status s = weft_ref_run(t->eval, inp, t->eval->n_inputs, &out, 1, err);
+        weft_tensor_free(&in[0]);
+        weft_tensor_free(&in[1]);
+        if (s) return weft_err_prefix(err, "%s: validation", t->spec);
+        sum += weft_tensor_get_f(&out, 0);
+        weft_tensor_free(&out);
+    }
+    *loss = n_windows > 0 ? sum / n_windows : 0;
+    return WEFT_OK;
+}
+
+int64_t weft_train_tokens(const weft_trainer *t, int64_t *samples) {
+    const weft_value *x = &t->g->vals[t->input];
+    *samples = x->shape.ndim ? x->shape.d[0] : 1;
+    if (x->dtype == WEFT_I64 && x->shape.ndim == 2) return x->shape.d[0] * x->shape.d[1];
+    return 0;
+}
