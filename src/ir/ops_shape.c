@@ -50,6 +50,22 @@ static weft_status read_list(const weft_op_ctx *c, int i, const char *attr, int6
     return WEFT_OK;
 }
 
+/* A shape given as the values of constant input i: rank within WEFT_MAX_DIMS, no negative size. */
+static weft_status read_shape(const weft_op_ctx *c, int i, weft_shape *out) {
+    int64_t v[MAX_LIST];
+    int n;
+    bool given;
+    weft_status s = read_list(c, i, NULL, v, &n, &given);
+    if (s) return s;
+    if (n > WEFT_MAX_DIMS) return weft_node_err(c, WEFT_ERR_UNSUPPORTED, "target rank %d exceeds %d", n, WEFT_MAX_DIMS);
+    out->ndim = n;
+    for (int k = 0; k < n; k++) {
+        if (v[k] < 0) return weft_node_err(c, WEFT_ERR_SHAPE, "negative dimension %lld in the target shape", (long long)v[k]);
+        out->d[k] = v[k];
+    }
+    return WEFT_OK;
+}
+
 /* One integer from a scalar or one-element input. */
 static weft_status read_scalar_i(const weft_op_ctx *c, int i, int64_t *v) {
     const weft_tensor *t = c->in[i];
@@ -759,17 +775,9 @@ static weft_status eval_scatter_nd(weft_op_ctx *c) {
 /* ---- Expand, Tile ---- */
 
 static weft_status infer_expand(weft_op_ctx *c) {
-    int64_t v[MAX_LIST];
-    int n;
-    bool given;
-    weft_status s = read_list(c, 1, NULL, v, &n, &given);
+    weft_shape t;
+    weft_status s = read_shape(c, 1, &t);
     if (s) return s;
-    if (n > WEFT_MAX_DIMS) return weft_node_err(c, WEFT_ERR_UNSUPPORTED, "target rank %d exceeds %d", n, WEFT_MAX_DIMS);
-    weft_shape t = {.ndim = n};
-    for (int k = 0; k < n; k++) {
-        if (v[k] < 0) return weft_node_err(c, WEFT_ERR_SHAPE, "negative dimension %lld in the target shape", (long long)v[k]);
-        t.d[k] = v[k];
-    }
     if (weft_shape_broadcast(&c->in[0]->shape, &t, &c->out[0].shape, c->err))
         return weft_err_prefix(c->err, "node '%s' (%s)", c->node->name, c->node->op->name);
     c->out[0].dtype = c->in[0]->dtype;
@@ -875,17 +883,9 @@ static weft_status eval_pad(weft_op_ctx *c) {
 /* ---- ConstantOfShape, Range, EyeLike ---- */
 
 static weft_status infer_constant_of_shape(weft_op_ctx *c) {
-    int64_t v[MAX_LIST];
-    int n;
-    bool given;
-    weft_status s = read_list(c, 0, NULL, v, &n, &given);
+    weft_shape o;
+    weft_status s = read_shape(c, 0, &o);
     if (s) return s;
-    if (n > WEFT_MAX_DIMS) return weft_node_err(c, WEFT_ERR_UNSUPPORTED, "rank %d exceeds %d", n, WEFT_MAX_DIMS);
-    weft_shape o = {.ndim = n};
-    for (int k = 0; k < n; k++) {
-        if (v[k] < 0) return weft_node_err(c, WEFT_ERR_SHAPE, "negative dimension %lld", (long long)v[k]);
-        o.d[k] = v[k];
-    }
     const weft_attr *a = weft_node_attr(c->node, "value");
     if (a && (a->type != WEFT_ATTR_TENSOR || !a->t || weft_tensor_numel(a->t) != 1))
         return weft_node_err(c, WEFT_ERR_INVALID, "'value' must be a one-element tensor");
