@@ -15,7 +15,16 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx/onnx.pb-c.o
 CLI_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/cli/*.c))
 TEST_OBJ:= $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/*.c))
 
-all: $(BUILD)/weft $(BUILD)/weft-tests
+EXAMPLES:= $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+
+all: $(BUILD)/weft $(BUILD)/weft-tests $(EXAMPLES)
+
+examples: $(EXAMPLES)
+
+# Examples use only the public header.
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libweft.a
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Isrc -I$(BUILD)/gen,$(CFLAGS)) $< $(BUILD)/libweft.a -o $@ $(LDFLAGS) $(LDLIBS)
 
 deps:
 	@scripts/deps.sh
@@ -69,5 +78,5 @@ fuzz: $(GEN)
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps test asan demo bench fuzz clean
+.PHONY: all examples deps test asan demo bench fuzz clean
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

@@ -22,6 +22,7 @@
 #ifndef WEFT_H
 #define WEFT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -152,6 +153,53 @@ weft_status weft_ref_run(const weft_graph *g, const weft_tensor *const *inputs, 
                          weft_tensor *outputs, int n_outputs, weft_err *err);
 
 void weft_tensor_free(weft_tensor *t);
+
+/* ---- machines, compiling, simulating ------------------------------------------------------ */
+
+/* A machine: a preset name ("wse2", "wse3", "sn30", "wse2-mini", "mesh-8x8", "mesh-32x32") or a
+ * path to a JSON description. A program: a graph compiled onto a machine in pipelined mode (the
+ * graph must outlive it).
+ *
+ *     weft_arch *a;
+ *     weft_program *p;
+ *     weft_sim_opts o = {0};
+ *     weft_sim_stats st;
+ *     if (weft_arch_open("wse2-mini", &a, &err) || weft_program_compile(g, a, &p, &err) ||
+ *         weft_program_run(p, inputs, 1, outputs, 1, &o, &st, &err)) fprintf(stderr, "%s\n", err.msg);
+ *     printf("%llu cycles\n", (unsigned long long)st.cycles);
+ */
+typedef struct weft_arch weft_arch;
+typedef struct weft_program weft_program;
+
+weft_status weft_arch_open(const char *name_or_path, weft_arch **out, weft_err *err);
+void weft_arch_close(weft_arch *a);
+weft_status weft_program_compile(const weft_graph *g, const weft_arch *a, weft_program **out, weft_err *err);
+void weft_program_free(weft_program *p);
+
+typedef struct {
+    bool timing_only;  /* skip the numeric pass; outputs are not produced */
+    bool per_pe;       /* numeric pass tile by tile instead of one grouped kernel per region */
+} weft_sim_opts;
+
+typedef struct {
+    uint64_t cycles;           /* first input byte leaving off-chip memory to the last output byte arriving */
+    double seconds;            /* cycles at the machine's clock */
+    int64_t flops;             /* arithmetic performed by the kernels */
+    double achieved_flops;     /* flops / seconds */
+    double peak_flops;         /* the machine's peak for the program's dtype, all tiles */
+    double pe_utilization;     /* arithmetic-busy tile-cycles over all tile-cycles */
+    int64_t tiles_used;
+    int64_t sram_bytes_max;    /* per tile, planned buffers plus blocks that waited at run time */
+    double sram_bytes_mean;    /* over the tiles in use */
+    double link_load_max;      /* busiest link's occupied cycles / cycles */
+    double link_load_mean;     /* over all links of the mesh */
+    uint64_t messages, bytes_moved, byte_hops, events;
+} weft_sim_stats;
+
+/* Runs the program on the simulated fabric: outputs as weft_ref_run (untouched with
+ * timing_only), statistics of the run in *st (docs/REPORT.md). */
+weft_status weft_program_run(const weft_program *p, const weft_tensor *const *inputs, int n_inputs, weft_tensor *outputs,
+                             int n_outputs, const weft_sim_opts *o, weft_sim_stats *st, weft_err *err);
 
 #ifdef __cplusplus
 }

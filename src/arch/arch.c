@@ -487,3 +487,13 @@ void weft_arch_print(const weft_arch *a, FILE *f) {
         for (int i = 0; i < a->n_sources; i++) fprintf(f, "    - %s\n", a->sources[i]);
     }
 }
+
+weft_status weft_arch_open(const char *name_or_path, weft_arch **out, weft_err *err) {
+    weft_arch *a = weft_xmalloc(sizeof *a);
+    weft_status s = weft_arch_get(name_or_path, a, err);
+    if (s) { free(a); a = NULL; }
+    *out = a;
+    return s;
+}
+
+void weft_arch_close(weft_arch *a) { free(a); }

@@ -862,3 +862,8 @@ void weft_program_print(const weft_program *p, FILE *f) {
                 grid, (long long)k->sram_per_tile, k->blocks, (unsigned long long)k->block_cycles);
     }
 }
+
+weft_status weft_program_compile(const weft_graph *g, const weft_arch *a, weft_program **out, weft_err *err) {
+    weft_compile_opts o = {0};
+    return weft_compile(g, a, &o, out, err);
+}

@@ -63,7 +63,7 @@ typedef struct {
 #define WEFT_NODE_FOLDED (-1)  /* computed at compile time */
 #define WEFT_NODE_VIEW (-2)    /* a Reshape-like view: no kernel, its value stays in its input's region */
 
-typedef struct {
+struct weft_program {
     weft_arch arch;
     const weft_graph *graph;    /* borrowed: must outlive the program */
     weft_kernel *k;
@@ -78,7 +78,7 @@ typedef struct {
     int64_t tiles_used;
     int64_t sram_max, sram_total;
     uint64_t predicted_cycles;  /* the plan's estimate of one pass: fill + blocks x slowest stage */
-} weft_program;
+};
 
 typedef struct {
     int64_t block_rows;         /* 0: chosen by the compiler */

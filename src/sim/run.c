@@ -441,3 +441,8 @@ weft_status weft_sim_run(const weft_program *p, const weft_tensor *const *inputs
     }
     return timing_pass(p, o->per_pe, st, err);
 }
+
+weft_status weft_program_run(const weft_program *p, const weft_tensor *const *inputs, int n_inputs, weft_tensor *outputs,
+                             int n_outputs, const weft_sim_opts *o, weft_sim_stats *st, weft_err *err) {
+    return weft_sim_run(p, inputs, n_inputs, outputs, n_outputs, o, st, err);
+}

@@ -18,25 +18,7 @@
 #include "compile/compile.h"
 #include "sim/sim.h"
 
-typedef struct {
-    bool timing_only;  /* skip the numeric pass; outputs are not produced */
-    bool per_pe;       /* numeric pass tile by tile instead of one grouped kernel per region */
-} weft_sim_opts;
-
-typedef struct {
-    uint64_t cycles;           /* first input byte leaving off-chip memory to the last output byte arriving */
-    double seconds;            /* cycles at the machine's clock */
-    int64_t flops;             /* arithmetic performed by the kernels */
-    double achieved_flops;     /* flops / seconds */
-    double peak_flops;         /* the machine's peak for the program's dtype, all tiles */
-    double pe_utilization;     /* arithmetic-busy tile-cycles over all tile-cycles */
-    int64_t tiles_used;
-    int64_t sram_bytes_max;    /* per tile, planned buffers plus blocks that waited at run time */
-    double sram_bytes_mean;    /* over the tiles in use */
-    double link_load_max;      /* busiest link's occupied cycles / cycles */
-    double link_load_mean;     /* over all links of the mesh */
-    uint64_t messages, bytes_moved, byte_hops, events;
-} weft_sim_stats;
+/* weft_sim_opts and weft_sim_stats are public: include/weft.h. */
 
 /* inputs/outputs as weft_ref_run (outputs untouched when timing_only). */
 weft_status weft_sim_run(const weft_program *p, const weft_tensor *const *inputs, int n_inputs, weft_tensor *outputs,
