@@ -7,6 +7,7 @@
 #include "onnx/onnx_test.h"
 #include "report/report.h"
 #include "io/io.h"
+#include "cli/train.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -33,6 +34,9 @@ static void usage(FILE *f) {
             "                             simulate one forward pass on the fabric; print the report\n"
             "  check MODEL [--arch A] [--per-pe]\n"
             "                             fabric vs reference executor; non-zero exit on mismatch\n"
+            "  train MODEL [--arch A] --steps N [--batch B] [--lr X] [--optimizer adamw|sgd|momentum]\n"
+            "        [--data FILE] [--checkpoint DIR] [--every K] [--resume] [--log loss.csv]\n"
+            "                             train on the reference executor, or on the fabric of machine A\n"
             "  models                     list the built-in models\n"
             "  arch list                  the machine presets\n"
             "  arch show NAME|FILE.json [--json]\n"
@@ -487,6 +491,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "demo")) return cmd_demo();
     if (!strcmp(cmd, "arch")) return cmd_arch(argc - 2, argv + 2);
     if (!strcmp(cmd, "compile")) return cmd_compile(argc - 2, argv + 2);
+    if (!strcmp(cmd, "train")) return weft_cli_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "run")) return fabric(argc - 2, argv + 2, false);
     if (!strcmp(cmd, "check")) return fabric(argc - 2, argv + 2, true);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) { usage(stdout); return 0; }
