@@ -1,0 +1,490 @@
+/* Tests of training: the fabric step equals the reference step, resume is exact, bad input is
+ * refused, the optimizers against hand-computed cases, the loss falls, and PyTorch trains the same
+ * GPT to the same losses (tests/pytorch/train_gpt.py). */
+#include "io/io.h"
+#include "test.h"
+#include "train/train.h"
+
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+/* Relative-with-floor closeness: |x - y| <= rtol * (|y| + scale), scale the tensor's largest |y|
+ * times 1e-3 (so that elements near zero are judged against the tensor's magnitude). */
+static double worst_excess(const float *x, const float *y, int64_t n, double rtol) {
+    double scale = 0, worst = 0;
+    for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs(y[i]));
+    for (int64_t i = 0; i < n; i++) {
+        double e = fabs((double)x[i] - y[i]) - rtol * (fabs(y[i]) + 1e-3 * scale + 1e-12);
+        if (e > worst) worst = e;
+    }
+    return worst;
+}
+
+static weft_data *data_for(const weft_trainer *t) {
+    weft_data *d = NULL;
+    weft_err err = {0};
+    if (t->loss == WEFT_LOSS_MSE) d = weft_data_synthetic(WEFT_DATA_ADVECTION);
+    else if (t->g->vals[t->input].dtype == WEFT_I64) CHECK_OK(weft_data_text_open(NULL, 0.1, &d, &err), &err);
+    else d = weft_data_synthetic(WEFT_DATA_TEACHER);
+    return d;
+}
+
+/* Three steps of momentum SGD on the reference executor and on the fabric from the same start and
+ * the same batches: the losses, the gradients' effect and the weights agree within 1e-4 relative.
+ * (SGD, because an update linear in the gradient carries the executors' rounding differences
+ * through unamplified; AdamW's g / sqrt(v) turns a gradient of 1e-9 into a full step of either
+ * sign.) */
+static void check_fabric_step(const char *spec, const char *arch_name) {
+    weft_err err = {0};
+    weft_arch arch;
+    CHECK_OK(weft_arch_get(arch_name, &arch, &err), &err);
+    weft_train_config c = weft_train_defaults();
+    c.optim.kind = WEFT_OPT_MOMENTUM;
+    c.optim.lr = 0.05;
+    weft_trainer *ref = NULL, *fab = NULL;
+    CHECK_OK(weft_train_new(spec, &c, &ref, &err), &err);
+    c.arch = &arch;
+    CHECK_OK(weft_train_new(spec, &c, &fab, &err), &err);
+    if (!ref || !fab) { weft_train_free(ref); weft_train_free(fab); return; }
+    weft_data *dr = data_for(ref), *df = data_for(fab);
+    for (int s = 0; s < 3 && dr && df; s++) {
+        weft_step_result rr, rf;
+        CHECK_OK(weft_train_step(ref, dr, &rr, &err), &err);
+        CHECK_OK(weft_train_step(fab, df, &rf, &err), &err);
+        if (fabs(rr.loss - rf.loss) > 1e-4 * fabs(rr.loss) + 1e-6)
+            weft_test_fail(__FILE__, __LINE__, "%s step %d: loss %.9g on the fabric, %.9g on the reference", spec, s, rf.loss, rr.loss);
+        CHECK(rf.sim_seconds > 0 && rf.sim_cycles > 0 && rr.sim_seconds == 0);
+        for (int i = 0; i < ref->n_params; i++) {
+            double e = worst_excess(fab->g->vals[fab->param[i]].data.data, ref->g->vals[ref->param[i]].data.data, ref->numel[i], 1e-4);
+            if (e > 0)
+                weft_test_fail(__FILE__, __LINE__, "%s step %d: parameter '%s' beyond 1e-4 relative by %g", spec, s,
+                               ref->g->vals[ref->param[i]].name, e);
+        }
+    }
+    weft_data_free(dr);
+    weft_data_free(df);
+    weft_train_free(ref);
+    weft_train_free(fab);
+}
+
+TEST(train_fabric_step_mlp) { check_fabric_step("builtin:mlp", "mesh-32x32"); }
+TEST(train_fabric_step_gpt) { check_fabric_step("builtin:gpt:layers=1,dim=32,heads=2,vocab=64,seq=16", "wse2-mini"); }
+TEST(train_fabric_step_weather) { check_fabric_step("builtin:weather-cnn:lat=8,lon=16", "wse2-mini"); }
+
+/* AdamW from the same gradients as the fabric: the loss of the fabric step equals the reference's
+ * for a few AdamW steps too (weights compared above under SGD). */
+TEST(train_fabric_adamw_losses) {
+    weft_err err = {0};
+    weft_arch arch;
+    CHECK_OK(weft_arch_get("wse2-mini", &arch, &err), &err);
+    const char *spec = "builtin:gpt:layers=1,dim=32,heads=2,vocab=64,seq=16";
+    weft_train_config c = weft_train_defaults();
+    c.optim.lr = 3e-3;
+    weft_trainer *ref = NULL, *fab = NULL;
+    CHECK_OK(weft_train_new(spec, &c, &ref, &err), &err);
+    c.arch = &arch;
+    CHECK_OK(weft_train_new(spec, &c, &fab, &err), &err);
+    if (!ref || !fab) { weft_train_free(ref); weft_train_free(fab); return; }
+    weft_data *dr = data_for(ref), *df = data_for(fab);
+    for (int s = 0; s < 5; s++) {
+        weft_step_result rr, rf;
+        CHECK_OK(weft_train_step(ref, dr, &rr, &err), &err);
+        CHECK_OK(weft_train_step(fab, df, &rf, &err), &err);
+        CHECK_NEAR(rf.loss, rr.loss, 1e-4 * rr.loss);
+    }
+    weft_data_free(dr);
+    weft_data_free(df);
+    weft_train_free(ref);
+    weft_train_free(fab);
+}
+
+static void ckpt_path(char *buf, size_t n, const char *name) {
+    snprintf(buf, n, "%s/test_train_%s.weft", weft_test_builddir(), name);
+}
+
+/* 10 steps, a checkpoint, a fresh trainer resuming from it, 10 more steps: bit-identical weights and
+ * optimizer state to 20 steps straight. */
+TEST(train_resume_is_exact) {
+    weft_err err = {0};
+    const char *spec = "builtin:gpt:layers=1,dim=32,heads=2,vocab=64,seq=16,batch=2";
+    weft_train_config c = weft_train_defaults();
+    c.optim.lr = 3e-3;
+    c.optim.warmup = 3;
+    c.optim.decay_steps = 20;
+    weft_trainer *a = NULL, *b = NULL;
+    CHECK_OK(weft_train_new(spec, &c, &a, &err), &err);
+    CHECK_OK(weft_train_new(spec, &c, &b, &err), &err);
+    if (!a || !b) { weft_train_free(a); weft_train_free(b); return; }
+    weft_data *da = data_for(a), *db = data_for(b);
+    weft_data_seed(da, 5);
+    weft_data_seed(db, 99); /* overwritten by the checkpoint */
+    char path[1024];
+    ckpt_path(path, sizeof path, "resume");
+    weft_step_result r;
+    for (int s = 0; s < 20; s++) {
+        CHECK_OK(weft_train_step(a, da, &r, &err), &err);
+        if (s == 9) CHECK_OK(weft_checkpoint_save(a, da, path, &err), &err);
+    }
+    CHECK_OK(weft_checkpoint_load(b, db, path, &err), &err);
+    CHECK_INT(b->step, 10);
+    for (int s = 0; s < 10; s++) CHECK_OK(weft_train_step(b, db, &r, &err), &err);
+    CHECK_INT(b->step, 20);
+    CHECK_INT(da->position, db->position);
+    for (int i = 0; i < a->n_params; i++) {
+        size_t nb = (size_t)a->numel[i] * sizeof(float);
+        if (memcmp(a->g->vals[a->param[i]].data.data, b->g->vals[b->param[i]].data.data, nb) ||
+            memcmp(a->opt->m[i], b->opt->m[i], nb) || memcmp(a->opt->v[i], b->opt->v[i], nb))
+            weft_test_fail(__FILE__, __LINE__, "parameter '%s' differs after resume", a->g->vals[a->param[i]].name);
+    }
+    weft_data_free(da);
+    weft_data_free(db);
+    weft_train_free(a);
+    weft_train_free(b);
+}
+
+TEST(train_bad_checkpoints_refused) {
+    weft_err err = {0};
+    weft_train_config c = weft_train_defaults();
+    weft_trainer *a = NULL, *other = NULL;
+    CHECK_OK(weft_train_new("builtin:gpt:layers=1,dim=32,heads=2,vocab=64,seq=16", &c, &a, &err), &err);
+    CHECK_OK(weft_train_new("builtin:gpt:layers=1,dim=32,heads=2,vocab=64,seq=8", &c, &other, &err), &err);
+    if (!a || !other) { weft_train_free(a); weft_train_free(other); return; }
+    weft_data *d = data_for(a);
+    weft_step_result r;
+    CHECK_OK(weft_train_step(a, d, &r, &err), &err);
+    char path[1024], bad[1100];
+    ckpt_path(path, sizeof path, "good");
+    CHECK_OK(weft_checkpoint_save(a, d, path, &err), &err);
+    /* another model (wpe is (8, 32) there): refused, naming the file, nothing changed */
+    float before = ((float *)other->g->vals[other->param[0]].data.data)[0];
+    CHECK(weft_checkpoint_load(other, d, path, &err) == WEFT_ERR_MISMATCH);
+    CHECK(strstr(err.msg, path) && strstr(err.msg, "another model"));
+    CHECK(((float *)other->g->vals[other->param[0]].data.data)[0] == before && other->step == 0);
+    /* one flipped byte in the middle: the checksum refuses it */
+    uint8_t *file = NULL;
+    weft_reader body;
+    CHECK_OK(weft_file_read(path, "WEFTCKPT", 1, &file, &body, &err), &err);
+    size_t n = body.len + 24;
+    snprintf(bad, sizeof bad, "%s.corrupt", path);
+    if (file) {
+        file[n / 2] ^= 0x40;
+        FILE *f = fopen(bad, "wb");
+        CHECK(f && fwrite(file, 1, n, f) == n);
+        if (f) fclose(f);
+        free(file);
+        CHECK(weft_checkpoint_load(a, d, bad, &err) != WEFT_OK);
+        CHECK(strstr(err.msg, bad) && strstr(err.msg, "checksum"));
+        /* truncated */
+        CHECK(truncate(bad, (off_t)(n - 100)) == 0);
+        CHECK(weft_checkpoint_load(a, d, bad, &err) != WEFT_OK);
+        CHECK(strstr(err.msg, bad) != NULL);
+    }
+    /* missing */
+    CHECK(weft_checkpoint_load(a, d, "/nonexistent/ckpt.weft", &err) == WEFT_ERR_IO);
+    CHECK(strstr(err.msg, "/nonexistent/ckpt.weft") != NULL);
+    /* another optimizer */
+    weft_train_config s = c;
+    s.optim.kind = WEFT_OPT_SGD;
+    weft_trainer *sgd = NULL;
+    CHECK_OK(weft_train_new("builtin:gpt:layers=1,dim=32,heads=2,vocab=64,seq=16", &s, &sgd, &err), &err);
+    if (sgd) {
+        CHECK(weft_checkpoint_load(sgd, d, path, &err) == WEFT_ERR_MISMATCH);
+        CHECK(strstr(err.msg, "optimizer") != NULL);
+    }
+    weft_train_free(sgd);
+    weft_data_free(d);
+    weft_train_free(a);
+    weft_train_free(other);
+}
+
+TEST(train_bad_data_refused) {
+    weft_err err = {0};
+    weft_data *d = NULL;
+    CHECK(weft_data_text_open("/nonexistent/corpus.txt", 0.1, &d, &err) == WEFT_ERR_IO);
+    CHECK(strstr(err.msg, "/nonexistent/corpus.txt") != NULL);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/test_train_empty.txt", weft_test_builddir());
+    FILE *f = fopen(path, "w");
+    if (f) fclose(f);
+    CHECK(weft_data_text_open(path, 0.1, &d, &err) == WEFT_ERR_INVALID);
+    CHECK(strstr(err.msg, path) && strstr(err.msg, "empty"));
+    /* shorter than one window */
+    f = fopen(path, "w");
+    if (f) { fputs("tiny text", f); fclose(f); }
+    CHECK_OK(weft_data_text_open(path, 0.1, &d, &err), &err);
+    weft_trainer *t = NULL;
+    weft_train_config c = weft_train_defaults();
+    CHECK_OK(weft_train_new("builtin:gpt:layers=1,dim=32,heads=2,vocab=64,seq=16", &c, &t, &err), &err);
+    if (t && d) {
+        weft_step_result r;
+        CHECK(weft_train_step(t, d, &r, &err) == WEFT_ERR_INVALID);
+        CHECK(strstr(err.msg, path) != NULL);
+    }
+    weft_train_free(t);
+    weft_data_free(d);
+}
+
+/* The default corpus: every distinct license once (GPL is a link to GPL-3: counted once). */
+TEST(train_license_corpus) {
+    weft_err err = {0};
+    weft_data *d = NULL;
+    CHECK_OK(weft_data_text_open(NULL, 0.1, &d, &err), &err);
+    if (!d) return;
+    struct stat st;
+    int64_t gpl3 = stat("/usr/share/common-licenses/GPL-3", &st) ? 0 : (int64_t)st.st_size;
+    CHECK(d->n_bytes > 100000 && d->n_train > d->n_bytes * 8 / 10 && d->n_train < d->n_bytes);
+    /* GPL-3's first line appears in the training part exactly once */
+    if (gpl3) {
+        const char *needle = "Version 3, 29 June 2007";
+        int hits = 0;
+        for (int64_t i = 0; i + 23 < d->n_train; i++) hits += !memcmp(d->bytes + i, needle, 23);
+        CHECK(hits >= 1 && hits <= 2); /* GPL-3 and LGPL-3 both cite it; the GPL link adds none */
+    }
+    weft_data_free(d);
+}
+
+TEST(train_adamw_by_hand) {
+    /* p = [1, -2], g = [0.5, -0.1] twice, lr 0.1, wd 0.1, betas (0.9, 0.999), eps 1e-8:
+     * step 1: p *= 0.99; m = 0.1 g; v = 0.001 g^2; m^ = g, sqrt(v^) = |g|: p -= 0.1 sign(g)
+     *         -> [0.89, -1.88]
+     * step 2: p *= 0.99; m^ = g, v^ = g^2 again -> [0.7811, -1.7612] */
+    weft_optim_config c = {.kind = WEFT_OPT_ADAMW, .lr = 0.1, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.1};
+    int64_t numel = 2;
+    weft_optim *o = weft_optim_new(&c, 1, &numel);
+    float p[2] = {1.0f, -2.0f}, g[2] = {0.5f, -0.1f};
+    float *pp = p, *gp = g;
+    double lr;
+    weft_optim_step(o, &pp, &gp, &lr);
+    CHECK_NEAR(lr, 0.1, 1e-12);
+    CHECK_NEAR(p[0], 0.89, 1e-6);
+    CHECK_NEAR(p[1], -1.88, 1e-6);
+    CHECK_NEAR(o->m[0][0], 0.05, 1e-7);
+    CHECK_NEAR(o->v[0][1], 1e-5, 1e-10);
+    weft_optim_step(o, &pp, &gp, &lr);
+    CHECK_NEAR(p[0], 0.7811, 1e-6);
+    CHECK_NEAR(p[1], -1.7612, 1e-6);
+    weft_optim_free(o);
+}
+
+TEST(train_sgd_momentum_clip_schedule) {
+    int64_t numel = 2;
+    /* clipping: g = [3, 4] has norm 5; clipped to 1 -> [0.6, 0.8]; SGD lr 1 */
+    weft_optim_config c = {.kind = WEFT_OPT_SGD, .lr = 1, .clip = 1};
+    weft_optim *o = weft_optim_new(&c, 1, &numel);
+    float p[2] = {0, 0}, g[2] = {3, 4};
+    float *pp = p, *gp = g;
+    CHECK_NEAR(weft_optim_step(o, &pp, &gp, NULL), 5.0, 1e-12);
+    CHECK_NEAR(p[0], -0.6, 1e-6);
+    CHECK_NEAR(p[1], -0.8, 1e-6);
+    weft_optim_free(o);
+    /* momentum 0.9, constant g = 1: buf 1 then 1.9 -> p = -1, -2.9 */
+    c = (weft_optim_config){.kind = WEFT_OPT_MOMENTUM, .lr = 1, .momentum = 0.9};
+    o = weft_optim_new(&c, 1, &numel);
+    p[0] = p[1] = 0;
+    g[0] = g[1] = 1;
+    weft_optim_step(o, &pp, &gp, NULL);
+    CHECK_NEAR(p[0], -1.0, 1e-6);
+    weft_optim_step(o, &pp, &gp, NULL);
+    CHECK_NEAR(p[0], -2.9, 1e-6);
+    weft_optim_free(o);
+    /* warm-up 10 then cosine to 0.1 at step 110 */
+    c = (weft_optim_config){.lr = 1, .warmup = 10, .decay_steps = 110, .min_lr_frac = 0.1};
+    CHECK_NEAR(weft_optim_lr(&c, 0), 0.1, 1e-12);
+    CHECK_NEAR(weft_optim_lr(&c, 9), 1.0, 1e-12);
+    CHECK_NEAR(weft_optim_lr(&c, 10), 1.0, 1e-12);
+    CHECK_NEAR(weft_optim_lr(&c, 60), 0.55, 1e-12);
+    CHECK_NEAR(weft_optim_lr(&c, 110), 0.1, 1e-12);
+    CHECK_NEAR(weft_optim_lr(&c, 500), 0.1, 1e-12);
+    CHECK_INT(weft_optim_parse("adamw"), WEFT_OPT_ADAMW);
+    CHECK_INT(weft_optim_parse("adam"), -1);
+}
+
+/* The loss of a tiny GPT falls over 30 AdamW steps on the license text, and so does its
+ * validation loss. */
+TEST(train_loss_falls) {
+    weft_err err = {0};
+    weft_train_config c = weft_train_defaults();
+    c.optim.lr = 1e-2;
+    c.optim.warmup = 3;
+    c.optim.decay_steps = 30;
+    weft_trainer *t = NULL;
+    CHECK_OK(weft_train_new("builtin:gpt:layers=1,dim=32,heads=2,vocab=64,seq=16,batch=4", &c, &t, &err), &err);
+    if (!t) return;
+    weft_data *d = data_for(t);
+    double v0 = 0, v1 = 0, first = 0, last = 0;
+    CHECK_OK(weft_train_validate(t, d, 4, &v0, &err), &err);
+    for (int s = 0; s < 30; s++) {
+        weft_step_result r;
+        CHECK_OK(weft_train_step(t, d, &r, &err), &err);
+        if (s < 5) first += r.loss / 5;
+        if (s >= 25) last += r.loss / 5;
+    }
+    CHECK_OK(weft_train_validate(t, d, 4, &v1, &err), &err);
+    CHECK(v0 > 4.0 && v0 < 4.3); /* ln 64 = 4.16 */
+    if (!(last < first - 0.5 && v1 < v0 - 0.5))
+        weft_test_fail(__FILE__, __LINE__, "loss %.4f -> %.4f, validation %.4f -> %.4f: not falling", first, last, v0, v1);
+    weft_data_free(d);
+    weft_train_free(t);
+}
+
+/* The CLI, when the weft binary of this build has `weft train`: bad input refused with a message
+ * naming the option or file, nothing overwritten; a run stopped at step 10 and resumed gives the
+ * checkpoint of 20 steps straight, byte for byte. */
+static int sh(const char *cmd, char *out, size_t n) {
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t len = fread(out, 1, n - 1, p);
+    out[len] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static bool same_file(const char *a, const char *b) {
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    bool same = fa && fb;
+    while (same) {
+        int x = fgetc(fa), y = fgetc(fb);
+        if (x != y) same = false;
+        if (x == EOF) break;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
+}
+
+TEST(train_cli) {
+    const char *bd = weft_test_builddir();
+    char cmd[16384], out[16384], log[1024], dir_a[1024], dir_b[1024], ca[1100], cb[1100];
+    snprintf(cmd, sizeof cmd, "%s/weft train --help 2>&1", bd);
+    if (sh(cmd, out, sizeof out) != 0 || !strstr(out, "--steps")) {
+        printf("    (skipped: %s/weft has no train command yet)\n", bd);
+        return;
+    }
+    const char *m = "builtin:gpt:layers=1,dim=32,heads=2,vocab=64,seq=16";
+    snprintf(log, sizeof log, "%s/test_train_cli.csv", bd);
+    FILE *f = fopen(log, "w");
+    if (f) { fputs("keep me\n", f); fclose(f); }
+    snprintf(cmd, sizeof cmd, "%s/weft train %s --steps 3 --lr abc --log %s 2>&1", bd, m, log);
+    CHECK(sh(cmd, out, sizeof out) != 0 && strstr(out, "--lr") && strstr(out, "abc"));
+    snprintf(cmd, sizeof cmd, "%s/weft train %s --steps 3 --data /nonexistent/text --log %s 2>&1", bd, m, log);
+    CHECK(sh(cmd, out, sizeof out) != 0 && strstr(out, "/nonexistent/text"));
+    snprintf(cmd, sizeof cmd, "%s/weft train %s --steps 3 --precision bf16 --log %s 2>&1", bd, m, log);
+    CHECK(sh(cmd, out, sizeof out) != 0 && strstr(out, "not there yet"));
+    char buf[64] = "";
+    f = fopen(log, "r");
+    if (f) { if (!fgets(buf, sizeof buf, f)) buf[0] = 0; fclose(f); }
+    CHECK(!strcmp(buf, "keep me\n")); /* nothing overwritten */
+    /* straight vs stopped + resumed */
+    snprintf(dir_a, sizeof dir_a, "%s/test_train_ckpt_a", bd);
+    snprintf(dir_b, sizeof dir_b, "%s/test_train_ckpt_b", bd);
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s; %s/weft train %s --steps 20 --warmup 2 --checkpoint %s --log %s 2>&1", dir_a, dir_b, bd,
+             m, dir_a, log);
+    CHECK_INT(sh(cmd, out, sizeof out), 0);
+    snprintf(cmd, sizeof cmd, "%s/weft train %s --steps 20 --warmup 2 --checkpoint %s --stop-at 10 2>&1", bd, m, dir_b);
+    CHECK_INT(sh(cmd, out, sizeof out), 0);
+    snprintf(cmd, sizeof cmd, "%s/weft train %s --steps 20 --warmup 2 --checkpoint %s --resume 2>&1", bd, m, dir_b);
+    CHECK_INT(sh(cmd, out, sizeof out), 0);
+    snprintf(ca, sizeof ca, "%s/checkpoint.weft", dir_a);
+    snprintf(cb, sizeof cb, "%s/checkpoint.weft", dir_b);
+    CHECK(same_file(ca, cb));
+    /* the log: a header and 20 rows, validation on some */
+    f = fopen(log, "r");
+    int rows = 0, with_val = 0;
+    char line[512];
+    if (f) {
+        CHECK(fgets(line, sizeof line, f) && !strcmp(line, "step,loss,val_loss,lr,sim_seconds,host_seconds\n"));
+        while (fgets(line, sizeof line, f)) {
+            rows++;
+            char *c1 = strchr(line, ','), *c2 = c1 ? strchr(c1 + 1, ',') : NULL; /* around loss */
+            with_val += c2 && c2[1] != ',';
+        }
+        fclose(f);
+    }
+    CHECK_INT(rows, 20);
+    CHECK(with_val >= 2 && with_val < 20);
+    /* another model's checkpoint: refused, naming the file */
+    snprintf(cmd, sizeof cmd, "%s/weft train builtin:gpt:layers=1,dim=32,heads=2,vocab=64,seq=8 --steps 30 --checkpoint %s --resume 2>&1",
+             bd, dir_b);
+    CHECK(sh(cmd, out, sizeof out) != 0 && strstr(out, cb) && strstr(out, "another model"));
+    CHECK(same_file(ca, cb)); /* untouched */
+}
+
+/* PyTorch as the outside oracle: the same GPT from weft's initial weights, the same 20 batches,
+ * 20 AdamW steps (clipping on), the same losses within 1e-3 relative. */
+TEST(train_pytorch_gpt_agrees) {
+    if (system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
+        printf("    (skipped: /usr/bin/python3 has no torch; apt install python3-torch)\n");
+        return;
+    }
+    weft_err err = {0};
+    const char *spec = "builtin:gpt:layers=2,dim=32,heads=2,vocab=64,seq=16,batch=2";
+    weft_train_config c = weft_train_defaults();
+    c.optim.lr = 3e-3;
+    c.optim.weight_decay = 0.1;
+    c.optim.clip = 1.0;
+    weft_trainer *t = NULL;
+    CHECK_OK(weft_train_new(spec, &c, &t, &err), &err);
+    if (!t) return;
+    weft_data *d = data_for(t);
+    char dir[1024], path[1200];
+    snprintf(dir, sizeof dir, "%s/train_oracle", weft_test_builddir());
+    mkdir(dir, 0755);
+    /* manifest: name and shape of every parameter, in order; params.bin: their fp32 data */
+    snprintf(path, sizeof path, "%s/manifest.txt", dir);
+    FILE *mf = fopen(path, "w");
+    snprintf(path, sizeof path, "%s/params.bin", dir);
+    FILE *pf = fopen(path, "wb");
+    snprintf(path, sizeof path, "%s/batches.bin", dir);
+    FILE *bf = fopen(path, "wb");
+    CHECK(mf && pf && bf);
+    if (!mf || !pf || !bf) return;
+    fprintf(mf, "config layers=2 dim=32 heads=2 vocab=64 seq=16 batch=2 lr=%.17g wd=%.17g clip=%.17g steps=20\n", c.optim.lr,
+            c.optim.weight_decay, c.optim.clip);
+    for (int i = 0; i < t->n_params; i++) {
+        const weft_value *v = &t->g->vals[t->param[i]];
+        fprintf(mf, "%s", v->name);
+        for (int k = 0; k < v->shape.ndim; k++) fprintf(mf, " %lld", (long long)v->shape.d[k]);
+        fprintf(mf, "\n");
+        fwrite(v->data.data, sizeof(float), (size_t)t->numel[i], pf);
+    }
+    fclose(mf);
+    fclose(pf);
+    /* the 20 batches weft will draw: a copy of the sampler, so the trainer draws the same */
+    weft_data copy = *d;
+    for (int s = 0; s < 20; s++) {
+        weft_tensor in[2];
+        CHECK_OK(weft_train_batch(t, &copy, -1, in, &err), &err);
+        fwrite(in[0].data, 1, weft_tensor_nbytes(&in[0]), bf);
+        fwrite(in[1].data, 1, weft_tensor_nbytes(&in[1]), bf);
+        weft_tensor_free(&in[0]);
+        weft_tensor_free(&in[1]);
+    }
+    fclose(bf);
+    double weft_loss[20];
+    for (int s = 0; s < 20; s++) {
+        weft_step_result r;
+        CHECK_OK(weft_train_step(t, d, &r, &err), &err);
+        weft_loss[s] = r.loss;
+    }
+    char cmd[4096], out[8192];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/pytorch/train_gpt.py %s 2>&1", weft_test_srcdir(), dir);
+    int rc = sh(cmd, out, sizeof out);
+    CHECK_INT(rc, 0);
+    char *p = out;
+    int n = 0;
+    double worst = 0;
+    while (n < 20 && (p = strstr(p, "loss "))) {
+        double l = strtod(p + 5, &p);
+        double rel = fabs(l - weft_loss[n]) / fabs(l);
+        if (rel > worst) worst = rel;
+        if (rel > 1e-3) weft_test_fail(__FILE__, __LINE__, "step %d: PyTorch loss %.6f, weft %.6f", n + 1, l, weft_loss[n]);
+        n++;
+    }
+    CHECK_INT(n, 20);
+    if (n != 20) printf("%s\n", out);
+    printf("    (PyTorch vs weft over 20 AdamW steps: worst relative loss difference %.3g; loss %.4f -> %.4f)\n", worst, weft_loss[0],
+           weft_loss[19]);
+    weft_data_free(d);
+    weft_train_free(t);
+}
