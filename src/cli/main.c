@@ -28,7 +28,7 @@ static void usage(FILE *f) {
             "  onnx-test [--arch A] [--expect FILE] [--rtol X] [--atol X] DIR...\n"
             "                             run ONNX backend test cases (model.onnx + test_data_set_*) on the\n"
             "                             reference executor, or compiled for machine A and simulated\n"
-            "  compile MODEL [--arch A] [-o prog.weft] [--heatmap h.png] [--heatmap-sram s.png]\n"
+            "  compile MODEL [--arch A] [--blocks N] [-o prog.weft] [--heatmap h.png] [--heatmap-sram s.png]\n"
             "                             map MODEL onto machine A (default wse2-mini) in pipelined mode\n"
             "  run MODEL [--arch A] [--timing-only] [--per-pe] [--report r.json] [--heatmap h.png]\n"
             "                             simulate one forward pass on the fabric; print the report\n"
@@ -252,6 +252,7 @@ static int cmd_arch(int argc, char **argv) {
 typedef struct {
     const char *model, *arch, *report, *heatmap, *heatmap_sram, *output;
     bool timing_only, per_pe, arch_given;
+    int blocks;
 } fabric_args;
 
 static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
@@ -260,6 +261,12 @@ static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--arch") && i + 1 < argc) { a->arch = argv[++i]; a->arch_given = true; }
         else if (!strcmp(argv[i], "-o") && i + 1 < argc) a->output = argv[++i];
+        else if (!strcmp(argv[i], "--blocks") && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 4096) { fprintf(stderr, "weft: --blocks needs an integer from 1 to 4096, got '%s'\n", argv[i]); return 2; }
+            a->blocks = (int)v;
+        }
         else if (!strcmp(argv[i], "--report") && i + 1 < argc) a->report = argv[++i];
         else if (!strcmp(argv[i], "--heatmap") && i + 1 < argc) a->heatmap = argv[++i];
         else if (!strcmp(argv[i], "--heatmap-sram") && i + 1 < argc) a->heatmap_sram = argv[++i];
@@ -373,7 +380,7 @@ static int load_program(const fabric_args *a, weft_graph **g, weft_program **p) 
     }
     weft_arch arch;
     if (weft_arch_get(a->arch, &arch, &err) || weft_model_load(a->model, g, &err)) return die(&err);
-    weft_compile_opts o = {0};
+    weft_compile_opts o = {.max_blocks = a->blocks};
     if (weft_compile(*g, &arch, &o, p, &err)) { weft_graph_free(*g); return die(&err); }
     return 0;
 }
@@ -390,7 +397,7 @@ static int cmd_compile(int argc, char **argv) {
     printf("\ncompiled in %.3f s\n", now() - t0);
     if (a.output) {
         weft_err err = {0};
-        weft_compile_opts o = {0};
+        weft_compile_opts o = {.max_blocks = a.blocks};
         if (weft_program_save(p, &o, a.output, &err)) rc = die(&err);
         else printf("wrote %s\n", a.output);
     }

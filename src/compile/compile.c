@@ -669,22 +669,10 @@ static weft_status route(weft_program *p, weft_err *err) {
     return s;
 }
 
-weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, weft_program **out,
-                         weft_err *err) {
-    (void)o;
-    *out = NULL;
-    weft_status s = weft_graph_verify(g, err);
-    if (s) return s;
-    weft_program *p = weft_xcalloc(1, sizeof *p);
-    p->arch = *a;
-    p->graph = g;
-    p->kernel_of_node = weft_xcalloc((size_t)(g->n_nodes + 1), sizeof(int));
-    p->folded = weft_xcalloc((size_t)g->n_vals, sizeof(weft_tensor));
-    p->k = weft_xcalloc((size_t)(g->n_nodes + 1), sizeof(weft_kernel));
-    p->kernel_of_value = weft_xmalloc((size_t)(g->n_vals + 1) * sizeof(int));
-    p->stream_axis = weft_xmalloc((size_t)(g->n_vals + 1) * sizeof(int));
-    for (int v = 0; v < g->n_vals; v++) p->kernel_of_value[v] = p->stream_axis[v] = -1;
-    /* the stream: the tokens of an int64 (batch, seq) input, else the batch */
+/* Chooses the stream: the tokens of an int64 (batch, seq) input, else the batch of the first
+ * input; other inputs with the same extent on that axis stream too. */
+static void choose_stream(weft_program *p, int max_blocks) {
+    const weft_graph *g = p->graph;
     for (int i = 0; i < g->n_inputs && !p->stream_len; i++) {
         const weft_value *v = &g->vals[g->inputs[i]];
         if (v->shape.ndim == 2 && v->dtype == WEFT_I64) { p->stream_len = v->shape.d[1]; p->stream_axis[g->inputs[i]] = 1; }
@@ -700,8 +688,14 @@ weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_com
         if (p->stream_axis[g->inputs[i]] < 0 && ax >= 0 && ax < v->shape.ndim && v->shape.d[ax] == p->stream_len)
             p->stream_axis[g->inputs[i]] = ax;
     }
-    p->blocks = (int)(p->stream_len < MAX_BLOCKS ? (p->stream_len > 0 ? p->stream_len : 1) : MAX_BLOCKS);
-    s = fold_constants(p, err);
+    int cap = max_blocks > 0 ? max_blocks : MAX_BLOCKS;
+    p->blocks = (int)(p->stream_len < cap ? (p->stream_len > 0 ? p->stream_len : 1) : cap);
+}
+
+/* Folds what is known at compile time, then lowers every other node to a kernel or a view. */
+static weft_status lower_all(weft_program *p, weft_err *err) {
+    const weft_graph *g = p->graph;
+    weft_status s = fold_constants(p, err);
     for (int i = 0; i < g->n_nodes && !s; i++) {
         const weft_node *n = &g->nodes[i];
         if (p->kernel_of_node[i] == WEFT_NODE_FOLDED && is_const(p, n->out[0])) continue;
@@ -723,8 +717,15 @@ weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_com
         for (int j = 0; j < n->n_out; j++) p->kernel_of_value[n->out[j]] = p->n;
         p->n++;
     }
-    if (s) { weft_program_free(p); return s; }
-    /* ---- sizing: tiles in proportion to work, at least what SRAM needs ---- */
+    return s;
+}
+
+/* Sizes every region (tiles in proportion to its time, at least what its SRAM plan needs) and
+ * places them; fails naming the layer when the model does not fit. */
+static weft_status size_and_place(weft_program *p, weft_err *err) {
+    const weft_graph *g = p->graph;
+    const weft_arch *a = &p->arch;
+    weft_status s = WEFT_OK;
     int64_t total = (int64_t)a->width * a->height;
     int64_t *need = weft_xcalloc((size_t)p->n + 1, sizeof(int64_t)), *tiles = weft_xcalloc((size_t)p->n + 1, sizeof(int64_t));
     int64_t need_sum = 0;
@@ -815,26 +816,49 @@ weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_com
     free(best_tiles);
     free(need);
     free(tiles);
-    if (!s) s = route(p, err);
-    if (!s) {
-        uint64_t slowest = 0, fill = 0;
-        int blocks = 1;
-        for (int i = 0; i < p->n; i++) {
-            weft_kernel *k = &p->k[i];
-            int64_t t = (int64_t)k->w * k->h;
-            k->sram_per_tile = sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, t);
-            plan_costs(p, k);
-            p->tiles_used += t;
-            p->sram_total += k->sram_per_tile * t;
-            if (k->sram_per_tile > p->sram_max) p->sram_max = k->sram_per_tile;
-            if (k->block_cycles > slowest) slowest = k->block_cycles;
-            if (k->blocks > blocks) blocks = k->blocks;
-            /* a kernel that waits for whole inputs adds all its blocks to the fill */
-            fill += weft_kernel_streams(p, k) ? k->block_latency : k->block_latency + k->block_cycles * (uint64_t)(k->blocks - 1);
-        }
-        p->predicted_cycles = fill + (uint64_t)blocks * slowest;
+    return s;
+}
+
+/* The plan's per-kernel figures: SRAM per tile, stage and latency, and the program's totals. */
+static void finish_plan(weft_program *p) {
+    uint64_t slowest = 0, fill = 0;
+    int blocks = 1;
+    for (int i = 0; i < p->n; i++) {
+        weft_kernel *k = &p->k[i];
+        int64_t t = (int64_t)k->w * k->h;
+        k->sram_per_tile = sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, t);
+        plan_costs(p, k);
+        p->tiles_used += t;
+        p->sram_total += k->sram_per_tile * t;
+        if (k->sram_per_tile > p->sram_max) p->sram_max = k->sram_per_tile;
+        if (k->block_cycles > slowest) slowest = k->block_cycles;
+        if (k->blocks > blocks) blocks = k->blocks;
+        /* a kernel that waits for whole inputs adds all its blocks to the fill */
+        fill += weft_kernel_streams(p, k) ? k->block_latency : k->block_latency + k->block_cycles * (uint64_t)(k->blocks - 1);
     }
+    p->predicted_cycles = fill + (uint64_t)blocks * slowest;
+}
+
+weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, weft_program **out,
+                         weft_err *err) {
+    *out = NULL;
+    weft_status s = weft_graph_verify(g, err);
+    if (s) return s;
+    weft_program *p = weft_xcalloc(1, sizeof *p);
+    p->arch = *a;
+    p->graph = g;
+    p->kernel_of_node = weft_xcalloc((size_t)(g->n_nodes + 1), sizeof(int));
+    p->folded = weft_xcalloc((size_t)g->n_vals, sizeof(weft_tensor));
+    p->k = weft_xcalloc((size_t)(g->n_nodes + 1), sizeof(weft_kernel));
+    p->kernel_of_value = weft_xmalloc((size_t)(g->n_vals + 1) * sizeof(int));
+    p->stream_axis = weft_xmalloc((size_t)(g->n_vals + 1) * sizeof(int));
+    for (int v = 0; v < g->n_vals; v++) p->kernel_of_value[v] = p->stream_axis[v] = -1;
+    choose_stream(p, o ? o->max_blocks : 0);
+    s = lower_all(p, err);
+    if (!s) s = size_and_place(p, err);
+    if (!s) s = route(p, err);
     if (s) { weft_program_free(p); return s; }
+    finish_plan(p);
     *out = p;
     return WEFT_OK;
 }

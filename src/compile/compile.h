@@ -81,7 +81,7 @@ struct weft_program {
 };
 
 typedef struct {
-    int64_t block_rows;         /* 0: chosen by the compiler */
+    int max_blocks;             /* blocks the stream is cut into, at most (0: 64) */
 } weft_compile_opts;
 
 weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, weft_program **out,

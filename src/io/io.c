@@ -364,7 +364,7 @@ weft_status weft_program_save(const weft_program *p, const weft_compile_opts *o,
     char *arch = weft_arch_to_json(&p->arch);
     weft_buf_str(&b, arch);
     free(arch);
-    weft_buf_u64(&b, (uint64_t)o->block_rows);
+    weft_buf_u64(&b, (uint64_t)o->max_blocks);
     weft_graph_serialize(p->graph, &b);
     put_placement(p, &b);
     weft_status s = weft_file_write(path, PROG_MAGIC, PROG_VERSION, &b, err);
@@ -380,7 +380,7 @@ weft_status weft_program_load(const char *path, weft_graph **g_out, weft_program
     weft_status s = weft_file_read(path, PROG_MAGIC, PROG_VERSION, &file, &r, err);
     if (s) return s;
     char *json = weft_read_str(&r, 1 << 20);
-    weft_compile_opts o = {.block_rows = (int64_t)weft_read_u64(&r)};
+    weft_compile_opts o = {.max_blocks = (int)weft_read_u64(&r)};
     weft_arch arch;
     char where[4200];
     snprintf(where, sizeof where, "%s (machine)", path);
