@@ -872,8 +872,13 @@ void weft_program_print(const weft_program *p, FILE *f) {
     fprintf(f, "  SRAM            max %lld B per tile (of %lld), %.4g MB in all\n", (long long)p->sram_max,
             (long long)a->kinds[a->pattern[0]].sram_bytes, (double)p->sram_total * 1e-6);
     fprintf(f, "  channels        %d of %d\n", p->channels_used, a->channels);
-    fprintf(f, "  predicted       %llu cycles per pass (%.4g ms at %.3g GHz; the plan's estimate, before simulation)\n",
-            (unsigned long long)p->predicted_cycles, (double)p->predicted_cycles / a->clock_hz * 1e3, a->clock_hz * 1e-9);
+    /* samples: the first input's leading extent (the batch) */
+    int64_t samples = p->graph->n_inputs && p->graph->vals[p->graph->inputs[0]].shape.ndim
+                          ? p->graph->vals[p->graph->inputs[0]].shape.d[0] : 1;
+    double pass_s = (double)p->predicted_cycles / a->clock_hz;
+    fprintf(f, "  predicted       %llu cycles per pass = %.4g ms at %.3g GHz, %.4g ms per sample (the plan's estimate;\n"
+               "                  `weft run` simulates it)\n",
+            (unsigned long long)p->predicted_cycles, pass_s * 1e3, a->clock_hz * 1e-9, pass_s * 1e3 / (double)(samples > 0 ? samples : 1));
     fprintf(f, "\n  %-4s %-26s %-14s %-6s %-17s %-10s %8s %7s %10s\n", "#", "node", "op", "kind", "region", "grid", "SRAM/t", "blocks",
             "cyc/block");
     for (int i = 0; i < p->n; i++) {
