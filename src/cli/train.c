@@ -255,7 +255,7 @@ int weft_cli_train(int argc, char **argv) {
         fprintf(stderr, "weft train: --data %s: %s takes no text; it trains on synthetic data (docs/TRAINING.md)\n", a.data, spec);
         return 2;
     } else {
-        d = weft_data_synthetic(t->loss == WEFT_LOSS_MSE ? WEFT_DATA_ADVECTION : WEFT_DATA_TEACHER);
+        d = weft_data_synthetic(t->loss == WEFT_LOSS_MSE ? WEFT_DATA_WEATHER : WEFT_DATA_TEACHER);
     }
     weft_data_seed(d, (uint64_t)a.seed);
     /* a first batch checks that the data fits the model before anything is written */
@@ -299,9 +299,12 @@ int weft_cli_train(int argc, char **argv) {
     int64_t samples, ntok = weft_train_tokens(t, &samples);
     samples *= c.accum;
     ntok *= c.accum;
-    printf("training %s on %s: %s, lr %g, %lld steps from step %lld, data %s (%lld bytes%s)\n", spec,
+    char what[128] = " (generated)";
+    if (d->kind == WEFT_DATA_TEXT)
+        snprintf(what, sizeof what, " (%d files, %lld bytes, 90%% train / 10%% validation)", d->n_files, (long long)d->n_bytes);
+    printf("training %s on %s: %s, lr %g, %lld steps from step %lld, data %s%s\n", spec,
            a.arch ? arch.name : "the reference executor (host)", a.optimizer, a.lr, (long long)a.steps, (long long)t->step,
-           d->source, (long long)d->n_bytes, d->kind == WEFT_DATA_TEXT ? ", 90% train / 10% validation" : "");
+           d->source, what);
     if (tokens) printf("  %lld tokens per step; ln(vocab) = %.3f is the loss of a uniform guess\n", (long long)ntok, log((double)t->classes));
     fflush(stdout);
     double host_total = 0, sim_total = 0, update_total = 0, val_total = 0, first_loss = NAN, last_loss = NAN, last_val = NAN;

@@ -9,9 +9,14 @@
  *            fixed N(0, 1) teacher. A separate engineer's data sets can replace it.
  * ADVECTION  for builtin:weather-cnn: each variable a sum of three random plane waves on the
  *            periodic (lat, lon) grid; the target is the state moved one cell east (pure advection
- *            at one cell per step), a stand-in until the physical generator of src/data/ exists.
+ *            at one cell per step): fast, for tests.
+ * WEATHER    for builtin:weather-cnn in `weft train`: the shallow-water generator of data/weather.h
+ *            (x a state, y the state WEFT_WEATHER_LEAD model steps later). Its RNG is the data's:
+ *            copied in before a batch and out after, so checkpoints hold it.
  */
 #include "train/train.h"
+
+#include "data/weather.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -38,12 +43,14 @@ void weft_data_free(weft_data *d) {
     if (!d) return;
     free(d->bytes);
     free(d->teacher);
+    weft_weather_free(d->weather);
     free(d);
 }
 
 weft_data *weft_data_synthetic(weft_data_kind kind) {
     weft_data *d = data_new(kind);
-    snprintf(d->source, sizeof d->source, "%s", kind == WEFT_DATA_TEACHER ? "synthetic teacher" : "synthetic advection");
+    snprintf(d->source, sizeof d->source, "%s",
+             kind == WEFT_DATA_TEACHER ? "synthetic teacher" : kind == WEFT_DATA_WEATHER ? "shallow-water weather" : "synthetic advection");
     return d;
 }
 
@@ -235,6 +242,21 @@ weft_status weft_data_batch(weft_data *d, int64_t val, weft_tensor *x, weft_tens
         }
         if (val < 0) d->position += (uint64_t)B;
         return WEFT_OK;
+    }
+    case WEFT_DATA_WEATHER: {
+        if (x->dtype != WEFT_F32 || x->shape.ndim != 4 || y->dtype != WEFT_F32 || x->shape.d[0] > 1 << 20)
+            return weft_err_set(err, WEFT_ERR_INVALID, "%s: weather data feeds (batch, vars, lat, lon) fields", d->source);
+        int64_t B = x->shape.d[0], V = x->shape.d[1], H = x->shape.d[2], W = x->shape.d[3];
+        if (!d->weather && weft_weather_new((int)H, (int)W, (int)V, 1, &d->weather, err))
+            return weft_err_prefix(err, "%s", d->source);
+        weft_rng *wr = weft_weather_rng(d->weather);
+        *wr = *r;
+        weft_status s = weft_weather_batch(d->weather, (int)B, WEFT_WEATHER_LEAD, x->data, y->data, err);
+        if (val < 0) {
+            *r = *wr;
+            d->position += (uint64_t)B;
+        }
+        return s;
     }
     }
     return weft_err_set(err, WEFT_ERR_INVALID, "unknown data kind");

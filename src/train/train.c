@@ -202,10 +202,11 @@ weft_status weft_train_step(weft_trainer *t, weft_data *d, weft_step_result *r, 
         double loss, sec;
         uint64_t cyc;
         s = weft_train_batch(t, d, -1, in, err);
-        if (!s) s = weft_train_forward_backward(t, in, &loss, a == 0 ? sum : grads, &sec, &cyc, err);
         if (s) break;
+        s = weft_train_forward_backward(t, in, &loss, a == 0 ? sum : grads, &sec, &cyc, err);
         weft_tensor_free(&in[0]);
         weft_tensor_free(&in[1]);
+        if (s) break;
         r->loss += loss;
         r->sim_seconds += sec;
         r->sim_cycles += cyc;

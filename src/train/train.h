@@ -69,13 +69,15 @@ double weft_optim_step(weft_optim *o, float *const *params, float *const *grads,
 
 /* ---- data (data.c) ----------------------------------------------------------------------- */
 
-typedef enum { WEFT_DATA_TEXT, WEFT_DATA_TEACHER, WEFT_DATA_ADVECTION } weft_data_kind;
+typedef enum { WEFT_DATA_TEXT, WEFT_DATA_TEACHER, WEFT_DATA_ADVECTION, WEFT_DATA_WEATHER } weft_data_kind;
 
 /* A data set and its sampling state. TEXT: bytes of text files, split into a training part and a
  * validation part; a training window is drawn at a random offset from `rng`, validation windows
  * are fixed (a prime stride through the validation part). TEACHER (builtin:mlp): x ~ N(0, 1), label = argmax of a fixed random
  * linear teacher. ADVECTION (builtin:weather-cnn): smooth random fields; the target is the field
- * moved one cell east (periodic in longitude). `rng` and `position` are what a checkpoint keeps. */
+ * moved one cell east (periodic in longitude). WEATHER (builtin:weather-cnn in `weft train`): the
+ * shallow-water generator of data/weather.h, x a state and y the state WEFT_WEATHER_LEAD steps
+ * later. `rng` and `position` are what a checkpoint keeps. */
 typedef struct {
     weft_data_kind kind;
     uint8_t *bytes;       /* TEXT: (n_bytes), train part first */
@@ -86,6 +88,7 @@ typedef struct {
     uint64_t position;    /* samples drawn so far */
     float *teacher;       /* TEACHER: (in, out) */
     int64_t teacher_in, teacher_out;
+    struct weft_weather *weather; /* WEATHER: the generator (its RNG is synced with rng) */
 } weft_data;
 
 /* Reads a text file, or every regular file of a folder once (files with the same content, such as
@@ -93,7 +96,7 @@ typedef struct {
  * /usr/share/common-licenses. The last val_frac of the bytes is the validation part. Fails naming
  * the path when it is missing, empty or too short. */
 weft_status weft_data_text_open(const char *path, double val_frac, weft_data **out, weft_err *err);
-/* A synthetic data set: TEACHER or ADVECTION. */
+/* A synthetic data set: TEACHER, ADVECTION or WEATHER. */
 weft_data *weft_data_synthetic(weft_data_kind kind);
 void weft_data_free(weft_data *d);
 void weft_data_seed(weft_data *d, uint64_t seed);
