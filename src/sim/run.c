@@ -85,52 +85,7 @@ static weft_status gemm_numerics(const weft_program *p, const weft_kernel *k, co
     return s;
 }
 
-static weft_status numeric_pass(const weft_program *p, const weft_tensor *const *inputs, weft_tensor *outputs, bool per_pe,
-                                weft_err *err) {
-    const weft_graph *g = p->graph;
-    weft_tensor *val = weft_xcalloc((size_t)g->n_vals, sizeof *val);
-    int *last = weft_xmalloc((size_t)g->n_vals * sizeof *last);
-    for (int v = 0; v < g->n_vals; v++) {
-        last[v] = -1;
-        if (p->folded[v].data) { val[v] = p->folded[v]; val[v].owns = 0; }
-    }
-    for (int i = 0; i < g->n_inputs; i++) { val[g->inputs[i]] = *inputs[i]; val[g->inputs[i]].owns = 0; }
-    /* every node the program computes, in graph order: kernels and views */
-    for (int i = 0; i < g->n_nodes; i++) {
-        const weft_node *n = &g->nodes[i];
-        if (p->kernel_of_node[i] == WEFT_NODE_FOLDED) continue;
-        for (int q = 0; q < n->n_in; q++)
-            if (n->in[q] >= 0) last[n->in[q]] = i;
-    }
-    for (int j = 0; j < g->n_outputs; j++) last[g->outputs[j]] = g->n_nodes;
-    weft_status s = WEFT_OK;
-    for (int i = 0; i < g->n_nodes && !s; i++) {
-        const weft_node *n = &g->nodes[i];
-        int ki = p->kernel_of_node[i];
-        if (ki == WEFT_NODE_FOLDED) continue;
-        weft_tensor out[WEFT_MAX_IO] = {{0}};
-        if (ki >= 0 && p->k[ki].kind == WEFT_KERNEL_GEMM) s = gemm_numerics(p, &p->k[ki], &val[n->in[0]], per_pe, &out[0], err);
-        else {
-            const weft_tensor *in[WEFT_MAX_IO];
-            for (int q = 0; q < n->n_in; q++) in[q] = n->in[q] >= 0 ? &val[n->in[q]] : NULL;
-            s = weft_node_eval(g, n, in, out, err);
-        }
-        if (s) break;
-        for (int j = 0; j < n->n_out; j++) {
-            val[n->out[j]] = out[j];
-            if (last[n->out[j]] < 0) weft_tensor_free(&val[n->out[j]]);
-        }
-        for (int q = 0; q < n->n_in; q++)
-            if (n->in[q] >= 0 && last[n->in[q]] == i && !p->folded[n->in[q]].data) weft_tensor_free(&val[n->in[q]]);
-    }
-    for (int j = 0; j < g->n_outputs && !s; j++) s = weft_tensor_convert(&outputs[j], &val[g->outputs[j]], val[g->outputs[j]].dtype, err);
-    for (int v = 0; v < g->n_vals; v++) weft_tensor_free(&val[v]);
-    free(val);
-    free(last);
-    return s;
-}
-
-/* ---- timing pass ---- */
+/* ---- the run: events, with the numbers computed as they happen ---- */
 
 typedef struct {
     int consumer, slot;        /* kernel and dependency slot fed by this edge */
@@ -154,15 +109,62 @@ typedef struct {
 
 typedef struct {
     const weft_program *p;
-    bool per_pe;
+    bool per_pe, numerics;
     weft_engine *eng;
     weft_net net;
     kstate *ks;
     uint64_t last_output;
-    int outputs_pending;
-    weft_status status;
+    /* numbers: the value of every graph value once computed (views of inputs, constants and
+     * parameters borrowed; computed values owned), and how many readers each has left */
+    weft_tensor *val;          /* (n_vals) */
+    int *readers;              /* (n_vals) */
+    weft_status status;        /* the first failure of a kernel's numbers stops the run */
     weft_err *err;
 } sim;
+
+/* One reader of v is done with it: free it when it was the last. */
+static void release(sim *s, int v) {
+    if (v >= 0 && --s->readers[v] == 0) weft_tensor_free(&s->val[v]);
+}
+
+/* Computes node i (a kernel's op, or a view) from values already present, in graph semantics;
+ * GEMM kernels with the mapping's arithmetic. */
+static weft_status compute_node(sim *s, int i);
+
+/* Makes sure value v is present: a view is computed from its input when first read. */
+static weft_status need_value(sim *s, int v) {
+    if (v < 0 || s->val[v].data || weft_shape_numel(&s->p->graph->vals[v].shape) == 0) return WEFT_OK;
+    int i = s->p->graph->vals[v].producer;
+    if (i < 0 || s->p->kernel_of_node[i] != WEFT_NODE_VIEW)
+        return weft_err_set(s->err, WEFT_ERR_INVALID, "internal: value '%s' read before its kernel ran", s->p->graph->vals[v].name);
+    return compute_node(s, i);
+}
+
+static weft_status compute_node(sim *s, int i) {
+    const weft_program *p = s->p;
+    const weft_graph *g = p->graph;
+    const weft_node *n = &g->nodes[i];
+    int ki = p->kernel_of_node[i];
+    for (int q = 0; q < n->n_in; q++) {
+        weft_status st = need_value(s, n->in[q]);
+        if (st) return st;
+    }
+    weft_tensor out[WEFT_MAX_IO] = {{0}};
+    weft_status st;
+    if (ki >= 0 && p->k[ki].kind == WEFT_KERNEL_GEMM) st = gemm_numerics(p, &p->k[ki], &s->val[n->in[0]], s->per_pe, &out[0], s->err);
+    else {
+        const weft_tensor *in[WEFT_MAX_IO];
+        for (int q = 0; q < n->n_in; q++) in[q] = n->in[q] >= 0 ? &s->val[n->in[q]] : NULL;
+        st = weft_node_eval(g, n, in, out, s->err);
+    }
+    if (st) return st;
+    for (int j = 0; j < n->n_out; j++) {
+        s->val[n->out[j]] = out[j];
+        if (s->readers[n->out[j]] == 0) weft_tensor_free(&s->val[n->out[j]]);
+    }
+    for (int q = 0; q < n->n_in; q++) release(s, n->in[q]);
+    return WEFT_OK;
+}
 
 typedef struct { sim *s; int kernel, slot, block; } arrival;
 
@@ -291,6 +293,11 @@ static void on_done(weft_engine *e, uint64_t t, int32_t tile, void *data) {
     const weft_program *p = s->p;
     const weft_kernel *k = &p->k[a->kernel];
     kstate *st = &s->ks[a->kernel];
+    /* The kernel's last block is done: every block of its inputs has arrived, and its output is
+     * complete. Its numbers are computed now, in the order the fabric completes kernels. (Every
+     * output row depends only on its own input rows, so rows computed together are the bits
+     * that computing them block by block would give.) */
+    if (s->numerics && !s->status && a->block == k->blocks - 1) s->status = compute_node(s, k->node);
     uint64_t bytes = (uint64_t)block_bytes(p, k, a->block);
     for (int c = 0; c < st->n_edges; c++) {
         const weft_kernel *d = &p->k[st->edges[c].consumer];
@@ -309,10 +316,24 @@ static void on_done(weft_engine *e, uint64_t t, int32_t tile, void *data) {
     free(a);
 }
 
-static weft_status timing_pass(const weft_program *p, bool per_pe, weft_sim_stats *out, weft_err *err) {
+static weft_status run_events(const weft_program *p, const weft_tensor *const *inputs, weft_tensor *outputs, bool per_pe,
+                              bool numerics, weft_sim_stats *out, weft_err *err) {
     const weft_graph *g = p->graph;
     const weft_arch *ar = &p->arch;
-    sim s = {.p = p, .per_pe = per_pe, .err = err};
+    sim s = {.p = p, .per_pe = per_pe, .numerics = numerics, .err = err};
+    s.val = weft_xcalloc((size_t)g->n_vals + 1, sizeof *s.val);
+    s.readers = weft_xcalloc((size_t)g->n_vals + 1, sizeof *s.readers);
+    if (numerics) {
+        for (int v = 0; v < g->n_vals; v++)
+            if (p->folded[v].data) { s.val[v] = p->folded[v]; s.val[v].owns = 0; s.readers[v] = -1; }
+        for (int i = 0; i < g->n_inputs; i++) { s.val[g->inputs[i]] = *inputs[i]; s.val[g->inputs[i]].owns = 0; }
+        for (int i = 0; i < g->n_nodes; i++)
+            if (p->kernel_of_node[i] != WEFT_NODE_FOLDED)
+                for (int q = 0; q < g->nodes[i].n_in; q++)
+                    if (g->nodes[i].in[q] >= 0 && s.readers[g->nodes[i].in[q]] >= 0) s.readers[g->nodes[i].in[q]]++;
+        for (int j = 0; j < g->n_outputs; j++)
+            if (s.readers[g->outputs[j]] >= 0) s.readers[g->outputs[j]]++;
+    }
     s.eng = weft_engine_new();
     weft_net_init(&s.net, ar);
     s.ks = weft_xcalloc((size_t)p->n + 1, sizeof *s.ks);
@@ -362,7 +383,14 @@ static weft_status timing_pass(const weft_program *p, bool per_pe, weft_sim_stat
         if (k->n_deps == 0) try_start(&s, i, 0);
     }
     weft_engine_run(s.eng);
-    weft_status st = WEFT_OK;
+    weft_status st = s.status;
+    for (int j = 0; j < g->n_outputs && numerics && !st; j++) {
+        st = need_value(&s, g->outputs[j]);
+        if (!st) st = weft_tensor_convert(&outputs[j], &s.val[g->outputs[j]], g->vals[g->outputs[j]].dtype, err);
+    }
+    for (int v = 0; v < g->n_vals; v++) weft_tensor_free(&s.val[v]);
+    free(s.val);
+    free(s.readers);
     for (int i = 0; i < p->n && !st; i++)
         if (s.ks[i].next_block != p->k[i].blocks)
             st = weft_err_set(err, WEFT_ERR_INVALID, "internal: kernel %d ('%s') ran %d of %d blocks", i,
@@ -436,10 +464,8 @@ weft_status weft_sim_run(const weft_program *p, const weft_tensor *const *inputs
                                     weft_shape_str(&v->shape, a, sizeof a), weft_dtype_name(inputs[k]->dtype),
                                     weft_shape_str(&inputs[k]->shape, b, sizeof b));
         }
-        weft_status s = numeric_pass(p, inputs, outputs, o->per_pe, err);
-        if (s) return s;
     }
-    return timing_pass(p, o->per_pe, st, err);
+    return run_events(p, inputs, outputs, o->per_pe, !o->timing_only, st, err);
 }
 
 weft_status weft_program_run(const weft_program *p, const weft_tensor *const *inputs, int n_inputs, weft_tensor *outputs,

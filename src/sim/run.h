@@ -1,17 +1,18 @@
 /* sim: executing a compiled program on the fabric model.
  *
- * Two passes over the program. The numeric pass computes every kernel's output with the
- * mapping's arithmetic: a GEMM region's partial sums are formed tile by tile (each tile's
- * X[:, K block i] . W[K block i, N block j] with the fixed-order tile GEMM) and reduced down each
- * column in chain order; other kernels run their op's kernel. Because every output row of a
- * pipelined kernel depends only on its own input row, computing a kernel's rows together gives
- * the same bits as computing them block by block. The timing pass is event-driven: a kernel's
- * task for row block b fires when block b of each input has arrived (all blocks, for a kernel
- * that needs whole tensors), occupies the region for its planned cycles, and sends its output
- * block to every consumer over the mesh (weft_net: hops, serialization, link contention). Graph
- * inputs stream in from off-chip memory at the west edge at the machine's off-chip bandwidth;
- * outputs leave at the east edge. SRAM is checked at run time: blocks waiting in a region must
- * fit beside its planned buffers. */
+ * The run is event-driven: a kernel's task for row block b fires when block b of each streamed
+ * input has arrived (blocks 0..b of a prefix input, all blocks of an input it needs whole),
+ * occupies the region for its planned stage time, and sends its output block to every consumer
+ * over the mesh (weft_net: hops, serialization, link contention). Graph inputs stream in from
+ * off-chip memory at the west edge at the machine's off-chip bandwidth; outputs leave at the east
+ * edge. SRAM is checked at run time: blocks waiting in a region must fit beside its plan.
+ *
+ * Numbers are computed as the events happen: when a kernel's last block is done, all of its
+ * inputs have arrived and it computes its output, a GEMM region with the mapping's arithmetic
+ * (each tile's X[:, K block i] . W[K block i, N block j] with the fixed-order tile GEMM, reduced
+ * down the column in chain order; --per-pe tile by tile, the same bits), other kernels with
+ * their op's kernel. Every output row of a streamed kernel depends only on its own input rows,
+ * so computing the rows together gives the bits that computing them block by block would. */
 #ifndef WEFT_SIM_RUN_H
 #define WEFT_SIM_RUN_H
 
