@@ -44,6 +44,9 @@ static weft_status check_same_dtype(weft_op_ctx *c, int first) {
 }
 
 static weft_status infer_arith(weft_op_ctx *c) {
+    for (int i = 0; i < c->n_in; i++)
+        if (c->in[i] && c->in[i]->dtype == WEFT_BOOL)
+            return weft_node_err(c, WEFT_ERR_SHAPE, "input %d is bool; arithmetic takes numbers", i);
     weft_status s = check_same_dtype(c, 0);
     return s ? s : infer_bcast_n(c, 0, c->in[0]->dtype);
 }
@@ -58,7 +61,11 @@ static weft_status infer_logic(weft_op_ctx *c) {
                                  weft_dtype_name(c->in[i]->dtype));
     return infer_bcast_n(c, 0, WEFT_BOOL);
 }
-static weft_status infer_pow(weft_op_ctx *c) { return infer_bcast_n(c, 0, c->in[0]->dtype); }
+static weft_status infer_pow(weft_op_ctx *c) {
+    for (int i = 0; i < 2; i++)
+        if (c->in[i]->dtype == WEFT_BOOL) return weft_node_err(c, WEFT_ERR_SHAPE, "input %d is bool; Pow takes numbers", i);
+    return infer_bcast_n(c, 0, c->in[0]->dtype);
+}
 
 static weft_status infer_where(weft_op_ctx *c) {
     if (c->in[0]->dtype != WEFT_BOOL) return weft_node_err(c, WEFT_ERR_SHAPE, "condition must be bool");
