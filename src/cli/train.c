@@ -360,6 +360,11 @@ int weft_cli_train(int argc, char **argv) {
     if (tty) printf("\n");
     if (!rc) {
         print_final(t, &a, host_total, sim_total, update_total, val_total, done, first_loss, last_loss, last_val);
+        double persistence;
+        if (weft_train_persistence(t, d, (int)a.eval_batches, &persistence, &err)) rc = fail(&err);
+        else if (!isnan(persistence))
+            printf("  forecast error  %.4f on held-out data; persistence (tomorrow = today) %.4f: %s\n", last_val, persistence,
+                   last_val < persistence ? "the model beats persistence" : "persistence is still better");
         if (a.ckpt_dir) printf("  checkpoint      %s (step %lld)\n", ckpt, (long long)t->step);
         if (a.log) printf("  log             %s\n", a.log);
     }

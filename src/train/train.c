@@ -2,6 +2,8 @@
  * executor or on the simulated fabric, and applies the optimizer on the host. See train.h. */
 #include "train/train.h"
 
+#include <math.h>
+
 #include "grad/grad.h"
 #include "io/io.h"
 #include "models/models.h"
@@ -294,6 +296,27 @@ weft_status weft_train_validate(weft_trainer *t, weft_data *d, int n_windows, do
         weft_tensor_free(&out);
     }
     *loss = n_windows > 0 ? sum / n_windows : 0;
+    return WEFT_OK;
+}
+
+weft_status weft_train_persistence(weft_trainer *t, weft_data *d, int n_windows, double *mse, weft_err *err) {
+    *mse = NAN;
+    if (t->loss != WEFT_LOSS_MSE || !weft_shape_eq(&t->g->vals[t->input].shape, &t->g->vals[t->target].shape)) return WEFT_OK;
+    double sum = 0;
+    for (int w = 0; w < n_windows; w++) {
+        weft_tensor in[2];
+        if (weft_train_batch(t, d, w, in, err)) return err->status;
+        int64_t n = weft_tensor_numel(&in[0]);
+        double acc = 0;
+        for (int64_t i = 0; i < n; i++) {
+            double e = weft_tensor_get_f(&in[0], i) - weft_tensor_get_f(&in[1], i);
+            acc += e * e;
+        }
+        sum += n ? acc / (double)n : 0;
+        weft_tensor_free(&in[0]);
+        weft_tensor_free(&in[1]);
+    }
+    *mse = n_windows > 0 ? sum / n_windows : NAN;
     return WEFT_OK;
 }
 

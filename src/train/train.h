@@ -168,6 +168,11 @@ weft_status weft_train_step(weft_trainer *t, weft_data *d, weft_step_result *r, 
 /* Mean loss over n_windows fixed validation batches (TEXT: the validation part), on the host. */
 weft_status weft_train_validate(weft_trainer *t, weft_data *d, int n_windows, double *loss, weft_err *err);
 
+/* The persistence baseline on the same validation batches: the mean squared error of predicting
+ * that the target equals the input ("tomorrow = today"), for MSE models whose input and target
+ * have one shape; NAN for other models. */
+weft_status weft_train_persistence(weft_trainer *t, weft_data *d, int n_windows, double *mse, weft_err *err);
+
 /* Tokens and samples of one batch (tokens 0 for models without a sequence). */
 int64_t weft_train_tokens(const weft_trainer *t, int64_t *samples);
 
