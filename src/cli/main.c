@@ -8,6 +8,7 @@
 #include "report/report.h"
 #include "io/io.h"
 #include "cli/train.h"
+#include "train/train.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -28,9 +29,10 @@ static void usage(FILE *f) {
             "  onnx-test [--arch A] [--expect FILE] [--rtol X] [--atol X] DIR...\n"
             "                             run ONNX backend test cases (model.onnx + test_data_set_*) on the\n"
             "                             reference executor, or compiled for machine A and simulated\n"
-            "  compile MODEL [--arch A] [--blocks N] [-o prog.weft] [--heatmap h.png] [--heatmap-sram s.png]\n"
-            "                             map MODEL onto machine A (default wse2-mini) in pipelined mode\n"
-            "  run MODEL [--arch A] [--timing-only] [--per-pe] [--report r.json] [--heatmap h.png]\n"
+            "  compile MODEL [--arch A] [--train] [--blocks N] [-o prog.weft] [--heatmap h.png] [--heatmap-sram s.png]\n"
+            "                             map MODEL onto machine A (default wse2-mini) in pipelined mode; --train:\n"
+            "                             its training step (forward, backward, AdamW update)\n"
+            "  run MODEL [--arch A] [--timing-only [--train]] [--per-pe] [--report r.json] [--heatmap h.png]\n"
             "                             simulate one forward pass on the fabric; print the report\n"
             "  check MODEL [--arch A] [--per-pe]\n"
             "                             fabric vs reference executor; non-zero exit on mismatch\n"
@@ -251,7 +253,7 @@ static int cmd_arch(int argc, char **argv) {
 
 typedef struct {
     const char *model, *arch, *report, *heatmap, *heatmap_sram, *output;
-    bool timing_only, per_pe, arch_given;
+    bool timing_only, per_pe, arch_given, train;
     int blocks;
 } fabric_args;
 
@@ -272,6 +274,7 @@ static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
         else if (!strcmp(argv[i], "--heatmap-sram") && i + 1 < argc) a->heatmap_sram = argv[++i];
         else if (!strcmp(argv[i], "--timing-only")) a->timing_only = true;
         else if (!strcmp(argv[i], "--per-pe")) a->per_pe = true;
+        else if (!strcmp(argv[i], "--train")) a->train = true;
         else if (argv[i][0] == '-') { fprintf(stderr, "weft: unknown option '%s'\n", argv[i]); return 2; }
         else if (!a->model) a->model = argv[i];
         else { fprintf(stderr, "weft: unexpected argument '%s'\n", argv[i]); return 2; }
@@ -379,7 +382,17 @@ static int load_program(const fabric_args *a, weft_graph **g, weft_program **p) 
         return 0;
     }
     weft_arch arch;
-    if (weft_arch_get(a->arch, &arch, &err) || weft_model_load(a->model, g, &err)) return die(&err);
+    if (weft_arch_get(a->arch, &arch, &err)) return die(&err);
+    if (a->train) {
+        /* the training step: forward, loss, backward, clipping and the AdamW update (train/) */
+        weft_train_config c = weft_train_defaults();
+        c.arch = &arch;
+        weft_trainer *t;
+        if (weft_train_new(a->model, &c, &t, &err)) return die(&err);
+        *g = t->gu;
+        t->gu = NULL;
+        weft_train_free(t);
+    } else if (weft_model_load(a->model, g, &err)) return die(&err);
     weft_compile_opts o = {.max_blocks = a->blocks};
     if (weft_compile(*g, &arch, &o, p, &err)) { weft_graph_free(*g); return die(&err); }
     return 0;
@@ -413,6 +426,10 @@ static int fabric(int argc, char **argv, bool check) {
     int rc = parse_fabric_args(argc, argv, &a);
     if (rc) return rc;
     if (check && a.timing_only) { fprintf(stderr, "weft check: --timing-only computes no numbers to check\n"); return 2; }
+    if (a.train && !a.timing_only) {
+        fprintf(stderr, "weft: --train here simulates the timing of a training step (--timing-only); weft train runs steps on data\n");
+        return 2;
+    }
     weft_err err = {0};
     weft_graph *g;
     weft_program *p;

@@ -191,8 +191,8 @@ static void print_final(const weft_trainer *t, const train_args *a, double host_
     if (t->c.arch && steps_done > 0) {
         const weft_sim_stats *st = &t->last;
         double per_step = sim_total / (double)steps_done;
-        printf("  simulated on %s: forward + backward of one step (%d micro-batch%s)\n", t->arch.name, t->c.accum,
-               t->c.accum > 1 ? "es" : "");
+        printf("  simulated on %s: forward + backward%s of one step (%d micro-batch%s)\n", t->arch.name,
+               t->update_simulated ? " + update" : "", t->c.accum, t->c.accum > 1 ? "es" : "");
         printf("    cycles        %llu per micro-batch = %.6g ms at %.3g GHz\n", (unsigned long long)st->cycles, st->seconds * 1e3,
                t->arch.clock_hz * 1e-9);
         printf("    step          %.6g ms simulated\n", per_step * 1e3);
@@ -205,9 +205,14 @@ static void print_final(const weft_trainer *t, const train_args *a, double host_
         printf("    SRAM per tile max %lld B, mean %.0f B\n", (long long)st->sram_bytes_max, st->sram_bytes_mean);
         printf("    links         max load %.4f, mean %.6f; %llu messages, %.4g MB\n", st->link_load_max, st->link_load_mean,
                (unsigned long long)st->messages, (double)st->bytes_moved * 1e-6);
-        printf("  NOT simulated: the optimizer update (%s) runs on the host, %.3g ms per step; the validation\n"
-               "  loss runs on the host's reference executor\n",
-               weft_optim_name(t->opt->c.kind), steps_done ? 1e3 * update_total / (double)steps_done : 0);
+        if (t->update_simulated)
+            printf("  the optimizer update (%s) ran on the fabric, in the step above, beside the parameters and\n"
+                   "  their optimizer state; NOT simulated: the validation loss, on the host's reference executor\n",
+                   weft_optim_name(t->opt->c.kind));
+        else
+            printf("  NOT simulated: the optimizer update (%s) runs on the host, %.3g ms per step (with --accum > 1 the\n"
+                   "  update follows the accumulated micro-batches); the validation loss runs on the host's reference executor\n",
+                   weft_optim_name(t->opt->c.kind), steps_done ? 1e3 * update_total / (double)steps_done : 0);
     } else if (steps_done > 0) {
         printf("  executed by the reference executor on this host (no fabric: give --arch to simulate one)\n");
     }

@@ -47,7 +47,9 @@ static const char *const whole_ops[] = {
     "SoftmaxCrossEntropyLoss", "NegativeLogLikelihoodLoss", "weft.AveragePoolGrad", "weft.ConvGradInput",
     "weft.ConvGradWeight", "weft.GatherGrad", "weft.GeluGrad", "weft.LayerNormGrad", "weft.LogSoftmaxGrad",
     "weft.MaxPoolGrad", "weft.NegativeLogLikelihoodLossGrad", "weft.SliceGrad", "weft.SoftmaxCrossEntropyLossGrad",
-    "weft.SoftmaxGrad", NULL};
+    "weft.SoftmaxGrad",
+    /* the optimizer's update (ops_train.c) */
+    "weft.SumSq", "weft.ClipCoef", "weft.AdamW", "weft.SGD", NULL};
 
 static bool in_list(const char *const *list, const char *name) {
     for (; *list; list++)
@@ -622,50 +624,73 @@ int weft_edge_lanes(const weft_program *p, int src, int dst, weft_lane *lanes) {
     return n;
 }
 
-/* Colors: each edge takes the lowest channel free on every link of its route. */
+/* Colors: a kernel's output travels to all of its consumers as one multicast on one channel, so
+ * every edge from the same producer (or of the same graph input) shares a color; that color must
+ * be free on every link of every lane of the multicast. Colors 0 and 1 stay inside regions. */
+typedef void (*lane_fn)(size_t link, void *ud);
+
+static void walk_lanes(const weft_program *p, int src, int dst, lane_fn fn, void *ud) {
+    const weft_arch *a = &p->arch;
+    weft_lane lanes[WEFT_MAX_LANES];
+    int nl = weft_edge_lanes(p, src, dst, lanes);
+    for (int l = 0; l < nl; l++) {
+        int x = lanes[l].x0, y = lanes[l].y0;
+        while (x != lanes[l].x1 || y != lanes[l].y1) {
+            int dir = lanes[l].yx && y != lanes[l].y1 ? (y < lanes[l].y1 ? WEFT_DIR_SOUTH : WEFT_DIR_NORTH)
+                      : x < lanes[l].x1 ? WEFT_DIR_EAST : x > lanes[l].x1 ? WEFT_DIR_WEST
+                      : y < lanes[l].y1 ? WEFT_DIR_SOUTH : WEFT_DIR_NORTH;
+            fn(((size_t)y * (size_t)a->width + (size_t)x) * 4 + (size_t)dir, ud);
+            x += dir == WEFT_DIR_EAST ? 1 : dir == WEFT_DIR_WEST ? -1 : 0;
+            y += dir == WEFT_DIR_SOUTH ? 1 : dir == WEFT_DIR_NORTH ? -1 : 0;
+        }
+    }
+}
+
+typedef struct { uint64_t *used, mask; int color; } color_walk;
+static void gather_mask(size_t l, void *ud) { color_walk *w = ud; w->mask |= w->used[l]; }
+static void take_color(size_t l, void *ud) { color_walk *w = ud; w->used[l] |= 1ull << w->color; }
+
+/* Is edge (k, q) part of the multicast of source `src` (a kernel) or `src_value` (a graph input)? */
+static bool of_source(const weft_kernel *k, int q, int src, int src_value) {
+    return src >= 0 ? k->dep[q] == src : k->dep[q] < 0 && k->dep_value[q] == src_value;
+}
+
 static weft_status route(weft_program *p, weft_err *err) {
     const weft_arch *a = &p->arch;
     size_t links = (size_t)a->width * (size_t)a->height * 4;
-    uint64_t *used = weft_xcalloc(links, sizeof *used);  /* bit c: channel c taken on this link */
+    color_walk w = {weft_xcalloc(links, sizeof(uint64_t)), 0, 0};
     int limit = a->channels < 64 ? a->channels : 64;
     p->channels_used = RESERVED_CHANNELS < a->channels ? RESERVED_CHANNELS : a->channels;
     weft_status s = WEFT_OK;
-    weft_lane lanes[WEFT_MAX_LANES];
-    for (int i = 0; i < p->n && !s; i++) {
-        weft_kernel *k = &p->k[i];
-        for (int q = 0; q < k->n_deps && !s; q++) {
-            int nl = weft_edge_lanes(p, k->dep[q], i, lanes);
-            uint64_t mask = 0;
-            for (int pass = 0; pass < 2 && !s; pass++) {
-                if (pass == 1) {
-                    int c = RESERVED_CHANNELS;
-                    while (c < limit && (mask >> c & 1)) c++;
-                    if (c >= limit) {
-                        s = weft_err_set(err, WEFT_ERR_NOMEM,
-                                         "routing: the edge into node '%s' needs more than the %d channels the machine has on its route",
-                                         p->graph->nodes[k->node].name, a->channels);
-                        break;
-                    }
-                    k->dep_channel[q] = c;
-                    if (c + 1 > p->channels_used) p->channels_used = c + 1;
-                }
-                for (int l = 0; l < nl; l++) {
-                    int x = lanes[l].x0, y = lanes[l].y0;
-                    while (x != lanes[l].x1 || y != lanes[l].y1) {
-                        int dir = lanes[l].yx && y != lanes[l].y1 ? (y < lanes[l].y1 ? WEFT_DIR_SOUTH : WEFT_DIR_NORTH)
-                                : x < lanes[l].x1 ? WEFT_DIR_EAST : x > lanes[l].x1 ? WEFT_DIR_WEST
-                                : y < lanes[l].y1 ? WEFT_DIR_SOUTH : WEFT_DIR_NORTH;
-                        size_t li = ((size_t)y * (size_t)a->width + (size_t)x) * 4 + (size_t)dir;
-                        if (pass == 0) mask |= used[li];
-                        else used[li] |= 1ull << k->dep_channel[q];
-                        x += dir == WEFT_DIR_EAST ? 1 : dir == WEFT_DIR_WEST ? -1 : 0;
-                        y += dir == WEFT_DIR_SOUTH ? 1 : dir == WEFT_DIR_NORTH ? -1 : 0;
-                    }
-                }
-            }
+    const weft_graph *g = p->graph;
+    /* sources: every kernel, then every graph input */
+    for (int src_i = 0; src_i < p->n + g->n_inputs && !s; src_i++) {
+        int src = src_i < p->n ? src_i : -1, src_value = src_i < p->n ? -1 : g->inputs[src_i - p->n];
+        w.mask = 0;
+        bool any = false;
+        for (int i = 0; i < p->n; i++)
+            for (int q = 0; q < p->k[i].n_deps; q++)
+                if (of_source(&p->k[i], q, src, src_value)) { walk_lanes(p, src, i, gather_mask, &w); any = true; }
+        if (!any) continue;
+        int c = RESERVED_CHANNELS;
+        while (c < limit && (w.mask >> c & 1)) c++;
+        if (c >= limit) {
+            const char *what = src >= 0 ? g->nodes[p->k[src].node].name : g->vals[src_value].name;
+            s = weft_err_set(err, WEFT_ERR_NOMEM,
+                             "routing: the output of '%s' needs a channel on its routes and all %d of the machine's are taken there",
+                             what, a->channels);
+            break;
         }
+        w.color = c;
+        if (c + 1 > p->channels_used) p->channels_used = c + 1;
+        for (int i = 0; i < p->n; i++)
+            for (int q = 0; q < p->k[i].n_deps; q++)
+                if (of_source(&p->k[i], q, src, src_value)) {
+                    p->k[i].dep_channel[q] = c;
+                    walk_lanes(p, src, i, take_color, &w);
+                }
     }
-    free(used);
+    free(w.used);
     return s;
 }
 

@@ -31,7 +31,7 @@
 
 typedef enum { WEFT_KERNEL_GEMM, WEFT_KERNEL_STREAM, WEFT_KERNEL_WHOLE } weft_kernel_kind;
 
-#define WEFT_KERNEL_MAX_DEPS 8
+#define WEFT_KERNEL_MAX_DEPS 64  /* = WEFT_MAX_IO: a node's inputs */
 
 typedef struct {
     int node;                   /* graph node index */

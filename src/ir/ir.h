@@ -6,7 +6,8 @@
  *
  * The op table holds one row per op (weft_op_def): its ONNX name, its arity, which inputs must be
  * known at compile time, its shape rule, its reference kernel and its cost rule. Rows live beside
- * the kernels of their family (ops_elementwise.c, ops_nn.c, ops_shape.c, ops_reduce.c) and are
+ * the kernels of their family (ops_elementwise.c, ops_nn.c, ops_shape.c, ops_reduce.c, and
+ * ops_train.c for the optimizer's update) and are
  * gathered into one table by ops.c; weft_op_find looks a row up by name.
  */
 #ifndef WEFT_IR_H
@@ -105,6 +106,7 @@ extern const weft_op_def weft_ops_elementwise[];
 extern const weft_op_def weft_ops_nn[];
 extern const weft_op_def weft_ops_shape[];
 extern const weft_op_def weft_ops_reduce[];
+extern const weft_op_def weft_ops_train[];
 
 const weft_op_def *weft_op_find(const char *name);
 bool weft_op_in_family(const weft_op_def *op, const weft_op_def *family);

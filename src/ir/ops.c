@@ -6,7 +6,7 @@
 #include <string.h>
 
 static const weft_op_def *const families[] = {weft_ops_elementwise, weft_ops_nn, weft_ops_shape,
-                                              weft_ops_reduce};
+                                              weft_ops_reduce, weft_ops_train};
 
 const weft_op_def *weft_op_find(const char *name) {
     for (size_t f = 0; f < sizeof families / sizeof *families; f++)

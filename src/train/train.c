@@ -69,6 +69,169 @@ static uint64_t model_hash(const weft_graph *g) {
     return h;
 }
 
+/* The fabric step with its update: the training graph again, then the global-norm clip and one
+ * update op per parameter, its optimizer state held as parameters of the graph. */
+static weft_status build_update_graph(weft_trainer *t, weft_err *err) {
+    weft_graph *g = NULL;
+    if (weft_model_load(t->spec, &g, err)) return err->status;
+    weft_loss_kind kind;
+    int target, loss;
+    int64_t classes;
+    weft_status s = add_loss(g, t->spec, &kind, &target, &classes, &loss, err);
+    int n = t->n_params, *param = weft_xcalloc((size_t)n + 1, sizeof(int)), *grads = weft_xcalloc((size_t)n + 1, sizeof(int));
+    int k = 0;
+    for (int v = 0; v < g->n_vals && !s; v++)
+        if (g->vals[v].kind == WEFT_VAL_PARAM && k < n) param[k++] = v;
+    if (!s && k != n) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: the model's parameters changed", t->spec);
+    if (!s) s = weft_grad_build(g, loss, param, n, grads, err);
+    const weft_optim_config *oc = &t->opt->c;
+    bool adam = oc->kind == WEFT_OPT_ADAMW;
+    int coef_norm[2] = {-1, -1};
+    /* the global norm: sums of squares over chunks of the gradients, then the clip coefficient */
+    if (!s) {
+        float zero[2] = {0, 0};
+        weft_tensor z = {WEFT_F32, {.ndim = 1, .d = {2}}, zero, 0};
+        int carry = weft_graph_const(g, "update/sum_sq0", &z);
+        for (int i0 = 0; i0 < n && !s; i0 += WEFT_MAX_IO - 1) {
+            int in[WEFT_MAX_IO], m = 0;
+            in[m++] = carry;
+            for (int i = i0; i < n && m < WEFT_MAX_IO; i++) in[m++] = grads[i];
+            char nm[64];
+            snprintf(nm, sizeof nm, "update/sum_sq%d", i0 / (WEFT_MAX_IO - 1) + 1);
+            s = weft_graph_node(g, "weft.SumSq", nm, in, m, NULL, 0, &carry, 1, err);
+        }
+        weft_attr clip = {.name = "clip", .type = WEFT_ATTR_FLOAT, .f = (float)oc->clip};
+        if (!s) s = weft_graph_node(g, "weft.ClipCoef", "update/clip", &carry, 1, &clip, 1, coef_norm, 2, err);
+    }
+    static const char *const adam_scalars[] = {"update/decay", "update/step_size", "update/bc2_sqrt"};
+    static const char *const sgd_scalars[] = {"update/lr", "update/first", "update/unused"};
+    for (int j = 0; j < (adam ? 3 : 2) && !s; j++)
+        t->gu_scalar[j] = weft_graph_input(g, adam ? adam_scalars[j] : sgd_scalars[j], WEFT_F32, WEFT_SHAPE());
+    t->gu_param = param;
+    t->gu_s1 = weft_xcalloc((size_t)n + 1, sizeof(int));
+    t->gu_s2 = weft_xcalloc((size_t)n + 1, sizeof(int));
+    int *outs = weft_xcalloc((size_t)(3 * n) + 1, sizeof(int));
+    for (int i = 0; i < n && !s; i++) {
+        char nm[512];
+        const weft_value *pv = &g->vals[param[i]];
+        weft_shape ps = pv->shape;
+        snprintf(nm, sizeof nm, "%s.state1", pv->name);
+        t->gu_s1[i] = weft_graph_param(g, nm, WEFT_F32, ps, NULL);
+        snprintf(nm, sizeof nm, "%s.state2", g->vals[param[i]].name);
+        t->gu_s2[i] = adam ? weft_graph_param(g, nm, WEFT_F32, ps, NULL) : -1;
+        snprintf(nm, sizeof nm, "update/%s", g->vals[param[i]].name);
+        if (adam) {
+            weft_attr at[] = {{.name = "one_minus_beta1", .type = WEFT_ATTR_FLOAT, .f = (float)(1.0 - oc->beta1)},
+                              {.name = "beta2", .type = WEFT_ATTR_FLOAT, .f = (float)oc->beta2},
+                              {.name = "one_minus_beta2", .type = WEFT_ATTR_FLOAT, .f = (float)(1.0 - oc->beta2)},
+                              {.name = "epsilon", .type = WEFT_ATTR_FLOAT, .f = (float)oc->eps}};
+            int in[] = {param[i], grads[i], t->gu_s1[i], t->gu_s2[i], coef_norm[0], t->gu_scalar[0], t->gu_scalar[1], t->gu_scalar[2]};
+            int o3[3];
+            s = weft_graph_node(g, "weft.AdamW", nm, in, 8, at, 4, o3, 3, err);
+            for (int j = 0; j < 3 && !s; j++) outs[j * n + i] = o3[j];
+        } else {
+            weft_attr at[] = {{.name = "momentum", .type = WEFT_ATTR_FLOAT, .f = oc->kind == WEFT_OPT_MOMENTUM ? (float)oc->momentum : 0},
+                              {.name = "weight_decay", .type = WEFT_ATTR_FLOAT, .f = (float)oc->weight_decay}};
+            int in[] = {param[i], grads[i], t->gu_s1[i], coef_norm[0], t->gu_scalar[0], t->gu_scalar[1]};
+            int o2[2];
+            s = weft_graph_node(g, "weft.SGD", nm, in, 6, at, 2, o2, 2, err);
+            for (int j = 0; j < 2 && !s; j++) outs[j * n + i] = o2[j];
+        }
+    }
+    if (!s) {
+        g->n_outputs = 0;
+        weft_graph_output(g, loss);
+        weft_graph_output(g, coef_norm[1]);
+        for (int j = 0; j < (adam ? 3 : 2); j++)
+            for (int i = 0; i < n; i++) weft_graph_output(g, outs[j * n + i]);
+    }
+    free(outs);
+    free(grads);
+    if (s) {
+        weft_graph_free(g);
+        return weft_err_prefix(err, "%s: the update on the fabric", t->spec);
+    }
+    t->gu = g;
+    return WEFT_OK;
+}
+
+/* One step on the fabric with its update (t->gu): the parameters and optimizer state go into the
+ * graph, the step's scalars are computed as train/optim.c computes them, the program is compiled
+ * and simulated, and the updated parameters and state come back. */
+static weft_status fabric_step(weft_trainer *t, weft_data *d, weft_step_result *r, weft_err *err) {
+    weft_graph *g = t->gu;
+    weft_optim *o = t->opt;
+    const weft_optim_config *oc = &o->c;
+    bool adam = oc->kind == WEFT_OPT_ADAMW;
+    for (int i = 0; i < t->n_params; i++) {
+        size_t bytes = (size_t)t->numel[i] * sizeof(float);
+        memcpy(g->vals[t->gu_param[i]].data.data, t->g->vals[t->param[i]].data.data, bytes);
+        if (o->m) memcpy(g->vals[t->gu_s1[i]].data.data, o->m[i], bytes);
+        if (o->v) memcpy(g->vals[t->gu_s2[i]].data.data, o->v[i], bytes);
+    }
+    double lr = weft_optim_lr(oc, o->step);
+    float sc[3] = {0};
+    if (adam) {
+        double step = (double)(o->step + 1), bc1 = 1.0 - pow(oc->beta1, step), bc2 = 1.0 - pow(oc->beta2, step);
+        sc[0] = (float)(1.0 - lr * oc->weight_decay);
+        sc[1] = (float)(lr / bc1);
+        sc[2] = (float)sqrt(bc2);
+    } else {
+        sc[0] = (float)lr;
+        sc[1] = o->step == 0 ? 1.0f : 0.0f;
+    }
+    weft_tensor in[2];
+    weft_status s = weft_train_batch(t, d, -1, in, err);
+    if (s) return s;
+    weft_tensor scal[3];
+    const weft_tensor *inp[8];
+    int ni = 0;
+    for (int i = 0; i < g->n_inputs; i++) {
+        int v = g->inputs[i];
+        if (!strcmp(g->vals[v].name, t->g->vals[t->input].name)) inp[ni++] = &in[0];
+        else if (!strcmp(g->vals[v].name, t->g->vals[t->target].name)) inp[ni++] = &in[1];
+        else
+            for (int j = 0; j < 3; j++)
+                if (t->gu_scalar[j] == v) {
+                    scal[j] = (weft_tensor){WEFT_F32, {0}, &sc[j], 0};
+                    inp[ni++] = &scal[j];
+                }
+    }
+    WEFT_ASSERT(ni == g->n_inputs);
+    double t0 = now();
+    weft_program *p = NULL;
+    weft_compile_opts co = {0};
+    s = weft_compile(g, &t->arch, &co, &p, err);
+    t->compile_seconds += now() - t0;
+    int n_out = g->n_outputs;
+    weft_tensor *out = weft_xcalloc((size_t)n_out, sizeof *out);
+    weft_sim_opts so = {0};
+    if (!s) s = weft_sim_run(p, inp, g->n_inputs, out, n_out, &so, &t->last, err);
+    weft_program_free(p);
+    weft_tensor_free(&in[0]);
+    weft_tensor_free(&in[1]);
+    if (!s) {
+        int n = t->n_params;
+        r->loss = weft_tensor_get_f(&out[0], 0);
+        r->grad_norm = weft_tensor_get_f(&out[1], 0);
+        r->lr = lr;
+        r->sim_seconds = t->last.seconds;
+        r->sim_cycles = t->last.cycles;
+        for (int i = 0; i < n; i++) {
+            size_t bytes = (size_t)t->numel[i] * sizeof(float);
+            memcpy(t->g->vals[t->param[i]].data.data, out[2 + i].data, bytes);
+            if (o->m) memcpy(o->m[i], out[2 + n + i].data, bytes);
+            if (o->v) memcpy(o->v[i], out[2 + 2 * n + i].data, bytes);
+        }
+        o->step++;
+        t->step++;
+        t->update_simulated = true;
+    }
+    for (int j = 0; j < n_out; j++) weft_tensor_free(&out[j]);
+    free(out);
+    return s ? weft_err_prefix(err, "%s: training step", t->spec) : WEFT_OK;
+}
+
 weft_status weft_train_new(const char *spec, const weft_train_config *c, weft_trainer **out, weft_err *err) {
     *out = NULL;
     if (c->accum < 1) return weft_err_set(err, WEFT_ERR_INVALID, "accumulation %d: must be at least 1", c->accum);
@@ -104,6 +267,7 @@ weft_status weft_train_new(const char *spec, const weft_train_config *c, weft_tr
         t->numel = weft_xcalloc((size_t)t->n_params, sizeof *t->numel);
         for (int i = 0; i < t->n_params; i++) t->numel[i] = weft_shape_numel(&g->vals[t->param[i]].shape);
         t->opt = weft_optim_new(&c->optim, t->n_params, t->numel);
+        if (c->arch && c->accum == 1) s = build_update_graph(t, err);
     }
     free(grads);
     if (s) {
@@ -118,6 +282,10 @@ void weft_train_free(weft_trainer *t) {
     if (!t) return;
     weft_program_free(t->prog);
     weft_graph_free(t->g);
+    weft_graph_free(t->gu);
+    free(t->gu_param);
+    free(t->gu_s1);
+    free(t->gu_s2);
     weft_graph_free(t->eval);
     weft_optim_free(t->opt);
     free(t->param);
@@ -197,6 +365,11 @@ weft_status weft_train_forward_backward(weft_trainer *t, const weft_tensor in[2]
 weft_status weft_train_step(weft_trainer *t, weft_data *d, weft_step_result *r, weft_err *err) {
     double t0 = now();
     memset(r, 0, sizeof *r);
+    if (t->gu) {
+        weft_status s = fabric_step(t, d, r, err);
+        r->host_seconds = now() - t0;
+        return s;
+    }
     weft_tensor *sum = weft_xcalloc((size_t)t->n_params, sizeof *sum), *grads = weft_xcalloc((size_t)t->n_params, sizeof *grads);
     weft_status s = WEFT_OK;
     for (int a = 0; a < t->c.accum && !s; a++) {

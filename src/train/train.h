@@ -134,6 +134,13 @@ struct weft_trainer {
     weft_train_config c;
     weft_arch arch;          /* when c.arch */
     weft_program *prog;      /* the compiled training graph (fabric), NULL when stale */
+    /* The fabric step with its update (fabric, one micro-batch per step): model + loss + backward
+     * + clipping + the optimizer's update ops (ir/ops_train.c), so the update runs on the fabric in
+     * the regions that hold the parameters and their optimizer state. NULL otherwise. */
+    weft_graph *gu;          /* owned; outputs [loss, grad norm, P'..., state 1'..., state 2'...] */
+    int *gu_param, *gu_s1, *gu_s2; /* (n_params) parameters and optimizer state (PARAM values) in gu */
+    int gu_scalar[3];        /* per-step scalar inputs: AdamW decay, step_size, bc2_sqrt; SGD lr, first */
+    bool update_simulated;   /* the optimizer update ran on the fabric (gu) */
     weft_optim *opt;
     int64_t step;            /* steps done */
     weft_sim_stats last;     /* fabric: the last simulated micro-batch */
