@@ -186,7 +186,8 @@ typedef struct {
     double seconds;            /* cycles at the machine's clock */
     int64_t flops;             /* arithmetic performed by the kernels */
     double achieved_flops;     /* flops / seconds */
-    double peak_flops;         /* the machine's peak for the program's dtype, all tiles */
+    double peak_flops;         /* the machine's peak for the program's arithmetic, all tiles */
+    const char *peak_dtype;    /* that arithmetic: "fp32", "fp16" or "bf16" (the one doing most flops) */
     double pe_utilization;     /* arithmetic-busy tile-cycles over all tile-cycles */
     int64_t tiles_used;
     int64_t sram_bytes_max;    /* per tile, planned buffers plus blocks that waited at run time */

@@ -306,7 +306,7 @@ static void print_stats(const weft_program *p, const weft_sim_stats *st, double 
             st->seconds * 1e3, p->arch.clock_hz * 1e-9, (unsigned long long)st->events);
     fprintf(f, "  samples/s       %.6g\n", st->seconds > 0 ? (double)samples / st->seconds : 0);
     if (tokens) fprintf(f, "  tokens/s        %.6g\n", st->seconds > 0 ? (double)tokens / st->seconds : 0);
-    fprintf(f, "  FLOP/s          %.4g achieved of %.4g peak fp32 (%.2f%%)\n", st->achieved_flops, st->peak_flops,
+    fprintf(f, "  FLOP/s          %.4g achieved of %.4g peak %s (%.2f%%)\n", st->achieved_flops, st->peak_flops, st->peak_dtype,
             st->peak_flops > 0 ? 100 * st->achieved_flops / st->peak_flops : 0);
     fprintf(f, "  PE utilization  %.4f%% (arithmetic-busy tile-cycles over all tiles)\n", 100 * st->pe_utilization);
     fprintf(f, "  tiles used      %lld\n", (long long)st->tiles_used);
@@ -328,6 +328,7 @@ static int write_report(const char *path, const weft_program *p, const weft_sim_
     cJSON_AddNumberToObject(r, "flops", (double)st->flops);
     cJSON_AddNumberToObject(r, "flops_per_s", st->achieved_flops);
     cJSON_AddNumberToObject(r, "peak_flops_per_s", st->peak_flops);
+    cJSON_AddStringToObject(r, "peak_dtype", st->peak_dtype);
     cJSON_AddNumberToObject(r, "pe_utilization", st->pe_utilization);
     cJSON_AddNumberToObject(r, "tiles_used", (double)st->tiles_used);
     cJSON_AddNumberToObject(r, "sram_bytes_max", (double)st->sram_bytes_max);

@@ -37,7 +37,8 @@ static void train_usage(FILE *f) {
             "  --stop-at N         stop after step N (as a crash would: the schedule is still --steps')\n"
             "  --log FILE          CSV: step,loss,val_loss,lr,sim_seconds,host_seconds\n"
             "  --seed S            data sampling seed (default 1)\n"
-            "  --precision fp32    bf16 and fp16 mixed precision: not yet\n");
+            "  --precision P       fp32 (default); bf16 or fp16: weights and activations stored narrow, fp32 master\n"
+            "                      weights and arithmetic; fp16 with dynamic loss scaling (steps skipped on overflow)\n");
 }
 
 static double now(void) {
@@ -132,9 +133,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
     if (a->accum < 1 || a->accum > 1 << 20) return bad("--accum must be between 1 and 2^20%s%s", "", "");
     if (a->eval_batches < 1 || a->eval_batches > 1 << 20) return bad("--eval-batches must be between 1 and 2^20%s%s", "", "");
     if (a->min_lr_frac > 1) return bad("--min-lr-frac must be at most 1%s%s", "", "");
-    if (strcmp(a->precision, "fp32")) {
-        if (!strcmp(a->precision, "bf16") || !strcmp(a->precision, "fp16"))
-            return bad("--precision %s: mixed-precision training is not there yet; use fp32%s", a->precision, "");
+    if (strcmp(a->precision, "fp32") && strcmp(a->precision, "bf16") && strcmp(a->precision, "fp16")) {
         return bad("--precision '%s' is not fp32, bf16 or fp16%s", a->precision, "");
     }
     if (weft_optim_parse(a->optimizer) < 0) return bad("--optimizer '%s' is not adamw, momentum or sgd%s", a->optimizer, "");
@@ -186,6 +185,12 @@ static void print_final(const weft_trainer *t, const train_args *a, double host_
     tokens *= t->c.accum;
     printf("\n== training report: %s, %lld steps this run (to step %lld), %s\n", t->spec, (long long)steps_done,
            (long long)t->step, weft_optim_name(t->opt->c.kind));
+    if (t->c.precision != WEFT_F32)
+        printf("  precision       %s storage of weights and activations, fp32 master weights and arithmetic%s\n",
+               weft_dtype_name(t->c.precision), t->c.precision == WEFT_F16 ? "" : "");
+    if (t->scale_input >= 0)
+        printf("  loss scaling    scale %g now, %lld step%s skipped on overflow\n", t->loss_scale, (long long)t->skipped_steps,
+               t->skipped_steps == 1 ? "" : "s");
     printf("  loss            %.4f -> %.4f%s", first_loss, last_loss, isnan(last_val) ? "\n" : "");
     if (!isnan(last_val)) printf(", validation %.4f\n", last_val);
     if (t->c.arch && steps_done > 0) {
@@ -198,7 +203,7 @@ static void print_final(const weft_trainer *t, const train_args *a, double host_
         printf("    step          %.6g ms simulated\n", per_step * 1e3);
         printf("    samples/s     %.6g\n", per_step > 0 ? (double)samples / per_step : 0);
         if (tokens) printf("    tokens/s      %.6g\n", per_step > 0 ? (double)tokens / per_step : 0);
-        printf("    FLOP/s        %.4g achieved of %.4g peak fp32 (%.2f%%)\n", st->achieved_flops, st->peak_flops,
+        printf("    FLOP/s        %.4g achieved of %.4g peak %s (%.2f%%)\n", st->achieved_flops, st->peak_flops, st->peak_dtype,
                st->peak_flops > 0 ? 100 * st->achieved_flops / st->peak_flops : 0);
         printf("    PE util       %.4f%%\n", 100 * st->pe_utilization);
         printf("    tiles used    %lld\n", (long long)st->tiles_used);
@@ -246,6 +251,7 @@ int weft_cli_train(int argc, char **argv) {
     c.optim.warmup = a.warmup;
     c.optim.decay_steps = a.steps;
     c.optim.min_lr_frac = a.min_lr_frac;
+    c.precision = !strcmp(a.precision, "bf16") ? WEFT_BF16 : !strcmp(a.precision, "fp16") ? WEFT_F16 : WEFT_F32;
     weft_trainer *t = NULL;
     if (weft_train_new(spec, &c, &t, &err)) return fail(&err);
 

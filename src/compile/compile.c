@@ -404,10 +404,17 @@ static weft_status lower(weft_program *p, int i, weft_kernel *k, weft_err *err) 
     return WEFT_OK;
 }
 
+static double rate_of(const weft_program *p, const weft_kernel *k);
+
+int weft_kernel_arith(const weft_program *p, const weft_kernel *k) {
+    weft_dtype dt = p->graph->vals[p->graph->nodes[k->node].out[0]].dtype;
+    return dt == WEFT_F16 ? WEFT_ARCH_FP16 : dt == WEFT_BF16 ? WEFT_ARCH_BF16 : WEFT_ARCH_FP32;
+}
+
+double weft_kernel_rate(const weft_program *p, const weft_kernel *k) { return rate_of(p, k); }
+
 static double rate_of(const weft_program *p, const weft_kernel *k) {
-    const weft_graph *g = p->graph;
-    weft_dtype dt = g->vals[g->nodes[k->node].out[0]].dtype;
-    int d = dt == WEFT_F16 ? WEFT_ARCH_FP16 : dt == WEFT_BF16 ? WEFT_ARCH_BF16 : WEFT_ARCH_FP32;
+    int d = weft_kernel_arith(p, k);
     /* the fastest computing tile kind (SN30: the PCUs) */
     double r = 0;
     for (int i = 0; i < p->arch.n_kinds; i++)

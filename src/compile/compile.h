@@ -101,6 +101,10 @@ int weft_edge_lanes(const weft_program *p, int src, int dst, weft_lane *lanes);
 bool weft_kernel_dep_prefix(const weft_kernel *k, int q);
 /* Does block b of dependency q feed block b of kernel k (else k waits for all its blocks)? */
 bool weft_kernel_dep_rowwise(const weft_program *p, const weft_kernel *k, int q);
+/* The arithmetic a kernel does (WEFT_ARCH_FP32, _FP16 or _BF16, by its output's storage) and
+ * the fastest rate a tile kind has for it, in flops per cycle. */
+int weft_kernel_arith(const weft_program *p, const weft_kernel *k);
+double weft_kernel_rate(const weft_program *p, const weft_kernel *k);
 /* Blocks in which value v travels: the program's blocks when it has the stream axis, else 1. */
 int weft_value_blocks(const weft_program *p, int v);
 /* Does every dependency of k stream row block by row block? */

@@ -399,15 +399,14 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     memset(out, 0, sizeof *out);
     out->cycles = s.last_output;
     out->seconds = (double)out->cycles / ar->clock_hz;
-    double busy = 0, sram_sum = 0;
+    double busy = 0, sram_sum = 0, flops_by_arith[WEFT_ARCH_NUM_DTYPES] = {0};
     int64_t tiles_total = (int64_t)ar->width * ar->height;
     for (int i = 0; i < p->n && !st; i++) {
         const weft_kernel *k = &p->k[i];
         int64_t t = (int64_t)k->w * k->h;
-        double rate = 0;
-        for (int c = 0; c < ar->n_kinds; c++) rate = ar->kinds[c].flops_per_cycle[WEFT_ARCH_FP32] > rate ? ar->kinds[c].flops_per_cycle[WEFT_ARCH_FP32] : rate;
         out->flops += k->flops;
-        busy += (double)k->flops / (rate > 0 ? rate : 1);
+        busy += (double)k->flops / weft_kernel_rate(p, k);
+        flops_by_arith[weft_kernel_arith(p, k)] += (double)k->flops;
         /* SRAM at run time: the plan holds two input blocks per dependency (a whole kernel: its
          * whole inputs); blocks that waited beyond that need room beside the plan */
         int64_t in_block = 0;
@@ -428,7 +427,13 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     }
     out->sram_bytes_mean = out->tiles_used ? sram_sum / (double)out->tiles_used : 0;
     out->pe_utilization = out->cycles ? busy / ((double)tiles_total * (double)out->cycles) : 0;
-    out->peak_flops = weft_arch_peak_flops(ar, WEFT_ARCH_FP32) / ar->chips;
+    /* the peak of the arithmetic that does most of the program's flops */
+    int main_arith = WEFT_ARCH_FP32;
+    for (int d = 0; d < WEFT_ARCH_NUM_DTYPES; d++)
+        if (flops_by_arith[d] > flops_by_arith[main_arith]) main_arith = d;
+    static const char *const arith_names[] = {"fp32", "fp16", "bf16"};
+    out->peak_dtype = arith_names[main_arith];
+    out->peak_flops = weft_arch_peak_flops(ar, (weft_arch_dtype)main_arith) / ar->chips;
     out->achieved_flops = out->seconds > 0 ? (double)out->flops / out->seconds : 0;
     size_t links = (size_t)ar->width * (size_t)ar->height * 4;
     double load_sum = 0;

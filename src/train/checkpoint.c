@@ -1,6 +1,6 @@
 /* train: checkpoints. One file holds everything a run needs to go on exactly where it stopped:
  *
- *   "WEFTCKPT", version 1                                         (weft_file_write: magic, version)
+ *   "WEFTCKPT", version 2                                         (weft_file_write: magic, version)
  *   u64 model hash, str model spec                                the model's identity
  *   u64 steps done
  *   u64 optimizer kind, u64 optimizer updates
@@ -20,7 +20,7 @@
 #include <string.h>
 
 static const char CKPT_MAGIC[8] = {'W', 'E', 'F', 'T', 'C', 'K', 'P', 'T'};
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u
 
 weft_status weft_checkpoint_save(const weft_trainer *t, const weft_data *d, const char *path, weft_err *err) {
     weft_buf b = {0};
@@ -34,6 +34,9 @@ weft_status weft_checkpoint_save(const weft_trainer *t, const weft_data *d, cons
     weft_buf_u64(&b, d->position);
     weft_buf_u64(&b, (uint64_t)d->kind);
     weft_buf_u64(&b, (uint64_t)d->n_bytes);
+    double scale = t->loss_scale;
+    weft_buf_bytes(&b, &scale, 8);  /* fp16 loss scaling: the scale and the good steps since a change */
+    weft_buf_u64(&b, (uint64_t)t->good_steps);
     weft_buf_u64(&b, (uint64_t)t->n_params);
     for (int i = 0; i < t->n_params; i++) {
         size_t nb = (size_t)t->numel[i] * sizeof(float);
@@ -69,6 +72,9 @@ static weft_status parse(weft_trainer *t, weft_data *d, weft_reader r, const cha
     rng.state = weft_read_u64(&r);
     rng.inc = weft_read_u64(&r);
     uint64_t position = weft_read_u64(&r), dkind = weft_read_u64(&r), dbytes = weft_read_u64(&r);
+    double scale = 0;
+    weft_read_bytes(&r, &scale, 8);
+    uint64_t good = weft_read_u64(&r);
     uint64_t n = weft_read_u64(&r);
     if (r.bad) return weft_err_set(err, WEFT_ERR_INVALID, "%s: malformed checkpoint header", path);
     if (kind != (uint64_t)t->opt->c.kind)
@@ -102,6 +108,8 @@ static weft_status parse(weft_trainer *t, weft_data *d, weft_reader r, const cha
     if (commit) {
         t->step = (int64_t)step;
         t->opt->step = (int64_t)opt_step;
+        t->loss_scale = scale;
+        t->good_steps = (int64_t)good;
         d->rng = rng;
         d->position = position;
         weft_program_free(t->prog); /* the weights changed */

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "grad/grad.h"
+#include "grad/precision.h"
 #include "io/io.h"
 #include "models/models.h"
 
@@ -23,8 +24,19 @@ weft_train_config weft_train_defaults(void) {
                   .weight_decay = 0.01, .clip = 1.0, .warmup = 0, .decay_steps = 0, .min_lr_frac = 0.1},
         .arch = NULL,
         .accum = 1,
+        .precision = WEFT_F32,
         .seed = 1,
     };
+}
+
+/* The model, in the configured precision. */
+static weft_status load_model(const char *spec, weft_dtype precision, weft_graph **out, weft_err *err) {
+    weft_graph *g = NULL;
+    if (weft_model_load(spec, &g, err)) return err->status;
+    if (precision == WEFT_F32) { *out = g; return WEFT_OK; }
+    weft_status s = weft_precision_cast(g, precision, out, err);
+    weft_graph_free(g);
+    return s ? weft_err_prefix(err, "%s", spec) : WEFT_OK;
 }
 
 /* Adds the loss of the model's single output to g: cross-entropy for logits (B, T, V) and (B, C)
@@ -38,6 +50,12 @@ static weft_status add_loss(weft_graph *g, const char *spec, weft_loss_kind *kin
     weft_shape s = g->vals[out].shape;
     if (!weft_dtype_is_float(g->vals[out].dtype))
         return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: the output '%s' is not floating: no loss to train", spec, g->vals[out].name);
+    if (g->vals[out].dtype != WEFT_F32) {
+        /* mixed precision: the loss is computed in fp32 */
+        weft_attr to = {.name = "to", .type = WEFT_ATTR_INT, .i = weft_dtype_to_onnx(WEFT_F32)};
+        int o = out;
+        if (weft_graph_node(g, "Cast", "loss/fp32", &o, 1, &to, 1, &out, 1, err)) return weft_err_prefix(err, "%s", spec);
+    }
     if (s.ndim == 2 || s.ndim == 3) {
         *kind = WEFT_LOSS_CROSS_ENTROPY;
         *classes = s.d[s.ndim - 1];
@@ -73,7 +91,7 @@ static uint64_t model_hash(const weft_graph *g) {
  * update op per parameter, its optimizer state held as parameters of the graph. */
 static weft_status build_update_graph(weft_trainer *t, weft_err *err) {
     weft_graph *g = NULL;
-    if (weft_model_load(t->spec, &g, err)) return err->status;
+    if (load_model(t->spec, t->c.precision, &g, err)) return err->status;
     weft_loss_kind kind;
     int target, loss;
     int64_t classes;
@@ -235,9 +253,13 @@ static weft_status fabric_step(weft_trainer *t, weft_data *d, weft_step_result *
 weft_status weft_train_new(const char *spec, const weft_train_config *c, weft_trainer **out, weft_err *err) {
     *out = NULL;
     if (c->accum < 1) return weft_err_set(err, WEFT_ERR_INVALID, "accumulation %d: must be at least 1", c->accum);
+    if (c->precision != WEFT_F32 && c->precision != WEFT_BF16 && c->precision != WEFT_F16)
+        return weft_err_set(err, WEFT_ERR_INVALID, "precision %s: weft trains in fp32, bf16 or fp16", weft_dtype_name(c->precision));
     weft_graph *g = NULL;
-    if (weft_model_load(spec, &g, err)) return err->status;
+    if (load_model(spec, c->precision, &g, err)) return err->status;
     weft_trainer *t = weft_xcalloc(1, sizeof *t);
+    t->scale_input = -1;
+    t->loss_scale = c->precision == WEFT_F16 ? 65536.0 : 1.0;
     t->spec = weft_xstrdup(spec);
     t->g = g;
     t->c = *c;
@@ -258,7 +280,13 @@ weft_status weft_train_new(const char *spec, const weft_train_config *c, weft_tr
     }
     if (!s && t->n_params == 0) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: the model has no parameters to train", spec);
     int *grads = weft_xcalloc((size_t)t->n_params + 1, sizeof *grads);
-    if (!s && weft_grad_build(g, loss, t->param, t->n_params, grads, err)) s = weft_err_prefix(err, "%s: gradients", spec);
+    int scaled = loss;
+    if (!s && c->precision == WEFT_F16) {
+        /* fp16: the gradients are of loss x scale, so small ones survive fp16; unscaled on the host */
+        t->scale_input = weft_graph_input(g, "loss_scale", WEFT_F32, WEFT_SHAPE());
+        s = weft_graph_node(g, "Mul", "loss/scaled", (int[]){loss, t->scale_input}, 2, NULL, 0, &scaled, 1, err);
+    }
+    if (!s && weft_grad_build(g, scaled, t->param, t->n_params, grads, err)) s = weft_err_prefix(err, "%s: gradients", spec);
     if (!s) {
         t->model_hash = model_hash(g);
         g->n_outputs = 0; /* the model's output gives way to [loss, grads...] */
@@ -267,7 +295,8 @@ weft_status weft_train_new(const char *spec, const weft_train_config *c, weft_tr
         t->numel = weft_xcalloc((size_t)t->n_params, sizeof *t->numel);
         for (int i = 0; i < t->n_params; i++) t->numel[i] = weft_shape_numel(&g->vals[t->param[i]].shape);
         t->opt = weft_optim_new(&c->optim, t->n_params, t->numel);
-        if (c->arch && c->accum == 1) s = build_update_graph(t, err);
+        /* the update runs on the fabric, except with accumulation or fp16's overflow checks */
+        if (c->arch && c->accum == 1 && c->precision != WEFT_F16) s = build_update_graph(t, err);
     }
     free(grads);
     if (s) {
@@ -316,8 +345,11 @@ weft_status weft_train_forward_backward(weft_trainer *t, const weft_tensor in[2]
     int n_out = g->n_outputs;
     weft_tensor *out = weft_xcalloc((size_t)n_out, sizeof *out);
     /* inputs in graph-input order */
-    const weft_tensor *inp[2];
-    for (int i = 0; i < g->n_inputs; i++) inp[i] = g->inputs[i] == t->input ? &in[0] : &in[1];
+    const weft_tensor *inp[3];
+    float scale = (float)t->loss_scale;
+    weft_tensor scale_t = {WEFT_F32, {0}, &scale, 0};
+    for (int i = 0; i < g->n_inputs; i++)
+        inp[i] = g->inputs[i] == t->input ? &in[0] : g->inputs[i] == t->scale_input ? &scale_t : &in[1];
     weft_status s;
     *sim_seconds = 0;
     *sim_cycles = 0;
@@ -396,15 +428,33 @@ weft_status weft_train_step(weft_trainer *t, weft_data *d, weft_step_result *r, 
         double tu = now();
         r->loss /= t->c.accum;
         float **p = weft_xcalloc((size_t)t->n_params, sizeof *p), **gr = weft_xcalloc((size_t)t->n_params, sizeof *gr);
+        bool finite = true;
         for (int i = 0; i < t->n_params; i++) {
             p[i] = t->g->vals[t->param[i]].data.data;
             gr[i] = sum[i].data;
-            if (t->c.accum > 1) {
-                const float inv = 1.0f / (float)t->c.accum;
-                for (int64_t k = 0; k < t->numel[i]; k++) gr[i][k] *= inv;
+            if (t->c.accum > 1 || t->scale_input >= 0) {
+                const float inv = (float)(1.0 / ((double)t->c.accum * t->loss_scale));
+                for (int64_t k = 0; k < t->numel[i]; k++) {
+                    gr[i][k] *= inv;
+                    if (!isfinite(gr[i][k])) finite = false;
+                }
             }
         }
-        r->grad_norm = weft_optim_step(t->opt, p, gr, &r->lr);
+        if (finite) r->grad_norm = weft_optim_step(t->opt, p, gr, &r->lr);
+        if (t->scale_input >= 0) {
+            /* dynamic loss scaling: skip the step on overflow and halve the scale; double it after
+             * 2000 steps without one */
+            if (!finite) {
+                r->skipped = true;
+                t->skipped_steps++;
+                t->loss_scale *= 0.5;
+                t->good_steps = 0;
+                r->lr = weft_optim_lr(&t->opt->c, t->opt->step);
+            } else if (++t->good_steps == 2000) {
+                t->loss_scale *= 2.0;
+                t->good_steps = 0;
+            }
+        }
         free(p);
         free(gr);
         t->step++;
@@ -427,7 +477,7 @@ weft_status weft_train_step(weft_trainer *t, weft_data *d, weft_step_result *r, 
 static weft_status eval_graph(weft_trainer *t, weft_err *err) {
     if (!t->eval) {
         weft_graph *e = NULL;
-        if (weft_model_load(t->spec, &e, err)) return err->status;
+        if (load_model(t->spec, t->c.precision, &e, err)) return err->status;
         weft_loss_kind kind;
         int target, loss;
         int64_t classes;

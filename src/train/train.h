@@ -113,6 +113,9 @@ typedef struct {
     weft_optim_config optim;
     const weft_arch *arch;   /* NULL: the reference executor; else the fabric (copied) */
     int accum;               /* micro-batches per step (gradients averaged), >= 1 */
+    weft_dtype precision;    /* storage of weights and activations: F32, or BF16 / F16 mixed
+                              * precision (fp32 master weights and optimizer, fp32 arithmetic;
+                              * F16 with dynamic loss scaling) */
     uint64_t seed;           /* data sampling */
 } weft_train_config;
 
@@ -141,6 +144,10 @@ struct weft_trainer {
     int *gu_param, *gu_s1, *gu_s2; /* (n_params) parameters and optimizer state (PARAM values) in gu */
     int gu_scalar[3];        /* per-step scalar inputs: AdamW decay, step_size, bc2_sqrt; SGD lr, first */
     bool update_simulated;   /* the optimizer update ran on the fabric (gu) */
+    /* fp16: dynamic loss scaling (torch.cuda.amp.GradScaler's defaults) */
+    int scale_input;         /* the graph input holding the loss scale, -1 when unscaled */
+    double loss_scale;       /* 65536 at first; halved on overflow, doubled after 2000 good steps */
+    int64_t good_steps, skipped_steps;
     weft_optim *opt;
     int64_t step;            /* steps done */
     weft_sim_stats last;     /* fabric: the last simulated micro-batch */
@@ -156,6 +163,7 @@ typedef struct {
     uint64_t sim_cycles;
     double host_seconds;     /* wall time of the whole step on this host */
     double update_seconds;   /* of which the host-side optimizer update */
+    bool skipped;            /* fp16: a gradient overflowed; the update was skipped and the scale halved */
 } weft_step_result;
 
 /* Builds the training graph of the model `spec` (weft_model_load). The loss follows the model's
