@@ -5,8 +5,9 @@
  *                               by the reference executor (weft_ref_run) or compiled once per
  *                               step and simulated (weft_compile + weft_sim_run): the simulated
  *                               cycles of a step are those of this graph.
- *   optimizer update            on the host, in fp32, in place in the graph's parameter data.
- *                               It is NOT simulated and never reported as simulated.
+ *   optimizer update            on the fabric with --arch and one micro-batch per step (not
+ *                               fp16): update ops in the same graph (ir/ops_train.c); otherwise on
+ *                               the host, in fp32, in place, NOT simulated and never reported so.
  *   validation loss             the model + loss only, on the host's reference executor.
  *
  * A worked example, 100 AdamW steps of the small GPT on the license texts, on the fabric:
@@ -193,7 +194,8 @@ int64_t weft_train_tokens(const weft_trainer *t, int64_t *samples);
 
 /* ---- checkpoints (checkpoint.c) ---------------------------------------------------------- */
 
-/* "WEFTCKPT", version 1: the model's identity (hash and spec), step, optimizer kind and state,
+/* "WEFTCKPT", version 2: the model's identity (hash and spec), step, optimizer kind and state, the
+ * fp16 loss scale,
  * parameters, the data's RNG state and position. Written atomically (weft_file_write). */
 weft_status weft_checkpoint_save(const weft_trainer *t, const weft_data *d, const char *path, weft_err *err);
 /* Loads into t and d. Refuses, naming the file, a checkpoint of another model or another optimizer,
