@@ -1,5 +1,6 @@
 /* train: the trainer. Builds the training graph (model + loss + backward), runs it on the reference
- * executor or on the simulated fabric, and applies the optimizer on the host. See train.h. */
+ * executor or on the simulated fabric, and applies the optimizer: on the fabric in the same graph
+ * where it can (build_update_graph, fabric_step), else on the host. See train.h. */
 #include "train/train.h"
 
 #include <math.h>
