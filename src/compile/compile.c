@@ -561,37 +561,76 @@ static void plan_costs(const weft_program *p, weft_kernel *k) {
  * previous one. Horizontal shelves (north to south): each region is `band` tiles tall (a GEMM:
  * pk = band) and as wide as it needs, left of the previous one. A region that does not fit
  * starts the next strip. */
-static weft_status place(weft_program *p, const int64_t *tiles, int band, bool shelves) {
+/* The plan's estimate of one pass: the fill (every kernel's latency; a kernel that waits for
+ * whole inputs adds all its blocks) plus the stream's blocks through the slowest stage. Costs
+ * every kernel (plan_costs) as placed. */
+static uint64_t predict(weft_program *p) {
+    uint64_t slowest = 0, fill = 0;
+    int blocks = 1;
+    for (int i = 0; i < p->n; i++) {
+        weft_kernel *k = &p->k[i];
+        plan_costs(p, k);
+        if (k->block_cycles > slowest) slowest = k->block_cycles;
+        if (k->blocks > blocks) blocks = k->blocks;
+        fill += weft_kernel_streams(p, k) ? k->block_latency : k->block_latency + k->block_cycles * (uint64_t)(k->blocks - 1);
+    }
+    return fill + (uint64_t)blocks * slowest;
+}
+
+/* Shapes kernel k as `band` tiles thick across a strip: sets its run along the strip (and a
+ * GEMM's grid). Returns false when it cannot hold its data that way within `len` tiles. */
+static bool shape_in_band(weft_program *p, weft_kernel *k, int64_t tiles, int band, bool shelves, int len, int *thick_out,
+                          int *run_out) {
+    double cap = tile_cap(p);
+    int thick = band, run = (int)((tiles + band - 1) / band);  /* across x along */
+    if (k->kind == WEFT_KERNEL_GEMM) {
+        int64_t tmax = shelves ? k->K : k->N;  /* the dimension the band splits */
+        int64_t rmax = shelves ? k->N : k->K;
+        if (thick > tmax) thick = (int)tmax;
+        run = (int)((tiles + thick - 1) / thick);
+        if (run > rmax) run = (int)rmax;
+        /* a grid squeezed by the band may need more tiles along it to hold its tiles' data */
+        for (;;) {
+            k->pk = shelves ? thick : run;
+            k->pn = shelves ? run : thick;
+            if ((double)sram_need(p, k, k->pk, k->pn, (int64_t)k->pk * k->pn) <= cap || run >= rmax || run >= len) break;
+            run = run + run / 4 + 1;
+            if (run > rmax) run = (int)rmax;
+            if (run > len) run = len;
+        }
+    }
+    *thick_out = thick;
+    *run_out = run;
+    return run <= len && (double)sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, (int64_t)thick * run) <= cap;
+}
+
+/* Strips, in graph order: vertical strips west to east (a region `thick` tiles wide, a GEMM's
+ * pn = thick, stacked below the previous one), or horizontal shelves north to south (`thick`
+ * tiles tall, a GEMM's pk = thick, left of the previous one). A strip is `band` tiles thick; a
+ * region that does not fit in what is left of it starts the next strip. With `grow`, a region
+ * that cannot hold its data at that thickness starts a strip of its own thickness (the smallest
+ * multiple of `band` that holds it), and the strips after it keep that thickness. */
+static weft_status place(weft_program *p, const int64_t *tiles, int band, bool shelves, bool grow) {
     const weft_arch *a = &p->arch;
     int along = 0, across = 0;  /* position along the strip, and the strip's offset */
     int len = shelves ? a->width : a->height, room = shelves ? a->height : a->width;
-    double cap = tile_cap(p);
+    int strip = band;           /* the current strip's thickness */
     for (int i = 0; i < p->n; i++) {
         weft_kernel *k = &p->k[i];
-        int thick = band, run = (int)((tiles[i] + band - 1) / band);  /* across x along */
-        if (k->kind == WEFT_KERNEL_GEMM) {
-            int64_t tmax = shelves ? k->K : k->N;  /* the dimension the band splits */
-            int64_t rmax = shelves ? k->N : k->K;
-            if (thick > tmax) thick = (int)tmax;
-            run = (int)((tiles[i] + thick - 1) / thick);
-            if (run > rmax) run = (int)rmax;
-            /* a grid squeezed by the band may need more tiles along it to hold its tiles' data */
-            for (;;) {
-                k->pk = shelves ? thick : run;
-                k->pn = shelves ? run : thick;
-                if ((double)sram_need(p, k, k->pk, k->pn, (int64_t)k->pk * k->pn) <= cap || run >= rmax || run >= len) break;
-                run = run + run / 4 + 1;
-                if (run > rmax) run = (int)rmax;
-                if (run > len) run = len;
-            }
-        }
-        int w = shelves ? run : thick, h = shelves ? thick : run;
-        if (run > len || (double)sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, (int64_t)w * h) > cap)
-            return WEFT_ERR_NOMEM;
-        if (along + run > len) { across += band; along = 0; }
+        int thick, run;
+        bool ok = shape_in_band(p, k, tiles[i], strip, shelves, len, &thick, &run);
+        if (!ok && grow)
+            for (int b = strip + band; b <= room && !ok; b += band)
+                if ((ok = shape_in_band(p, k, tiles[i], b, shelves, len, &thick, &run))) {
+                    across += along ? strip : 0;  /* a fresh strip of the new thickness */
+                    along = 0;
+                    strip = b;
+                }
+        if (!ok) return WEFT_ERR_NOMEM;
+        if (along + run > len) { across += strip; along = 0; }
         if (across + thick > room) return WEFT_ERR_NOMEM;
-        k->w = w;
-        k->h = h;
+        k->w = shelves ? run : thick;
+        k->h = shelves ? thick : run;
         k->x0 = shelves ? along : across;
         k->y0 = shelves ? across : along;
         along += run;
@@ -797,33 +836,42 @@ static weft_status size_and_place(weft_program *p, weft_err *err) {
     double *weight = weft_xcalloc((size_t)p->n + 1, sizeof(double));
     for (int i = 0; i < p->n; i++) weight[i] = (double)(p->k[i].flops > 0 ? p->k[i].flops : 1) / work_sum;
     uint64_t best = UINT64_MAX;
-    int best_band = 0, best_shelves = 0;
+    int best_band = 0;
+    bool best_shelves = false, best_grow = false;
     int64_t *best_tiles = weft_xcalloc((size_t)p->n + 1, sizeof(int64_t));
     for (int round = 0; round < 4 && !s; round++) {
         bool placed = false;
-        for (double share = 0.9; !placed; share *= 0.9) {
-            int64_t spare = (int64_t)((double)total * share) - need_sum;
-            for (int i = 0; i < p->n; i++) tiles[i] = (int64_t)(weight[i] * (double)(spare > 0 ? spare : 0)) + need[i];
-            for (int shelves = 0; shelves < 2; shelves++) {
-                int room = shelves ? a->height : a->width;
-                for (int band = 1; band <= room; band = band < 4 ? band + 1 : band * 5 / 4) {
-                    if (place(p, tiles, band, shelves) != WEFT_OK) continue;
-                    placed = true;
-                    uint64_t slowest = 0;
-                    for (int i = 0; i < p->n; i++) {
-                        plan_costs(p, &p->k[i]);
-                        uint64_t t = p->k[i].block_cycles * (uint64_t)p->k[i].blocks;
-                        if (t > slowest) slowest = t;
-                    }
-                    if (slowest < best) {
-                        best = slowest;
-                        best_band = band;
-                        best_shelves = shelves;
-                        memcpy(best_tiles, tiles, (size_t)p->n * sizeof *tiles);
+        /* fixed strips first; strips that grow for the regions that need it only when no share of
+         * the tiles places them all at a fixed thickness */
+        for (int pass = 0; pass < 2 && !placed; pass++) {
+            for (double share = 0.9; !placed; share *= 0.9) {
+                int64_t spare = (int64_t)((double)total * share) - need_sum;
+                for (int i = 0; i < p->n; i++) tiles[i] = (int64_t)(weight[i] * (double)(spare > 0 ? spare : 0)) + need[i];
+                for (int mode = 2 * pass; mode < 2 * pass + 2; mode++) {
+                    bool shelves = mode & 1, grow = mode >> 1;
+                    int room = shelves ? a->height : a->width;
+                    for (int band = 1; band <= room; band = band < 4 ? band + 1 : band * 5 / 4) {
+                        if (place(p, tiles, band, shelves, grow) != WEFT_OK) continue;
+                        placed = true;
+                        /* keep the placement whose slowest stage is fastest (the fill hardly depends on
+                         * it, and the plan does not see the mesh distances the simulation pays) */
+                        uint64_t slowest = 0;
+                        for (int i = 0; i < p->n; i++) {
+                            plan_costs(p, &p->k[i]);
+                            uint64_t t = p->k[i].block_cycles * (uint64_t)p->k[i].blocks;
+                            if (t > slowest) slowest = t;
+                        }
+                        if (slowest < best) {
+                            best = slowest;
+                            best_band = band;
+                            best_shelves = shelves;
+                            best_grow = grow;
+                            memcpy(best_tiles, tiles, (size_t)p->n * sizeof *tiles);
+                        }
                     }
                 }
+                if (!placed && (share < 1e-3 || spare <= 0)) break;
             }
-            if (!placed && (share < 1e-3 || spare <= 0)) break;
         }
         if (!placed) {
             if (round == 0)
@@ -834,7 +882,7 @@ static weft_status size_and_place(weft_program *p, weft_err *err) {
             break;
         }
         /* re-weight by the time each kernel takes in the best placement so far */
-        place(p, best_tiles, best_band, best_shelves);
+        place(p, best_tiles, best_band, best_shelves, best_grow);
         double sum = 0;
         for (int i = 0; i < p->n; i++) {
             plan_costs(p, &p->k[i]);
@@ -843,7 +891,7 @@ static weft_status size_and_place(weft_program *p, weft_err *err) {
         }
         for (int i = 0; i < p->n; i++) weight[i] = sum > 0 ? weight[i] / sum : 1.0 / p->n;
     }
-    if (!s) WEFT_ASSERT(place(p, best_tiles, best_band, best_shelves) == WEFT_OK);
+    if (!s) WEFT_ASSERT(place(p, best_tiles, best_band, best_shelves, best_grow) == WEFT_OK);
     free(weight);
     free(best_tiles);
     free(need);
@@ -853,22 +901,15 @@ static weft_status size_and_place(weft_program *p, weft_err *err) {
 
 /* The plan's per-kernel figures: SRAM per tile, stage and latency, and the program's totals. */
 static void finish_plan(weft_program *p) {
-    uint64_t slowest = 0, fill = 0;
-    int blocks = 1;
     for (int i = 0; i < p->n; i++) {
         weft_kernel *k = &p->k[i];
         int64_t t = (int64_t)k->w * k->h;
         k->sram_per_tile = sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, t);
-        plan_costs(p, k);
         p->tiles_used += t;
         p->sram_total += k->sram_per_tile * t;
         if (k->sram_per_tile > p->sram_max) p->sram_max = k->sram_per_tile;
-        if (k->block_cycles > slowest) slowest = k->block_cycles;
-        if (k->blocks > blocks) blocks = k->blocks;
-        /* a kernel that waits for whole inputs adds all its blocks to the fill */
-        fill += weft_kernel_streams(p, k) ? k->block_latency : k->block_latency + k->block_cycles * (uint64_t)(k->blocks - 1);
     }
-    p->predicted_cycles = fill + (uint64_t)blocks * slowest;
+    p->predicted_cycles = predict(p);
 }
 
 weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, weft_program **out,
