@@ -117,8 +117,9 @@ static int cmd_run_ref(int argc, char **argv) {
         double sum = 0, asum = 0;
         int64_t n = weft_tensor_numel(&out[k]);
         for (int64_t i = 0; i < n; i++) { double x = weft_tensor_get_f(&out[k], i); sum += x; asum += x < 0 ? -x : x; }
-        printf("output %-20s %s %s  mean %.6g  mean|x| %.6g\n", g->vals[g->outputs[k]].name, weft_dtype_name(out[k].dtype),
-               weft_shape_str(&out[k].shape, sh, sizeof sh), n ? sum / (double)n : 0, n ? asum / (double)n : 0);
+        printf("output %-20s %s %s  mean %.6g  mean|x| %.6g  bits %016llx\n", g->vals[g->outputs[k]].name,
+               weft_dtype_name(out[k].dtype), weft_shape_str(&out[k].shape, sh, sizeof sh), n ? sum / (double)n : 0,
+               n ? asum / (double)n : 0, (unsigned long long)weft_fnv64(out[k].data, weft_tensor_nbytes(&out[k])));
         weft_tensor_free(&out[k]);
     }
     printf("reference executor: %.3f s host time (%.2f GFLOP/s)\n", dt, (double)st.flops * 1e-9 / dt);
@@ -467,6 +468,10 @@ static int fabric(int argc, char **argv, bool check) {
         free(ref);
         printf("check: fabric vs reference executor, tolerance |diff| <= %g + %g |ref|: %s\n", atol, rtol, rc ? "FAILED" : "passed");
     }
+    /* the outputs' bits, so runs can be compared exactly (threads, --per-pe, machines) */
+    for (int j = 0; j < g->n_outputs && !a.timing_only; j++)
+        printf("output %-24s bits %016llx\n", g->vals[g->outputs[j]].name,
+               (unsigned long long)weft_fnv64(out[j].data, weft_tensor_nbytes(&out[j])));
     print_stats(p, &st, host, stdout);
     if (a.report && write_report(a.report, p, &st, host)) rc = 1;
     if (a.report) printf("wrote %s\n", a.report);

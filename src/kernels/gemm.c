@@ -2,7 +2,64 @@
 #include "kernels/kernels.h"
 
 #include <cblas.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <math.h>
+
+/* Determinism across threads: OpenBLAS gives different bits with different thread counts, so
+ * weft calls it single-threaded on pieces of C whose boundaries depend only on the matrix sizes
+ * (the longer of M and N cut every GEMM_PIECE), and spreads the pieces over its own threads. The
+ * bits are then the same with 1 thread or 64. */
+#define GEMM_PIECE 512
+#define GEMM_MIN_PARALLEL_FLOPS 4e6
+
+typedef struct {
+    bool ta, tb, by_rows;
+    int64_t M, N, K, lda, ldb, ldc, pieces;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+    int thread, threads;
+} gemm_job;
+
+static void gemm_piece(const gemm_job *j, int64_t piece) {
+    int64_t lo = piece * GEMM_PIECE, hi = lo + GEMM_PIECE;
+    if (j->by_rows) {
+        if (hi > j->M) hi = j->M;
+        const float *A = j->ta ? j->A + lo : j->A + lo * j->lda;
+        cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)(hi - lo), (int)j->N,
+                    (int)j->K, j->alpha, A, (int)j->lda, j->B, (int)j->ldb, j->beta, j->C + lo * j->ldc, (int)j->ldc);
+    } else {
+        if (hi > j->N) hi = j->N;
+        const float *B = j->tb ? j->B + lo * j->ldb : j->B + lo;
+        cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)j->M, (int)(hi - lo),
+                    (int)j->K, j->alpha, j->A, (int)j->lda, B, (int)j->ldb, j->beta, j->C + lo, (int)j->ldc);
+    }
+}
+
+static void *gemm_worker(void *arg) {
+    const gemm_job *j = arg;
+    for (int64_t piece = j->thread; piece < j->pieces; piece += j->threads) gemm_piece(j, piece);
+    return NULL;
+}
+
+/* Threads for GEMM: WEFT_THREADS, else the online cores (at most 64). OpenBLAS itself runs
+ * single-threaded from the first call on. */
+static int n_gemm_threads = 1;
+static pthread_once_t gemm_once = PTHREAD_ONCE_INIT;
+
+static void gemm_init(void) {
+    openblas_set_num_threads(1);
+    const char *e = getenv("WEFT_THREADS");
+    long n = e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+    n_gemm_threads = (int)(n < 1 ? 1 : n > 64 ? 64 : n);
+}
+
+static int gemm_threads(void) {
+    pthread_once(&gemm_once, gemm_init);
+    return n_gemm_threads;
+}
 
 void weft_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
@@ -12,8 +69,31 @@ void weft_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, c
             for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
         return;
     }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
-                (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+    gemm_job job = {ta, tb, M > N, M, N, K, lda, ldb, ldc, 0, alpha, beta, A, B, C, 0, 1};
+    job.pieces = ((M > N ? M : N) + GEMM_PIECE - 1) / GEMM_PIECE;
+    int threads = gemm_threads();
+    if (threads > job.pieces) threads = (int)job.pieces;
+    if (2.0 * (double)M * (double)N * (double)K < GEMM_MIN_PARALLEL_FLOPS) threads = 1;
+    gemm_job jobs[64];
+    pthread_t tid[64];
+    int started = 0;
+    for (int t = 1; t < threads; t++) {
+        jobs[t] = job;
+        jobs[t].thread = t;
+        jobs[t].threads = threads;
+        if (pthread_create(&tid[t], NULL, gemm_worker, &jobs[t])) break;
+        started = t;
+    }
+    /* this thread takes piece 0 and every threads-th after it; pieces of threads that could not
+     * start are done here too */
+    job.threads = threads;
+    gemm_worker(&job);
+    for (int t = started + 1; t < threads; t++) {
+        gemm_job rest = job;
+        rest.thread = t;
+        gemm_worker(&rest);
+    }
+    for (int t = 1; t <= started; t++) pthread_join(tid[t], NULL);
 }
 
 void weft_bcast_strides(const weft_shape *in, const weft_shape *out, int64_t *strides) {
