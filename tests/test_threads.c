@@ -24,9 +24,9 @@ TEST(threads_do_not_change_bits) {
                           "run-ref builtin:weather-cnn:lat=32,lon=64,batch=2"};
     for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
         char cmd[1024], one[4096], three[4096];
-        snprintf(cmd, sizeof cmd, "WEFT_THREADS=1 %s/weft %s", weft_test_builddir(), runs[i]);
+        snprintf(cmd, sizeof cmd, "WEFT_THREADS=1 OPENBLAS_NUM_THREADS=1 %s/weft %s", weft_test_builddir(), runs[i]);
         bits_of(cmd, one, sizeof one);
-        snprintf(cmd, sizeof cmd, "WEFT_THREADS=3 %s/weft %s", weft_test_builddir(), runs[i]);
+        snprintf(cmd, sizeof cmd, "WEFT_THREADS=3 OPENBLAS_NUM_THREADS=3 %s/weft %s", weft_test_builddir(), runs[i]);
         bits_of(cmd, three, sizeof three);
         CHECK(one[0] != 0);
         if (strcmp(one, three)) weft_test_fail(__FILE__, __LINE__, "%s: 1 thread\n%s3 threads\n%s", runs[i], one, three);
