@@ -228,6 +228,31 @@ static weft_status fold_constants(weft_program *p, weft_err *err) {
     return WEFT_OK;
 }
 
+static weft_status load_weight(weft_program *p, weft_kernel *k, weft_err *err);
+
+weft_status weft_program_refresh(weft_program *p, weft_err *err) {
+    const weft_graph *g = p->graph;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const weft_node *n = &g->nodes[i];
+        if (p->kernel_of_node[i] != WEFT_NODE_FOLDED) continue;
+        const weft_tensor *in[WEFT_MAX_IO];
+        weft_tensor out[WEFT_MAX_IO] = {{0}};
+        for (int k = 0; k < n->n_in; k++) in[k] = n->in[k] >= 0 ? &p->folded[n->in[k]] : NULL;
+        weft_status s = weft_node_eval(g, n, in, out, err);
+        if (s) return weft_err_prefix(err, "refreshing the program's constants");
+        for (int j = 0; j < n->n_out; j++) {
+            weft_tensor_free(&p->folded[n->out[j]]);
+            p->folded[n->out[j]] = out[j];
+        }
+    }
+    for (int i = 0; i < p->n; i++)
+        if (p->k[i].kind == WEFT_KERNEL_GEMM) {
+            weft_status s = load_weight(p, &p->k[i], err);
+            if (s) return s;
+        }
+    return WEFT_OK;
+}
+
 /* ---- causal attention ----
  * The keys and values of attention are needed whole, unless the scores are masked causally:
  * then query block b only ever uses keys and values of blocks 0..b, and the kernels computing
@@ -330,6 +355,25 @@ static bool causal_context(const weft_program *p, const weft_node *n) {
     return false;
 }
 
+/* A GEMM region's weight as the tiles hold it, W (K, N) in fp32, from the weight operand's value
+ * known at compile time: a Conv's (M, C prod(k)) transposed, a Gemm's alpha applied and transB
+ * undone. Called when compiling and again by weft_program_refresh. */
+static weft_status load_weight(weft_program *p, weft_kernel *k, weft_err *err) {
+    const weft_node *n = &p->graph->nodes[k->node];
+    const weft_tensor *W = &p->folded[n->in[1]];
+    bool gemm = !strcmp(n->op->name, "Gemm");
+    bool tb = k->conv || (gemm && weft_attr_i(n, "transB", 0));
+    float alpha = gemm ? weft_attr_f(n, "alpha", 1.0f) : 1.0f;
+    if (!k->weight.data) {
+        weft_status s = weft_tensor_alloc(&k->weight, WEFT_F32, WEFT_SHAPE(k->K, k->N), err);
+        if (s) return s;
+    }
+    float *w = k->weight.data;
+    for (int64_t r = 0; r < k->K; r++)
+        for (int64_t c = 0; c < k->N; c++) w[r * k->N + c] = alpha * (float)weft_tensor_get_f(W, tb ? c * k->K + r : r * k->N + c);
+    return WEFT_OK;
+}
+
 /* Sets up kernel k for node i: kind, dimensions, weights, work. */
 static weft_status lower(weft_program *p, int i, weft_kernel *k, weft_err *err) {
     const weft_graph *g = p->graph;
@@ -357,27 +401,19 @@ static weft_status lower(weft_program *p, int i, weft_kernel *k, weft_err *err) 
         k->N = W->shape.d[0];
         k->K = weft_tensor_numel(W) / k->N;
         k->M = g->vals[n->in[0]].shape.d[0] * weft_window_out_numel(&k->win);
-        weft_status s = weft_tensor_alloc(&k->weight, WEFT_F32, WEFT_SHAPE(k->K, k->N), err);
+        weft_status s = load_weight(p, k, err);
         if (s) return s;
-        float *w = k->weight.data;
-        for (int64_t r = 0; r < k->K; r++)
-            for (int64_t c = 0; c < k->N; c++) w[r * k->N + c] = (float)weft_tensor_get_f(W, c * k->K + r);
         k->weight_bytes = k->K * k->N * (int64_t)weft_dtype_size(g->vals[n->in[1]].dtype);
         k->flops = 2 * k->M * k->K * k->N;
     } else if (gemm) {
         const weft_tensor *W = &p->folded[n->in[1]];
         bool tb = !strcmp(op, "Gemm") && weft_attr_i(n, "transB", 0);
-        float alpha = !strcmp(op, "Gemm") ? weft_attr_f(n, "alpha", 1.0f) : 1.0f;
         k->kind = WEFT_KERNEL_GEMM;
         k->K = tb ? W->shape.d[1] : W->shape.d[0];
         k->N = tb ? W->shape.d[0] : W->shape.d[1];
         k->M = rows_of(&g->vals[n->in[0]].shape);
-        weft_status s = weft_tensor_alloc(&k->weight, WEFT_F32, WEFT_SHAPE(k->K, k->N), err);
+        weft_status s = load_weight(p, k, err);
         if (s) return s;
-        float *w = k->weight.data;
-        for (int64_t r = 0; r < k->K; r++)
-            for (int64_t c = 0; c < k->N; c++)
-                w[r * k->N + c] = alpha * (float)weft_tensor_get_f(W, tb ? c * k->K + r : r * k->N + c);
         k->weight_bytes = k->K * k->N * (int64_t)weft_dtype_size(g->vals[n->in[1]].dtype);
         k->flops = 2 * k->M * k->K * k->N;
     } else if (weft_op_in_family(n->op, weft_ops_elementwise) || in_list(whole_ops, op)) {

@@ -87,6 +87,10 @@ typedef struct {
 weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, weft_program **out,
                          weft_err *err);
 void weft_program_free(weft_program *p);
+/* After the graph's parameters changed (a training step's update): recomputes what the compiler
+ * evaluated from them (transformed weights, the GEMM regions' tiles) without planning again;
+ * the placement depends only on shapes. */
+weft_status weft_program_refresh(weft_program *p, weft_err *err);
 void weft_program_print(const weft_program *p, FILE *f);
 /* An edge between regions travels as parallel lanes: from tiles along the producer's output side
  * (a GEMM: its bottom row, where the column sums end; others: its east column) to tiles along

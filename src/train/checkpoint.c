@@ -112,8 +112,7 @@ static weft_status parse(weft_trainer *t, weft_data *d, weft_reader r, const cha
         t->good_steps = (int64_t)good;
         d->rng = rng;
         d->position = position;
-        weft_program_free(t->prog); /* the weights changed */
-        t->prog = NULL;
+        t->prog_stale = true; /* the weights changed */
     }
     return WEFT_OK;
 }

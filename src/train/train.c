@@ -217,16 +217,18 @@ static weft_status fabric_step(weft_trainer *t, weft_data *d, weft_step_result *
                 }
     }
     WEFT_ASSERT(ni == g->n_inputs);
+    /* compiled once; afterwards the program's weights are refreshed from the updated parameters
+     * (the placement depends only on shapes) */
     double t0 = now();
-    weft_program *p = NULL;
-    weft_compile_opts co = {0};
-    s = weft_compile(g, &t->arch, &co, &p, err);
+    if (!t->progu) {
+        weft_compile_opts co = {0};
+        s = weft_compile(g, &t->arch, &co, &t->progu, err);
+    } else s = weft_program_refresh(t->progu, err);
     t->compile_seconds += now() - t0;
     int n_out = g->n_outputs;
     weft_tensor *out = weft_xcalloc((size_t)n_out, sizeof *out);
     weft_sim_opts so = {0};
-    if (!s) s = weft_sim_run(p, inp, g->n_inputs, out, n_out, &so, &t->last, err);
-    weft_program_free(p);
+    if (!s) s = weft_sim_run(t->progu, inp, g->n_inputs, out, n_out, &so, &t->last, err);
     weft_tensor_free(&in[0]);
     weft_tensor_free(&in[1]);
     if (!s) {
@@ -311,6 +313,7 @@ weft_status weft_train_new(const char *spec, const weft_train_config *c, weft_tr
 void weft_train_free(weft_trainer *t) {
     if (!t) return;
     weft_program_free(t->prog);
+    weft_program_free(t->progu);
     weft_graph_free(t->g);
     weft_graph_free(t->gu);
     free(t->gu_param);
@@ -357,16 +360,16 @@ weft_status weft_train_forward_backward(weft_trainer *t, const weft_tensor in[2]
     if (!t->c.arch) {
         s = weft_ref_run(g, inp, g->n_inputs, out, n_out, err);
     } else {
-        /* weft_compile evaluates parameter-derived nodes and copies GEMM weights when compiling, so a
-         * program goes stale with every optimizer update: it is compiled again for each step (a few
-         * milliseconds for small models; see docs/TRAINING.md). */
+        /* weft_compile evaluates parameter-derived nodes and loads the GEMM regions' weights; after an
+         * optimizer update the program is refreshed from the new parameters, not planned again */
         s = WEFT_OK;
+        double t0 = now();
         if (!t->prog) {
-            double t0 = now();
             weft_compile_opts o = {0};
             s = weft_compile(g, &t->arch, &o, &t->prog, err);
-            t->compile_seconds += now() - t0;
-        }
+        } else if (t->prog_stale) s = weft_program_refresh(t->prog, err);
+        t->prog_stale = false;
+        t->compile_seconds += now() - t0;
         weft_sim_opts so = {0};
         if (!s) s = weft_sim_run(t->prog, inp, g->n_inputs, out, n_out, &so, &t->last, err);
         if (!s) {
@@ -459,9 +462,8 @@ weft_status weft_train_step(weft_trainer *t, weft_data *d, weft_step_result *r, 
         free(p);
         free(gr);
         t->step++;
-        /* the parameters changed: the compiled program holds the old weights */
-        weft_program_free(t->prog);
-        t->prog = NULL;
+        /* the parameters changed: the compiled program holds the old weights until refreshed */
+        t->prog_stale = true;
         r->update_seconds = now() - tu;
     }
     for (int i = 0; i < t->n_params; i++) {

@@ -137,7 +137,9 @@ struct weft_trainer {
     uint64_t model_hash;     /* FNV-64 of parameter names, dtypes and shapes */
     weft_train_config c;
     weft_arch arch;          /* when c.arch */
-    weft_program *prog;      /* the compiled training graph (fabric), NULL when stale */
+    weft_program *prog;      /* the compiled training graph (fabric), NULL until compiled */
+    bool prog_stale;         /* the parameters changed since prog's weights were loaded */
+    weft_program *progu;     /* the compiled step graph with its update (gu) */
     /* The fabric step with its update (fabric, one micro-batch per step): model + loss + backward
      * + clipping + the optimizer's update ops (ir/ops_train.c), so the update runs on the fabric in
      * the regions that hold the parameters and their optimizer state. NULL otherwise. */
