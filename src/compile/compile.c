@@ -382,6 +382,7 @@ static weft_status lower(weft_program *p, int i, weft_kernel *k, weft_err *err) 
     const weft_shape *os = &g->vals[n->out[0]].shape;
     memset(k, 0, sizeof *k);
     k->node = i;
+    k->host = -1;
     weft_cost cost = weft_node_cost(g, n);
     k->flops = cost.flops;
     bool gemm = false;
@@ -515,8 +516,10 @@ static int64_t sram_need(const weft_program *p, const weft_kernel *k, int pk, in
     int64_t es = (int64_t)weft_dtype_size(g->vals[g->nodes[k->node].out[0]].dtype);
     if (k->kind == WEFT_KERNEL_GEMM) {
         int64_t kb = (k->K + pk - 1) / pk, nb = (k->N + pn - 1) / pn;
-        /* weight tile, two input row blocks, two fp32 partial blocks */
-        return kb * nb * es + 2 * k->block_rows * kb * es + 2 * k->block_rows * nb * 4;
+        /* weight tile, two input row blocks, two fp32 partial blocks, and its share of the
+         * gradient and optimizer state of updates attached to the region */
+        return kb * nb * es + 2 * k->block_rows * kb * es + 2 * k->block_rows * nb * 4 +
+               (k->attached_bytes + (int64_t)pk * pn - 1) / ((int64_t)pk * pn);
     }
     /* inputs needed whole are held whole; streamed ones two blocks at a time, unless the kernel
      * joins two streams (then the early one waits whole) */
@@ -528,7 +531,7 @@ static int64_t sram_need(const weft_program *p, const weft_kernel *k, int pk, in
     }
     int64_t out = k->M * k->N * es;
     data += k->blocks == 1 ? out : 2 * out / k->blocks;
-    return (data + k->weight_bytes + t - 1) / t;
+    return (data + k->weight_bytes + k->attached_bytes + t - 1) / t;
 }
 
 /* Chooses the GEMM grid for t tiles: pk / pn close to K / N, pk within the mesh height. */
@@ -676,6 +679,7 @@ static weft_status place(weft_program *p, const int64_t *tiles, int band, bool s
     int strip = band;           /* the current strip's thickness */
     for (int i = 0; i < p->n; i++) {
         weft_kernel *k = &p->k[i];
+        if (k->host >= 0) continue;
         int thick, run;
         bool ok = shape_in_band(p, k, tiles[i], strip, shelves, len, &thick, &run);
         if (!ok && grow)
@@ -694,6 +698,14 @@ static weft_status place(weft_program *p, const int64_t *tiles, int band, bool s
         k->y0 = shelves ? across : along;
         along += run;
     }
+    for (int i = 0; i < p->n; i++)
+        if (p->k[i].host >= 0) {
+            const weft_kernel *h = &p->k[p->k[i].host];
+            p->k[i].x0 = h->x0;
+            p->k[i].y0 = h->y0;
+            p->k[i].w = h->w;
+            p->k[i].h = h->h;
+        }
     return WEFT_OK;
 }
 
@@ -850,6 +862,40 @@ static weft_status lower_all(weft_program *p, weft_err *err) {
     return s;
 }
 
+/* A parameter's optimizer update (weft.AdamW, weft.SGD) runs in the region that holds the
+ * parameter (the GEMM whose weight it is, else the kernel that keeps it, such as a bias's add):
+ * the update shares that region's tiles, and the region's SRAM plan gains the gradient and the
+ * optimizer state (updated in place). */
+static void attach_updates(weft_program *p) {
+    const weft_graph *g = p->graph;
+    for (int i = 0; i < p->n; i++) {
+        weft_kernel *k = &p->k[i];
+        const weft_node *n = &g->nodes[k->node];
+        if (strcmp(n->op->name, "weft.AdamW") && strcmp(n->op->name, "weft.SGD")) continue;
+        int param = n->in[0];
+        /* the region that reads the parameter: a GEMM holding it as its weight first, else any
+         * kernel that keeps it resident (a bias, a gain) */
+        int host = -1;
+        for (int pass = 0; pass < 2 && host < 0; pass++)
+            for (int h = 0; h < p->n && host < 0; h++) {
+                const weft_kernel *gk = &p->k[h];
+                const weft_node *gn = &g->nodes[gk->node];
+                if (gk->host >= 0 || h == i || !strncmp(gn->op->name, "weft.", 5)) continue;
+                if (pass == 0 && gk->kind == WEFT_KERNEL_GEMM && gn->in[1] == param) host = h;
+                for (int q = 0; pass == 1 && q < gn->n_in; q++)
+                    if (gn->in[q] == param) host = h;
+            }
+        for (int h = host; h >= 0; h = -1) {
+            k->host = h;
+            /* the gradient and the state (M, V) stay in the host's tiles; P is already there */
+            int64_t bytes = act_bytes(p, n->in[1]);
+            for (int q = 2; q < (strcmp(n->op->name, "weft.AdamW") ? 3 : 4); q++) bytes += act_bytes(p, n->in[q]);
+            p->k[h].attached_bytes += bytes;
+            break;
+        }
+    }
+}
+
 /* Sizes every region (tiles in proportion to its time, at least what its SRAM plan needs) and
  * places them; fails naming the layer when the model does not fit. */
 static weft_status size_and_place(weft_program *p, weft_err *err) {
@@ -861,6 +907,7 @@ static weft_status size_and_place(weft_program *p, weft_err *err) {
     int64_t need_sum = 0;
     double work_sum = 0;
     for (int i = 0; i < p->n; i++) {
+        if (p->k[i].host >= 0) { need[i] = 0; continue; }  /* in its host's region */
         need[i] = min_tiles(p, &p->k[i]);
         if (need[i] < 0) {
             const weft_kernel *k = &p->k[i];
@@ -893,7 +940,7 @@ static weft_status size_and_place(weft_program *p, weft_err *err) {
      * every strip thickness and orientation, keep the placement whose slowest stage is fastest;
      * then re-weight each kernel by the time it got and share again (a few rounds). */
     double *weight = weft_xcalloc((size_t)p->n + 1, sizeof(double));
-    for (int i = 0; i < p->n; i++) weight[i] = (double)(p->k[i].flops > 0 ? p->k[i].flops : 1) / work_sum;
+    for (int i = 0; i < p->n; i++) weight[i] = p->k[i].host >= 0 ? 0 : (double)(p->k[i].flops > 0 ? p->k[i].flops : 1) / work_sum;
     uint64_t best = UINT64_MAX;
     int best_band = 0;
     bool best_shelves = false, best_grow = false;
@@ -945,7 +992,7 @@ static weft_status size_and_place(weft_program *p, weft_err *err) {
         double sum = 0;
         for (int i = 0; i < p->n; i++) {
             plan_costs(p, &p->k[i]);
-            weight[i] = (double)best_tiles[i] * (double)(p->k[i].block_cycles * (uint64_t)p->k[i].blocks);
+            weight[i] = p->k[i].host >= 0 ? 0 : (double)best_tiles[i] * (double)(p->k[i].block_cycles * (uint64_t)p->k[i].blocks);
             sum += weight[i];
         }
         for (int i = 0; i < p->n; i++) weight[i] = sum > 0 ? weight[i] / sum : 1.0 / p->n;
@@ -962,6 +1009,7 @@ static weft_status size_and_place(weft_program *p, weft_err *err) {
 static void finish_plan(weft_program *p) {
     for (int i = 0; i < p->n; i++) {
         weft_kernel *k = &p->k[i];
+        if (k->host >= 0) { k->sram_per_tile = 0; continue; }  /* counted in its host's plan */
         int64_t t = (int64_t)k->w * k->h;
         k->sram_per_tile = sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, t);
         p->tiles_used += t;
@@ -987,6 +1035,7 @@ weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_com
     for (int v = 0; v < g->n_vals; v++) p->kernel_of_value[v] = p->stream_axis[v] = -1;
     choose_stream(p, o ? o->max_blocks : 0);
     s = lower_all(p, err);
+    if (!s) attach_updates(p);
     if (!s) s = size_and_place(p, err);
     if (!s) s = route(p, err);
     if (s) { weft_program_free(p); return s; }

@@ -57,6 +57,10 @@ typedef struct {
                                       * serialization into a row, the partial's down a column */
     weft_tensor weight;         /* GEMM: W as (K, N) fp32, evaluated at compile time (owned) */
     bool conv;                  /* GEMM from a Conv: rows are output pixels, K = C prod(k), N = M */
+    int host;                   /* -1, or the kernel whose region this kernel shares: a
+                                 * parameter's optimizer update runs on the tiles holding it */
+    int64_t attached_bytes;     /* a host: SRAM its attached updates add (gradient and optimizer
+                                 * state, updated in place), over the whole region */
     weft_window win;            /* conv: the window */
 } weft_kernel;
 

@@ -272,6 +272,7 @@ static weft_status parse_mode(const char *mode, heat_mode *out, weft_err *err) {
 /* Kernel k's region clipped to the mesh; false when nothing of it is on the mesh. */
 static bool region(const heat_plan *pl, int k, int *x0, int *y0, int *x1, int *y1) {
     const weft_kernel *kk = &pl->p->k[k];
+    if (kk->host >= 0) return false;  /* drawn as its host's region */
     *x0 = kk->x0 < 0 ? 0 : kk->x0;
     *y0 = kk->y0 < 0 ? 0 : kk->y0;
     *x1 = kk->x0 + kk->w > pl->W ? pl->W : kk->x0 + kk->w;

@@ -415,6 +415,7 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         int extra = weft_kernel_holds_whole(p, k) ? 0 : s.ks[i].max_waiting - 2 * k->n_deps;
         int64_t waited = extra > 0 ? (int64_t)extra * in_block / (k->n_deps ? k->n_deps : 1) / (t ? t : 1) : 0;
         int64_t use = k->sram_per_tile + waited;
+        if (k->host >= 0) continue;  /* its SRAM and tiles are its host region's */
         int64_t cap = 0;
         for (int x = k->x0; x < k->x0 + k->w; x++) cap += weft_arch_kind_at(ar, x, 0)->sram_bytes;
         cap = cap / k->w;
