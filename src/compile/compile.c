@@ -113,8 +113,10 @@ static int out_axis(const weft_program *p, const weft_node *n, bool *same) {
     const weft_shape *os = &g->vals[n->out[0]].shape;
     int ro = os->ndim, s0 = sax(p, n->in[0]);
     for (int q = 0; q < n->n_in; q++) same[q] = false;
-    bool eltwise = weft_op_in_family(n->op, weft_ops_elementwise) || !strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax") ||
-                   !strcmp(op, "LayerNormalization");
+    /* row-wise ops: element-wise, the normalizations over other axes, and their gradients */
+    static const char *const rowwise[] = {"Softmax", "LogSoftmax", "LayerNormalization", "weft.SoftmaxGrad", "weft.LogSoftmaxGrad",
+                                          "weft.SoftmaxCrossEntropyLossGrad", "weft.NegativeLogLikelihoodLossGrad", NULL};
+    bool eltwise = weft_op_in_family(n->op, weft_ops_elementwise) || in_list(rowwise, op);
     if (eltwise) {
         int s = -1;
         for (int q = 0; q < n->n_in; q++) {
@@ -131,11 +133,25 @@ static int out_axis(const weft_program *p, const weft_node *n, bool *same) {
         if (!strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax")) {
             int ax = norm_axis(weft_attr_i(n, "axis", n->opset >= 13 ? -1 : 1), ro);
             reduced = n->opset >= 13 ? ax : -2 - ax;  /* before opset 13: axes >= ax */
+        } else if (!strcmp(op, "weft.SoftmaxGrad") || !strcmp(op, "weft.LogSoftmaxGrad")) {
+            int ax = norm_axis(weft_attr_i(n, "axis", -1), ro);
+            reduced = weft_attr_i(n, "legacy", 0) ? -2 - ax : ax;  /* legacy: the pre-13 axes >= ax */
+        } else if (!strcmp(op, "weft.SoftmaxCrossEntropyLossGrad") || !strcmp(op, "weft.NegativeLogLikelihoodLossGrad")) {
+            reduced = 1;  /* the class axis of (N, C, ...) */
         } else if (!strcmp(op, "LayerNormalization")) reduced = -2 - norm_axis(weft_attr_i(n, "axis", -1), ro);
         if (s >= 0 && ((reduced >= 0 && s == reduced) || (reduced <= -2 && s >= -2 - reduced))) s = -1;
         if (s < 0)
             for (int q = 0; q < n->n_in; q++) same[q] = false;
         return s;
+    }
+    if (!strcmp(op, "weft.SliceGrad")) {
+        /* the gradient of a Slice that kept the stream axis: dY scattered into zeros of X's shape */
+        int sd = sax(p, n->in[1]);
+        const weft_shape *xs = &g->vals[n->in[0]].shape;
+        if (sd < 0 || xs->ndim != ro || g->vals[n->in[1]].shape.d[sd] != xs->d[sd]) return -1;
+        same[1] = true;
+        same[0] = sax(p, n->in[0]) == sd;
+        return sd;
     }
     if (s0 < 0) {
         /* Gather from a weight table (an embedding): the indices carry the axis */
@@ -355,6 +371,37 @@ static bool causal_context(const weft_program *p, const weft_node *n) {
     return false;
 }
 
+/* Does n sum over the stream axis, its streamed inputs block by block: a MatMul whose operands both
+ * carry the stream on the contracted axis (a weight's gradient X^T dY), or a ReduceSum over it?
+ * Sets same[] for the inputs it takes block by block. */
+static bool sums_over_stream(const weft_program *p, const weft_node *n, bool *same) {
+    const weft_graph *g = p->graph;
+    const char *op = n->op->name;
+    if (!strcmp(op, "MatMul") && n->n_in == 2) {
+        int sa = sax(p, n->in[0]), sb = sax(p, n->in[1]);
+        int ra = g->vals[n->in[0]].shape.ndim, rb = g->vals[n->in[1]].shape.ndim;
+        if (ra < 2 || rb < 2 || sa != ra - 1 || sb != rb - 2) return false;
+        same[0] = same[1] = true;
+        return true;
+    }
+    if (!strcmp(op, "ReduceSum")) {
+        int s0 = sax(p, n->in[0]), r = g->vals[n->in[0]].shape.ndim;
+        if (s0 < 0) return false;
+        if (n->n_in > 1 && n->in[1] >= 0) {
+            if (!is_const(p, n->in[1])) return false;
+            for (int64_t q = 0; q < weft_tensor_numel(&p->folded[n->in[1]]); q++)
+                if (norm_axis(weft_tensor_get_i(&p->folded[n->in[1]], q), r) == s0) { same[0] = true; return true; }
+            return false;
+        }
+        int len;
+        const int64_t *axes = weft_attr_ints(n, "axes", &len);
+        if (!axes) { same[0] = !weft_attr_i(n, "noop_with_empty_axes", 0); return same[0]; }  /* all axes */
+        for (int q = 0; q < len; q++)
+            if (norm_axis(axes[q], r) == s0) { same[0] = true; return true; }
+    }
+    return false;
+}
+
 /* A GEMM region's weight as the tiles hold it, W (K, N) in fp32, from the weight operand's value
  * known at compile time: a Conv's (M, C prod(k)) transposed, a Gemm's alpha applied and transB
  * undone. Called when compiling and again by weft_program_refresh. */
@@ -435,6 +482,10 @@ static weft_status lower(weft_program *p, int i, weft_kernel *k, weft_err *err) 
     int s_out = out_axis(p, n, same);
     for (int j = 0; j < n->n_out; j++) p->stream_axis[n->out[j]] = s_out;
     k->blocks = s_out >= 0 ? p->blocks : 1;
+    if (s_out < 0 && p->blocks > 1 && sums_over_stream(p, n, same)) {
+        k->accumulates = true;
+        k->blocks = p->blocks;
+    }
     if (k->kind == WEFT_KERNEL_WHOLE && k->blocks > 1) k->kind = WEFT_KERNEL_STREAM;
     k->block_rows = (k->M + k->blocks - 1) / k->blocks;
     if (k->kind == WEFT_KERNEL_GEMM) {
@@ -495,6 +546,8 @@ bool weft_kernel_dep_prefix(const weft_kernel *k, int q) { return k->dep_prefix[
 
 int weft_value_blocks(const weft_program *p, int v) { return p->stream_axis[v] >= 0 ? p->blocks : 1; }
 
+int weft_kernel_out_blocks(const weft_kernel *k) { return k->accumulates ? 1 : k->blocks; }
+
 bool weft_kernel_streams(const weft_program *p, const weft_kernel *k) {
     (void)p;
     if (k->blocks == 1) return false;
@@ -530,7 +583,7 @@ static int64_t sram_need(const weft_program *p, const weft_kernel *k, int pk, in
         data += k->dep_whole[q] || k->dep_prefix[q] || join ? b : 2 * b / k->blocks;
     }
     int64_t out = k->M * k->N * es;
-    data += k->blocks == 1 ? out : 2 * out / k->blocks;
+    data += k->blocks == 1 || k->accumulates ? out : 2 * out / k->blocks;
     return (data + k->weight_bytes + k->attached_bytes + t - 1) / t;
 }
 

@@ -57,6 +57,9 @@ typedef struct {
                                       * serialization into a row, the partial's down a column */
     weft_tensor weight;         /* GEMM: W as (K, N) fp32, evaluated at compile time (owned) */
     bool conv;                  /* GEMM from a Conv: rows are output pixels, K = C prod(k), N = M */
+    bool accumulates;           /* takes its inputs' blocks one by one into a whole output that it
+                                 * sends once, after the last (a sum over the stream: a weight's
+                                 * gradient X^T dY, the keys' and values' gradients, a bias's) */
     int host;                   /* -1, or the kernel whose region this kernel shares: a
                                  * parameter's optimizer update runs on the tiles holding it */
     int64_t attached_bytes;     /* a host: SRAM its attached updates add (gradient and optimizer
@@ -115,6 +118,8 @@ int weft_kernel_arith(const weft_program *p, const weft_kernel *k);
 double weft_kernel_rate(const weft_program *p, const weft_kernel *k);
 /* Blocks in which value v travels: the program's blocks when it has the stream axis, else 1. */
 int weft_value_blocks(const weft_program *p, int v);
+/* Blocks in which kernel k's output travels (1 for a whole or accumulating kernel). */
+int weft_kernel_out_blocks(const weft_kernel *k);
 /* Does every dependency of k stream row block by row block? */
 bool weft_kernel_streams(const weft_program *p, const weft_kernel *k);
 /* Does k's SRAM plan hold its inputs whole (see sram_need in compile.c)? */

@@ -171,13 +171,15 @@ typedef struct { sim *s; int kernel, slot, block; } arrival;
 #define rowwise_dep weft_kernel_dep_rowwise
 
 static int blocks_of_dep(const weft_program *p, const weft_kernel *k, int q) {
-    return k->dep[q] < 0 ? weft_value_blocks(p, k->dep_value[q]) : p->k[k->dep[q]].blocks;
+    return k->dep[q] < 0 ? weft_value_blocks(p, k->dep_value[q]) : weft_kernel_out_blocks(&p->k[k->dep[q]]);
 }
 
+/* Bytes of output block b of kernel k (an accumulating kernel's single block is all of it). */
 static int64_t block_bytes(const weft_program *p, const weft_kernel *k, int b) {
     const weft_value *v = &p->graph->vals[p->graph->nodes[k->node].out[0]];
     int64_t total = weft_shape_numel(&v->shape) * (int64_t)weft_dtype_size(v->dtype);
-    return total * (b + 1) / k->blocks - total * b / k->blocks;
+    int nb = weft_kernel_out_blocks(k);
+    return total * (b + 1) / nb - total * b / nb;
 }
 
 /* Sends `bytes` over the lanes of an edge, split evenly; returns when the last lane's data has
@@ -298,6 +300,10 @@ static void on_done(weft_engine *e, uint64_t t, int32_t tile, void *data) {
      * output row depends only on its own input rows, so rows computed together are the bits
      * that computing them block by block would give.) */
     if (s->numerics && !s->status && a->block == k->blocks - 1) s->status = compute_node(s, k->node);
+    if (k->accumulates) {
+        if (a->block != k->blocks - 1) { free(a); return; }  /* partial sums stay in the region */
+        a->block = 0;                                          /* the whole output, once */
+    }
     uint64_t bytes = (uint64_t)block_bytes(p, k, a->block);
     for (int c = 0; c < st->n_edges; c++) {
         const weft_kernel *d = &p->k[st->edges[c].consumer];
