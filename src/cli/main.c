@@ -284,11 +284,7 @@ static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
     return 0;
 }
 
-static int64_t peak_rss_bytes(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (int64_t)ru.ru_maxrss * 1024;
-}
+static int64_t peak_rss_bytes(void) { return weft_report_peak_rss(); }
 
 /* Tokens per sample: a sequence model's input is int64 (batch, seq). */
 static int64_t tokens_per_pass(const weft_graph *g, int64_t *samples) {
@@ -321,35 +317,12 @@ static int write_report(const char *path, const weft_program *p, const weft_sim_
     int64_t samples, tokens = tokens_per_pass(p->graph, &samples);
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "model", p->graph->name);
-    cJSON_AddStringToObject(r, "arch", p->arch.name);
-    cJSON_AddNumberToObject(r, "cycles", (double)st->cycles);
-    cJSON_AddNumberToObject(r, "seconds", st->seconds);
-    cJSON_AddNumberToObject(r, "samples_per_s", st->seconds > 0 ? (double)samples / st->seconds : 0);
-    if (tokens) cJSON_AddNumberToObject(r, "tokens_per_s", st->seconds > 0 ? (double)tokens / st->seconds : 0);
-    cJSON_AddNumberToObject(r, "flops", (double)st->flops);
-    cJSON_AddNumberToObject(r, "flops_per_s", st->achieved_flops);
-    cJSON_AddNumberToObject(r, "peak_flops_per_s", st->peak_flops);
-    cJSON_AddStringToObject(r, "peak_dtype", st->peak_dtype);
-    cJSON_AddNumberToObject(r, "pe_utilization", st->pe_utilization);
-    cJSON_AddNumberToObject(r, "tiles_used", (double)st->tiles_used);
-    cJSON_AddNumberToObject(r, "sram_bytes_max", (double)st->sram_bytes_max);
-    cJSON_AddNumberToObject(r, "sram_bytes_mean", st->sram_bytes_mean);
-    cJSON_AddNumberToObject(r, "link_load_max", st->link_load_max);
-    cJSON_AddNumberToObject(r, "link_load_mean", st->link_load_mean);
-    cJSON_AddNumberToObject(r, "messages", (double)st->messages);
-    cJSON_AddNumberToObject(r, "bytes_moved", (double)st->bytes_moved);
-    cJSON_AddNumberToObject(r, "events", (double)st->events);
-    cJSON_AddNumberToObject(r, "channels_used", p->channels_used);
+    weft_report_add_stats(r, p, st, samples, tokens, st->seconds);
     cJSON_AddNumberToObject(r, "host_seconds", host_s);
-    cJSON_AddNumberToObject(r, "host_peak_rss_bytes", (double)peak_rss_bytes());
-    char *txt = cJSON_Print(r);
+    weft_err err = {0};
+    weft_status s = weft_report_write(r, path, &err);
     cJSON_Delete(r);
-    FILE *f = fopen(path, "w");
-    if (!f) { fprintf(stderr, "weft: error: %s: cannot write the report\n", path); free(txt); return 1; }
-    fprintf(f, "%s\n", txt);
-    fclose(f);
-    free(txt);
-    return 0;
+    return s ? die(&err) : 0;
 }
 
 static int write_pictures(const weft_program *p, const fabric_args *a) {

@@ -5,6 +5,7 @@
 #include "cli/train.h"
 
 #include "arch/arch.h"
+#include "report/report.h"
 #include "train/train.h"
 
 #include <errno.h>
@@ -36,6 +37,7 @@ static void train_usage(FILE *f) {
             "  --resume            continue from DIR/checkpoint.weft\n"
             "  --stop-at N         stop after step N (as a crash would: the schedule is still --steps')\n"
             "  --log FILE          CSV: step,loss,val_loss,lr,sim_seconds,host_seconds\n"
+            "  --report FILE       JSON: the run's losses, and the simulated step as weft run reports it\n"
             "  --seed S            data sampling seed (default 1)\n"
             "  --precision P       fp32 (default); bf16 or fp16: weights and activations stored narrow, fp32 master\n"
             "                      weights and arithmetic; fp16 with dynamic loss scaling (steps skipped on overflow)\n");
@@ -78,7 +80,7 @@ static bool parse_int(const char *s, int64_t *out) {
 }
 
 typedef struct {
-    const char *model, *arch, *data, *ckpt_dir, *log, *precision, *optimizer;
+    const char *model, *arch, *data, *ckpt_dir, *log, *precision, *optimizer, *report;
     int64_t steps, batch, accum, every, eval_every, eval_batches, stop_at, seed, warmup;
     double lr, wd, clip, min_lr_frac;
     bool resume;
@@ -116,7 +118,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
                    : !strcmp(o, "--min-lr-frac") ? &a->min_lr_frac : NULL;
         const char **sv = !strcmp(o, "--arch") ? &a->arch : !strcmp(o, "--data") ? &a->data : !strcmp(o, "--checkpoint") ? &a->ckpt_dir
                         : !strcmp(o, "--log") ? &a->log : !strcmp(o, "--precision") ? &a->precision
-                        : !strcmp(o, "--optimizer") ? &a->optimizer : NULL;
+                        : !strcmp(o, "--optimizer") ? &a->optimizer : !strcmp(o, "--report") ? &a->report : NULL;
         if (iv) {
             if (!parse_int(v, iv) || *iv < 0) return bad("%s '%s' is not a non-negative integer", o, v);
         } else if (dv) {
@@ -176,6 +178,32 @@ static FILE *open_log(const char *path, bool resume, int64_t step) {
     FILE *f = fopen(path, "w");
     if (f) fprintf(f, "step,loss,val_loss,lr,sim_seconds,host_seconds\n");
     return f;
+}
+
+/* The JSON report of a training run: its losses, and (on the fabric) the last simulated step
+ * with the fields of `weft run --report` (docs/REPORT.md), per step. */
+static weft_status write_train_report(const train_args *a, const weft_trainer *t, double host_total, double sim_total,
+                                      int64_t steps_done, double first_loss, double last_loss, double last_val,
+                                      double persistence, weft_err *err) {
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "model", t->spec);
+    cJSON_AddNumberToObject(r, "steps", (double)t->step);
+    cJSON_AddStringToObject(r, "optimizer", weft_optim_name(t->opt->c.kind));
+    cJSON_AddStringToObject(r, "precision", a->precision);
+    cJSON_AddNumberToObject(r, "loss_first", first_loss);
+    cJSON_AddNumberToObject(r, "loss_last", last_loss);
+    if (!isnan(last_val)) cJSON_AddNumberToObject(r, "val_loss", last_val);
+    if (!isnan(persistence)) cJSON_AddNumberToObject(r, "persistence_mse", persistence);
+    cJSON_AddBoolToObject(r, "update_simulated", t->update_simulated);
+    const weft_program *p = t->progu ? t->progu : t->prog;
+    if (p && steps_done > 0) {
+        int64_t samples, tokens = weft_train_tokens(t, &samples);
+        weft_report_add_stats(r, p, &t->last, samples * t->c.accum, tokens * t->c.accum, sim_total / (double)steps_done);
+    }
+    cJSON_AddNumberToObject(r, "host_seconds", steps_done > 0 ? host_total / (double)steps_done : 0);
+    weft_status s = weft_report_write(r, a->report, err);
+    cJSON_Delete(r);
+    return s;
 }
 
 static void print_final(const weft_trainer *t, const train_args *a, double host_total, double sim_total, double update_total,
@@ -376,6 +404,8 @@ int weft_cli_train(int argc, char **argv) {
         else if (!isnan(persistence))
             printf("  forecast error  %.4f on held-out data; persistence (tomorrow = today) %.4f: %s\n", last_val, persistence,
                    last_val < persistence ? "the model beats persistence" : "persistence is still better");
+        if (a.report && write_train_report(&a, t, host_total, sim_total, done, first_loss, last_loss, last_val, persistence, &err))
+            rc = fail(&err);
         if (a.ckpt_dir) printf("  checkpoint      %s (step %lld)\n", ckpt, (long long)t->step);
         if (a.log) printf("  log             %s\n", a.log);
     }

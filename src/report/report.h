@@ -22,6 +22,8 @@
 
 #include "compile/compile.h"
 
+#include <cjson/cJSON.h>
+
 /* Where things land in a heatmap image (pixels). Tile (x, y) covers the tile_px x tile_px square
  * whose top-left corner is (mesh_x + x * tile_px, mesh_y + y * tile_px); when tile_px >= 4 its
  * first row and column are grid or border lines. */
@@ -40,5 +42,16 @@ weft_status weft_report_heatmap_layout(const weft_program *p, const char *mode, 
  * for an unknown mode, WEFT_ERR_IO naming the path when the file cannot be opened or written
  * (libpng's message included), WEFT_ERR_NOMEM when the canvas cannot be allocated. */
 weft_status weft_report_heatmap(const weft_program *p, const char *path, const char *mode, weft_err *err);
+
+/* ---- the JSON report (json.c; fields in docs/REPORT.md) ---- */
+
+/* Adds the statistics of a run of p to the object r: samples and tokens per pass, and the
+ * seconds they take (a training step may be several passes). */
+void weft_report_add_stats(cJSON *r, const weft_program *p, const weft_sim_stats *st, int64_t samples, int64_t tokens,
+                           double seconds);
+/* Adds host_peak_rss_bytes and writes r to path (WEFT_ERR_IO naming the path). */
+weft_status weft_report_write(cJSON *r, const char *path, weft_err *err);
+/* The process's peak resident memory, bytes. */
+int64_t weft_report_peak_rss(void);
 
 #endif

@@ -1,0 +1,46 @@
+/* report: the JSON run report (docs/REPORT.md), shared by `weft run` and `weft train`. */
+#include "report/report.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/resource.h>
+
+int64_t weft_report_peak_rss(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (int64_t)ru.ru_maxrss * 1024;
+}
+
+void weft_report_add_stats(cJSON *r, const weft_program *p, const weft_sim_stats *st, int64_t samples, int64_t tokens,
+                           double seconds) {
+    cJSON_AddStringToObject(r, "arch", p->arch.name);
+    cJSON_AddNumberToObject(r, "cycles", (double)st->cycles);
+    cJSON_AddNumberToObject(r, "seconds", seconds);
+    cJSON_AddNumberToObject(r, "samples_per_s", seconds > 0 ? (double)samples / seconds : 0);
+    if (tokens) cJSON_AddNumberToObject(r, "tokens_per_s", seconds > 0 ? (double)tokens / seconds : 0);
+    cJSON_AddNumberToObject(r, "flops", (double)st->flops);
+    cJSON_AddNumberToObject(r, "flops_per_s", st->achieved_flops);
+    cJSON_AddNumberToObject(r, "peak_flops_per_s", st->peak_flops);
+    cJSON_AddStringToObject(r, "peak_dtype", st->peak_dtype);
+    cJSON_AddNumberToObject(r, "pe_utilization", st->pe_utilization);
+    cJSON_AddNumberToObject(r, "tiles_used", (double)st->tiles_used);
+    cJSON_AddNumberToObject(r, "sram_bytes_max", (double)st->sram_bytes_max);
+    cJSON_AddNumberToObject(r, "sram_bytes_mean", st->sram_bytes_mean);
+    cJSON_AddNumberToObject(r, "link_load_max", st->link_load_max);
+    cJSON_AddNumberToObject(r, "link_load_mean", st->link_load_mean);
+    cJSON_AddNumberToObject(r, "messages", (double)st->messages);
+    cJSON_AddNumberToObject(r, "bytes_moved", (double)st->bytes_moved);
+    cJSON_AddNumberToObject(r, "events", (double)st->events);
+    cJSON_AddNumberToObject(r, "channels_used", p->channels_used);
+}
+
+weft_status weft_report_write(cJSON *r, const char *path, weft_err *err) {
+    cJSON_AddNumberToObject(r, "host_peak_rss_bytes", (double)weft_report_peak_rss());
+    char *txt = cJSON_Print(r);
+    FILE *f = fopen(path, "w");
+    weft_status s = WEFT_OK;
+    if (!f || fprintf(f, "%s\n", txt) < 0) s = weft_err_set(err, WEFT_ERR_IO, "%s: cannot write the report: %s", path, strerror(errno));
+    if (f && fclose(f) && !s) s = weft_err_set(err, WEFT_ERR_IO, "%s: cannot write the report: %s", path, strerror(errno));
+    free(txt);
+    return s;
+}
