@@ -203,7 +203,7 @@ static void check_bad(const bad_case *c) {
     X(bad_onnx_no_graph, "bad_no_graph.onnx", WEFT_ERR_INVALID, NULL, NULL, "no graph", NULL)                     \
     /* the model header */                                                                                       \
     X(bad_onnx_opset_too_new, "bad_opset_too_new.onnx", WEFT_ERR_UNSUPPORTED, NULL, NULL, "opset 99", NULL)       \
-    X(bad_onnx_opset_too_old, "bad_opset_too_old.onnx", WEFT_ERR_UNSUPPORTED, NULL, NULL, "opset 1", NULL)        \
+    X(bad_onnx_opset_too_old, "bad_opset_too_old.onnx", WEFT_ERR_UNSUPPORTED, NULL, NULL, "opset 0", NULL)        \
     X(bad_onnx_no_opset, "bad_no_opset.onnx", WEFT_ERR_INVALID, NULL, NULL, "opset", NULL)                        \
     X(bad_onnx_only_custom_domain, "bad_only_custom_domain.onnx", WEFT_ERR_UNSUPPORTED, NULL, NULL, "domain",     \
       "com.example")                                                                                             \

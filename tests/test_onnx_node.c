@@ -1,11 +1,12 @@
-/* ONNX's own backend node tests (Debian's libonnx-testdata) on the reference executor. The cases
- * listed in tests/onnx_node_pass.txt must pass; a regression fails the suite. */
+/* ONNX's own backend tests (Debian's libonnx-testdata: the node cases, and the pytorch-converted,
+ * pytorch-operator and simple models) on the reference executor. The cases listed in
+ * tests/onnx_node_pass.txt (paths below the data folder) must pass; a regression fails the suite. */
 #include "onnx/onnx_test.h"
 #include "test.h"
 
 #include <string.h>
 
-#define NODE_DIR "/usr/share/libonnx-testdata/data/node"
+#define DATA_DIR "/usr/share/libonnx-testdata/data"
 
 TEST(onnx_node_cases_pass) {
     char list[4096];
@@ -20,7 +21,7 @@ TEST(onnx_node_cases_pass) {
         line[strcspn(line, "\r\n")] = 0;
         if (!line[0] || line[0] == '#') continue;
         char dir[4096], msg[1200];
-        snprintf(dir, sizeof dir, "%s/%s", NODE_DIR, line);
+        snprintf(dir, sizeof dir, "%s/%s", DATA_DIR, line);
         n++;
         weft_onnx_result r = weft_onnx_test_case(dir, &tol, msg, sizeof msg);
         if (r == WEFT_ONNX_PASS) ok++;

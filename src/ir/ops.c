@@ -2,6 +2,8 @@
  * every row is asked for: a shape rule run, a kernel run, a cost. */
 #include "ir/ir.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -121,6 +123,17 @@ weft_status weft_node_eval(const weft_graph *g, const weft_node *n, const weft_t
         if (!in[i]->data) { c.in[i] = in[i]; continue; }  /* a descriptor: Shape and Size read only the shape */
         weft_dtype cd = weft_dtype_compute(in[i]->dtype);
         if (cd == in[i]->dtype) { c.in[i] = in[i]; continue; }
+        if (in[i]->dtype == WEFT_F64) {
+            /* fp64 tensors compute in fp32: a finite value beyond its range would become inf */
+            const double *v = in[i]->data;
+            for (int64_t k = 0; k < weft_tensor_numel(in[i]); k++)
+                if (isfinite(v[k]) && fabs(v[k]) > FLT_MAX) {
+                    s = weft_err_set(err, WEFT_ERR_UNSUPPORTED,
+                                     "node '%s' (%s): input %d holds %g, beyond fp32, in which weft computes fp64 tensors",
+                                     n->name, n->op->name, i, v[k]);
+                    goto done;
+                }
+        }
         s = weft_tensor_convert(&conv[i], in[i], cd, err);
         if (s) goto done;
         c.in[i] = &conv[i];

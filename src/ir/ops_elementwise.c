@@ -43,18 +43,60 @@ static weft_status check_same_dtype(weft_op_ctx *c, int first) {
     return WEFT_OK;
 }
 
+/* Before opset 7 a binary op broadcast only with broadcast=1, aligning B at `axis` of A; weft
+ * broadcasts as numpy does (trailing axes), so it takes the old form only where the two agree. */
+static weft_status check_legacy_broadcast(weft_op_ctx *c) {
+    const weft_attr *axis = weft_node_attr(c->node, "axis");
+    if (!weft_attr_i(c->node, "broadcast", 0) || !axis || c->n_in != 2) return WEFT_OK;
+    int ra = c->in[0]->shape.ndim, rb = c->in[1]->shape.ndim;
+    int64_t ax = axis->i < 0 ? axis->i + ra : axis->i;
+    if (ax != ra - rb)
+        return weft_node_err(c, WEFT_ERR_UNSUPPORTED, "legacy broadcast of B at axis %lld (weft aligns trailing axes, at %d)",
+                             (long long)axis->i, ra - rb);
+    return WEFT_OK;
+}
+
 static weft_status infer_arith(weft_op_ctx *c) {
+    weft_status ls = check_legacy_broadcast(c);
+    if (ls) return ls;
     for (int i = 0; i < c->n_in; i++)
         if (c->in[i] && c->in[i]->dtype == WEFT_BOOL)
             return weft_node_err(c, WEFT_ERR_SHAPE, "input %d is bool; arithmetic takes numbers", i);
     weft_status s = check_same_dtype(c, 0);
     return s ? s : infer_bcast_n(c, 0, c->in[0]->dtype);
 }
+/* PRelu before opset 7: a slope of C values applies along axis 1 of X (N, C, ...). Gives the slope
+ * viewed as (C, 1, ..., 1), which numpy broadcasting then applies the old way. */
+static bool legacy_prelu(const weft_op_ctx *c, weft_tensor *view) {
+    const weft_shape *x = &c->in[0]->shape, *sl = &c->in[1]->shape;
+    if (c->node->opset >= 7 || sl->ndim != 1 || x->ndim < 3 || sl->d[0] != x->d[1] || sl->d[0] == 1) return false;
+    *view = *c->in[1];
+    view->owns = 0;
+    view->shape.ndim = x->ndim - 1;
+    view->shape.d[0] = sl->d[0];
+    for (int i = 1; i < x->ndim - 1; i++) view->shape.d[i] = 1;
+    return true;
+}
+
+static weft_status infer_prelu(weft_op_ctx *c) {
+    weft_tensor view;
+    if (!legacy_prelu(c, &view)) return infer_arith(c);
+    c->out[0].dtype = c->in[0]->dtype;
+    c->out[0].shape = c->in[0]->shape;
+    return c->in[1]->dtype == c->in[0]->dtype ? WEFT_OK
+                                              : weft_node_err(c, WEFT_ERR_SHAPE, "slope is %s, X is %s", weft_dtype_name(c->in[1]->dtype),
+                                                              weft_dtype_name(c->in[0]->dtype));
+}
+
 static weft_status infer_compare(weft_op_ctx *c) {
+    weft_status ls = check_legacy_broadcast(c);
+    if (ls) return ls;
     weft_status s = check_same_dtype(c, 0);
     return s ? s : infer_bcast_n(c, 0, WEFT_BOOL);
 }
 static weft_status infer_logic(weft_op_ctx *c) {
+    weft_status ls = check_legacy_broadcast(c);
+    if (ls) return ls;
     for (int i = 0; i < c->n_in; i++)
         if (c->in[i]->dtype != WEFT_BOOL)
             return weft_node_err(c, WEFT_ERR_SHAPE, "input %d is %s, logic ops take bool", i,
@@ -62,6 +104,8 @@ static weft_status infer_logic(weft_op_ctx *c) {
     return infer_bcast_n(c, 0, WEFT_BOOL);
 }
 static weft_status infer_pow(weft_op_ctx *c) {
+    weft_status ls = check_legacy_broadcast(c);
+    if (ls) return ls;
     for (int i = 0; i < 2; i++)
         if (c->in[i]->dtype == WEFT_BOOL) return weft_node_err(c, WEFT_ERR_SHAPE, "input %d is bool; Pow takes numbers", i);
     return infer_bcast_n(c, 0, c->in[0]->dtype);
@@ -200,7 +244,9 @@ static weft_status eval_binary(weft_op_ctx *c) {
         for (int64_t i = 0; i < weft_tensor_numel(c->in[1]); i++)
             if (!y[i]) return weft_node_err(c, WEFT_ERR_INVALID, "integer division by zero");
     }
-    binary(op, c->in[0], c->in[1], &c->out[0]);
+    weft_tensor slope;
+    if (op == B_PRELU && legacy_prelu(c, &slope)) binary(op, c->in[0], &slope, &c->out[0]);
+    else binary(op, c->in[0], c->in[1], &c->out[0]);
     return WEFT_OK;
 }
 
@@ -512,6 +558,8 @@ BWD(pow_backward) {
 }
 /* y = x < 0 ? x slope : x */
 BWD(prelu_backward) {
+    if (n->opset < 7)
+        return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "node '%s' (PRelu): no backward rule for the pre-opset-7 channel slope", n->name);
     BEGIN;
     int zero = K(0, X0), neg = OP2("Less", X0, zero);
     dx[0] = weft_gb_unbroadcast(b, OP3("Where", neg, OP2("Mul", dy[0], n->in[1]), dy[0]), weft_gb_shape(b, X0));
@@ -633,7 +681,7 @@ const weft_op_def weft_ops_elementwise[] = {
     BINARY_G("Add", infer_arith, add_backward), BINARY_G("Sub", infer_arith, sub_backward),
     BINARY_G("Mul", infer_arith, mul_backward),
     BINARY_G("Div", infer_arith, div_backward), BINARY_G("Pow", infer_pow, pow_backward), BINARY("Mod", infer_arith),
-    BINARY_G("PRelu", infer_arith, prelu_backward),
+    BINARY_G("PRelu", infer_prelu, prelu_backward),
     BINARY("Equal", infer_compare), BINARY("Less", infer_compare), BINARY("Greater", infer_compare),
     BINARY("LessOrEqual", infer_compare), BINARY("GreaterOrEqual", infer_compare),
     BINARY("And", infer_logic), BINARY("Or", infer_logic), BINARY("Xor", infer_logic),

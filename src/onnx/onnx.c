@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define ONNX_OPSET_MIN 7
+#define ONNX_OPSET_MIN 1   /* old forms are refused by the ops where weft does not follow them */
 #define ONNX_OPSET_MAX 18
 #define ONNX_MAX_FILE_BYTES ((int64_t)2 << 30) /* protobuf's own 2 GiB limit */
 

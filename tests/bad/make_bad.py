@@ -83,7 +83,7 @@ def cases():
 
     # ---- the model header ----
     yield "bad_opset_too_new.onnx", relu_model(opset=99)
-    yield "bad_opset_too_old.onnx", relu_model(opset=1)
+    yield "bad_opset_too_old.onnx", relu_model(opset=0)
     yield "bad_no_opset.onnx", relu_model(opset=None)
     yield "bad_only_custom_domain.onnx", relu_model(opset=None, extra_opsets=[("com.example", 1)])
 
