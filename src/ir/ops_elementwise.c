@@ -318,6 +318,13 @@ static weft_status eval_unary(weft_op_ctx *c) {
         for (int64_t i = 0; i < len; i++) b[i] = isnan(x[i]) != 0;
         return WEFT_OK;
     }
+    if (!strcmp(nm, "IsInf")) {
+        const float *x = c->in[0]->data;
+        uint8_t *b = c->out[0].data;
+        bool pos = weft_attr_i(c->node, "detect_positive", 1), neg = weft_attr_i(c->node, "detect_negative", 1);
+        for (int64_t i = 0; i < len; i++) b[i] = isinf(x[i]) && (x[i] > 0 ? pos : neg);
+        return WEFT_OK;
+    }
     if (c->out[0].dtype == WEFT_BOOL) {
         const uint8_t *x = c->in[0]->data;
         uint8_t *y = c->out[0].data;
@@ -369,6 +376,10 @@ static weft_status eval_unary(weft_op_ctx *c) {
     if (!strcmp(nm, "Selu")) {
         float a = weft_attr_f(n, "alpha", 1.67326319217681884765625f), g = weft_attr_f(n, "gamma", 1.05070102214813232421875f);
         MAP(v > 0 ? g * v : g * (a * expf(v) - a));
+    }
+    if (!strcmp(nm, "Shrink")) {
+        float lambd = weft_attr_f(n, "lambd", 0.5f), bias = weft_attr_f(n, "bias", 0);
+        MAP(v < -lambd ? v + bias : v > lambd ? v - bias : 0);
     }
     if (!strcmp(nm, "HardSigmoid")) {
         float a = weft_attr_f(n, "alpha", 0.2f), b = weft_attr_f(n, "beta", 0.5f);
@@ -677,6 +688,8 @@ const weft_op_def weft_ops_elementwise[] = {
     UNARY_FG("LeakyRelu", leaky_relu_backward),
     UNARY_F("Elu"), UNARY_F("Celu"), UNARY_F("ThresholdedRelu"), UNARY_F("Selu"), UNARY_F("HardSigmoid"),
     {"IsNaN", 1, 1, 1, 1, 0, "", infer_isnan, eval_unary, cost_eltwise, NULL},
+    {"IsInf", 1, 1, 1, 1, 0, "detect_positive,detect_negative", infer_isnan, eval_unary, cost_eltwise, NULL},
+    {"Shrink", 1, 1, 1, 1, 0, "lambd,bias", infer_float_same, eval_unary, cost_eltwise, NULL},
     {"Not", 1, 1, 1, 1, 0, "", infer_not, eval_unary, cost_eltwise, NULL},
     BINARY_G("Add", infer_arith, add_backward), BINARY_G("Sub", infer_arith, sub_backward),
     BINARY_G("Mul", infer_arith, mul_backward),
