@@ -64,6 +64,10 @@ typedef enum {
     WEFT_I8,
     WEFT_U8,
     WEFT_BOOL,
+    WEFT_U16,
+    WEFT_I16,
+    WEFT_U32,
+    WEFT_U64,  /* computed in int64: values beyond INT64_MAX are refused */
     WEFT_DTYPE_COUNT
 } weft_dtype;
 

@@ -73,6 +73,8 @@ static const struct { const char *name; size_t size; } dtypes[] = {
     [WEFT_F32] = {"float32", 4}, [WEFT_F16] = {"float16", 2}, [WEFT_BF16] = {"bfloat16", 2},
     [WEFT_F64] = {"float64", 8}, [WEFT_I64] = {"int64", 8},   [WEFT_I32] = {"int32", 4},
     [WEFT_I8] = {"int8", 1},     [WEFT_U8] = {"uint8", 1},    [WEFT_BOOL] = {"bool", 1},
+    [WEFT_U16] = {"uint16", 2},  [WEFT_I16] = {"int16", 2},   [WEFT_U32] = {"uint32", 4},
+    [WEFT_U64] = {"uint64", 8},
 };
 _Static_assert(sizeof dtypes / sizeof *dtypes == WEFT_DTYPE_COUNT, "dtype table");
 
@@ -138,6 +140,10 @@ static double load_f(const void *p, weft_dtype dt, size_t i) {
     case WEFT_I8: return ((const int8_t *)p)[i];
     case WEFT_U8: return ((const uint8_t *)p)[i];
     case WEFT_BOOL: return ((const uint8_t *)p)[i] != 0;
+    case WEFT_U16: return ((const uint16_t *)p)[i];
+    case WEFT_I16: return ((const int16_t *)p)[i];
+    case WEFT_U32: return ((const uint32_t *)p)[i];
+    case WEFT_U64: return (double)((const uint64_t *)p)[i];
     default: WEFT_ASSERT(0); return 0;
     }
 }
@@ -149,6 +155,10 @@ static int64_t load_i(const void *p, weft_dtype dt, size_t i) {
     case WEFT_I8: return ((const int8_t *)p)[i];
     case WEFT_U8: return ((const uint8_t *)p)[i];
     case WEFT_BOOL: return ((const uint8_t *)p)[i] != 0;
+    case WEFT_U16: return ((const uint16_t *)p)[i];
+    case WEFT_I16: return ((const int16_t *)p)[i];
+    case WEFT_U32: return ((const uint32_t *)p)[i];
+    case WEFT_U64: return (int64_t)((const uint64_t *)p)[i];  /* wraps beyond INT64_MAX: callers check */
     default: {
         double v = load_f(p, dt, i);
         if (isnan(v)) return 0;
@@ -174,6 +184,10 @@ void weft_convert(void *dst, weft_dtype dd, const void *src, weft_dtype sd, size
         case WEFT_I32: ((int32_t *)dst)[i] = (int32_t)load_i(src, sd, i); break;
         case WEFT_I8: ((int8_t *)dst)[i] = (int8_t)load_i(src, sd, i); break;
         case WEFT_U8: ((uint8_t *)dst)[i] = (uint8_t)load_i(src, sd, i); break;
+        case WEFT_U16: ((uint16_t *)dst)[i] = (uint16_t)load_i(src, sd, i); break;
+        case WEFT_I16: ((int16_t *)dst)[i] = (int16_t)load_i(src, sd, i); break;
+        case WEFT_U32: ((uint32_t *)dst)[i] = (uint32_t)load_i(src, sd, i); break;
+        case WEFT_U64: ((uint64_t *)dst)[i] = (uint64_t)load_i(src, sd, i); break;
         case WEFT_BOOL: ((uint8_t *)dst)[i] = load_f(src, sd, i) != 0; break;
         default: WEFT_ASSERT(0);
         }
@@ -307,17 +321,22 @@ float weft_rng_normal(weft_rng *r) {
     return sqrtf(-2.0f * logf(u1)) * cosf(6.28318530717958647692f * u2);
 }
 
-/* ONNX TensorProto.DataType: FLOAT=1 UINT8=2 INT8=3 INT32=6 INT64=7 BOOL=9 FLOAT16=10 DOUBLE=11 BFLOAT16=16 */
+/* ONNX TensorProto.DataType: FLOAT=1 UINT8=2 INT8=3 UINT16=4 INT16=5 INT32=6 INT64=7 BOOL=9 FLOAT16=10
+ * DOUBLE=11 UINT32=12 UINT64=13 BFLOAT16=16 */
 int weft_dtype_from_onnx(int t) {
     switch (t) {
     case 1: return WEFT_F32;
     case 2: return WEFT_U8;
     case 3: return WEFT_I8;
+    case 4: return WEFT_U16;
+    case 5: return WEFT_I16;
     case 6: return WEFT_I32;
     case 7: return WEFT_I64;
     case 9: return WEFT_BOOL;
     case 10: return WEFT_F16;
     case 11: return WEFT_F64;
+    case 12: return WEFT_U32;
+    case 13: return WEFT_U64;
     case 16: return WEFT_BF16;
     default: return -1;
     }
@@ -325,6 +344,8 @@ int weft_dtype_from_onnx(int t) {
 
 int weft_dtype_to_onnx(weft_dtype dt) {
     static const int codes[] = {[WEFT_F32] = 1, [WEFT_F16] = 10, [WEFT_BF16] = 16, [WEFT_F64] = 11, [WEFT_I64] = 7,
-                                [WEFT_I32] = 6, [WEFT_I8] = 3, [WEFT_U8] = 2, [WEFT_BOOL] = 9};
+                                [WEFT_I32] = 6, [WEFT_I8] = 3, [WEFT_U8] = 2, [WEFT_BOOL] = 9, [WEFT_U16] = 4,
+                                [WEFT_I16] = 5, [WEFT_U32] = 12, [WEFT_U64] = 13};
+    _Static_assert(sizeof codes / sizeof *codes == WEFT_DTYPE_COUNT, "ONNX codes for every dtype");
     return codes[dt];
 }

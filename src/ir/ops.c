@@ -123,6 +123,16 @@ weft_status weft_node_eval(const weft_graph *g, const weft_node *n, const weft_t
         if (!in[i]->data) { c.in[i] = in[i]; continue; }  /* a descriptor: Shape and Size read only the shape */
         weft_dtype cd = weft_dtype_compute(in[i]->dtype);
         if (cd == in[i]->dtype) { c.in[i] = in[i]; continue; }
+        if (in[i]->dtype == WEFT_U64) {
+            /* uint64 computes in int64: a value beyond INT64_MAX would wrap */
+            const uint64_t *v = in[i]->data;
+            for (int64_t k = 0; k < weft_tensor_numel(in[i]); k++)
+                if (v[k] > (uint64_t)INT64_MAX) {
+                    s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "node '%s' (%s): input %d holds %llu, beyond int64, in which weft "
+                                     "computes uint64 tensors", n->name, n->op->name, i, (unsigned long long)v[k]);
+                    goto done;
+                }
+        }
         if (in[i]->dtype == WEFT_F64) {
             /* fp64 tensors compute in fp32: a finite value beyond its range would become inf */
             const double *v = in[i]->data;

@@ -99,6 +99,7 @@ static weft_status tensor_from_proto(const Onnx__TensorProto *p, weft_tensor *t,
         case WEFT_F32: have = p->n_float_data; field = "float_data"; break;
         case WEFT_F64: have = p->n_double_data; field = "double_data"; break;
         case WEFT_I64: have = p->n_int64_data; field = "int64_data"; break;
+        case WEFT_U32: case WEFT_U64: have = p->n_uint64_data; field = "uint64_data"; break;
         default: have = p->n_int32_data; field = "int32_data"; break;
     }
     if (have != (size_t)n)
@@ -113,9 +114,13 @@ static weft_status tensor_from_proto(const Onnx__TensorProto *p, weft_tensor *t,
     case WEFT_F64: memcpy(t->data, p->double_data, (size_t)n * 8); break;
     case WEFT_I64: memcpy(t->data, p->int64_data, (size_t)n * 8); break;
     case WEFT_I32: memcpy(t->data, p->int32_data, (size_t)n * 4); break;
-    case WEFT_F16: case WEFT_BF16:
+    case WEFT_F16: case WEFT_BF16: case WEFT_U16: case WEFT_I16:
         for (int64_t i = 0; i < n; i++) ((uint16_t *)t->data)[i] = (uint16_t)p->int32_data[i];
         break;
+    case WEFT_U32:
+        for (int64_t i = 0; i < n; i++) ((uint32_t *)t->data)[i] = (uint32_t)p->uint64_data[i];
+        break;
+    case WEFT_U64: memcpy(t->data, p->uint64_data, (size_t)n * 8); break;
     default:
         for (int64_t i = 0; i < n; i++) ((uint8_t *)t->data)[i] = (uint8_t)p->int32_data[i];
     }
@@ -241,7 +246,21 @@ static weft_status import_graph(const char *path, const Onnx__GraphProto *gp, in
         if (map_get(&names, vi->name) >= 0) continue;
         int b = k++;
         if (b < n_bound && bound[b]) {
-            const weft_tensor *t = bound[b];
+            weft_tensor view = *bound[b];
+            const weft_tensor *t = &view;
+            view.owns = 0;
+            /* the data must be of the type the model declares; ONNX's own test data stores bfloat16
+             * as uint16 (the same bits), which is read as what it is */
+            const Onnx__TypeProto *tp = vi->type;
+            if (tp && tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE && tp->tensor_type) {
+                int declared = weft_dtype_from_onnx(tp->tensor_type->elem_type);
+                if (declared == WEFT_BF16 && view.dtype == WEFT_U16) view.dtype = WEFT_BF16;
+                else if (declared >= 0 && declared != (int)view.dtype) {
+                    s = weft_err_set(err, WEFT_ERR_INVALID, "%s: graph input '%s' is declared %s but given %s data", path, vi->name,
+                                     weft_dtype_name((weft_dtype)declared), weft_dtype_name(view.dtype));
+                    break;
+                }
+            }
             /* A bound input whose values the graph needs at compile time becomes a constant. */
             bool as_const = t->dtype == WEFT_I64 || t->dtype == WEFT_I32;
             for (size_t j = 0; j < gp->n_node && !as_const; j++)

@@ -99,8 +99,16 @@ weft_onnx_result weft_onnx_test_case_on(const char *dir, const weft_onnx_tol *to
             /* feed the graph inputs that stayed inputs, in order */
             const weft_tensor *feed[32];
             int n_feed = 0;
+            weft_tensor views[32];
             for (int i = 0; i < n_in; i++)
-                if (stays[i]) feed[n_feed++] = bound[i];
+                if (stays[i]) {
+                    /* bfloat16 data stored as uint16 is fed as the bfloat16 the graph declares */
+                    views[n_feed] = *bound[i];
+                    views[n_feed].owns = 0;
+                    if (views[n_feed].dtype == WEFT_U16 && g->vals[g->inputs[n_feed]].dtype == WEFT_BF16) views[n_feed].dtype = WEFT_BF16;
+                    feed[n_feed] = &views[n_feed];
+                    n_feed++;
+                }
             s = arch ? run_fabric(g, arch, feed, n_feed, got, n_want, &err) : weft_ref_run(g, feed, n_feed, got, n_want, &err);
         }
         if (s) {
@@ -109,6 +117,7 @@ weft_onnx_result weft_onnx_test_case_on(const char *dir, const weft_onnx_tol *to
         }
         for (int o = 0; o < n_want && !s && res == WEFT_ONNX_PASS; o++) {
             char a[128], b[128];
+            if (got[o].dtype == WEFT_BF16 && want[o].dtype == WEFT_U16) want[o].dtype = WEFT_BF16;  /* ONNX stores bf16 as uint16 */
             if (!weft_shape_eq(&got[o].shape, &want[o].shape) || (got[o].dtype != want[o].dtype)) {
                 snprintf(msg, msg_len, "output %d: got %s %s, expected %s %s", o, weft_dtype_name(got[o].dtype),
                          weft_shape_str(&got[o].shape, a, sizeof a), weft_dtype_name(want[o].dtype),
