@@ -9,14 +9,16 @@
 
 /* Determinism across threads: OpenBLAS gives different bits with different thread counts, so
  * weft calls it single-threaded on pieces of C whose boundaries depend only on the matrix sizes
- * (the longer of M and N cut every GEMM_PIECE), and spreads the pieces over its own threads. The
+ * (the longer of M and N cut into at most GEMM_MAX_PIECES pieces of at least GEMM_PIECE, rounded to
+ * 16), and spreads the pieces over its own threads. The
  * bits are then the same with 1 thread or 64. */
 #define GEMM_PIECE 512
+#define GEMM_MAX_PIECES 16
 #define GEMM_MIN_PARALLEL_FLOPS 4e6
 
 typedef struct {
     bool ta, tb, by_rows;
-    int64_t M, N, K, lda, ldb, ldc, pieces;
+    int64_t M, N, K, lda, ldb, ldc, pieces, piece;
     float alpha, beta;
     const float *A, *B;
     float *C;
@@ -24,7 +26,7 @@ typedef struct {
 } gemm_job;
 
 static void gemm_piece(const gemm_job *j, int64_t piece) {
-    int64_t lo = piece * GEMM_PIECE, hi = lo + GEMM_PIECE;
+    int64_t lo = piece * j->piece, hi = lo + j->piece;
     if (j->by_rows) {
         if (hi > j->M) hi = j->M;
         const float *A = j->ta ? j->A + lo : j->A + lo * j->lda;
@@ -69,8 +71,12 @@ void weft_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, c
             for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
         return;
     }
-    gemm_job job = {ta, tb, M > N, M, N, K, lda, ldb, ldc, 0, alpha, beta, A, B, C, 0, 1};
-    job.pieces = ((M > N ? M : N) + GEMM_PIECE - 1) / GEMM_PIECE;
+    gemm_job job = {ta, tb, M > N, M, N, K, lda, ldb, ldc, 0, 0, alpha, beta, A, B, C, 0, 1};
+    int64_t longer = M > N ? M : N;
+    job.pieces = (longer + GEMM_PIECE - 1) / GEMM_PIECE;
+    if (job.pieces > GEMM_MAX_PIECES) job.pieces = GEMM_MAX_PIECES;
+    job.piece = ((longer + job.pieces - 1) / job.pieces + 15) / 16 * 16;
+    job.pieces = (longer + job.piece - 1) / job.piece;
     int threads = gemm_threads();
     if (threads > job.pieces) threads = (int)job.pieces;
     if (2.0 * (double)M * (double)N * (double)K < GEMM_MIN_PARALLEL_FLOPS) threads = 1;
