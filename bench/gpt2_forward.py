@@ -4,7 +4,7 @@ weft's side is `weft run-ref builtin:gpt2:seq=128`, which builds the model (not 
 the host time of weft_ref_run. PyTorch's side is GPT-2 written out below in plain PyTorch (the
 same architecture and sizes, random weights: no download), in eval mode under no_grad. The two
 sides alternate, `--rounds` times, and the medians are compared. Both sides get the same number
-of threads (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS for weft, torch.set_num_threads for PyTorch,
+of threads (WEFT_THREADS for weft, torch.set_num_threads for PyTorch,
 OMP_WAIT_POLICY=passive so that idle OpenMP threads do not spin against the other side).
 
 The FLOP count is weft's (from the graph's cost rules, a multiply-add counts 2); the machine's
@@ -89,7 +89,7 @@ def main():
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
+    env = dict(os.environ, WEFT_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
     spec = "builtin:gpt2:seq=%d" % a.seq
 
     # sgemm rate: best of a few 2048^3 products
