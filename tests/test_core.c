@@ -58,3 +58,27 @@ TEST(core_rng_deterministic) {
     CHECK_NEAR(sum / 20000, 0, 0.05);
     CHECK_NEAR(sq / 20000, 1, 0.05);
 }
+
+TEST(core_rng_advance_equals_draws) {
+    uint64_t skips[] = {0, 1, 2, 65536, 1000003};
+    for (size_t k = 0; k < sizeof skips / sizeof *skips; k++) {
+        weft_rng a, b;
+        weft_rng_seed(&a, 9, 3);
+        weft_rng_seed(&b, 9, 3);
+        for (uint64_t i = 0; i < skips[k]; i++) weft_rng_u32(&a);
+        weft_rng_advance(&b, skips[k]);
+        for (int i = 0; i < 4; i++) CHECK_INT(weft_rng_u32(&a), weft_rng_u32(&b));
+    }
+}
+
+/* Each task runs exactly once, whatever the thread limit. */
+static void count_task(void *ctx, int64_t task) { __atomic_add_fetch(&((int *)ctx)[task], 1, __ATOMIC_RELAXED); }
+
+TEST(core_parallel_for_runs_each_task_once) {
+    int limits[] = {1, 2, 3, 0};
+    for (size_t k = 0; k < sizeof limits / sizeof *limits; k++) {
+        int hits[37] = {0};
+        weft_parallel_for(37, limits[k], count_task, hits);
+        for (int i = 0; i < 37; i++) CHECK_INT(hits[i], 1);
+    }
+}

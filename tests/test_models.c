@@ -4,6 +4,7 @@
  * the key. */
 #include "ir/ir.h"
 #include "models/models.h"
+#include "models/nn.h"
 #include "test.h"
 
 #include <math.h>
@@ -446,4 +447,33 @@ TEST(models_every_parameter_feeds_a_node) {
         }
         weft_graph_free(g);
     }
+}
+
+/* Parameters bigger than one fill chunk (and of odd size) hold exactly the values of one thread
+ * drawing the parameter's stream in order: parameter p of seed s is stream p of s, normals by
+ * Box-Muller pairs (cos, sin), uniforms one draw each. */
+TEST(models_param_init_is_one_stream) {
+    const int64_t n = 3 * 65536 + 3;
+    weft_graph *g = weft_graph_new("init");
+    weft_err err = {0};
+    weft_nn b;
+    weft_nn_init(&b, g, 1234, &err);
+    int pn = weft_nn_param(&b, "normal", WEFT_SHAPE(n), WEFT_NN_INIT_NORMAL, 0.5f, 0);
+    int pu = weft_nn_param(&b, "uniform", WEFT_SHAPE(n), WEFT_NN_INIT_UNIFORM, 2.0f, 0);
+    CHECK(b.status == WEFT_OK);
+    if (b.status) { weft_graph_free(g); return; }
+    const float *wn = g->vals[pn].data.data, *wu = g->vals[pu].data.data;
+    weft_rng r;
+    weft_rng_seed(&r, 1234, 0);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; i += 2) {
+        float u1 = weft_rng_uniform(&r), u2 = weft_rng_uniform(&r);
+        float rad = sqrtf(-2.0f * logf(u1 < 1e-12f ? 1e-12f : u1)), th = 6.28318530717958647692f * u2;
+        bad += wn[i] != 0.5f * rad * cosf(th);
+        if (i + 1 < n) bad += wn[i + 1] != 0.5f * rad * sinf(th);
+    }
+    weft_rng_seed(&r, 1234, 1);
+    for (int64_t i = 0; i < n; i++) bad += wu[i] != 2.0f * (2.0f * weft_rng_uniform(&r) - 1.0f);
+    CHECK_INT(bad, 0);
+    weft_graph_free(g);
 }

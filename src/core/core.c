@@ -2,8 +2,10 @@
 #include "core/core.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- errors ---- */
 
@@ -321,6 +323,22 @@ float weft_rng_normal(weft_rng *r) {
     return sqrtf(-2.0f * logf(u1)) * cosf(6.28318530717958647692f * u2);
 }
 
+/* PCG's jump-ahead (O'Neill, pcg-c's pcg_advance_lcg_64): compose the LCG step with itself by
+ * squaring, taking the bits of n. */
+void weft_rng_advance(weft_rng *r, uint64_t n) {
+    uint64_t mult = 6364136223846793005ULL, plus = r->inc, acc_mult = 1, acc_plus = 0;
+    while (n) {
+        if (n & 1) {
+            acc_mult *= mult;
+            acc_plus = acc_plus * mult + plus;
+        }
+        plus = (mult + 1) * plus;
+        mult *= mult;
+        n >>= 1;
+    }
+    r->state = acc_mult * r->state + acc_plus;
+}
+
 /* ONNX TensorProto.DataType: FLOAT=1 UINT8=2 INT8=3 UINT16=4 INT16=5 INT32=6 INT64=7 BOOL=9 FLOAT16=10
  * DOUBLE=11 UINT32=12 UINT64=13 BFLOAT16=16 */
 int weft_dtype_from_onnx(int t) {
@@ -348,4 +366,55 @@ int weft_dtype_to_onnx(weft_dtype dt) {
                                 [WEFT_I16] = 5, [WEFT_U32] = 12, [WEFT_U64] = 13};
     _Static_assert(sizeof codes / sizeof *codes == WEFT_DTYPE_COUNT, "ONNX codes for every dtype");
     return codes[dt];
+}
+
+/* ---- threads ---- */
+
+static int n_threads = 1;
+static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
+
+static void threads_init(void) {
+    const char *e = getenv("WEFT_THREADS");
+    long n = e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+    n_threads = (int)(n < 1 ? 1 : n > 64 ? 64 : n);
+}
+
+int weft_threads(void) {
+    pthread_once(&threads_once, threads_init);
+    return n_threads;
+}
+
+typedef struct {
+    void (*fn)(void *, int64_t);
+    void *ctx;
+    int64_t n_tasks;
+    int thread, threads;
+} parallel_job;
+
+static void *parallel_worker(void *arg) {
+    const parallel_job *j = arg;
+    for (int64_t t = j->thread; t < j->n_tasks; t += j->threads) j->fn(j->ctx, t);
+    return NULL;
+}
+
+void weft_parallel_for(int64_t n_tasks, int max_threads, void (*fn)(void *ctx, int64_t task), void *ctx) {
+    int threads = weft_threads();
+    if (max_threads > 0 && threads > max_threads) threads = max_threads;
+    if (threads > n_tasks) threads = (int)(n_tasks < 1 ? 1 : n_tasks);
+    parallel_job jobs[64];
+    pthread_t tid[64];
+    int started = 0;
+    for (int t = 1; t < threads; t++) {
+        jobs[t] = (parallel_job){fn, ctx, n_tasks, t, threads};
+        if (pthread_create(&tid[t], NULL, parallel_worker, &jobs[t])) break;
+        started = t;
+    }
+    /* this thread takes task 0 and every threads-th after it; the tasks of threads that could not
+     * start are done here too */
+    for (int t = 0; t < threads; t++) {
+        if (t >= 1 && t <= started) continue;
+        jobs[t] = (parallel_job){fn, ctx, n_tasks, t, threads};
+        parallel_worker(&jobs[t]);
+    }
+    for (int t = 1; t <= started; t++) pthread_join(tid[t], NULL);
 }

@@ -81,9 +81,21 @@ void weft_rng_seed(weft_rng *r, uint64_t seed, uint64_t stream);
 uint32_t weft_rng_u32(weft_rng *r);
 float weft_rng_uniform(weft_rng *r);  /* [0, 1) */
 float weft_rng_normal(weft_rng *r);   /* N(0, 1), Box-Muller */
-
-#endif
+/* Skip n draws in O(log n): a stream can be cut into chunks filled by different threads that
+ * give the same numbers as one thread drawing them in order. */
+void weft_rng_advance(weft_rng *r, uint64_t n);
 
 /* ONNX TensorProto.DataType codes <-> weft dtypes (-1: no weft dtype for that code). */
 int weft_dtype_from_onnx(int onnx_type);
 int weft_dtype_to_onnx(weft_dtype dt);
+
+/* ---- threads ---- */
+
+/* weft's worker threads: WEFT_THREADS, else the online cores, 1 to 64. */
+int weft_threads(void);
+/* fn(ctx, task) for task in [0, n_tasks), spread round-robin over at most max_threads threads
+ * (<= 0: weft_threads()). Returns when all are done. The caller's tasks must not depend on
+ * which thread runs them: that is what keeps the bits the same for any thread count. */
+void weft_parallel_for(int64_t n_tasks, int max_threads, void (*fn)(void *ctx, int64_t task), void *ctx);
+
+#endif

@@ -4,7 +4,6 @@
 #include <cblas.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <unistd.h>
 #include <math.h>
 
 /* Determinism across threads: OpenBLAS gives different bits with different thread counts, so
@@ -22,10 +21,10 @@ typedef struct {
     float alpha, beta;
     const float *A, *B;
     float *C;
-    int thread, threads;
 } gemm_job;
 
-static void gemm_piece(const gemm_job *j, int64_t piece) {
+static void gemm_piece(void *ctx, int64_t piece) {
+    const gemm_job *j = ctx;
     int64_t lo = piece * j->piece, hi = lo + j->piece;
     if (j->by_rows) {
         if (hi > j->M) hi = j->M;
@@ -40,28 +39,9 @@ static void gemm_piece(const gemm_job *j, int64_t piece) {
     }
 }
 
-static void *gemm_worker(void *arg) {
-    const gemm_job *j = arg;
-    for (int64_t piece = j->thread; piece < j->pieces; piece += j->threads) gemm_piece(j, piece);
-    return NULL;
-}
-
-/* Threads for GEMM: WEFT_THREADS, else the online cores (at most 64). OpenBLAS itself runs
- * single-threaded from the first call on. */
-static int n_gemm_threads = 1;
+/* OpenBLAS runs single-threaded from the first call on; the threads are weft's (weft_threads). */
 static pthread_once_t gemm_once = PTHREAD_ONCE_INIT;
-
-static void gemm_init(void) {
-    openblas_set_num_threads(1);
-    const char *e = getenv("WEFT_THREADS");
-    long n = e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
-    n_gemm_threads = (int)(n < 1 ? 1 : n > 64 ? 64 : n);
-}
-
-static int gemm_threads(void) {
-    pthread_once(&gemm_once, gemm_init);
-    return n_gemm_threads;
-}
+static void gemm_init(void) { openblas_set_num_threads(1); }
 
 void weft_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
@@ -71,35 +51,15 @@ void weft_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, c
             for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
         return;
     }
-    gemm_job job = {ta, tb, M > N, M, N, K, lda, ldb, ldc, 0, 0, alpha, beta, A, B, C, 0, 1};
+    pthread_once(&gemm_once, gemm_init);
+    gemm_job job = {ta, tb, M > N, M, N, K, lda, ldb, ldc, 0, 0, alpha, beta, A, B, C};
     int64_t longer = M > N ? M : N;
     job.pieces = (longer + GEMM_PIECE - 1) / GEMM_PIECE;
     if (job.pieces > GEMM_MAX_PIECES) job.pieces = GEMM_MAX_PIECES;
     job.piece = ((longer + job.pieces - 1) / job.pieces + 15) / 16 * 16;
     job.pieces = (longer + job.piece - 1) / job.piece;
-    int threads = gemm_threads();
-    if (threads > job.pieces) threads = (int)job.pieces;
-    if (2.0 * (double)M * (double)N * (double)K < GEMM_MIN_PARALLEL_FLOPS) threads = 1;
-    gemm_job jobs[64];
-    pthread_t tid[64];
-    int started = 0;
-    for (int t = 1; t < threads; t++) {
-        jobs[t] = job;
-        jobs[t].thread = t;
-        jobs[t].threads = threads;
-        if (pthread_create(&tid[t], NULL, gemm_worker, &jobs[t])) break;
-        started = t;
-    }
-    /* this thread takes piece 0 and every threads-th after it; pieces of threads that could not
-     * start are done here too */
-    job.threads = threads;
-    gemm_worker(&job);
-    for (int t = started + 1; t < threads; t++) {
-        gemm_job rest = job;
-        rest.thread = t;
-        gemm_worker(&rest);
-    }
-    for (int t = 1; t <= started; t++) pthread_join(tid[t], NULL);
+    bool small = 2.0 * (double)M * (double)N * (double)K < GEMM_MIN_PARALLEL_FLOPS;
+    weft_parallel_for(job.pieces, small ? 1 : 0, gemm_piece, &job);
 }
 
 void weft_bcast_strides(const weft_shape *in, const weft_shape *out, int64_t *strides) {

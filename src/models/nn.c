@@ -42,6 +42,46 @@ static const char *join(char *buf, size_t n, const char *prefix, const char *lea
     return buf;
 }
 
+/* Filling a parameter: chunks of INIT_CHUNK values, each from its own jump-ahead copy of the
+ * parameter's RNG stream, so the values are those of one thread drawing in order, whatever the
+ * number of threads (GPT-2 124M draws 124M normals). */
+#define INIT_CHUNK ((int64_t)1 << 16)
+
+typedef struct {
+    float *w; /* (n) */
+    int64_t n;
+    weft_rng rng;
+    weft_nn_init_kind init;
+    float scale;
+} init_job;
+
+static void init_chunk(void *ctx, int64_t chunk) {
+    const init_job *j = ctx;
+    int64_t lo = chunk * INIT_CHUNK, hi = lo + INIT_CHUNK < j->n ? lo + INIT_CHUNK : j->n;
+    float *w = j->w, scale = j->scale;
+    weft_rng r = j->rng;
+    weft_rng_advance(&r, (uint64_t)lo); /* one draw per value; a chunk starts at an even index */
+    switch (j->init) {
+    case WEFT_NN_INIT_ZEROS: break;
+    case WEFT_NN_INIT_ONES:
+        for (int64_t i = lo; i < hi; i++) w[i] = 1.0f;
+        break;
+    case WEFT_NN_INIT_NORMAL:
+        /* Box-Muller, both values of each pair; an odd count still draws the last pair whole */
+        for (int64_t i = lo; i < hi; i += 2) {
+            float u1 = weft_rng_uniform(&r), u2 = weft_rng_uniform(&r);
+            float rad = sqrtf(-2.0f * logf(u1 < 1e-12f ? 1e-12f : u1)), th = 6.28318530717958647692f * u2;
+            w[i] = scale * rad * cosf(th);
+            if (i + 1 < hi) w[i + 1] = scale * rad * sinf(th);
+        }
+        break;
+    case WEFT_NN_INIT_TORCH:
+    case WEFT_NN_INIT_UNIFORM:
+        for (int64_t i = lo; i < hi; i++) w[i] = scale * (2.0f * weft_rng_uniform(&r) - 1.0f);
+        break;
+    }
+}
+
 int weft_nn_param(weft_nn *b, const char *name, weft_shape shape, weft_nn_init_kind init, float scale,
                   int64_t fan_in) {
     if (b->status) return -1;
@@ -51,31 +91,10 @@ int weft_nn_param(weft_nn *b, const char *name, weft_shape shape, weft_nn_init_k
     /* allocated zeroed by the graph and filled in place: no second copy of big weights */
     int id = weft_graph_param(b->g, name, WEFT_F32, shape, NULL);
     if (id < 0) return weft_nn_fail(b, WEFT_ERR_NOMEM, "parameter '%s': cannot allocate", name);
-    float *w = b->g->vals[id].data.data; /* (numel) */
-    int64_t n = weft_shape_numel(&shape);
-    weft_rng r;
-    weft_rng_seed(&r, b->seed, b->n_params++);
-    switch (init) {
-    case WEFT_NN_INIT_ZEROS: break;
-    case WEFT_NN_INIT_ONES:
-        for (int64_t i = 0; i < n; i++) w[i] = 1.0f;
-        break;
-    case WEFT_NN_INIT_NORMAL:
-        /* Box-Muller, both values of each pair (GPT-2 124M draws 124M of them) */
-        for (int64_t i = 0; i < n; i += 2) {
-            float u1 = weft_rng_uniform(&r), u2 = weft_rng_uniform(&r);
-            float rad = sqrtf(-2.0f * logf(u1 < 1e-12f ? 1e-12f : u1)), th = 6.28318530717958647692f * u2;
-            w[i] = scale * rad * cosf(th);
-            if (i + 1 < n) w[i + 1] = scale * rad * sinf(th);
-        }
-        break;
-    case WEFT_NN_INIT_TORCH:
-        scale = fan_in > 0 ? 1.0f / sqrtf((float)fan_in) : 0.0f;
-        /* fall through */
-    case WEFT_NN_INIT_UNIFORM:
-        for (int64_t i = 0; i < n; i++) w[i] = scale * (2.0f * weft_rng_uniform(&r) - 1.0f);
-        break;
-    }
+    init_job job = {.w = b->g->vals[id].data.data, .n = weft_shape_numel(&shape), .init = init, .scale = scale};
+    weft_rng_seed(&job.rng, b->seed, b->n_params++);
+    if (init == WEFT_NN_INIT_TORCH) job.scale = fan_in > 0 ? 1.0f / sqrtf((float)fan_in) : 0.0f;
+    if (init != WEFT_NN_INIT_ZEROS) weft_parallel_for((job.n + INIT_CHUNK - 1) / INIT_CHUNK, 0, init_chunk, &job);
     return id;
 }
 
