@@ -415,7 +415,13 @@ static weft_status load_weight(weft_program *p, weft_kernel *k, weft_err *err) {
         weft_status s = weft_tensor_alloc(&k->weight, WEFT_F32, WEFT_SHAPE(k->K, k->N), err);
         if (s) return s;
     }
-    float *w = k->weight.data;
+    float *w = k->weight.data; /* (K, N) */
+    if (W->dtype == WEFT_F32) { /* the common case, read directly: GPT-2 has 85M weights to copy */
+        const float *src = W->data;
+        for (int64_t r = 0; r < k->K; r++)
+            for (int64_t c = 0; c < k->N; c++) w[r * k->N + c] = alpha * src[tb ? c * k->K + r : r * k->N + c];
+        return WEFT_OK;
+    }
     for (int64_t r = 0; r < k->K; r++)
         for (int64_t c = 0; c < k->N; c++) w[r * k->N + c] = alpha * (float)weft_tensor_get_f(W, tb ? c * k->K + r : r * k->N + c);
     return WEFT_OK;
