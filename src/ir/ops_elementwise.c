@@ -296,6 +296,29 @@ static weft_status eval_where(weft_op_ctx *c) {
 
 static float softplus(float x) { return x > 20 ? x : log1pf(expf(x)); }
 
+/* Gelu and its gradient are the costly element-wise ops of a GPT (tanhf or erff per element):
+ * they run over weft's threads in chunks of GELU_CHUNK elements, each element computed alone, so
+ * the bits do not depend on the threads. dy NULL: forward y = gelu(x); else y = dy gelu'(x). */
+#define GELU_CHUNK ((int64_t)1 << 14)
+
+typedef struct {
+    const float *x, *dy; /* (len), dy may be NULL */
+    float *y;            /* (len) */
+    int64_t len;
+    bool tanh_form;
+} gelu_job;
+
+static void gelu_chunk(void *ctx, int64_t chunk) {
+    const gelu_job *j = ctx;
+    int64_t lo = chunk * GELU_CHUNK, hi = lo + GELU_CHUNK < j->len ? lo + GELU_CHUNK : j->len;
+    const float *x = j->x, *dy = j->dy;
+    float *y = j->y;
+    if (!dy && j->tanh_form) for (int64_t i = lo; i < hi; i++) y[i] = weft_gelu_tanh(x[i]);
+    if (!dy && !j->tanh_form) for (int64_t i = lo; i < hi; i++) y[i] = weft_gelu(x[i]);
+    if (dy && j->tanh_form) for (int64_t i = lo; i < hi; i++) y[i] = dy[i] * weft_gelu_tanh_grad(x[i]);
+    if (dy && !j->tanh_form) for (int64_t i = lo; i < hi; i++) y[i] = dy[i] * weft_gelu_grad(x[i]);
+}
+
 static weft_status eval_unary(weft_op_ctx *c) {
     const char *nm = c->node->op->name;
     const weft_node *n = c->node;
@@ -365,8 +388,9 @@ static weft_status eval_unary(weft_op_ctx *c) {
     if (!strcmp(nm, "Mish")) MAP(v * tanhf(softplus(v)));
     if (!strcmp(nm, "HardSwish")) MAP(v * fmaxf(0, fminf(1, v / 6 + 0.5f)));
     if (!strcmp(nm, "Gelu")) {
-        if (!strcmp(weft_attr_s(n, "approximate", "none"), "tanh")) MAP(weft_gelu_tanh(v));
-        MAP(weft_gelu(v));
+        gelu_job j = {x, NULL, y, len, !strcmp(weft_attr_s(n, "approximate", "none"), "tanh")};
+        weft_parallel_for((len + GELU_CHUNK - 1) / GELU_CHUNK, 0, gelu_chunk, &j);
+        return WEFT_OK;
     }
     float alpha = weft_attr_f(n, "alpha", 0);
     if (!strcmp(nm, "LeakyRelu")) { if (!weft_node_attr(n, "alpha")) alpha = 0.01f; MAP(v >= 0 ? v : alpha * v); }
@@ -645,11 +669,10 @@ static weft_status infer_gelu_grad(weft_op_ctx *c) {
     return infer_float_same(c);
 }
 static weft_status eval_gelu_grad(weft_op_ctx *c) {
-    bool th = !strcmp(weft_attr_s(c->node, "approximate", "none"), "tanh");
-    const float *x = c->in[0]->data, *dy = c->in[1]->data;
-    float *dx = c->out[0].data;
     int64_t len = weft_tensor_numel(&c->out[0]);
-    for (int64_t i = 0; i < len; i++) dx[i] = dy[i] * (th ? weft_gelu_tanh_grad(x[i]) : weft_gelu_grad(x[i]));
+    gelu_job j = {c->in[0]->data, c->in[1]->data, c->out[0].data, len,
+                  !strcmp(weft_attr_s(c->node, "approximate", "none"), "tanh")};
+    weft_parallel_for((len + GELU_CHUNK - 1) / GELU_CHUNK, 0, gelu_chunk, &j);
     return WEFT_OK;
 }
 
