@@ -282,12 +282,18 @@ static weft_status eval_where(weft_op_ctx *c) {
     weft_bcast3 it;
     weft_bcast3_init(&it, &o->shape, &c->in[0]->shape, &c->in[1]->shape, &c->in[2]->shape);
     const uint8_t *cond = c->in[0]->data;
+    const char *x = c->in[1]->data, *y = c->in[2]->data;
+    char *out = o->data;
     int64_t n = weft_tensor_numel(o);
-    for (int64_t i = 0; i < n; i++) {
+    /* offsets computed once per innermost row, then stepped (a causal mask is 12 x 1024 x 1024) */
+    int last = it.ndim - 1;
+    int64_t row = last >= 0 ? it.dims[last] : 1, sc = last >= 0 ? it.sa[last] : 0;
+    int64_t sx = last >= 0 ? it.sb[last] : 0, sy = last >= 0 ? it.sc[last] : 0;
+    for (int64_t i = 0; i < n; i += row) {
         int64_t oc, ox, oy;
         weft_bcast3_offsets(&it, i, &oc, &ox, &oy);
-        const char *src = cond[oc] ? (const char *)c->in[1]->data + ox * es : (const char *)c->in[2]->data + oy * es;
-        memcpy((char *)o->data + i * es, src, es);
+        for (int64_t j = 0; j < row; j++, oc += sc, ox += sx, oy += sy)
+            memcpy(out + (i + j) * es, cond[oc] ? x + ox * es : y + oy * es, es);
     }
     return WEFT_OK;
 }
