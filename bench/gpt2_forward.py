@@ -1,8 +1,9 @@
 """One GPT-2 124M forward pass (batch 1, seq 128): weft's reference executor against PyTorch.
 
 weft's side is `weft run-ref builtin:gpt2:seq=128`, which builds the model (not timed) and prints
-the host time of weft_ref_run. PyTorch's side is GPT-2 written out below in plain PyTorch (the
-same architecture and sizes, random weights: no download), in eval mode under no_grad. The two
+the host time of weft_ref_run. PyTorch's side is GPT-2 in plain PyTorch (tests/pytorch/gpt_torch.py:
+the same architecture, sizes and computation as weft's graph, random weights: no download), under
+no_grad. The two
 sides alternate, `--rounds` times, and the medians are compared. Both sides get the same number
 of threads (WEFT_THREADS for weft, torch.set_num_threads for PyTorch,
 OMP_WAIT_POLICY=passive so that idle OpenMP threads do not spin against the other side).
@@ -12,7 +13,6 @@ sgemm rate is a 2048^3 torch.matmul timed in the same run, as a proxy for the pe
 reference executor could reach.
 """
 import argparse
-import math
 import os
 import re
 import statistics
@@ -23,50 +23,9 @@ import time
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import torch  # noqa: E402  (after the environment is set)
-import torch.nn as nn  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
-
-class Block(nn.Module):
-    def __init__(self, C, H, T):
-        super().__init__()
-        self.C, self.H = C, H
-        self.ln_1 = nn.LayerNorm(C)
-        self.c_attn = nn.Linear(C, 3 * C)
-        self.c_proj = nn.Linear(C, C)
-        self.ln_2 = nn.LayerNorm(C)
-        self.c_fc = nn.Linear(C, 4 * C)
-        self.mlp_proj = nn.Linear(4 * C, C)
-        self.register_buffer("mask", torch.tril(torch.ones(T, T, dtype=torch.bool)))
-
-    def forward(self, x):                                              # (B, T, C)
-        B, T, C = x.shape
-        H, D = self.H, C // self.H
-        q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
-        q = q.view(B, T, H, D).transpose(1, 2)                         # (B, H, T, D)
-        k = k.view(B, T, H, D).transpose(1, 2)
-        v = v.view(B, T, H, D).transpose(1, 2)
-        s = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(D))           # (B, H, T, T)
-        s = s.masked_fill(~self.mask[:T, :T], float("-inf"))
-        y = (F.softmax(s, dim=-1) @ v).transpose(1, 2).reshape(B, T, C)
-        x = x + self.c_proj(y)
-        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
-
-
-class GPT2(nn.Module):
-    def __init__(self, V=50257, P=1024, C=768, H=12, L=12):
-        super().__init__()
-        self.wte = nn.Embedding(V, C)
-        self.wpe = nn.Embedding(P, C)
-        self.h = nn.ModuleList([Block(C, H, P) for _ in range(L)])
-        self.ln_f = nn.LayerNorm(C)
-
-    def forward(self, ids):                                            # (B, T)
-        T = ids.shape[1]
-        x = self.wte(ids) + self.wpe(torch.arange(T))
-        for b in self.h:
-            x = b(x)
-        return self.ln_f(x) @ self.wte.weight.t()                      # tied head (B, T, V)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "pytorch"))
+import gpt_torch  # noqa: E402  (the one PyTorch GPT, shared with the training oracle)
 
 
 def run_weft(weft, spec, env):
@@ -100,8 +59,12 @@ def main():
     peak = 2 * n ** 3 / best * 1e-9
 
     torch.manual_seed(0)
-    model = GPT2().eval()
-    nparams = sum(p.numel() for p in model.parameters())
+    params = gpt_torch.init_params(12, 768, 50257, 1024)  # GPT-2 124M
+    nparams = sum(t.numel() for t in params.values())
+
+    def model(ids):
+        return gpt_torch.logits(params, ids, 12, 12)
+
     ids = torch.randint(0, 64, (1, a.seq))
     with torch.no_grad():
         model(ids)  # warm-up

@@ -6,16 +6,19 @@ three sides alternate for a few rounds; medians and ratios are printed.
 Usage: /usr/bin/python3 bench/train_step.py --weft build/weft [--steps 40] [--rounds 3]
 """
 import argparse
-import math
 import os
 import re
 import statistics
 import subprocess
+import sys
 import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "pytorch"))
+import gpt_torch  # noqa: E402  (the one PyTorch GPT, shared with the training oracle)
 
 MODEL = "builtin:gpt:layers=2,dim=128,heads=4,vocab=256,seq=64"
 L, C, H, V, T = 2, 128, 4, 256, 64
@@ -32,40 +35,14 @@ def weft_step_seconds(weft, steps, arch):
 
 def torch_step_seconds(steps):
     torch.manual_seed(0)
-    p = {"wte": torch.randn(V, C) * 0.02, "wpe": torch.randn(T, C) * 0.02}
-    for i in range(L):
-        for n, s in [("ln1w", (C,)), ("ln1b", (C,)), ("attnw", (C, 3 * C)), ("attnb", (3 * C,)), ("projw", (C, C)),
-                     ("projb", (C,)), ("ln2w", (C,)), ("ln2b", (C,)), ("fcw", (C, 4 * C)), ("fcb", (4 * C,)),
-                     ("fc2w", (4 * C, C)), ("fc2b", (C,))]:
-            p[f"{i}{n}"] = torch.randn(*s) * 0.02 if n.endswith("w") and not n.startswith("ln") else (
-                torch.ones(*s) if n.endswith("w") else torch.zeros(*s))
-    p["lnfw"], p["lnfb"] = torch.ones(C), torch.zeros(C)
-    for t in p.values():
-        t.requires_grad_(True)
+    p = gpt_torch.init_params(L, C, V, T, requires_grad=True)
     opt = torch.optim.AdamW(p.values(), lr=1e-3, weight_decay=0.01)
-    mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
-    D = C // H
-
-    def loss_of(tokens, targets):
-        x = p["wte"][tokens] + p["wpe"]
-        for i in range(L):
-            a = F.layer_norm(x, (C,), p[f"{i}ln1w"], p[f"{i}ln1b"])
-            q, k, v = (a @ p[f"{i}attnw"] + p[f"{i}attnb"]).split(C, dim=-1)
-            q, k, v = [z.view(1, T, H, D).transpose(1, 2) for z in (q, k, v)]
-            s = (q @ k.transpose(-1, -2)) / math.sqrt(D)
-            y = (s.masked_fill(~mask, float("-inf")).softmax(-1) @ v).transpose(1, 2).reshape(1, T, C)
-            x = x + y @ p[f"{i}projw"] + p[f"{i}projb"]
-            m = F.layer_norm(x, (C,), p[f"{i}ln2w"], p[f"{i}ln2b"])
-            x = x + F.gelu(m @ p[f"{i}fcw"] + p[f"{i}fcb"], approximate="tanh") @ p[f"{i}fc2w"] + p[f"{i}fc2b"]
-        x = F.layer_norm(x, (C,), p["lnfw"], p["lnfb"])
-        return F.cross_entropy((x @ p["wte"].t()).view(T, V), targets.view(T))
-
     tokens = torch.randint(0, V, (1, T))
     targets = torch.randint(0, V, (1, T))
     t0 = time.perf_counter()
     for _ in range(steps):
         opt.zero_grad()
-        loss = loss_of(tokens, targets)
+        loss = F.cross_entropy(gpt_torch.logits(p, tokens, L, H), targets.view(T))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(p.values(), 1.0)
         opt.step()

@@ -9,16 +9,17 @@ Prints "step N loss X" for every step (the loss of the batch before that step's 
 The model, as weft builds it: x = wte[tokens] + wpe[:T]; per block, pre-LayerNorm (eps 1e-5)
 causal self-attention (c_attn (C, 3C), scores scaled by 1/sqrt(D), masked with -inf, softmax,
 c_proj (C, C)) and an MLP (c_fc (C, 4C), GELU tanh form, c_proj (4C, C)), each added to the
-residual; ln_f; logits = x wte^T (the head is tied). Mean cross-entropy. Optimizer:
+residual; ln_f; logits = x wte^T (the head is tied), as written in gpt_torch.py. Mean cross-entropy. Optimizer:
 torch.optim.AdamW(betas (0.9, 0.999), eps 1e-8) on every parameter, clip_grad_norm_ before each
 step, constant learning rate.
 """
-import math
 import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+import gpt_torch
 
 
 def main():
@@ -44,33 +45,9 @@ def main():
     assert at == flat.size, "params.bin does not match the manifest"
     batches = np.fromfile(f"{d}/batches.bin", dtype=np.int64).reshape(steps, 2, B, T)
     p = params
-    D = C // H
-    mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
-    scale = torch.tensor(1.0 / math.sqrt(D), dtype=torch.float32)
 
-    def ln(x, name):
-        return F.layer_norm(x, (C,), p[name + ".weight"], p[name + ".bias"], eps=1e-5)
-
-    def forward(tokens):
-        x = p["wte.weight"][tokens] + p["wpe.weight"][:T]
-        for i in range(L):
-            h = f"h.{i}"
-            a = ln(x, h + ".ln_1")
-            qkv = a @ p[h + ".attn.c_attn.weight"] + p[h + ".attn.c_attn.bias"]
-            q, k, v = qkv.split(C, dim=2)
-            q = q.view(B, T, H, D).transpose(1, 2)
-            k = k.view(B, T, H, D).permute(0, 2, 3, 1)
-            v = v.view(B, T, H, D).transpose(1, 2)
-            s = (q @ k) * scale
-            s = torch.where(mask, s, torch.tensor(float("-inf")))
-            y = torch.softmax(s, dim=-1) @ v
-            y = y.transpose(1, 2).reshape(B, T, C)
-            x = x + (y @ p[h + ".attn.c_proj.weight"] + p[h + ".attn.c_proj.bias"])
-            m = ln(x, h + ".ln_2")
-            m = F.gelu(m @ p[h + ".mlp.c_fc.weight"] + p[h + ".mlp.c_fc.bias"], approximate="tanh")
-            x = x + (m @ p[h + ".mlp.c_proj.weight"] + p[h + ".mlp.c_proj.bias"])
-        x = ln(x, "ln_f")
-        return x.reshape(B * T, C) @ p["wte.weight"].t()
+    def forward(tokens):  # (B, T) -> (B * T, V)
+        return gpt_torch.logits(p, tokens, L, H)
 
     plist = [p[n] for n in names]
     opt = torch.optim.AdamW(plist, lr=cfg["lr"], betas=(0.9, 0.999), eps=1e-8, weight_decay=cfg["wd"])
