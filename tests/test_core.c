@@ -71,14 +71,18 @@ TEST(core_rng_advance_equals_draws) {
     }
 }
 
-/* Each task runs exactly once, whatever the thread limit. */
-static void count_task(void *ctx, int64_t task) { __atomic_add_fetch(&((int *)ctx)[task], 1, __ATOMIC_RELAXED); }
+/* Each element is covered exactly once, by chunks that start at multiples of the chunk size. */
+static void count_chunk(void *ctx, int64_t lo, int64_t hi) {
+    int *hits = ctx;
+    if (lo % 5) hits[lo] += 100; /* a chunk starting off the grid */
+    for (int64_t i = lo; i < hi; i++) __atomic_add_fetch(&hits[i], 1, __ATOMIC_RELAXED);
+}
 
-TEST(core_parallel_for_runs_each_task_once) {
+TEST(core_parallel_for_covers_each_element_once) {
     int limits[] = {1, 2, 3, 0};
     for (size_t k = 0; k < sizeof limits / sizeof *limits; k++) {
         int hits[37] = {0};
-        weft_parallel_for(37, limits[k], count_task, hits);
+        weft_parallel_for(37, 5, limits[k], count_chunk, hits);
         for (int i = 0; i < 37; i++) CHECK_INT(hits[i], 1);
     }
 }

@@ -385,35 +385,42 @@ int weft_threads(void) {
 }
 
 typedef struct {
-    void (*fn)(void *, int64_t);
+    void (*fn)(void *, int64_t, int64_t);
     void *ctx;
-    int64_t n_tasks;
+    int64_t n, chunk, n_chunks;
     int thread, threads;
 } parallel_job;
 
 static void *parallel_worker(void *arg) {
     const parallel_job *j = arg;
-    for (int64_t t = j->thread; t < j->n_tasks; t += j->threads) j->fn(j->ctx, t);
+    for (int64_t t = j->thread; t < j->n_chunks; t += j->threads) {
+        int64_t lo = t * j->chunk;
+        j->fn(j->ctx, lo, j->n - lo < j->chunk ? j->n : lo + j->chunk);
+    }
     return NULL;
 }
 
-void weft_parallel_for(int64_t n_tasks, int max_threads, void (*fn)(void *ctx, int64_t task), void *ctx) {
+void weft_parallel_for(int64_t n, int64_t chunk, int max_threads, void (*fn)(void *ctx, int64_t lo, int64_t hi),
+                       void *ctx) {
+    if (n <= 0) return;
+    if (chunk < 1) chunk = 1;
+    int64_t n_chunks = (n - 1) / chunk + 1;
     int threads = weft_threads();
     if (max_threads > 0 && threads > max_threads) threads = max_threads;
-    if (threads > n_tasks) threads = (int)(n_tasks < 1 ? 1 : n_tasks);
+    if (threads > n_chunks) threads = (int)n_chunks;
     parallel_job jobs[64];
     pthread_t tid[64];
     int started = 0;
     for (int t = 1; t < threads; t++) {
-        jobs[t] = (parallel_job){fn, ctx, n_tasks, t, threads};
+        jobs[t] = (parallel_job){fn, ctx, n, chunk, n_chunks, t, threads};
         if (pthread_create(&tid[t], NULL, parallel_worker, &jobs[t])) break;
         started = t;
     }
-    /* this thread takes task 0 and every threads-th after it; the tasks of threads that could not
-     * start are done here too */
+    /* this thread takes chunk 0 and every threads-th after it; the chunks of threads that could
+     * not start are done here too */
     for (int t = 0; t < threads; t++) {
         if (t >= 1 && t <= started) continue;
-        jobs[t] = (parallel_job){fn, ctx, n_tasks, t, threads};
+        jobs[t] = (parallel_job){fn, ctx, n, chunk, n_chunks, t, threads};
         parallel_worker(&jobs[t]);
     }
     for (int t = 1; t <= started; t++) pthread_join(tid[t], NULL);

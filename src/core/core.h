@@ -93,9 +93,11 @@ int weft_dtype_to_onnx(weft_dtype dt);
 
 /* weft's worker threads: WEFT_THREADS, else the online cores, 1 to 64. */
 int weft_threads(void);
-/* fn(ctx, task) for task in [0, n_tasks), spread round-robin over at most max_threads threads
- * (<= 0: weft_threads()). Returns when all are done. The caller's tasks must not depend on
- * which thread runs them: that is what keeps the bits the same for any thread count. */
-void weft_parallel_for(int64_t n_tasks, int max_threads, void (*fn)(void *ctx, int64_t task), void *ctx);
+/* fn(ctx, lo, hi) for the chunks [0, chunk), [chunk, 2 chunk), ... of [0, n) (the last one
+ * shorter), spread round-robin over at most max_threads threads (<= 0: weft_threads()). Returns
+ * when all are done. The chunks depend on n and chunk only, never on the threads: that is what
+ * keeps the bits the same for any thread count. */
+void weft_parallel_for(int64_t n, int64_t chunk, int max_threads, void (*fn)(void *ctx, int64_t lo, int64_t hi),
+                       void *ctx);
 
 #endif

@@ -310,13 +310,11 @@ static float softplus(float x) { return x > 20 ? x : log1pf(expf(x)); }
 typedef struct {
     const float *x, *dy; /* (len), dy may be NULL */
     float *y;            /* (len) */
-    int64_t len;
     bool tanh_form;
 } gelu_job;
 
-static void gelu_chunk(void *ctx, int64_t chunk) {
+static void gelu_chunk(void *ctx, int64_t lo, int64_t hi) {
     const gelu_job *j = ctx;
-    int64_t lo = chunk * GELU_CHUNK, hi = lo + GELU_CHUNK < j->len ? lo + GELU_CHUNK : j->len;
     const float *x = j->x, *dy = j->dy;
     float *y = j->y;
     if (!dy && j->tanh_form) for (int64_t i = lo; i < hi; i++) y[i] = weft_gelu_tanh(x[i]);
@@ -394,8 +392,8 @@ static weft_status eval_unary(weft_op_ctx *c) {
     if (!strcmp(nm, "Mish")) MAP(v * tanhf(softplus(v)));
     if (!strcmp(nm, "HardSwish")) MAP(v * fmaxf(0, fminf(1, v / 6 + 0.5f)));
     if (!strcmp(nm, "Gelu")) {
-        gelu_job j = {x, NULL, y, len, !strcmp(weft_attr_s(n, "approximate", "none"), "tanh")};
-        weft_parallel_for((len + GELU_CHUNK - 1) / GELU_CHUNK, 0, gelu_chunk, &j);
+        gelu_job j = {x, NULL, y, !strcmp(weft_attr_s(n, "approximate", "none"), "tanh")};
+        weft_parallel_for(len, GELU_CHUNK, 0, gelu_chunk, &j);
         return WEFT_OK;
     }
     float alpha = weft_attr_f(n, "alpha", 0);
@@ -675,10 +673,8 @@ static weft_status infer_gelu_grad(weft_op_ctx *c) {
     return infer_float_same(c);
 }
 static weft_status eval_gelu_grad(weft_op_ctx *c) {
-    int64_t len = weft_tensor_numel(&c->out[0]);
-    gelu_job j = {c->in[0]->data, c->in[1]->data, c->out[0].data, len,
-                  !strcmp(weft_attr_s(c->node, "approximate", "none"), "tanh")};
-    weft_parallel_for((len + GELU_CHUNK - 1) / GELU_CHUNK, 0, gelu_chunk, &j);
+    gelu_job j = {c->in[0]->data, c->in[1]->data, c->out[0].data, !strcmp(weft_attr_s(c->node, "approximate", "none"), "tanh")};
+    weft_parallel_for(weft_tensor_numel(&c->out[0]), GELU_CHUNK, 0, gelu_chunk, &j);
     return WEFT_OK;
 }
 

@@ -17,22 +17,20 @@
 
 typedef struct {
     bool ta, tb, by_rows;
-    int64_t M, N, K, lda, ldb, ldc, pieces, piece;
+    int64_t M, N, K, lda, ldb, ldc;
     float alpha, beta;
     const float *A, *B;
     float *C;
 } gemm_job;
 
-static void gemm_piece(void *ctx, int64_t piece) {
+/* Rows [lo, hi) of C (by_rows) or its columns [lo, hi). */
+static void gemm_piece(void *ctx, int64_t lo, int64_t hi) {
     const gemm_job *j = ctx;
-    int64_t lo = piece * j->piece, hi = lo + j->piece;
     if (j->by_rows) {
-        if (hi > j->M) hi = j->M;
         const float *A = j->ta ? j->A + lo : j->A + lo * j->lda;
         cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)(hi - lo), (int)j->N,
                     (int)j->K, j->alpha, A, (int)j->lda, j->B, (int)j->ldb, j->beta, j->C + lo * j->ldc, (int)j->ldc);
     } else {
-        if (hi > j->N) hi = j->N;
         const float *B = j->tb ? j->B + lo * j->ldb : j->B + lo;
         cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)j->M, (int)(hi - lo),
                     (int)j->K, j->alpha, j->A, (int)j->lda, B, (int)j->ldb, j->beta, j->C + lo, (int)j->ldc);
@@ -52,14 +50,13 @@ void weft_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, c
         return;
     }
     pthread_once(&gemm_once, gemm_init);
-    gemm_job job = {ta, tb, M > N, M, N, K, lda, ldb, ldc, 0, 0, alpha, beta, A, B, C};
+    gemm_job job = {ta, tb, M > N, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
     int64_t longer = M > N ? M : N;
-    job.pieces = (longer + GEMM_PIECE - 1) / GEMM_PIECE;
-    if (job.pieces > GEMM_MAX_PIECES) job.pieces = GEMM_MAX_PIECES;
-    job.piece = ((longer + job.pieces - 1) / job.pieces + 15) / 16 * 16;
-    job.pieces = (longer + job.piece - 1) / job.piece;
+    int64_t pieces = (longer + GEMM_PIECE - 1) / GEMM_PIECE;
+    if (pieces > GEMM_MAX_PIECES) pieces = GEMM_MAX_PIECES;
+    int64_t piece = ((longer + pieces - 1) / pieces + 15) / 16 * 16;
     bool small = 2.0 * (double)M * (double)N * (double)K < GEMM_MIN_PARALLEL_FLOPS;
-    weft_parallel_for(job.pieces, small ? 1 : 0, gemm_piece, &job);
+    weft_parallel_for(longer, piece, small ? 1 : 0, gemm_piece, &job);
 }
 
 void weft_bcast_strides(const weft_shape *in, const weft_shape *out, int64_t *strides) {

@@ -49,15 +49,13 @@ static const char *join(char *buf, size_t n, const char *prefix, const char *lea
 
 typedef struct {
     float *w; /* (n) */
-    int64_t n;
     weft_rng rng;
     weft_nn_init_kind init;
     float scale;
 } init_job;
 
-static void init_chunk(void *ctx, int64_t chunk) {
+static void init_chunk(void *ctx, int64_t lo, int64_t hi) {
     const init_job *j = ctx;
-    int64_t lo = chunk * INIT_CHUNK, hi = lo + INIT_CHUNK < j->n ? lo + INIT_CHUNK : j->n;
     float *w = j->w, scale = j->scale;
     weft_rng r = j->rng;
     weft_rng_advance(&r, (uint64_t)lo); /* one draw per value; a chunk starts at an even index */
@@ -91,10 +89,10 @@ int weft_nn_param(weft_nn *b, const char *name, weft_shape shape, weft_nn_init_k
     /* allocated zeroed by the graph and filled in place: no second copy of big weights */
     int id = weft_graph_param(b->g, name, WEFT_F32, shape, NULL);
     if (id < 0) return weft_nn_fail(b, WEFT_ERR_NOMEM, "parameter '%s': cannot allocate", name);
-    init_job job = {.w = b->g->vals[id].data.data, .n = weft_shape_numel(&shape), .init = init, .scale = scale};
+    init_job job = {.w = b->g->vals[id].data.data, .init = init, .scale = scale};
     weft_rng_seed(&job.rng, b->seed, b->n_params++);
     if (init == WEFT_NN_INIT_TORCH) job.scale = fan_in > 0 ? 1.0f / sqrtf((float)fan_in) : 0.0f;
-    if (init != WEFT_NN_INIT_ZEROS) weft_parallel_for((job.n + INIT_CHUNK - 1) / INIT_CHUNK, 0, init_chunk, &job);
+    if (init != WEFT_NN_INIT_ZEROS) weft_parallel_for(weft_shape_numel(&shape), INIT_CHUNK, 0, init_chunk, &job);
     return id;
 }
 
