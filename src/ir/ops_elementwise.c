@@ -330,13 +330,13 @@ static weft_status eval_unary(weft_op_ctx *c) {
     if (c->out[0].dtype == WEFT_I64) {
         const int64_t *x = c->in[0]->data;
         int64_t *y = c->out[0].data;
+        int which = !strcmp(nm, "Neg") ? 1 : !strcmp(nm, "Abs") ? 2 : !strcmp(nm, "Sign") ? 3 : !strcmp(nm, "Relu") ? 4
+                  : !strcmp(nm, "Identity") ? 0 : -1;
+        if (which < 0) return weft_node_err(c, WEFT_ERR_UNSUPPORTED, "integer input");
         for (int64_t i = 0; i < len; i++) {
             int64_t v = x[i];
-            y[i] = !strcmp(nm, "Neg") ? -v : !strcmp(nm, "Abs") ? (v < 0 ? -v : v)
-                 : !strcmp(nm, "Sign") ? (v > 0) - (v < 0) : !strcmp(nm, "Relu") ? (v > 0 ? v : 0) : v;
+            y[i] = which == 1 ? -v : which == 2 ? (v < 0 ? -v : v) : which == 3 ? (v > 0) - (v < 0) : which == 4 ? (v > 0 ? v : 0) : v;
         }
-        if (strcmp(nm, "Neg") && strcmp(nm, "Abs") && strcmp(nm, "Sign") && strcmp(nm, "Relu") && strcmp(nm, "Identity"))
-            return weft_node_err(c, WEFT_ERR_UNSUPPORTED, "integer input");
         return WEFT_OK;
     }
     if (!strcmp(nm, "IsNaN")) {
@@ -355,7 +355,8 @@ static weft_status eval_unary(weft_op_ctx *c) {
     if (c->out[0].dtype == WEFT_BOOL) {
         const uint8_t *x = c->in[0]->data;
         uint8_t *y = c->out[0].data;
-        for (int64_t i = 0; i < len; i++) y[i] = !strcmp(nm, "Not") ? !x[i] : x[i];
+        bool negate = !strcmp(nm, "Not");
+        for (int64_t i = 0; i < len; i++) y[i] = negate ? !x[i] : x[i];
         return WEFT_OK;
     }
     const float *x = c->in[0]->data;
