@@ -10,7 +10,7 @@ LDLIBS  += -lopenblas -lprotobuf-c -lcjson -lpng -lm -lpthread
 
 PROTO   := /usr/include/onnx/onnx.proto
 GEN     := $(BUILD)/gen/onnx/onnx.pb-c.c
-LIB_SRC := $(wildcard src/core/*.c src/kernels/*.c src/ir/*.c src/arch/*.c src/compile/*.c src/sim/*.c src/io/*.c src/onnx/*.c src/ref/*.c src/models/*.c src/grad/*.c src/report/*.c src/data/*.c src/train/*.c)
+LIB_SRC := $(wildcard src/core/*.c src/kernels/*.c src/ir/*.c src/arch/*.c src/compile/*.c src/program/*.c src/sim/*.c src/io/*.c src/onnx/*.c src/ref/*.c src/models/*.c src/grad/*.c src/report/*.c src/data/*.c src/train/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx/onnx.pb-c.o
 CLI_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/cli/*.c))
 TEST_OBJ:= $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/*.c))

@@ -2,6 +2,7 @@
  * foreign and future files are refused with a clear error. */
 #include "io/io.h"
 #include "models/models.h"
+#include "compile/compile.h"
 #include "sim/run.h"
 #include "test.h"
 

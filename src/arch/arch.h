@@ -25,6 +25,9 @@ typedef struct {
     double flops_per_cycle[WEFT_ARCH_NUM_DTYPES]; /* 0: this kind does not compute that dtype */
 } weft_tile_kind;
 
+/* The four links of a router, as indexed in per-link tables: (y * width + x) * 4 + dir. */
+enum { WEFT_DIR_EAST, WEFT_DIR_WEST, WEFT_DIR_NORTH, WEFT_DIR_SOUTH };
+
 typedef enum { WEFT_EDGE_WEST, WEFT_EDGE_EAST, WEFT_EDGE_NORTH, WEFT_EDGE_SOUTH, WEFT_EDGE_ALL } weft_edge;
 
 typedef struct weft_arch {

@@ -96,3 +96,38 @@ float weft_gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.7071067811865475
 float weft_gelu_tanh(float x) {
     return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
 }
+
+/* The row c (n) += a * b (n). */
+static void axpy_row(int64_t n, float a, const float *restrict b, float *restrict c) {
+    for (int64_t j = 0; j < n; j++) c[j] += a * b[j];
+}
+
+/* C(m, n) += A(m, k) B(k, n), every element summed over k in ascending order: 4 x 8 blocks of C
+ * stay in registers across k (each element still takes c = c + a b in order), the edges go row
+ * by row. */
+void weft_tile_gemm(int64_t m, int64_t n, int64_t k, const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
+                    int64_t ldc) {
+    int64_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+        int64_t j = 0;
+        for (; j + 8 <= n; j += 8) {
+            float acc[4][8];
+            for (int r = 0; r < 4; r++)
+                for (int c = 0; c < 8; c++) acc[r][c] = C[(i + r) * ldc + j + c];
+            for (int64_t p = 0; p < k; p++) {
+                const float *b = B + p * ldb + j;
+                for (int r = 0; r < 4; r++) {
+                    float a = A[(i + r) * lda + p];
+                    for (int c = 0; c < 8; c++) acc[r][c] += a * b[c];
+                }
+            }
+            for (int r = 0; r < 4; r++)
+                for (int c = 0; c < 8; c++) C[(i + r) * ldc + j + c] = acc[r][c];
+        }
+        if (j < n)
+            for (int r = 0; r < 4; r++)
+                for (int64_t p = 0; p < k; p++) axpy_row(n - j, A[(i + r) * lda + p], B + p * ldb + j, C + (i + r) * ldc + j);
+    }
+    for (; i < m; i++)
+        for (int64_t p = 0; p < k; p++) axpy_row(n, A[i * lda + p], B + p * ldb, C + i * ldc);
+}

@@ -12,6 +12,12 @@ void weft_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, floa
                const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                int64_t ldc);
 
+/* The fabric's fixed-order tile GEMM: C(m, n) += A(m, k) B(k, n), row strides lda, ldb, ldc.
+ * Each element accumulates over k in ascending order, whatever m and n are, so computing a
+ * region's tiles one by one or all at once gives identical bits. */
+void weft_tile_gemm(int64_t m, int64_t n, int64_t k, const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
+                    int64_t ldc);
+
 /* Strides (in elements) that read a tensor of shape `in` as if broadcast to `out`: 0 on
  * broadcast axes. `in` must broadcast to `out`; strides has out->ndim entries. */
 void weft_bcast_strides(const weft_shape *in, const weft_shape *out, int64_t *strides);

@@ -2,6 +2,7 @@
  * on the reference executor, compared with ONNX's tolerances. */
 #include "onnx/onnx_test.h"
 #include "ir/ir.h"
+#include "compile/compile.h"
 #include "sim/run.h"
 
 #include <dirent.h>

@@ -1,6 +1,7 @@
 /* sim: the numeric pass and the event-driven timing pass (run.h). */
 #include "sim/run.h"
 #include "kernels/kernels.h"
+#include "arch/cost.h"
 
 #include <string.h>
 
@@ -168,7 +169,6 @@ static weft_status compute_node(sim *s, int i) {
 
 typedef struct { sim *s; int kernel, slot, block; } arrival;
 
-#define rowwise_dep weft_kernel_dep_rowwise
 
 static int blocks_of_dep(const weft_program *p, const weft_kernel *k, int q) {
     return k->dep[q] < 0 ? weft_value_blocks(p, k->dep_value[q]) : weft_kernel_out_blocks(&p->k[k->dep[q]]);
@@ -182,15 +182,13 @@ static int64_t block_bytes(const weft_program *p, const weft_kernel *k, int b) {
     return total * (b + 1) / nb - total * b / nb;
 }
 
-/* Sends `bytes` over the lanes of an edge, split evenly; returns when the last lane's data has
- * arrived. */
-static uint64_t send_edge(sim *s, uint64_t t, int src, int dst, uint64_t bytes) {
-    weft_lane lanes[WEFT_MAX_LANES];
-    int n = weft_edge_lanes(s->p, src, dst, lanes);
+/* Sends `bytes` over the lanes [lane0, lane0 + n) of the program, split evenly; returns when the
+ * last lane's data has arrived. */
+static uint64_t send_lanes(sim *s, uint64_t t, int lane0, int n, uint64_t bytes) {
     uint64_t last = t;
     for (int l = 0; l < n; l++) {
         uint64_t b = bytes * (uint64_t)(l + 1) / (uint64_t)n - bytes * (uint64_t)l / (uint64_t)n;
-        const weft_lane *ln = &lanes[l];
+        const weft_lane *ln = &s->p->lanes[lane0 + l];
         uint64_t at = ln->yx ? weft_net_send_yx(&s->net, t, ln->x0, ln->y0, ln->x1, ln->y1, b)
                              : weft_net_send(&s->net, t, ln->x0, ln->y0, ln->x1, ln->y1, b);
         if (at > last) last = at;
@@ -250,7 +248,7 @@ static void try_start(sim *s, int ki, uint64_t now) {
     while (st->next_block < k->blocks) {
         int b = st->next_block;
         for (int q = 0; q < k->n_deps; q++) {
-            bool ok = rowwise_dep(s->p, k, q)        ? st->arrived[q * k->blocks + b] > 0
+            bool ok = weft_kernel_dep_rowwise(k, q)        ? st->arrived[q * k->blocks + b] > 0
                       : weft_kernel_dep_prefix(k, q) ? st->prefix[q] > b
                                                      : st->arrived_all[q] == blocks_of_dep(s->p, k, q);
             if (!ok) return;
@@ -277,7 +275,7 @@ static void on_arrival(weft_engine *e, uint64_t t, int32_t tile, void *data) {
     sim *s = a->s;
     const weft_kernel *k = &s->p->k[a->kernel];
     kstate *st = &s->ks[a->kernel];
-    if (rowwise_dep(s->p, k, a->slot) || weft_kernel_dep_prefix(k, a->slot)) st->arrived[a->slot * k->blocks + a->block]++;
+    if (weft_kernel_dep_rowwise(k, a->slot) || weft_kernel_dep_prefix(k, a->slot)) st->arrived[a->slot * k->blocks + a->block]++;
     else st->arrived_all[a->slot]++;
     /* the prefix of consecutive blocks that have arrived */
     while (st->prefix[a->slot] < k->blocks && st->arrived[a->slot * k->blocks + st->prefix[a->slot]] > 0) st->prefix[a->slot]++;
@@ -307,15 +305,17 @@ static void on_done(weft_engine *e, uint64_t t, int32_t tile, void *data) {
     uint64_t bytes = (uint64_t)block_bytes(p, k, a->block);
     for (int c = 0; c < st->n_edges; c++) {
         const weft_kernel *d = &p->k[st->edges[c].consumer];
-        uint64_t at = send_edge(s, t, a->kernel, st->edges[c].consumer, bytes);
+        const weft_kernel *dk = &p->k[st->edges[c].consumer];
+        int slot = st->edges[c].slot;
+        uint64_t at = send_lanes(s, t, dk->dep_lane0[slot], dk->dep_lanes[slot], bytes);
         arrival *n = weft_xmalloc(sizeof *n);
         *n = (arrival){s, st->edges[c].consumer, st->edges[c].slot, a->block};
         weft_engine_at(e, at, (int32_t)(d->y0 * p->arch.width + d->x0), on_arrival, n);
     }
     if (st->to_output) {
         /* to off-chip memory at the east edge: the mesh to the edge, then the off-chip link */
-        uint64_t at = send_edge(s, t, a->kernel, -1, bytes);
-        double per_cycle = p->arch.offchip_bytes_per_s > 0 ? p->arch.offchip_bytes_per_s / p->arch.clock_hz : p->arch.link_bytes_per_cycle;
+        uint64_t at = send_lanes(s, t, k->out_lane0, k->out_lanes, bytes);
+        double per_cycle = weft_cost_offchip_per_cycle(&p->arch);
         at += (uint64_t)((double)bytes / per_cycle + 0.999999);
         if (at > s->last_output) s->last_output = at;
     }
@@ -368,7 +368,7 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
             if (p->kernel_of_value[g->outputs[j]] == i) s.ks[i].to_output = true;
     }
     /* graph inputs stream from off-chip memory into the west edge, block after block */
-    double offchip = ar->offchip_bytes_per_s > 0 ? ar->offchip_bytes_per_s / ar->clock_hz : ar->link_bytes_per_cycle;
+    double offchip = weft_cost_offchip_per_cycle(ar);
     double sent = 0;
     for (int i = 0; i < p->n; i++) {
         const weft_kernel *k = &p->k[i];
@@ -380,7 +380,7 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
             for (int b = 0; b < nb; b++) {
                 uint64_t bytes = (uint64_t)(total * (b + 1) / nb - total * b / nb);
                 sent += (double)bytes / offchip;
-                uint64_t at = send_edge(&s, (uint64_t)sent, -1, i, bytes);
+                uint64_t at = send_lanes(&s, (uint64_t)sent, k->dep_lane0[q], k->dep_lanes[q], bytes);
                 arrival *a = weft_xmalloc(sizeof *a);
                 *a = (arrival){&s, i, q, b};
                 weft_engine_at(s.eng, at, (int32_t)(k->y0 * ar->width + k->x0), on_arrival, a);
@@ -412,13 +412,13 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         int64_t t = (int64_t)k->w * k->h;
         out->flops += k->flops;
         busy += (double)k->flops / weft_kernel_rate(p, k);
-        flops_by_arith[weft_kernel_arith(p, k)] += (double)k->flops;
+        flops_by_arith[k->arith] += (double)k->flops;
         /* SRAM at run time: the plan holds two input blocks per dependency (a whole kernel: its
          * whole inputs); blocks that waited beyond that need room beside the plan */
         int64_t in_block = 0;
         for (int q = 0; q < k->n_deps; q++)
             in_block += k->dep[q] >= 0 ? block_bytes(p, &p->k[k->dep[q]], 0) : block_bytes(p, k, 0);
-        int extra = weft_kernel_holds_whole(p, k) ? 0 : s.ks[i].max_waiting - 2 * k->n_deps;
+        int extra = weft_kernel_holds_whole(k) ? 0 : s.ks[i].max_waiting - 2 * k->n_deps;
         int64_t waited = extra > 0 ? (int64_t)extra * in_block / (k->n_deps ? k->n_deps : 1) / (t ? t : 1) : 0;
         int64_t use = k->sram_per_tile + waited;
         if (k->host >= 0) continue;  /* its SRAM and tiles are its host region's */

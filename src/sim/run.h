@@ -16,7 +16,7 @@
 #ifndef WEFT_SIM_RUN_H
 #define WEFT_SIM_RUN_H
 
-#include "compile/compile.h"
+#include "program/program.h"
 #include "sim/sim.h"
 
 /* weft_sim_opts and weft_sim_stats are public: include/weft.h. */

@@ -43,8 +43,6 @@ typedef struct {
     uint64_t messages, bytes, byte_hops;
 } weft_net;
 
-enum { WEFT_DIR_EAST, WEFT_DIR_WEST, WEFT_DIR_NORTH, WEFT_DIR_SOUTH };
-
 void weft_net_init(weft_net *n, const weft_arch *a);
 void weft_net_free(weft_net *n);
 /* Sends `bytes` from tile (x0, y0) to (x1, y1), leaving at cycle t; reserves the links on the

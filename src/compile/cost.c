@@ -1,0 +1,121 @@
+/* compile: the cost model (passes.h).
+ *
+ * Reads: every kernel as placed (region, grid, blocks, dependencies and their lanes) and the
+ * arch's primitive costs (arch/cost.h, the simulator's too). Writes: each kernel's stage
+ * (block_cycles: how long a block occupies the region), latency (block_latency: from a block's
+ * start to its output being ready) and GEMM tile times; the program's predicted cycles for one
+ * pass and for the steady-state period between passes; the SRAM totals.
+ *
+ * Data movement inside a region is pipelined: wavelets stream through the routers, so a
+ * multicast along n tiles or a reduction chain down n tiles costs n hops plus one serialization
+ * of the data, not n serializations. A block's arrival over an edge costs its bytes serialized
+ * over the edge's lanes, so a region fed through few lanes is slow whatever its arithmetic. */
+#include "compile/passes.h"
+#include "arch/cost.h"
+
+static uint64_t max3(uint64_t a, uint64_t b, uint64_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
+
+static int64_t block_bytes_of(const weft_program *p, int v) {
+    return weft_program_value_bytes(p, v) / weft_value_blocks(p, v);
+}
+
+/* The serialization of the largest input block over its edge's lanes. */
+static uint64_t edge_in(const weft_program *p, const weft_kernel *k) {
+    uint64_t worst = 0;
+    weft_lane lanes[WEFT_MAX_LANES];
+    for (int q = 0; q < k->n_deps; q++) {
+        int n = weft_route_edge_lanes(p, k->dep[q], (int)(k - p->k), lanes);
+        uint64_t t = weft_cost_serialize(&p->arch, (double)block_bytes_of(p, k->dep_value[q]), n);
+        if (t > worst) worst = t;
+    }
+    return worst;
+}
+
+void weft_cost_kernel(const weft_program *p, weft_kernel *k) {
+    const weft_arch *a = &p->arch;
+    int64_t tiles = (int64_t)k->w * k->h;
+    int64_t es = 4;
+    if (k->host >= 0) { k->block_cycles = 1; k->block_latency = 1; }
+    if (k->kind == WEFT_KERNEL_GEMM) {
+        int64_t kb = (k->K + k->pk - 1) / k->pk, nb = (k->N + k->pn - 1) / k->pn;
+        uint64_t compute = weft_cost_compute(a, 2.0 * (double)(k->block_rows * kb * nb), (weft_arch_dtype)k->arith, 1);
+        uint64_t in_ser = weft_cost_serialize(a, (double)(k->block_rows * kb * es), 1);  /* X block into each row */
+        uint64_t out_ser = weft_cost_serialize(a, (double)(k->block_rows * nb * 4), 1);  /* partials down each column */
+        k->t_compute = compute;
+        k->t_in = in_ser;
+        k->t_out = out_ser;
+        /* per chunk; a block is `chunks` chunks through the same pipeline */
+        uint64_t stage = max3(compute, in_ser, out_ser);
+        k->block_cycles = stage * (uint64_t)k->chunks;
+        k->block_latency = weft_cost_hops(a, k->pn - 1) + in_ser + compute + weft_cost_hops(a, k->pk - 1) + out_ser +
+                           stage * (uint64_t)(k->chunks - 1);
+        return;
+    }
+    double per_block_flops = (double)(k->flops > 0 ? k->flops : k->M * k->N) / k->blocks;
+    uint64_t compute = weft_cost_compute(a, per_block_flops, (weft_arch_dtype)k->arith, tiles);
+    /* a block enters along the region's west column (h rows in parallel) and spreads east */
+    uint64_t move = weft_cost_serialize(a, (double)(k->block_rows * k->N * es), k->h);
+    uint64_t spread = weft_cost_hops(a, k->w - 1);
+    if (k->kind == WEFT_KERNEL_WHOLE) {
+        /* an all-to-all exchange of the inputs across the region: bytes over the bisection */
+        int64_t in = 0;
+        for (int q = 0; q < k->n_deps; q++) in += weft_program_value_bytes(p, k->dep_value[q]);
+        move = weft_cost_serialize(a, (double)in, k->w < k->h ? k->w : k->h);
+        spread = weft_cost_hops(a, k->w + k->h);
+    }
+    /* row reductions (softmax: max and sum; layer norm: mean and variance): a row lies across
+     * the region's w tiles, each reduction a chain of w - 1 hops there and a broadcast back */
+    spread += (uint64_t)k->row_reductions * 2 * weft_cost_hops(a, k->w - 1);
+    k->block_cycles = (compute > move ? compute : move) + 1;
+    k->block_latency = compute + move + spread;
+}
+
+/* One pass: the fill (every kernel's latency; a kernel that waits for whole inputs adds all its
+ * blocks) plus the stream's blocks through the slowest stage. */
+uint64_t weft_cost_pass(weft_program *p) {
+    uint64_t slowest = 0, fill = 0;
+    int blocks = 1;
+    for (int i = 0; i < p->n; i++) {
+        weft_kernel *k = &p->k[i];
+        weft_cost_kernel(p, k);
+        if (k->host >= 0) continue;
+        uint64_t stage = k->block_cycles > edge_in(p, k) ? k->block_cycles : edge_in(p, k);
+        if (stage > slowest) slowest = stage;
+        if (k->blocks > blocks) blocks = k->blocks;
+        fill += weft_kernel_streams(k) ? k->block_latency : k->block_latency + k->block_cycles * (uint64_t)(k->blocks - 1);
+    }
+    return fill + (uint64_t)blocks * slowest;
+}
+
+/* Passes streaming one after another: each region takes all its blocks of one pass before the
+ * next pass's, so the interval between passes is set by the busiest region (its blocks times
+ * its stage, or their arrival over its lanes) and by the off-chip input. */
+uint64_t weft_cost_period(weft_program *p) {
+    uint64_t worst = 0;
+    for (int i = 0; i < p->n; i++) {
+        weft_kernel *k = &p->k[i];
+        if (k->host >= 0) continue;
+        uint64_t e = edge_in(p, k), stage = k->block_cycles > e ? k->block_cycles : e;
+        uint64_t t = stage * (uint64_t)k->blocks;
+        if (t > worst) worst = t;
+    }
+    double in = 0;
+    for (int j = 0; j < p->graph->n_inputs; j++) in += (double)weft_program_value_bytes(p, p->graph->inputs[j]);
+    uint64_t feed = (uint64_t)(in / weft_cost_offchip_per_cycle(&p->arch));
+    return worst > feed ? worst : feed;
+}
+
+void weft_pass_finish(weft_program *p) {
+    p->tiles_used = p->sram_total = p->sram_max = 0;
+    for (int i = 0; i < p->n; i++) {
+        weft_kernel *k = &p->k[i];
+        if (k->host >= 0) { k->sram_per_tile = 0; continue; }  /* counted in its host's plan */
+        int64_t t = (int64_t)k->w * k->h;
+        k->sram_per_tile = weft_sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, t);
+        p->tiles_used += t;
+        p->sram_total += k->sram_per_tile * t;
+        if (k->sram_per_tile > p->sram_max) p->sram_max = k->sram_per_tile;
+    }
+    p->predicted_cycles = weft_cost_pass(p);
+    p->predicted_period = weft_cost_period(p);
+}

@@ -1,0 +1,241 @@
+/* compile: the lowering pass (passes.h).
+ *
+ * Reads: the graph. Writes: p->folded (every value known at compile time: constants,
+ * parameters and what is computed from them only), p->stream_axis, p->blocks, the kernels
+ * (kind, dimensions, dependencies, resident weights, flops) and p->kernel_of_node / _of_value;
+ * a parameter's optimizer update gets the kernel holding the parameter as its host. */
+#include "compile/passes.h"
+
+#include <string.h>
+
+#define is_const weft_compile_is_const
+#define sax weft_compile_sax
+
+static int64_t cols_of(const weft_shape *s) { return s->ndim ? (s->d[s->ndim - 1] ? s->d[s->ndim - 1] : 1) : 1; }
+static int64_t rows_of(const weft_shape *s) { return weft_shape_numel(s) / cols_of(s); }
+
+static weft_status fold_constants(weft_program *p, weft_err *err) {
+    const weft_graph *g = p->graph;
+    for (int v = 0; v < g->n_vals; v++)
+        if (g->vals[v].data.data) {
+            p->folded[v] = g->vals[v].data;
+            p->folded[v].owns = 0;
+        }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const weft_node *n = &g->nodes[i];
+        bool all = true;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] >= 0 && !is_const(p, n->in[k])) all = false;
+        p->kernel_of_node[i] = WEFT_NODE_FOLDED;
+        if (!all) continue;
+        const weft_tensor *in[WEFT_MAX_IO];
+        weft_tensor out[WEFT_MAX_IO] = {{0}};
+        for (int k = 0; k < n->n_in; k++) in[k] = n->in[k] >= 0 ? &p->folded[n->in[k]] : NULL;
+        weft_status s = weft_node_eval(g, n, in, out, err);
+        if (s) return weft_err_prefix(err, "compile-time evaluation");
+        for (int j = 0; j < n->n_out; j++) p->folded[n->out[j]] = out[j];
+    }
+    return WEFT_OK;
+}
+
+/* A GEMM region's weight as the tiles hold it, W (K, N) in fp32, from the weight operand's value
+ * known at compile time: transposed when the operand is (N, K) (a Conv's (M, C prod(k)), a
+ * Gemm's transB), alpha applied. */
+static weft_status load_weight(weft_program *p, weft_kernel *k, weft_err *err) {
+    const weft_tensor *W = &p->folded[p->graph->nodes[k->node].in[1]];
+    bool tb = k->trans_b;
+    float alpha = k->alpha;
+    if (!k->weight.data) {
+        weft_status s = weft_tensor_alloc(&k->weight, WEFT_F32, WEFT_SHAPE(k->K, k->N), err);
+        if (s) return s;
+    }
+    float *w = k->weight.data; /* (K, N) */
+    if (W->dtype == WEFT_F32) { /* the common case, read directly: GPT-2 has 85M weights to copy */
+        const float *src = W->data;
+        for (int64_t r = 0; r < k->K; r++)
+            for (int64_t c = 0; c < k->N; c++) w[r * k->N + c] = alpha * src[tb ? c * k->K + r : r * k->N + c];
+        return WEFT_OK;
+    }
+    for (int64_t r = 0; r < k->K; r++)
+        for (int64_t c = 0; c < k->N; c++) w[r * k->N + c] = alpha * (float)weft_tensor_get_f(W, tb ? c * k->K + r : r * k->N + c);
+    return WEFT_OK;
+}
+
+weft_status weft_pass_load_weights(weft_program *p, weft_err *err) {
+    for (int i = 0; i < p->n; i++)
+        if (p->k[i].kind == WEFT_KERNEL_GEMM) {
+            weft_status s = load_weight(p, &p->k[i], err);
+            if (s) return s;
+        }
+    return WEFT_OK;
+}
+
+weft_status weft_program_refresh(weft_program *p, weft_err *err) {
+    const weft_graph *g = p->graph;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const weft_node *n = &g->nodes[i];
+        if (p->kernel_of_node[i] != WEFT_NODE_FOLDED) continue;
+        const weft_tensor *in[WEFT_MAX_IO];
+        weft_tensor out[WEFT_MAX_IO] = {{0}};
+        for (int k = 0; k < n->n_in; k++) in[k] = n->in[k] >= 0 ? &p->folded[n->in[k]] : NULL;
+        weft_status s = weft_node_eval(g, n, in, out, err);
+        if (s) return weft_err_prefix(err, "refreshing the program's constants");
+        for (int j = 0; j < n->n_out; j++) {
+            weft_tensor_free(&p->folded[n->out[j]]);
+            p->folded[n->out[j]] = out[j];
+        }
+    }
+    return weft_pass_load_weights(p, err);
+}
+
+/* Sets up kernel k for node i by its lowering row: kind, dimensions, work, dependencies. */
+static weft_status lower_node(weft_program *p, int i, weft_kernel *k, weft_err *err) {
+    const weft_graph *g = p->graph;
+    const weft_node *n = &g->nodes[i];
+    const weft_lowering *row = weft_lowering_of(n->op);
+    const weft_shape *os = &g->vals[n->out[0]].shape;
+    memset(k, 0, sizeof *k);
+    k->node = i;
+    k->host = -1;
+    k->alpha = 1.0f;
+    weft_dtype dt = g->vals[n->out[0]].dtype;
+    k->arith = dt == WEFT_F16 ? WEFT_ARCH_FP16 : dt == WEFT_BF16 ? WEFT_ARCH_BF16 : WEFT_ARCH_FP32;
+    k->row_reductions = row->row_reductions;
+    k->flops = weft_node_cost(g, n).flops;
+    if (row->gemm && row->gemm(p, n, k)) {
+        k->kind = WEFT_KERNEL_GEMM;
+        k->weight_bytes = k->K * k->N * (int64_t)weft_dtype_size(g->vals[n->in[1]].dtype);
+        k->flops = 2 * k->M * k->K * k->N;
+    } else {
+        k->kind = WEFT_KERNEL_WHOLE;  /* STREAM below when it streams */
+        k->conv = k->trans_b = false;
+        k->alpha = 1.0f;
+        k->M = rows_of(os);
+        k->N = cols_of(os);
+        k->K = 0;
+        /* constant inputs (biases, scales, gains) stay resident */
+        for (int q = 0; q < n->n_in; q++)
+            if (is_const(p, n->in[q])) k->weight_bytes += (int64_t)weft_tensor_nbytes(&p->folded[n->in[q]]);
+    }
+    /* streaming: along the stream axis, when the output keeps it */
+    bool same[WEFT_MAX_IO] = {0};
+    int s_out = row->stream ? row->stream(p, n, same) : -1;
+    for (int j = 0; j < n->n_out; j++) p->stream_axis[n->out[j]] = s_out;
+    k->blocks = s_out >= 0 ? p->blocks : 1;
+    if (s_out < 0) memset(same, 0, sizeof same);
+    if (s_out < 0 && p->blocks > 1 && row->accumulates && row->accumulates(p, n, same)) {
+        k->accumulates = true;
+        k->blocks = p->blocks;
+    }
+    if (k->kind == WEFT_KERNEL_WHOLE && k->blocks > 1) k->kind = WEFT_KERNEL_STREAM;
+    k->block_rows = (k->M + k->blocks - 1) / k->blocks;
+    if (k->kind == WEFT_KERNEL_GEMM) {
+        /* a GEMM region takes a block's rows in chunks: its buffers stay small whatever the
+         * block (a whole image, for a convolution at batch 1) */
+        k->chunks = (int)((k->block_rows + WEFT_GEMM_CHUNK_ROWS - 1) / WEFT_GEMM_CHUNK_ROWS);
+        if (k->chunks < 1) k->chunks = 1;
+        k->block_rows = (k->block_rows + k->chunks - 1) / k->chunks;
+    }
+    /* dependencies: the kernels producing each activation input */
+    for (int q = 0; q < n->n_in; q++) {
+        int v = n->in[q];
+        if (v < 0 || is_const(p, v)) continue;
+        if (k->n_deps == WEFT_KERNEL_MAX_DEPS)
+            return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "node '%s' (%s): more than %d activation inputs", n->name, n->op->name,
+                                WEFT_KERNEL_MAX_DEPS);
+        int d = k->n_deps++;
+        k->dep[d] = p->kernel_of_value[v];
+        k->dep_value[d] = v;
+        k->dep_whole[d] = k->blocks == 1 || !same[q];
+        if (k->dep_whole[d] && k->blocks > 1 && row->prefix && sax(p, v) >= 0 && weft_value_blocks(p, v) == k->blocks &&
+            row->prefix(p, n, q)) {
+            k->dep_whole[d] = false;
+            k->dep_prefix[d] = true;
+        }
+    }
+    return WEFT_OK;
+}
+
+/* Chooses the stream: the tokens of an int64 (batch, seq) input, else the batch of the first
+ * input; other inputs with the same extent on that axis stream too. */
+static void choose_stream(weft_program *p, int max_blocks) {
+    const weft_graph *g = p->graph;
+    for (int i = 0; i < g->n_inputs && !p->stream_len; i++) {
+        const weft_value *v = &g->vals[g->inputs[i]];
+        if (v->shape.ndim == 2 && v->dtype == WEFT_I64) { p->stream_len = v->shape.d[1]; p->stream_axis[g->inputs[i]] = 1; }
+    }
+    for (int i = 0; i < g->n_inputs && !p->stream_len; i++) {
+        const weft_value *v = &g->vals[g->inputs[i]];
+        if (v->shape.ndim >= 1) { p->stream_len = v->shape.d[0]; p->stream_axis[g->inputs[i]] = 0; }
+    }
+    for (int i = 0; i < g->n_inputs; i++) {
+        const weft_value *v = &g->vals[g->inputs[i]];
+        int ax = p->stream_axis[g->inputs[0]];
+        if (p->stream_axis[g->inputs[i]] < 0 && ax >= 0 && ax < v->shape.ndim && v->shape.d[ax] == p->stream_len)
+            p->stream_axis[g->inputs[i]] = ax;
+    }
+    p->samples = g->n_inputs && g->vals[g->inputs[0]].shape.ndim ? g->vals[g->inputs[0]].shape.d[0] : 1;
+    if (p->samples < 1) p->samples = 1;
+    int cap = max_blocks > 0 ? max_blocks : WEFT_DEFAULT_BLOCKS;
+    p->blocks = (int)(p->stream_len < cap ? (p->stream_len > 0 ? p->stream_len : 1) : cap);
+}
+
+/* A parameter's optimizer update runs in the region that holds the parameter (the GEMM whose
+ * weight it is, else the kernel that keeps it, such as a bias's add): the update shares that
+ * region's tiles, and the region's SRAM plan gains the gradient and the optimizer state (updated
+ * in place). weft's own ops (names "weft.*": gradients, updates) never host one. */
+static void attach_updates(weft_program *p) {
+    const weft_graph *g = p->graph;
+    for (int i = 0; i < p->n; i++) {
+        weft_kernel *k = &p->k[i];
+        const weft_node *n = &g->nodes[k->node];
+        int state = weft_lowering_of(n->op)->update_state;
+        if (!state) continue;
+        int param = n->in[0], host = -1;
+        for (int pass = 0; pass < 2 && host < 0; pass++)
+            for (int h = 0; h < p->n && host < 0; h++) {
+                const weft_kernel *gk = &p->k[h];
+                const weft_node *gn = &g->nodes[gk->node];
+                if (gk->host >= 0 || h == i || !strncmp(gn->op->name, "weft.", 5)) continue;
+                if (pass == 0 && gk->kind == WEFT_KERNEL_GEMM && gn->in[1] == param) host = h;
+                for (int q = 0; pass == 1 && q < gn->n_in; q++)
+                    if (gn->in[q] == param) host = h;
+            }
+        if (host < 0) continue;
+        k->host = host;
+        int64_t bytes = 0;  /* the gradient and the state stay in the host's tiles; P is already there */
+        for (int q = 1; q < state && q < n->n_in; q++) bytes += weft_program_value_bytes(p, n->in[q]);
+        p->k[host].attached_bytes += bytes;
+    }
+}
+
+weft_status weft_pass_lower(weft_program *p, int max_blocks, weft_err *err) {
+    const weft_graph *g = p->graph;
+    choose_stream(p, max_blocks);
+    weft_status s = fold_constants(p, err);
+    for (int i = 0; i < g->n_nodes && !s; i++) {
+        const weft_node *n = &g->nodes[i];
+        if (p->kernel_of_node[i] == WEFT_NODE_FOLDED && is_const(p, n->out[0])) continue;
+        const weft_lowering *row = weft_lowering_of(n->op);
+        if (row->view && n->n_out == 1 && !is_const(p, n->in[0])) {
+            /* a view changes only how the rows are counted: its value lives where its input does */
+            bool same[WEFT_MAX_IO] = {0};
+            int ax = row->stream(p, n, same);
+            if (ax >= 0 || sax(p, n->in[0]) < 0) {
+                p->kernel_of_node[i] = WEFT_NODE_VIEW;
+                p->kernel_of_value[n->out[0]] = p->kernel_of_value[n->in[0]];
+                p->stream_axis[n->out[0]] = ax;
+                continue;
+            }
+            /* a view that folds the stream axis into others needs its input whole: a kernel */
+        }
+        s = lower_node(p, i, &p->k[p->n], err);
+        if (s) break;
+        p->kernel_of_node[i] = p->n;
+        for (int j = 0; j < n->n_out; j++) p->kernel_of_value[n->out[j]] = p->n;
+        p->n++;
+    }
+    if (!s) s = weft_pass_load_weights(p, err);
+    if (!s) attach_updates(p);
+    return s;
+}

@@ -1,0 +1,74 @@
+/* compile: the SRAM plan (passes.h).
+ *
+ * Reads: a kernel's dimensions, dependencies and resident bytes; the machine's tile kinds.
+ * Writes: nothing (place.c sizes regions with it, cost.c records each kernel's peak). On a
+ * machine whose tile kinds differ (SN30: compute PCUs beside memory PMUs), regions span whole
+ * column patterns, so a region's data lives in its memory tiles and its arithmetic in its
+ * compute tiles: the plan divides bytes over all of a region's tiles against the pattern's
+ * average SRAM per tile. */
+#include "compile/passes.h"
+#include "arch/cost.h"
+
+#include <math.h>
+
+bool weft_kernel_streams(const weft_kernel *k) {
+    if (k->blocks == 1) return false;
+    for (int q = 0; q < k->n_deps; q++)
+        if (k->dep_whole[q] || k->dep_prefix[q]) return false;
+    return true;
+}
+
+bool weft_kernel_holds_whole(const weft_kernel *k) { return !weft_kernel_streams(k) || k->n_deps > 1; }
+
+/* The SRAM a kernel needs on each of its t tiles, in bytes. A kernel that streams one input
+ * holds two row blocks of input and output. One that waits for a whole input, or that joins two
+ * streams (a residual add: the skip path's blocks arrive long before the other path's and must
+ * wait), holds its inputs whole. */
+int64_t weft_sram_need(const weft_program *p, const weft_kernel *k, int pk, int pn, int64_t t) {
+    const weft_graph *g = p->graph;
+    int64_t es = (int64_t)weft_dtype_size(g->vals[g->nodes[k->node].out[0]].dtype);
+    if (k->kind == WEFT_KERNEL_GEMM) {
+        int64_t kb = (k->K + pk - 1) / pk, nb = (k->N + pn - 1) / pn;
+        /* weight tile, two input row blocks, two fp32 partial blocks, and its share of the
+         * gradient and optimizer state of updates attached to the region */
+        return kb * nb * es + 2 * k->block_rows * kb * es + 2 * k->block_rows * nb * 4 +
+               (k->attached_bytes + (int64_t)pk * pn - 1) / ((int64_t)pk * pn);
+    }
+    bool join = weft_kernel_holds_whole(k);
+    int64_t data = 0;
+    for (int q = 0; q < k->n_deps; q++) {
+        int64_t b = weft_program_value_bytes(p, k->dep_value[q]);
+        data += k->dep_whole[q] || k->dep_prefix[q] || join ? b : 2 * b / k->blocks;
+    }
+    int64_t out = k->M * k->N * es;
+    data += k->blocks == 1 || k->accumulates ? out : 2 * out / k->blocks;
+    return (data + k->weight_bytes + k->attached_bytes + t - 1) / t;
+}
+
+double weft_sram_cap(const weft_program *p) { return WEFT_SRAM_USABLE * weft_arch_tile_sram(&p->arch); }
+
+/* Chooses the GEMM grid for t tiles: pk / pn close to K / N, pk within the mesh height. */
+void weft_gemm_grid(const weft_program *p, const weft_kernel *k, int64_t t, int *pk, int *pn) {
+    double r = sqrt((double)t * (double)k->K / (double)k->N);
+    int64_t a = (int64_t)(r < 1 ? 1 : r);
+    if (a > p->arch.height) a = p->arch.height;
+    if (a > k->K) a = k->K;
+    int64_t b = t / a;
+    if (b < 1) b = 1;
+    if (b > k->N) b = k->N;
+    *pk = (int)a;
+    *pn = (int)b;
+}
+
+int64_t weft_sram_min_tiles(const weft_program *p, const weft_kernel *k) {
+    double cap = weft_sram_cap(p);
+    int64_t all = (int64_t)p->arch.width * p->arch.height;
+    for (int64_t t = 1;; t = t * 5 / 4 + 1) {
+        if (t > all) t = all;
+        int pk = 1, pn = 1;
+        if (k->kind == WEFT_KERNEL_GEMM) weft_gemm_grid(p, k, t, &pk, &pn);
+        int64_t used = k->kind == WEFT_KERNEL_GEMM ? (int64_t)pk * pn : t;
+        if ((double)weft_sram_need(p, k, pk, pn, used) <= cap) return t;
+        if (t == all) return -1;  /* not even the whole mesh holds it */
+    }
+}

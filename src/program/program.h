@@ -1,0 +1,134 @@
+/* program: a compiled program as plain data. The compiler (compile/) writes it; the simulator
+ * (sim/), the reports and the program files only read it, so none of them needs the compiler.
+ *
+ * A program is a list of kernels, each on a rectangular region of tiles of one chip, its inputs'
+ * edges materialized as lanes (dimension-ordered routes) with their channel, and a list of
+ * phases: the kernels resident on the fabric together. A pipelined program has one phase (every
+ * layer resident, samples streaming through); later modes (weight streaming, sections) have
+ * many. Kinds of kernel:
+ *   GEMM    Y(M, N) = X(M, K) W(K, N) with W resident: tile (i, j) of the pk x pn grid holds
+ *           W[K block i, N block j]; row i receives X[rows, K block i] and multicasts it east;
+ *           partial sums flow south down each column; the last tile of column j holds
+ *           Y[rows, N block j]. Conv (group 1) is the GEMM of its patches.
+ *   STREAM  block b of the output needs block b of each streamed input (a prefix 0..b of a
+ *           causal input, all of an input needed whole).
+ *   WHOLE   waits for all blocks of its inputs, then computes the whole tensor on its region.
+ * Data streams in blocks along one axis (the tokens of a sequence, else the batch); a kernel
+ * takes block after block at its stage time (block_cycles) and sends each output block after
+ * its latency (block_latency). */
+#ifndef WEFT_PROGRAM_H
+#define WEFT_PROGRAM_H
+
+#include "arch/arch.h"
+#include "ir/ir.h"
+#include "kernels/nn.h"
+
+typedef enum { WEFT_KERNEL_GEMM, WEFT_KERNEL_STREAM, WEFT_KERNEL_WHOLE } weft_kernel_kind;
+
+#define WEFT_KERNEL_MAX_DEPS 64  /* = WEFT_MAX_IO: a node's inputs */
+#define WEFT_MAX_LANES 64        /* lanes of one edge */
+
+/* One lane of an edge: a dimension-ordered route on chip `chip` from (x0, y0) to (x1, y1),
+ * X then Y (or Y then X when yx). */
+typedef struct { int chip; int x0, y0, x1, y1; bool yx; } weft_lane;
+
+/* The kernels resident together, and what moves on and off chip at the phase's start. */
+typedef struct {
+    int first_kernel, n_kernels;
+    int64_t weight_in_bytes;            /* streamed in from off-chip memory at the start */
+    int64_t spill_bytes, fill_bytes;    /* activations out to / back from off-chip memory */
+} weft_phase;
+
+typedef struct {
+    int node;                   /* graph node index */
+    weft_kernel_kind kind;
+    int chip;                   /* the chip whose tiles hold the region */
+    int x0, y0, w, h;           /* region on that chip's mesh (tiles) */
+    int pk, pn;                 /* GEMM grid (pk rows of K blocks, pn columns of N blocks) */
+    int64_t M, K, N;            /* GEMM: Y(M, N) = X(M, K) W(K, N); others: output (M, N) rows x cols */
+    int blocks;                 /* row blocks streamed through the kernel */
+    int64_t block_rows;         /* mb: rows a GEMM takes at a time (a chunk), else rows per block */
+    int chunks;                 /* GEMM: chunks per block */
+    int n_deps;
+    int dep[WEFT_KERNEL_MAX_DEPS];        /* producing kernel index, or -1 for a graph input */
+    int dep_value[WEFT_KERNEL_MAX_DEPS];  /* the value carried */
+    int dep_channel[WEFT_KERNEL_MAX_DEPS];
+    int dep_lane0[WEFT_KERNEL_MAX_DEPS];  /* the edge's lanes: p->lanes[dep_lane0 .. + dep_lanes) */
+    int dep_lanes[WEFT_KERNEL_MAX_DEPS];
+    bool dep_whole[WEFT_KERNEL_MAX_DEPS];  /* the kernel needs all blocks of this input before its first */
+    bool dep_prefix[WEFT_KERNEL_MAX_DEPS]; /* block b needs blocks 0..b of this input (causal attention) */
+    int out_lane0, out_lanes;   /* a graph output's lanes to the off-chip edge (0 lanes: none) */
+    int arith;                  /* WEFT_ARCH_FP32, _FP16 or _BF16: by its output's storage */
+    int row_reductions;         /* reductions across a row per block (softmax: max, sum) */
+    int64_t flops;              /* whole tensor */
+    int64_t weight_bytes;       /* resident in the region */
+    int64_t sram_per_tile;      /* the plan's peak, bytes */
+    uint64_t block_cycles;      /* planned cycles a row block occupies the region (its stage time) */
+    uint64_t block_latency;     /* planned cycles from a block's start to its output being ready */
+    uint64_t t_compute, t_in, t_out; /* GEMM, per chunk and tile: the tile GEMM, the X block's
+                                      * serialization into a row, the partial's down a column */
+    weft_tensor weight;         /* GEMM: W as (K, N) fp32, evaluated at compile time (owned) */
+    bool conv;                  /* GEMM from a Conv: rows are output pixels, K = C prod(k), N = M */
+    bool trans_b;               /* GEMM from a Gemm with transB: the weight operand is (N, K) */
+    float alpha;                /* GEMM: Gemm's alpha (1 otherwise), folded into the tiles' W */
+    bool accumulates;           /* takes its inputs' blocks one by one into a whole output that it
+                                 * sends once, after the last (a sum over the stream: a weight's
+                                 * gradient X^T dY, the keys' and values' gradients, a bias's) */
+    int host;                   /* -1, or the kernel whose region this kernel shares: a
+                                 * parameter's optimizer update runs on the tiles holding it */
+    int64_t attached_bytes;     /* a host: SRAM its attached updates add (gradient and optimizer
+                                 * state, updated in place), over the whole region */
+    weft_window win;            /* conv: the window */
+} weft_kernel;
+
+#define WEFT_NODE_FOLDED (-1)  /* computed at compile time */
+#define WEFT_NODE_VIEW (-2)    /* a Reshape-like view: no kernel, its value stays in its input's region */
+
+struct weft_program {
+    weft_arch arch;
+    const weft_graph *graph;    /* borrowed: must outlive the program */
+    const char *mode;           /* the execution mode that planned it ("pipelined") */
+    weft_kernel *k;
+    int n;
+    weft_phase *phases;
+    int n_phases;
+    weft_lane *lanes;           /* (n_lanes) every edge's lanes, owned */
+    int n_lanes, cap_lanes;
+    int *kernel_of_node;        /* (n_nodes) kernel index, WEFT_NODE_FOLDED or WEFT_NODE_VIEW */
+    int *kernel_of_value;       /* (n_vals) kernel whose region holds the value, -1 for inputs and constants */
+    int *stream_axis;           /* (n_vals) the axis of the value that streams in blocks, -1 if none */
+    int64_t stream_len;         /* L: the stream's extent (tokens of a sequence model, else the batch) */
+    int64_t samples;            /* samples in one pass: the batch (the first input's leading extent) */
+    int blocks;                 /* blocks of every streamed value */
+    weft_tensor *folded;        /* (n_vals) values computed at compile time (owned), data NULL if not */
+    int channels_used;
+    int64_t tiles_used;
+    int64_t sram_max, sram_total;
+    uint64_t predicted_cycles;  /* the plan's estimate of one pass: fill + blocks x slowest stage */
+    uint64_t predicted_period;  /* the plan's estimate of the steady-state interval between passes */
+};
+
+void weft_program_free(weft_program *p);
+void weft_program_print(const weft_program *p, FILE *f);
+/* Appends a lane to p->lanes; returns its index. */
+int weft_program_add_lane(weft_program *p, weft_lane l);
+
+/* Is dependency q of k needed as a prefix (blocks 0..b for block b)? Causal attention's keys and values. */
+static inline bool weft_kernel_dep_prefix(const weft_kernel *k, int q) { return k->dep_prefix[q]; }
+/* Does block b of dependency q feed block b of kernel k (else k waits for all its blocks)? */
+static inline bool weft_kernel_dep_rowwise(const weft_kernel *k, int q) { return !k->dep_whole[q] && !k->dep_prefix[q]; }
+/* Blocks in which value v travels: the program's blocks when it has the stream axis, else 1. */
+static inline int weft_value_blocks(const weft_program *p, int v) { return p->stream_axis[v] >= 0 ? p->blocks : 1; }
+/* Blocks in which kernel k's output travels (1 for a whole or accumulating kernel). */
+static inline int weft_kernel_out_blocks(const weft_kernel *k) { return k->accumulates ? 1 : k->blocks; }
+/* Does every dependency of k stream row block by row block? */
+bool weft_kernel_streams(const weft_kernel *k);
+/* Does k's SRAM plan hold its inputs whole (a kernel that waits for whole inputs, or joins two
+ * streams)? */
+bool weft_kernel_holds_whole(const weft_kernel *k);
+/* The fastest rate a tile kind of the machine has for k's arithmetic, in flops per cycle. */
+double weft_kernel_rate(const weft_program *p, const weft_kernel *k);
+/* Bytes of a value at its storage width. */
+int64_t weft_program_value_bytes(const weft_program *p, int v);
+
+#endif
