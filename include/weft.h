@@ -183,6 +183,9 @@ void weft_program_free(weft_program *p);
 typedef struct {
     bool timing_only;  /* skip the numeric pass; outputs are not produced */
     bool per_pe;       /* numeric pass tile by tile instead of one grouped kernel per region */
+    int passes;        /* passes streamed back to back, for the steady state (0: 3); the numbers
+                        * and `cycles` are the first pass's */
+    struct weft_sim_detail *detail; /* NULL, or per-kernel times and an observer (sim/run.h) */
 } weft_sim_opts;
 
 typedef struct {
@@ -199,6 +202,12 @@ typedef struct {
     double link_load_max;      /* busiest link's occupied cycles / cycles */
     double link_load_mean;     /* over all links of the mesh */
     uint64_t messages, bytes_moved, byte_hops, events;
+    /* the steady state: passes stream back to back, as the machines are fed */
+    int passes;                /* passes simulated */
+    uint64_t period_cycles;    /* between the ends of the last two passes (= cycles for one pass) */
+    double passes_per_s;       /* clock / period: multiply by a pass's samples or tokens */
+    int bottleneck;            /* the kernel busiest over the run (index into the program) */
+    double bottleneck_busy;    /* its busy cycles over all cycles of the run */
 } weft_sim_stats;
 
 /* Runs the program on the simulated fabric: outputs as weft_ref_run (untouched with

@@ -2,32 +2,38 @@
 #include "sim/sim.h"
 #include "test.h"
 
-typedef struct { int order[16]; int n; } trace;
-static trace tr;
+typedef struct { int order[16]; int n; int observed; } trace;
 
-static void record(weft_engine *e, uint64_t t, int32_t tile, void *data) {
-    (void)e; (void)t; (void)tile;
-    tr.order[tr.n++] = (int)(intptr_t)data;
+enum { RECORD, CHAIN };
+
+static void handle(void *state, const weft_event *ev, weft_engine *e) {
+    trace *tr = state;
+    tr->order[tr->n++] = ev->arg[0];
+    if (ev->kind == CHAIN && ev->arg[0] < 3) {
+        weft_event next = *ev;
+        next.time += 10;
+        next.arg[0]++;
+        weft_engine_at(e, &next);
+    }
 }
 
-static void chain(weft_engine *e, uint64_t t, int32_t tile, void *data) {
-    tr.order[tr.n++] = (int)(intptr_t)data;
-    if ((intptr_t)data < 3) weft_engine_at(e, t + 10, tile, chain, (void *)((intptr_t)data + 1));
-}
+static void count(void *ctx, const weft_event *ev) { (void)ev; ((trace *)ctx)->observed++; }
 
-TEST(sim_engine_orders_by_time_tile_seq) {
-    weft_engine *e = weft_engine_new();
-    tr.n = 0;
-    weft_engine_at(e, 5, 2, record, (void *)1);
-    weft_engine_at(e, 5, 1, record, (void *)2);  /* same time, lower tile: first */
-    weft_engine_at(e, 1, 9, record, (void *)3);
-    weft_engine_at(e, 5, 1, record, (void *)4);  /* same time and tile: in scheduling order */
-    weft_engine_at(e, 7, 0, chain, (void *)0);
+TEST(sim_engine_orders_by_time_lp_seq) {
+    trace tr = {0};
+    weft_engine *e = weft_engine_new(handle, &tr);
+    weft_engine_observe(e, count, &tr);
+    weft_engine_at(e, &(weft_event){.time = 5, .lp = 2, .kind = RECORD, .arg = {1}});
+    weft_engine_at(e, &(weft_event){.time = 5, .lp = 1, .kind = RECORD, .arg = {2}});  /* same time, lower lp: first */
+    weft_engine_at(e, &(weft_event){.time = 1, .lp = 9, .kind = RECORD, .arg = {3}});
+    weft_engine_at(e, &(weft_event){.time = 5, .lp = 1, .kind = RECORD, .arg = {4}});  /* same time and lp: in scheduling order */
+    weft_engine_at(e, &(weft_event){.time = 7, .lp = 0, .kind = CHAIN, .arg = {0}});
     CHECK_INT(weft_engine_run(e), 37);
     int want[] = {3, 2, 4, 1, 0, 1, 2, 3};
     CHECK_INT(tr.n, 8);
     for (int i = 0; i < 8; i++) CHECK_INT(tr.order[i], want[i]);
     CHECK_INT(weft_engine_events(e), 8);
+    CHECK_INT(tr.observed, 8);  /* the observer saw every event */
     weft_engine_free(e);
 }
 

@@ -255,7 +255,8 @@ static int cmd_arch(int argc, char **argv) {
 typedef struct {
     const char *model, *arch, *report, *heatmap, *heatmap_sram, *output;
     bool timing_only, per_pe, arch_given, train;
-    int blocks;
+    int blocks, passes;
+    const char *trace;
 } fabric_args;
 
 static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
@@ -275,6 +276,12 @@ static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
         else if (!strcmp(argv[i], "--heatmap-sram") && i + 1 < argc) a->heatmap_sram = argv[++i];
         else if (!strcmp(argv[i], "--timing-only")) a->timing_only = true;
         else if (!strcmp(argv[i], "--per-pe")) a->per_pe = true;
+        else if (!strcmp(argv[i], "--passes") && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 64) { fprintf(stderr, "weft: --passes needs an integer from 1 to 64, got '%s'\n", argv[i]); return 2; }
+            a->passes = (int)v;
+        } else if (!strcmp(argv[i], "--trace") && i + 1 < argc) a->trace = argv[++i];
         else if (!strcmp(argv[i], "--train")) a->train = true;
         else if (argv[i][0] == '-') { fprintf(stderr, "weft: unknown option '%s'\n", argv[i]); return 2; }
         else if (!a->model) a->model = argv[i];
@@ -299,13 +306,21 @@ static int64_t tokens_per_pass(const weft_graph *g, int64_t *samples) {
 
 static void print_stats(const weft_program *p, const weft_sim_stats *st, double host_s, FILE *f) {
     int64_t samples, tokens = tokens_per_pass(p->graph, &samples);
-    fprintf(f, "simulated on %s: %llu cycles = %.6g ms at %.3g GHz (%llu events)\n", p->arch.name, (unsigned long long)st->cycles,
-            st->seconds * 1e3, p->arch.clock_hz * 1e-9, (unsigned long long)st->events);
-    fprintf(f, "  samples/s       %.6g\n", st->seconds > 0 ? (double)samples / st->seconds : 0);
-    if (tokens) fprintf(f, "  tokens/s        %.6g\n", st->seconds > 0 ? (double)tokens / st->seconds : 0);
+    fprintf(f, "simulated on %s: %d passes streamed back to back (%llu events)\n", p->arch.name, st->passes,
+            (unsigned long long)st->events);
+    fprintf(f, "  samples/s       %.6g in the steady state (a pass of %lld every %llu cycles = %.6g ms)\n",
+            (double)samples * st->passes_per_s, (long long)samples, (unsigned long long)st->period_cycles,
+            1e3 / st->passes_per_s);
+    if (tokens) fprintf(f, "  tokens/s        %.6g in the steady state\n", (double)tokens * st->passes_per_s);
+    fprintf(f, "  latency         %llu cycles = %.6g ms for one pass through the empty pipeline, at %.3g GHz\n",
+            (unsigned long long)st->cycles, st->seconds * 1e3, p->arch.clock_hz * 1e-9);
+    const weft_node *bn = p->n ? &p->graph->nodes[p->k[st->bottleneck].node] : NULL;
+    if (bn)
+        fprintf(f, "  bottleneck      kernel %d '%s' (%s), busy %.1f%% of the run\n", st->bottleneck, bn->name, bn->op->name,
+                100 * st->bottleneck_busy);
     fprintf(f, "  FLOP/s          %.4g achieved of %.4g peak %s (%.2f%%)\n", st->achieved_flops, st->peak_flops, st->peak_dtype,
             st->peak_flops > 0 ? 100 * st->achieved_flops / st->peak_flops : 0);
-    fprintf(f, "  PE utilization  %.4f%% (arithmetic-busy tile-cycles over all tiles)\n", 100 * st->pe_utilization);
+    fprintf(f, "  PE utilization  %.4f%% (a pass's arithmetic-busy tile-cycles over all tiles in one period)\n", 100 * st->pe_utilization);
     fprintf(f, "  tiles used      %lld\n", (long long)st->tiles_used);
     fprintf(f, "  SRAM per tile   max %lld B, mean %.0f B\n", (long long)st->sram_bytes_max, st->sram_bytes_mean);
     fprintf(f, "  links           max load %.4f, mean %.6f; %llu messages, %.4g MB, %.4g MB x hops\n", st->link_load_max,
@@ -317,7 +332,7 @@ static int write_report(const char *path, const weft_program *p, const weft_sim_
     int64_t samples, tokens = tokens_per_pass(p->graph, &samples);
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "model", p->graph->name);
-    weft_report_add_stats(r, p, st, samples, tokens, st->seconds);
+    weft_report_add_stats(r, p, st, samples, tokens, 1.0 / st->passes_per_s);
     cJSON_AddNumberToObject(r, "host_seconds", host_s);
     weft_err err = {0};
     weft_status s = weft_report_write(r, path, &err);
@@ -415,7 +430,7 @@ static int fabric(int argc, char **argv, bool check) {
     if (!a.timing_only && make_inputs(g, &in, &inp, &err)) return die(&err);
     weft_tensor *out = weft_xcalloc((size_t)g->n_outputs + 1, sizeof *out);
     weft_sim_stats st;
-    weft_sim_opts so = {.timing_only = a.timing_only, .per_pe = a.per_pe};
+    weft_sim_opts so = {.timing_only = a.timing_only, .per_pe = a.per_pe, .passes = a.passes};
     if (weft_sim_run(p, inp, g->n_inputs, out, g->n_outputs, &so, &st, &err)) return die(&err);
     double host = now() - t0;
     rc = 0;

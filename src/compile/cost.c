@@ -70,21 +70,69 @@ void weft_cost_kernel(const weft_program *p, weft_kernel *k) {
     k->block_latency = compute + move + spread;
 }
 
-/* One pass: the fill (every kernel's latency; a kernel that waits for whole inputs adds all its
- * blocks) plus the stream's blocks through the slowest stage. */
+/* Hops from kernel src's output side to kernel dst's input side along the edge's first lane. */
+static uint64_t edge_hops(const weft_program *p, int src, int dst) {
+    weft_lane lanes[WEFT_MAX_LANES];
+    int n = weft_route_edge_lanes(p, src, dst, lanes);
+    if (n < 1) return 0;
+    int dx = lanes[0].x1 - lanes[0].x0, dy = lanes[0].y1 - lanes[0].y0;
+    return weft_cost_hops(&p->arch, (dx < 0 ? -dx : dx) + (dy < 0 ? -dy : dy));
+}
+
+/* One pass, on the critical path through the kernels (they are in graph order): when each
+ * kernel's first and last output blocks are ready. A kernel starts its first block when that
+ * block of every streamed input (the prefix's first block, every block of an input needed
+ * whole) has arrived, takes a block every stage, and cannot finish its last block before its
+ * streamed inputs' last blocks arrive. Arrivals pay the edge's hops and the block's
+ * serialization over its lanes; graph inputs arrive at the off-chip rate. */
 uint64_t weft_cost_pass(weft_program *p) {
-    uint64_t slowest = 0, fill = 0;
-    int blocks = 1;
+    const weft_arch *a = &p->arch;
+    uint64_t *first = weft_xcalloc((size_t)p->n + 1, sizeof(uint64_t)), *last = weft_xcalloc((size_t)p->n + 1, sizeof(uint64_t));
+    double offchip = weft_cost_offchip_per_cycle(a);
+    uint64_t end = 0;
+    weft_lane lanes[WEFT_MAX_LANES];
+    for (int i = 0; i < p->n; i++) weft_cost_kernel(p, &p->k[i]);
     for (int i = 0; i < p->n; i++) {
         weft_kernel *k = &p->k[i];
-        weft_cost_kernel(p, k);
-        if (k->host >= 0) continue;
-        uint64_t stage = k->block_cycles > edge_in(p, k) ? k->block_cycles : edge_in(p, k);
-        if (stage > slowest) slowest = stage;
-        if (k->blocks > blocks) blocks = k->blocks;
-        fill += weft_kernel_streams(k) ? k->block_latency : k->block_latency + k->block_cycles * (uint64_t)(k->blocks - 1);
+        uint64_t start = 0, streamed_last = 0, in_stage = 0;
+        for (int q = 0; q < k->n_deps; q++) {
+            int d = k->dep[q], v = k->dep_value[q];
+            int nl = weft_route_edge_lanes(p, d, i, lanes);
+            uint64_t ser = weft_cost_serialize(a, (double)block_bytes_of(p, v), nl);
+            if (ser > in_stage) in_stage = ser;
+            uint64_t a0, a1;
+            if (d >= 0) {
+                uint64_t hop = edge_hops(p, d, i);
+                const weft_kernel *dk = &p->k[d];
+                uint64_t out_ser = weft_cost_serialize(a, (double)weft_program_value_bytes(p, v) / weft_kernel_out_blocks(dk), nl);
+                a0 = first[d] + hop + out_ser;
+                a1 = last[d] + hop + out_ser;
+            } else {
+                double total = (double)weft_program_value_bytes(p, v);
+                a0 = (uint64_t)(total / weft_value_blocks(p, v) / offchip) + ser;
+                a1 = (uint64_t)(total / offchip) + ser;
+            }
+            uint64_t need = k->dep_whole[q] ? a1 : a0;
+            if (need > start) start = need;
+            if (!k->dep_whole[q] && a1 > streamed_last) streamed_last = a1;
+        }
+        uint64_t stage = k->block_cycles > in_stage ? k->block_cycles : in_stage;
+        uint64_t last_start = start + stage * (uint64_t)(k->blocks - 1);
+        if (streamed_last > last_start) last_start = streamed_last;
+        last[i] = last_start + k->block_latency;
+        first[i] = k->accumulates ? last[i] : start + k->block_latency;
+        if (k->out_lanes || i == p->n - 1) {
+            int nl = weft_route_edge_lanes(p, i, -1, lanes);
+            int64_t bytes = weft_program_value_bytes(p, p->graph->nodes[k->node].out[0]);
+            uint64_t t = last[i] + weft_cost_serialize(a, (double)bytes / weft_kernel_out_blocks(k), nl) +
+                         (uint64_t)((double)bytes / weft_kernel_out_blocks(k) / offchip);
+            if (t > end) end = t;
+        }
+        if (last[i] > end) end = last[i];
     }
-    return fill + (uint64_t)blocks * slowest;
+    free(first);
+    free(last);
+    return end;
 }
 
 /* Passes streaming one after another: each region takes all its blocks of one pass before the

@@ -2,187 +2,231 @@
  *
  * Reads: the kernels (work, SRAM need), the machine's mesh. Writes: every kernel's region
  * (x0, y0, w, h) and a GEMM's grid (pk, pn); an attached update gets its host's region. Fails
- * naming the layer and the bytes when the model does not fit. */
+ * naming the layer and the bytes when the model does not fit.
+ *
+ * Sizing: every region gets at least the tiles its SRAM plan needs, and the rest of the mesh is
+ * shared out in proportion to each kernel's time (re-weighted by the time it got, a few rounds),
+ * so the pipeline is balanced.
+ *
+ * Packing: shelves. Data enters a region along its west column and leaves along its east
+ * column (a GEMM: its bottom row), so regions sit west to east in graph order along a shelf of
+ * height B, each B tiles tall and as wide as its tiles need: consecutive layers are neighbours
+ * and an edge between them is as many lanes as the shelf is tall, one hop long. A region that
+ * needs more than a shelf's length is a multiple of B tall; the next shelf starts below the
+ * tallest region of the last. When the next region does not fit what is left of a shelf, the
+ * last region grows to fill it (no tile is wasted). On a machine whose columns differ (SN30's
+ * PCU and PMU columns) regions span whole column patterns.
+ * Every shelf height (within a step of 5/4) and share of the mesh is tried; the placement kept is
+ * the one whose objective, the cost model's time for a stream of passes (fill + 7 periods, edge
+ * lanes and distances included), is least. */
 #include "compile/passes.h"
+#include "arch/cost.h"
 
 #include <string.h>
 
-/* Shapes kernel k as `band` tiles thick across a strip: sets its run along the strip (and a
- * GEMM's grid). Returns false when it cannot hold its data that way within `len` tiles. */
-static bool shape_in_band(weft_program *p, weft_kernel *k, int64_t tiles, int band, bool shelves, int len, int *thick_out,
-                          int *run_out) {
+#define STREAM_PASSES 8  /* the objective: one pass's latency + 7 steady-state periods */
+
+/* Shapes region k with `tiles` tiles for shelves of height bh: its height (bh, or a multiple of
+ * it for a region that needs more than a shelf's length), its width (a multiple of the column
+ * quantum), and a GEMM's grid. False when it cannot hold its data on the mesh. */
+static bool shape_region(weft_program *p, weft_kernel *k, int64_t tiles, int bh, int quantum, int *w_out, int *h_out) {
+    const weft_arch *a = &p->arch;
     double cap = weft_sram_cap(p);
-    int thick = band, run = (int)((tiles + band - 1) / band);  /* across x along */
+    int W = a->width - a->width % quantum, H = a->height;
+    int64_t per_shelf = (int64_t)bh * W;
+    int h = bh * (int)((tiles + per_shelf - 1) / per_shelf);
+    if (h > H) h = H - H % bh;
+    if (h < bh) return false;
+    int w = (int)((tiles + h - 1) / h);
+    w = (w + quantum - 1) / quantum * quantum;
+    if (w > W) w = W;
     if (k->kind == WEFT_KERNEL_GEMM) {
-        int64_t tmax = shelves ? k->K : k->N;  /* the dimension the band splits */
-        int64_t rmax = shelves ? k->N : k->K;
-        if (thick > tmax) thick = (int)tmax;
-        run = (int)((tiles + thick - 1) / thick);
-        if (run > rmax) run = (int)rmax;
-        /* a grid squeezed by the band may need more tiles along it to hold its tiles' data */
+        /* rows are K blocks, columns N blocks; a grid whose tiles cannot hold their data grows
+         * along N (more columns), then along K (a taller region) */
         for (;;) {
-            k->pk = shelves ? thick : run;
-            k->pn = shelves ? run : thick;
-            if ((double)weft_sram_need(p, k, k->pk, k->pn, (int64_t)k->pk * k->pn) <= cap || run >= rmax || run >= len) break;
-            run = run + run / 4 + 1;
-            if (run > rmax) run = (int)rmax;
-            if (run > len) run = len;
+            int pk = (int)(k->K < h ? k->K : h), pn = (int)(k->N < w ? k->N : w);
+            k->pk = pk;
+            k->pn = pn;
+            if ((double)weft_sram_need(p, k, pk, pn, (int64_t)pk * pn) <= cap) {
+                h = pk;
+                w = (pn + quantum - 1) / quantum * quantum;
+                break;
+            }
+            if (pn < k->N && w < W) { w = w + w / 4 + quantum; w = w / quantum * quantum; if (w > W) w = W; continue; }
+            if (pk >= k->K || h + bh > H) return false;
+            h += bh;
+        }
+    } else if ((double)weft_sram_need(p, k, 1, 1, (int64_t)w * h) > cap) {
+        int64_t need = weft_sram_min_tiles(p, k);
+        if (need < 0) return false;
+        while ((int64_t)w * h < need) {
+            if (w < W) { w += quantum; continue; }
+            if (h + bh > H) return false;
+            h += bh;
         }
     }
-    *thick_out = thick;
-    *run_out = run;
-    return run <= len && (double)weft_sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, (int64_t)thick * run) <= cap;
+    *w_out = w;
+    *h_out = h;
+    return true;
 }
 
-/* Strips, in graph order: vertical strips west to east (a region `thick` tiles wide, a GEMM's
- * pn = thick, stacked below the previous one), or horizontal shelves north to south (`thick`
- * tiles tall, a GEMM's pk = thick, left of the previous one). A strip is `band` tiles thick; a
- * region that does not fit in what is left of it starts the next strip. With `grow`, a region
- * that cannot hold its data at that thickness starts a strip of its own thickness (the smallest
- * multiple of `band` that holds it), and the strips after it keep that thickness. */
-static weft_status place(weft_program *p, const int64_t *tiles, int band, bool shelves, bool grow) {
+/* Widens region k by `grow` tiles to fill its shelf (a GEMM only up to its N). */
+static void widen(weft_kernel *k, int grow) {
+    if (k->kind == WEFT_KERNEL_GEMM) {
+        int room = (int)(k->N - k->pn);
+        if (room <= 0) return;
+        if (grow > room) grow = room;
+        k->pn += grow;
+    }
+    k->w += grow;
+}
+
+/* Packs the regions with `tiles` each into shelves of height bh (see the top of the file):
+ * west to east along a shelf, the next shelf below the tallest region of the last. */
+static bool pack(weft_program *p, const int64_t *tiles, int bh, int quantum) {
     const weft_arch *a = &p->arch;
-    int along = 0, across = 0;  /* position along the strip, and the strip's offset */
-    int len = shelves ? a->width : a->height, room = shelves ? a->height : a->width;
-    int strip = band;           /* the current strip's thickness */
+    int W = a->width - a->width % quantum;
+    int x = 0, y = 0, shelf_h = 0, last = -1;
     for (int i = 0; i < p->n; i++) {
         weft_kernel *k = &p->k[i];
         if (k->host >= 0) continue;
-        int thick, run;
-        bool ok = shape_in_band(p, k, tiles[i], strip, shelves, len, &thick, &run);
-        if (!ok && grow)
-            for (int b = strip + band; b <= room && !ok; b += band)
-                if ((ok = shape_in_band(p, k, tiles[i], b, shelves, len, &thick, &run))) {
-                    across += along ? strip : 0;  /* a fresh strip of the new thickness */
-                    along = 0;
-                    strip = b;
-                }
-        if (!ok) return WEFT_ERR_NOMEM;
-        if (along + run > len) { across += strip; along = 0; }
-        if (across + thick > room) return WEFT_ERR_NOMEM;
-        k->w = shelves ? run : thick;
-        k->h = shelves ? thick : run;
-        k->x0 = shelves ? along : across;
-        k->y0 = shelves ? across : along;
-        along += run;
+        int w, h;
+        if (!shape_region(p, k, tiles[i], bh, quantum, &w, &h)) return false;
+        if (x + w > W && x > 0) {
+            /* the shelf is full: its last region takes what is left of it */
+            if (last >= 0) widen(&p->k[last], (W - x) / quantum * quantum);
+            y += shelf_h;
+            x = 0;
+            shelf_h = 0;
+        }
+        if (y + h > a->height) return false;
+        k->chip = 0;
+        k->x0 = x;
+        k->y0 = y;
+        k->w = w;
+        k->h = h;
+        x += w;
+        if (h > shelf_h) shelf_h = h;
+        last = i;
     }
+    if (last >= 0 && x < W) widen(&p->k[last], (W - x) / quantum * quantum);
     for (int i = 0; i < p->n; i++)
         if (p->k[i].host >= 0) {
             const weft_kernel *h = &p->k[p->k[i].host];
+            p->k[i].chip = h->chip;
             p->k[i].x0 = h->x0;
             p->k[i].y0 = h->y0;
             p->k[i].w = h->w;
             p->k[i].h = h->h;
         }
-    return WEFT_OK;
+    return true;
 }
 
-/* Sizes every region (tiles in proportion to its time, at least what its SRAM plan needs) and
- * places them; fails naming the layer when the model does not fit. */
+/* The planner's objective for the placement now in p. */
+static double objective(weft_program *p) {
+    uint64_t pass = weft_cost_pass(p), period = weft_cost_period(p);
+    return (double)pass + (double)(STREAM_PASSES - 1) * (double)period;
+}
+
+typedef struct { int x0, y0, w, h, pk, pn; } saved_region;
+
+static void save(const weft_program *p, saved_region *r) {
+    for (int i = 0; i < p->n; i++) r[i] = (saved_region){p->k[i].x0, p->k[i].y0, p->k[i].w, p->k[i].h, p->k[i].pk, p->k[i].pn};
+}
+static void restore(weft_program *p, const saved_region *r) {
+    for (int i = 0; i < p->n; i++) {
+        weft_kernel *k = &p->k[i];
+        k->x0 = r[i].x0, k->y0 = r[i].y0, k->w = r[i].w, k->h = r[i].h, k->pk = r[i].pk, k->pn = r[i].pn;
+        k->chip = 0;
+    }
+}
+
 weft_status weft_pass_place(weft_program *p, weft_err *err) {
     const weft_graph *g = p->graph;
     const weft_arch *a = &p->arch;
     weft_status s = WEFT_OK;
     int64_t total = (int64_t)a->width * a->height;
+    int quantum = weft_arch_column_quantum(a);
     int64_t *need = weft_xcalloc((size_t)p->n + 1, sizeof(int64_t)), *tiles = weft_xcalloc((size_t)p->n + 1, sizeof(int64_t));
+    double *weight = weft_xcalloc((size_t)p->n + 1, sizeof(double));
+    saved_region *best = weft_xcalloc((size_t)p->n + 1, sizeof *best);
     int64_t need_sum = 0;
     double work_sum = 0;
     for (int i = 0; i < p->n; i++) {
-        if (p->k[i].host >= 0) { need[i] = 0; continue; }  /* in its host's region */
+        if (p->k[i].host >= 0) continue;  /* in its host's region */
         need[i] = weft_sram_min_tiles(p, &p->k[i]);
         if (need[i] < 0) {
             const weft_kernel *k = &p->k[i];
             const weft_node *n = &g->nodes[k->node];
             s = weft_err_set(err, WEFT_ERR_NOMEM,
                              "model does not fit %s: layer '%s' (%s) needs %lld bytes of weights and buffers, more than the "
-                             "whole mesh holds (%lld tiles x %.0f usable bytes); try a smaller batch or "
-                             "sequence",
-                             a->name, n->name, n->op->name, (long long)weft_sram_need(p, k, 1, 1, 1), (long long)total, weft_sram_cap(p));
+                             "whole mesh holds (%lld tiles x %.0f usable bytes); try a smaller batch or sequence",
+                             a->name, n->name, n->op->name, (long long)weft_sram_need(p, k, 1, 1, 1), (long long)total,
+                             weft_sram_cap(p));
             break;
         }
+        need[i] = (need[i] + quantum - 1) / quantum * quantum;
         need_sum += need[i];
         work_sum += (double)(p->k[i].flops > 0 ? p->k[i].flops : 1);
     }
     if (!s && need_sum > total) {
         int worst = 0;
         for (int i = 1; i < p->n; i++)
-            if (p->k[i].weight_bytes > p->k[worst].weight_bytes) worst = i;
-        int64_t sram = a->kinds[a->pattern[0]].sram_bytes;
+            if (need[i] > need[worst]) worst = i;
+        double sram = weft_arch_tile_sram(a);
         const weft_node *n = &g->nodes[p->k[worst].node];
         s = weft_err_set(err, WEFT_ERR_NOMEM,
                          "model does not fit %s: its %d kernels need at least %lld tiles (%.3g GB of SRAM at %.0f%% use) and the "
-                         "machine has %lld (%.3g GB); the largest layer is '%s' (%s) with %lld bytes of weights. Try fewer layers, "
+                         "machine has %lld (%.3g GB), %.3g GB short; the largest layer is '%s' (%s), %lld tiles. Try fewer layers, "
                          "a smaller batch or sequence, or a machine with more SRAM",
-                         a->name, p->n, (long long)need_sum, (double)need_sum * (double)sram * 1e-9, WEFT_SRAM_USABLE * 100,
-                         (long long)total, (double)total * (double)sram * 1e-9, n->name, n->op->name,
-                         (long long)p->k[worst].weight_bytes);
+                         a->name, p->n, (long long)need_sum, (double)need_sum * sram * 1e-9, WEFT_SRAM_USABLE * 100,
+                         (long long)total, (double)total * sram * 1e-9, (double)(need_sum - total) * sram * 1e-9, n->name,
+                         n->op->name, (long long)need[worst]);
     }
-    /* Share the tiles out in proportion to each kernel's time, at least what SRAM needs; try
-     * every strip thickness and orientation, keep the placement whose slowest stage is fastest;
-     * then re-weight each kernel by the time it got and share again (a few rounds). */
-    double *weight = weft_xcalloc((size_t)p->n + 1, sizeof(double));
-    for (int i = 0; i < p->n; i++) weight[i] = p->k[i].host >= 0 ? 0 : (double)(p->k[i].flops > 0 ? p->k[i].flops : 1) / work_sum;
-    uint64_t best = UINT64_MAX;
-    int best_band = 0;
-    bool best_shelves = false, best_grow = false;
-    int64_t *best_tiles = weft_xcalloc((size_t)p->n + 1, sizeof(int64_t));
-    for (int round = 0; round < 4 && !s; round++) {
-        bool placed = false;
-        /* fixed strips first; strips that grow for the regions that need it only when no share of
-         * the tiles places them all at a fixed thickness */
-        for (int pass = 0; pass < 2 && !placed; pass++) {
-            for (double share = 0.9; !placed; share *= 0.9) {
-                int64_t spare = (int64_t)((double)total * share) - need_sum;
-                for (int i = 0; i < p->n; i++) tiles[i] = (int64_t)(weight[i] * (double)(spare > 0 ? spare : 0)) + need[i];
-                for (int mode = 2 * pass; mode < 2 * pass + 2; mode++) {
-                    bool shelves = mode & 1, grow = mode >> 1;
-                    int room = shelves ? a->height : a->width;
-                    for (int band = 1; band <= room; band = band < 4 ? band + 1 : band * 5 / 4) {
-                        if (place(p, tiles, band, shelves, grow) != WEFT_OK) continue;
-                        placed = true;
-                        /* keep the placement whose slowest stage is fastest (the fill hardly depends on
-                         * it, and the plan does not see the mesh distances the simulation pays) */
-                        uint64_t slowest = 0;
-                        for (int i = 0; i < p->n; i++) {
-                            weft_cost_kernel(p, &p->k[i]);
-                            uint64_t t = p->k[i].block_cycles * (uint64_t)p->k[i].blocks;
-                            if (t > slowest) slowest = t;
-                        }
-                        if (slowest < best) {
-                            best = slowest;
-                            best_band = band;
-                            best_shelves = shelves;
-                            best_grow = grow;
-                            memcpy(best_tiles, tiles, (size_t)p->n * sizeof *tiles);
-                        }
-                    }
-                }
-                if (!placed && (share < 1e-3 || spare <= 0)) break;
+    for (int i = 0; i < p->n && !s; i++) weight[i] = p->k[i].host >= 0 ? 0 : (double)(p->k[i].flops > 0 ? p->k[i].flops : 1) / work_sum;
+    double best_obj = -1;
+    for (int round = 0; round < 3 && !s; round++) {
+        bool placed_this_round = false;
+        for (double share = 1.0; share > 0.3 && !placed_this_round; share -= 0.05) {
+            int64_t spare = (int64_t)((double)total * share) - need_sum;
+            if (spare < 0) spare = 0;
+            for (int i = 0; i < p->n; i++) tiles[i] = p->k[i].host >= 0 ? 0 : (int64_t)(weight[i] * (double)spare) + need[i];
+            for (int bh = 1; bh <= a->height; bh = bh < 4 ? bh + 1 : bh * 5 / 4) {
+                if (!pack(p, tiles, bh, quantum)) continue;
+                placed_this_round = true;
+                double obj = objective(p);
+                if (best_obj < 0 || obj < best_obj) { best_obj = obj; save(p, best); }
             }
         }
-        if (!placed) {
-            if (round == 0)
-                s = weft_err_set(err, WEFT_ERR_NOMEM,
-                                 "model does not fit %s: its %d regions (at least %lld tiles) cannot be placed on the %d x %d mesh; try "
-                                 "fewer layers or a smaller batch",
-                                 a->name, p->n, (long long)need_sum, a->width, a->height);
+        if (best_obj < 0) {
+            s = weft_err_set(err, WEFT_ERR_NOMEM,
+                             "model does not fit %s: its %d regions (at least %lld tiles of %lld) cannot be packed on the %d x %d "
+                             "mesh; try fewer layers or a smaller batch",
+                             a->name, p->n, (long long)need_sum, (long long)total, a->width, a->height);
             break;
         }
         /* re-weight by the time each kernel takes in the best placement so far */
-        place(p, best_tiles, best_band, best_shelves, best_grow);
+        restore(p, best);
         double sum = 0;
         for (int i = 0; i < p->n; i++) {
-            weft_cost_kernel(p, &p->k[i]);
-            weight[i] = p->k[i].host >= 0 ? 0 : (double)best_tiles[i] * (double)(p->k[i].block_cycles * (uint64_t)p->k[i].blocks);
+            weft_kernel *k = &p->k[i];
+            weft_cost_kernel(p, k);
+            weight[i] = k->host >= 0 ? 0 : (double)k->w * k->h * (double)(k->block_cycles * (uint64_t)k->blocks);
             sum += weight[i];
         }
         for (int i = 0; i < p->n; i++) weight[i] = sum > 0 ? weight[i] / sum : 1.0 / p->n;
     }
-    if (!s) WEFT_ASSERT(place(p, best_tiles, best_band, best_shelves, best_grow) == WEFT_OK);
+    if (!s) {
+        restore(p, best);
+        for (int i = 0; i < p->n; i++)
+            if (p->k[i].host >= 0) {
+                const weft_kernel *h = &p->k[p->k[i].host];
+                p->k[i].x0 = h->x0, p->k[i].y0 = h->y0, p->k[i].w = h->w, p->k[i].h = h->h;
+            }
+    }
     free(weight);
-    free(best_tiles);
+    free(best);
     free(need);
     free(tiles);
     return s;
 }
-

@@ -41,6 +41,14 @@ int weft_route_edge_lanes(const weft_program *p, int src, int dst, weft_lane *la
         }
         /* lanes leaving along a row go down their own columns first, then along their own rows */
         ln->yx = src >= 0 && p->k[src].kind == WEFT_KERNEL_GEMM;
+        ln->via = false;
+        ln->xm = ln->x1;
+        if (!ln->yx && ln->y0 != ln->y1 && n > 1) {
+            /* between rows: each lane turns in a column of its own, spread between the sides */
+            int lo = ln->x0 < ln->x1 ? ln->x0 : ln->x1, hi = ln->x0 < ln->x1 ? ln->x1 : ln->x0;
+            ln->via = true;
+            ln->xm = ln->x0 > ln->x1 ? hi - (int)((int64_t)(hi - lo) * l / n) : lo + (int)((int64_t)(hi - lo) * l / n);
+        }
     }
     return n;
 }
@@ -50,20 +58,12 @@ int weft_route_edge_lanes(const weft_program *p, int src, int dst, weft_lane *la
  * be free on every link of every lane of the multicast. Colors 0 and 1 stay inside regions. */
 typedef void (*lane_fn)(size_t link, void *ud);
 
-static void walk_lanes(const weft_program *p, int src, int dst, lane_fn fn, void *ud) {
-    const weft_arch *a = &p->arch;
-    weft_lane lanes[WEFT_MAX_LANES];
-    int nl = weft_route_edge_lanes(p, src, dst, lanes);
-    for (int l = 0; l < nl; l++) {
-        int x = lanes[l].x0, y = lanes[l].y0;
-        while (x != lanes[l].x1 || y != lanes[l].y1) {
-            int dir = lanes[l].yx && y != lanes[l].y1 ? (y < lanes[l].y1 ? WEFT_DIR_SOUTH : WEFT_DIR_NORTH)
-                      : x < lanes[l].x1 ? WEFT_DIR_EAST : x > lanes[l].x1 ? WEFT_DIR_WEST
-                      : y < lanes[l].y1 ? WEFT_DIR_SOUTH : WEFT_DIR_NORTH;
-            fn(((size_t)y * (size_t)a->width + (size_t)x) * 4 + (size_t)dir, ud);
-            x += dir == WEFT_DIR_EAST ? 1 : dir == WEFT_DIR_WEST ? -1 : 0;
-            y += dir == WEFT_DIR_SOUTH ? 1 : dir == WEFT_DIR_NORTH ? -1 : 0;
-        }
+static void walk_lane(const weft_program *p, const weft_lane *ln, lane_fn fn, void *ud) {
+    int x = ln->x0, y = ln->y0;
+    for (int dir; (dir = weft_lane_step(ln, x, y)) >= 0;) {
+        fn(((size_t)y * (size_t)p->arch.width + (size_t)x) * 4 + (size_t)dir, ud);
+        x += dir == WEFT_DIR_EAST ? 1 : dir == WEFT_DIR_WEST ? -1 : 0;
+        y += dir == WEFT_DIR_SOUTH ? 1 : dir == WEFT_DIR_NORTH ? -1 : 0;
     }
 }
 
@@ -105,66 +105,49 @@ static consumers find_consumers(const weft_program *p) {
     return c;
 }
 
-/* The link of a lane walk where every routable channel is taken, for the error. */
-typedef struct { const uint64_t *used; uint64_t full; long long link; } full_walk;
-static void find_full(size_t l, void *ud) {
-    full_walk *w = ud;
-    if (w->link < 0 && (w->used[l] & w->full) == w->full) w->link = (long long)l;
+/* Per link, for a lane that changes color at routers: is some link full, and taking the lowest
+ * free color on each. */
+typedef struct { uint64_t *used; int limit; long long full_link; } hop_walk;
+static uint64_t edge_colors(int limit) {
+    uint64_t m = 0;
+    for (int c = WEFT_RESERVED_CHANNELS; c < limit; c++) m |= 1ull << c;
+    return m;
+}
+static void find_full_link(size_t l, void *ud) {
+    hop_walk *w = ud;
+    uint64_t all = edge_colors(w->limit);
+    if (w->full_link < 0 && (w->used[l] & all) == all) w->full_link = (long long)l;
+}
+static void take_any(size_t l, void *ud) {
+    hop_walk *w = ud;
+    uint64_t free_ = edge_colors(w->limit) & ~w->used[l];
+    w->used[l] |= free_ & (~free_ + 1);  /* the lowest free color */
 }
 
-weft_status weft_pass_route(weft_program *p, weft_err *err) {
-    const weft_arch *a = &p->arch;
-    const weft_graph *g = p->graph;
-    size_t links = (size_t)a->width * (size_t)a->height * 4;
-    color_walk w = {weft_xcalloc(links, sizeof(uint64_t)), 0, 0};
-    int limit = a->channels < 64 ? a->channels : 64;
-    p->channels_used = WEFT_RESERVED_CHANNELS < a->channels ? WEFT_RESERVED_CHANNELS : a->channels;
-    weft_status s = WEFT_OK;
-    consumers c = find_consumers(p);
-    /* sources: every kernel, then every graph input */
-    for (int src_i = 0; src_i < p->n + g->n_inputs && !s; src_i++) {
-        int src = src_i < p->n ? src_i : -1;
-        if (c.start[src_i] == c.start[src_i + 1]) continue;
-        w.mask = 0;
-        for (int e = c.start[src_i]; e < c.start[src_i + 1]; e++) walk_lanes(p, src, c.kernel[e], gather_mask, &w);
-        int col = WEFT_RESERVED_CHANNELS;
-        while (col < limit && (w.mask >> col & 1)) col++;
-        if (col >= limit) {
-            const char *what = src >= 0 ? g->nodes[p->k[src].node].name : g->vals[g->inputs[src_i - p->n]].name;
-            /* name the consumer whose route is full, and where */
-            full_walk fw = {w.used, 0, -1};
-            for (int ch = WEFT_RESERVED_CHANNELS; ch < limit; ch++) fw.full |= 1ull << ch;
-            int to = -1;
-            for (int e = c.start[src_i]; e < c.start[src_i + 1] && fw.link < 0; e++) {
-                walk_lanes(p, src, c.kernel[e], find_full, &fw);
-                to = c.kernel[e];
-            }
-            static const char *const dirs[] = {"east", "west", "north", "south"};
-            long long l = fw.link < 0 ? 0 : fw.link;
-            s = weft_err_set(err, WEFT_ERR_NOMEM,
-                             "routing: the edge from '%s' to '%s' cannot be routed: the link %s of tile (%lld, %lld) already "
-                             "carries all %d routable channels of %s (%d inside regions, %d for edges between them); a machine "
-                             "with more channels, or a model with fewer long edges, would route",
-                             what, to >= 0 ? g->nodes[p->k[to].node].name : "?", dirs[l % 4], l / 4 % a->width, l / 4 / a->width,
-                             limit, a->name, WEFT_RESERVED_CHANNELS, limit - WEFT_RESERVED_CHANNELS);
-            break;
-        }
-        w.color = col;
-        if (col + 1 > p->channels_used) p->channels_used = col + 1;
-        for (int e = c.start[src_i]; e < c.start[src_i + 1]; e++) {
-            p->k[c.kernel[e]].dep_channel[c.slot[e]] = col;
-            walk_lanes(p, src, c.kernel[e], take_color, &w);
-        }
+/* The lowest color free on every lane in [lanes of the given edges], or -1. */
+static int free_color(const weft_program *p, color_walk *w, const int *lane0, const int *nlanes, int n_edges, int limit) {
+    w->mask = 0;
+    for (int e = 0; e < n_edges; e++)
+        for (int l = lane0[e]; l < lane0[e] + nlanes[e]; l++) walk_lane(p, &p->lanes[l], gather_mask, w);
+    for (int c = WEFT_RESERVED_CHANNELS; c < limit; c++)
+        if (!(w->mask >> c & 1)) return c;
+    return -1;
+}
+
+static void take(weft_program *p, color_walk *w, int color, int lane0, int nlanes) {
+    w->color = color;
+    if (color + 1 > p->channels_used) p->channels_used = color + 1;
+    for (int l = lane0; l < lane0 + nlanes; l++) {
+        p->lanes[l].channel = color;
+        walk_lane(p, &p->lanes[l], take_color, w);
     }
-    free(w.used);
-    free(c.start);
-    free(c.kernel);
-    free(c.slot);
-    if (s) return s;
-    /* materialize every edge's lanes: the simulator reads them, never recomputes them */
+}
+
+/* Materializes every edge's lanes (the simulator reads them, never recomputes them). */
+static void materialize(weft_program *p) {
     p->n_lanes = 0;
     weft_lane lanes[WEFT_MAX_LANES];
-    const weft_graph *gr = p->graph;
+    const weft_graph *g = p->graph;
     for (int i = 0; i < p->n; i++) {
         weft_kernel *k = &p->k[i];
         for (int q = 0; q < k->n_deps; q++) {
@@ -174,8 +157,8 @@ weft_status weft_pass_route(weft_program *p, weft_err *err) {
             for (int l = 0; l < nl; l++) weft_program_add_lane(p, lanes[l]);
         }
         k->out_lanes = 0;
-        for (int j = 0; j < gr->n_outputs; j++)
-            if (p->kernel_of_value[gr->outputs[j]] == i) {
+        for (int j = 0; j < g->n_outputs; j++)
+            if (p->kernel_of_value[g->outputs[j]] == i) {
                 int nl = weft_route_edge_lanes(p, i, -1, lanes);
                 k->out_lane0 = p->n_lanes;
                 k->out_lanes = nl;
@@ -183,5 +166,78 @@ weft_status weft_pass_route(weft_program *p, weft_err *err) {
                 break;
             }
     }
-    return WEFT_OK;
+}
+
+/* Colors: a kernel's output travels to all its consumers as one multicast on one color when one
+ * is free on every link of every lane; else each edge on a color of its own, else each lane
+ * (the simulator sends every edge and lane separately, so the timing is the same); else the
+ * lane changes color at routers, taking a free color on each link (an assumption: the budget
+ * is then the channels of each link). Colors 0 and 1 stay inside regions. Fails naming the
+ * edge and the link when a link has no free color. */
+weft_status weft_pass_route(weft_program *p, weft_err *err) {
+    const weft_arch *a = &p->arch;
+    const weft_graph *g = p->graph;
+    size_t links = (size_t)a->width * (size_t)a->height * 4;
+    color_walk w = {weft_xcalloc(links, sizeof(uint64_t)), 0, 0};
+    int limit = a->channels < 64 ? a->channels : 64;
+    p->channels_used = WEFT_RESERVED_CHANNELS < a->channels ? WEFT_RESERVED_CHANNELS : a->channels;
+    weft_status s = WEFT_OK;
+    materialize(p);
+    consumers c = find_consumers(p);
+    int cap = 16, *l0 = weft_xmalloc((size_t)cap * sizeof(int)), *nl = weft_xmalloc((size_t)cap * sizeof(int));
+    for (int src_i = 0; src_i < p->n + g->n_inputs && !s; src_i++) {
+        int ne = c.start[src_i + 1] - c.start[src_i];
+        if (!ne) continue;
+        if (ne > cap) {
+            cap = ne;
+            l0 = weft_xrealloc(l0, (size_t)cap * sizeof(int));
+            nl = weft_xrealloc(nl, (size_t)cap * sizeof(int));
+        }
+        for (int e = 0; e < ne; e++) {
+            const weft_kernel *k = &p->k[c.kernel[c.start[src_i] + e]];
+            int slot = c.slot[c.start[src_i] + e];
+            l0[e] = k->dep_lane0[slot];
+            nl[e] = k->dep_lanes[slot];
+        }
+        int col = free_color(p, &w, l0, nl, ne, limit);
+        for (int e = 0; e < ne && col >= 0; e++) take(p, &w, col, l0[e], nl[e]);
+        for (int e = 0; e < ne && col < 0 && !s; e++) {
+            int ce = free_color(p, &w, &l0[e], &nl[e], 1, limit);
+            if (ce >= 0) { take(p, &w, ce, l0[e], nl[e]); continue; }
+            for (int l = l0[e]; l < l0[e] + nl[e] && !s; l++) {
+                int one = 1, cl = free_color(p, &w, &l, &one, 1, limit);
+                if (cl >= 0) { take(p, &w, cl, l, 1); continue; }
+                /* last: the lane changes color at a router, taking a free one on each link */
+                hop_walk hw = {w.used, limit, -1};
+                walk_lane(p, &p->lanes[l], find_full_link, &hw);
+                if (hw.full_link < 0) {
+                    walk_lane(p, &p->lanes[l], take_any, &hw);
+                    p->lanes[l].channel = -1;
+                    continue;
+                }
+                int src = src_i < p->n ? src_i : -1;
+                const char *what = src >= 0 ? g->nodes[p->k[src].node].name : g->vals[g->inputs[src_i - p->n]].name;
+                const weft_lane *ln = &p->lanes[l];
+                s = weft_err_set(err, WEFT_ERR_NOMEM,
+                                 "routing: the edge from '%s' to '%s' cannot be routed on %s: its lane from tile (%d, %d) to (%d, %d) "
+                                 "crosses the link %s of tile (%lld, %lld), which already carries all %d channels for edges (%d "
+                                 "channels in all, %d kept inside regions); a machine with more channels would route it",
+                                 what, g->nodes[p->k[c.kernel[c.start[src_i] + e]].node].name, a->name, ln->x0, ln->y0, ln->x1,
+                                 ln->y1, (const char *[]){"east", "west", "north", "south"}[hw.full_link % 4],
+                                 hw.full_link / 4 % a->width, hw.full_link / 4 / a->width, limit - WEFT_RESERVED_CHANNELS, limit,
+                                 WEFT_RESERVED_CHANNELS);
+            }
+        }
+        for (int e = 0; e < ne; e++) {
+            const weft_kernel *k = &p->k[c.kernel[c.start[src_i] + e]];
+            p->k[c.kernel[c.start[src_i] + e]].dep_channel[c.slot[c.start[src_i] + e]] = p->lanes[k->dep_lane0[c.slot[c.start[src_i] + e]]].channel;
+        }
+    }
+    free(l0);
+    free(nl);
+    free(w.used);
+    free(c.start);
+    free(c.kernel);
+    free(c.slot);
+    return s;
 }

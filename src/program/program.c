@@ -26,6 +26,19 @@ int weft_program_add_lane(weft_program *p, weft_lane l) {
     return p->n_lanes++;
 }
 
+static int toward_x(int x, int to) { return x < to ? WEFT_DIR_EAST : WEFT_DIR_WEST; }
+static int toward_y(int y, int to) { return y < to ? WEFT_DIR_SOUTH : WEFT_DIR_NORTH; }
+
+int weft_lane_step(const weft_lane *l, int x, int y) {
+    if (x == l->x1 && y == l->y1) return -1;
+    if (l->via) {
+        if (y != l->y1) return x != l->xm ? toward_x(x, l->xm) : toward_y(y, l->y1);
+        return toward_x(x, l->x1);
+    }
+    if (l->yx) return y != l->y1 ? toward_y(y, l->y1) : toward_x(x, l->x1);
+    return x != l->x1 ? toward_x(x, l->x1) : toward_y(y, l->y1);
+}
+
 double weft_kernel_rate(const weft_program *p, const weft_kernel *k) {
     double r = weft_arch_tile_rate(&p->arch, (weft_arch_dtype)k->arith);
     if (r <= 0) r = weft_arch_tile_rate(&p->arch, WEFT_ARCH_FP32);

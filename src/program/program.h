@@ -28,9 +28,13 @@ typedef enum { WEFT_KERNEL_GEMM, WEFT_KERNEL_STREAM, WEFT_KERNEL_WHOLE } weft_ke
 #define WEFT_KERNEL_MAX_DEPS 64  /* = WEFT_MAX_IO: a node's inputs */
 #define WEFT_MAX_LANES 64        /* lanes of one edge */
 
-/* One lane of an edge: a dimension-ordered route on chip `chip` from (x0, y0) to (x1, y1),
- * X then Y (or Y then X when yx). */
-typedef struct { int chip; int x0, y0, x1, y1; bool yx; } weft_lane;
+/* One lane of an edge: a dimension-ordered route on chip `chip` from (x0, y0) to (x1, y1): X
+ * then Y; Y then X when yx; with `via`, X to column xm, Y to row y1, X to x1 (lanes between
+ * regions in different rows each turn in a column of their own, so they do not all funnel
+ * through one column's links). */
+typedef struct { int chip; int x0, y0, x1, y1, xm; int channel; bool yx, via; } weft_lane;
+/* The direction (WEFT_DIR_*) of the next hop along lane l from (x, y); -1 at its end. */
+int weft_lane_step(const weft_lane *l, int x, int y);
 
 /* The kernels resident together, and what moves on and off chip at the phase's start. */
 typedef struct {

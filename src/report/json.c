@@ -15,6 +15,9 @@ void weft_report_add_stats(cJSON *r, const weft_program *p, const weft_sim_stats
                            double seconds) {
     cJSON_AddStringToObject(r, "arch", p->arch.name);
     cJSON_AddNumberToObject(r, "cycles", (double)st->cycles);
+    cJSON_AddNumberToObject(r, "latency_seconds", st->seconds);
+    cJSON_AddNumberToObject(r, "passes", st->passes);
+    cJSON_AddNumberToObject(r, "period_cycles", (double)st->period_cycles);
     cJSON_AddNumberToObject(r, "seconds", seconds);
     cJSON_AddNumberToObject(r, "samples_per_s", seconds > 0 ? (double)samples / seconds : 0);
     if (tokens) cJSON_AddNumberToObject(r, "tokens_per_s", seconds > 0 ? (double)tokens / seconds : 0);
@@ -32,6 +35,16 @@ void weft_report_add_stats(cJSON *r, const weft_program *p, const weft_sim_stats
     cJSON_AddNumberToObject(r, "bytes_moved", (double)st->bytes_moved);
     cJSON_AddNumberToObject(r, "events", (double)st->events);
     cJSON_AddNumberToObject(r, "channels_used", p->channels_used);
+    cJSON_AddNumberToObject(r, "predicted_cycles", (double)p->predicted_cycles);
+    cJSON_AddNumberToObject(r, "predicted_period_cycles", (double)p->predicted_period);
+    if (p->n) {
+        const weft_node *n = &p->graph->nodes[p->k[st->bottleneck].node];
+        cJSON *b = cJSON_AddObjectToObject(r, "bottleneck");
+        cJSON_AddNumberToObject(b, "kernel", st->bottleneck);
+        cJSON_AddStringToObject(b, "node", n->name);
+        cJSON_AddStringToObject(b, "op", n->op->name);
+        cJSON_AddNumberToObject(b, "busy_fraction", st->bottleneck_busy);
+    }
 }
 
 weft_status weft_report_write(cJSON *r, const char *path, weft_err *err) {

@@ -1,26 +1,36 @@
-/* sim: the discrete-event engine, a binary heap ordered by (time, tile, seq). */
+/* sim: the discrete-event engine, a binary heap of events by value, ordered by (time, lp, seq). */
 #include "sim/sim.h"
 
 typedef struct {
-    uint64_t time, seq;
-    int32_t tile;
-    weft_event_fn fn;
-    void *data;
-} event;
+    weft_event ev;
+    uint64_t seq;
+} entry;
+
+#define MAX_OBSERVERS 4
 
 struct weft_engine {
-    event *heap;  /* (cap) binary min-heap */
+    entry *heap;  /* (cap) binary min-heap */
     size_t n, cap;
     uint64_t now, seq, executed;
+    weft_event_handler handler;
+    void *state;
+    int n_obs;
+    weft_event_observer obs[MAX_OBSERVERS];
+    void *obs_ctx[MAX_OBSERVERS];
 };
 
-static bool before(const event *a, const event *b) {
-    if (a->time != b->time) return a->time < b->time;
-    if (a->tile != b->tile) return a->tile < b->tile;
+static bool before(const entry *a, const entry *b) {
+    if (a->ev.time != b->ev.time) return a->ev.time < b->ev.time;
+    if (a->ev.lp != b->ev.lp) return a->ev.lp < b->ev.lp;
     return a->seq < b->seq;
 }
 
-weft_engine *weft_engine_new(void) { return weft_xcalloc(1, sizeof(weft_engine)); }
+weft_engine *weft_engine_new(weft_event_handler handler, void *state) {
+    weft_engine *e = weft_xcalloc(1, sizeof(weft_engine));
+    e->handler = handler;
+    e->state = state;
+    return e;
+}
 
 void weft_engine_free(weft_engine *e) {
     if (!e) return;
@@ -28,25 +38,31 @@ void weft_engine_free(weft_engine *e) {
     free(e);
 }
 
-void weft_engine_at(weft_engine *e, uint64_t time, int32_t tile, weft_event_fn fn, void *data) {
-    WEFT_ASSERT(time >= e->now);
+void weft_engine_observe(weft_engine *e, weft_event_observer fn, void *ctx) {
+    WEFT_ASSERT(e->n_obs < MAX_OBSERVERS);
+    e->obs[e->n_obs] = fn;
+    e->obs_ctx[e->n_obs++] = ctx;
+}
+
+void weft_engine_at(weft_engine *e, const weft_event *ev) {
+    WEFT_ASSERT(ev->time >= e->now);
     if (e->n == e->cap) {
         e->cap = e->cap ? 2 * e->cap : 1024;
         e->heap = weft_xrealloc(e->heap, e->cap * sizeof *e->heap);
     }
     size_t i = e->n++;
-    event ev = {time, e->seq++, tile, fn, data};
+    entry en = {*ev, e->seq++};
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (!before(&ev, &e->heap[p])) break;
+        if (!before(&en, &e->heap[p])) break;
         e->heap[i] = e->heap[p];
         i = p;
     }
-    e->heap[i] = ev;
+    e->heap[i] = en;
 }
 
-static event pop(weft_engine *e) {
-    event top = e->heap[0], last = e->heap[--e->n];
+static entry pop(weft_engine *e) {
+    entry top = e->heap[0], last = e->heap[--e->n];
     size_t i = 0;
     for (;;) {
         size_t c = 2 * i + 1;
@@ -62,10 +78,11 @@ static event pop(weft_engine *e) {
 
 uint64_t weft_engine_run(weft_engine *e) {
     while (e->n) {
-        event ev = pop(e);
-        e->now = ev.time;
+        entry en = pop(e);
+        e->now = en.ev.time;
         e->executed++;
-        ev.fn(e, ev.time, ev.tile, ev.data);
+        for (int o = 0; o < e->n_obs; o++) e->obs[o](e->obs_ctx[o], &en.ev);
+        e->handler(e->state, &en.ev, e);
     }
     return e->now;
 }

@@ -1,6 +1,7 @@
 /* sim: the mesh network: dimension-ordered routes, cut-through hops, links occupied for the
  * serialization time of each message (see sim.h for the cost model). */
 #include "sim/sim.h"
+#include "program/program.h"
 
 #include <string.h>
 
@@ -34,18 +35,16 @@ uint64_t weft_net_cost(const weft_arch *a, int hops, uint64_t bytes) {
     return 2 * (uint64_t)a->ramp_latency + (uint64_t)hops * (uint64_t)a->hop_latency + serialization(a, bytes);
 }
 
-static uint64_t send(weft_net *n, uint64_t t, int x0, int y0, int x1, int y1, uint64_t bytes, bool yx) {
-    WEFT_ASSERT(x0 >= 0 && x0 < n->width && y0 >= 0 && y0 < n->height);
-    WEFT_ASSERT(x1 >= 0 && x1 < n->width && y1 >= 0 && y1 < n->height);
+uint64_t weft_net_send_lane(weft_net *n, uint64_t t, const weft_lane *ln, uint64_t bytes) {
+    WEFT_ASSERT(ln->x0 >= 0 && ln->x0 < n->width && ln->y0 >= 0 && ln->y0 < n->height);
+    WEFT_ASSERT(ln->x1 >= 0 && ln->x1 < n->width && ln->y1 >= 0 && ln->y1 < n->height);
     const weft_arch *a = n->arch;
     uint64_t ser = serialization(a, bytes);
     uint64_t head = t + (uint64_t)a->ramp_latency;  /* head at the source router */
-    int x = x0, y = y0;
+    int x = ln->x0, y = ln->y0;
     n->messages++;
     n->bytes += bytes;
-    while (x != x1 || y != y1) {
-        int dir = yx && y != y1 ? (y < y1 ? WEFT_DIR_SOUTH : WEFT_DIR_NORTH)
-                : x < x1 ? WEFT_DIR_EAST : x > x1 ? WEFT_DIR_WEST : y < y1 ? WEFT_DIR_SOUTH : WEFT_DIR_NORTH;
+    for (int dir; (dir = weft_lane_step(ln, x, y)) >= 0;) {
         size_t l = ((size_t)y * (size_t)n->width + (size_t)x) * 4 + (size_t)dir;
         if (n->link_free[l] > head) head = n->link_free[l];  /* wait for the link */
         n->link_free[l] = head + ser;
@@ -60,9 +59,11 @@ static uint64_t send(weft_net *n, uint64_t t, int x0, int y0, int x1, int y1, ui
 }
 
 uint64_t weft_net_send(weft_net *n, uint64_t t, int x0, int y0, int x1, int y1, uint64_t bytes) {
-    return send(n, t, x0, y0, x1, y1, bytes, false);
+    weft_lane l = {.x0 = x0, .y0 = y0, .x1 = x1, .y1 = y1};
+    return weft_net_send_lane(n, t, &l, bytes);
 }
 
 uint64_t weft_net_send_yx(weft_net *n, uint64_t t, int x0, int y0, int x1, int y1, uint64_t bytes) {
-    return send(n, t, x0, y0, x1, y1, bytes, true);
+    weft_lane l = {.x0 = x0, .y0 = y0, .x1 = x1, .y1 = y1, .yx = true};
+    return weft_net_send_lane(n, t, &l, bytes);
 }

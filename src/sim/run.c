@@ -4,6 +4,8 @@
 #include "arch/cost.h"
 
 #include <string.h>
+#include <stdlib.h>
+#include <stdio.h>
 
 /* ---- numeric pass ---- */
 
@@ -86,7 +88,13 @@ static weft_status gemm_numerics(const weft_program *p, const weft_kernel *k, co
     return s;
 }
 
-/* ---- the run: events, with the numbers computed as they happen ---- */
+/* ---- the run: events, with the numbers computed as they happen ----
+ *
+ * Passes stream back to back: the inputs of pass n + 1 leave off-chip memory right after those
+ * of pass n, and every region takes its blocks in order, pass after pass. A region's unit u is
+ * block u % blocks of pass u / blocks. The first pass computes the numbers; `cycles` is its
+ * latency, and the interval between the last two passes' ends is the steady-state period. A
+ * region that holds parameters starts a pass only after their updates of the previous pass. */
 
 typedef struct {
     int consumer, slot;        /* kernel and dependency slot fed by this edge */
@@ -96,12 +104,15 @@ typedef struct {
     int n_edges, cap_edges;
     edge *edges;               /* consumers of this kernel's output */
     bool to_output;            /* the output is a graph output */
-    int *arrived;              /* (n_deps * blocks): blocks arrived per dependency slot and block */
-    int *arrived_all;          /* (n_deps): blocks arrived per slot, for whole-tensor dependencies */
-    int *prefix;               /* (n_deps): blocks 0..prefix-1 have all arrived */
-    int next_block;
-    int waiting, max_waiting;  /* blocks arrived and not yet started */
+    int *arrived;              /* (n_deps, passes * blocks): blocks arrived per slot and unit */
+    int *arrived_all;          /* (n_deps, passes): blocks arrived per slot and pass, for whole inputs */
+    int *prefix;               /* (n_deps, passes): blocks 0..prefix-1 of the pass have all arrived */
+    int next_unit;             /* the next unit (pass * blocks + block) to start */
+    int passes_done;           /* passes whose last block is done */
+    int waiting, max_waiting;  /* blocks of the first pass arrived and not yet started */
     uint64_t free_at;          /* when the region can take the next block */
+    int n_updates, *updates;   /* update kernels attached to this region (their passes gate ours) */
+    weft_kernel_time time;
     /* per-PE execution of a GEMM region, (pk, pn) each: when each tile's incoming row link is
      * free, when the tile's arithmetic is free, when its outgoing column link is free, and when
      * its partial for the current block is ready */
@@ -111,10 +122,12 @@ typedef struct {
 typedef struct {
     const weft_program *p;
     bool per_pe, numerics;
+    int passes;
+    const struct weft_sim_detail *detail;
     weft_engine *eng;
     weft_net net;
     kstate *ks;
-    uint64_t last_output;
+    uint64_t *pass_end;        /* (passes) the last output byte of each pass */
     /* numbers: the value of every graph value once computed (views of inputs, constants and
      * parameters borrowed; computed values owned), and how many readers each has left */
     weft_tensor *val;          /* (n_vals) */
@@ -122,6 +135,8 @@ typedef struct {
     weft_status status;        /* the first failure of a kernel's numbers stops the run */
     weft_err *err;
 } sim;
+
+enum { EV_ARRIVAL, EV_DONE };  /* arg: {kernel, slot, unit}; a DONE's slot is unused */
 
 /* One reader of v is done with it: free it when it was the last. */
 static void release(sim *s, int v) {
@@ -167,9 +182,6 @@ static weft_status compute_node(sim *s, int i) {
     return WEFT_OK;
 }
 
-typedef struct { sim *s; int kernel, slot, block; } arrival;
-
-
 static int blocks_of_dep(const weft_program *p, const weft_kernel *k, int q) {
     return k->dep[q] < 0 ? weft_value_blocks(p, k->dep_value[q]) : weft_kernel_out_blocks(&p->k[k->dep[q]]);
 }
@@ -189,15 +201,16 @@ static uint64_t send_lanes(sim *s, uint64_t t, int lane0, int n, uint64_t bytes)
     for (int l = 0; l < n; l++) {
         uint64_t b = bytes * (uint64_t)(l + 1) / (uint64_t)n - bytes * (uint64_t)l / (uint64_t)n;
         const weft_lane *ln = &s->p->lanes[lane0 + l];
-        uint64_t at = ln->yx ? weft_net_send_yx(&s->net, t, ln->x0, ln->y0, ln->x1, ln->y1, b)
-                             : weft_net_send(&s->net, t, ln->x0, ln->y0, ln->x1, ln->y1, b);
+        uint64_t at = weft_net_send_lane(&s->net, t, ln, b);
         if (at > last) last = at;
     }
     return last;
 }
 
-static void on_done(weft_engine *e, uint64_t t, int32_t tile, void *data);
-static void on_arrival(weft_engine *e, uint64_t t, int32_t tile, void *data);
+static void schedule(sim *s, int kind, uint64_t t, int kernel, int slot, int unit) {
+    weft_event ev = {.time = t, .lp = kernel, .kind = (uint16_t)kind, .arg = {kernel, slot, unit}};
+    weft_engine_at(s->eng, &ev);
+}
 
 /* Per-PE execution of one row block on a GEMM region, tile by tile. The X block enters row i
  * at its west tile at t0 and is multicast east (one hop per tile, each link busy for t_in); tile
@@ -245,88 +258,109 @@ static uint64_t gemm_block_per_pe(sim *s, int ki, uint64_t t0) {
 static void try_start(sim *s, int ki, uint64_t now) {
     const weft_kernel *k = &s->p->k[ki];
     kstate *st = &s->ks[ki];
-    while (st->next_block < k->blocks) {
-        int b = st->next_block;
+    int B = k->blocks, U = B * s->passes;
+    while (st->next_unit < U) {
+        int u = st->next_unit, b = u % B, pass = u / B;
         for (int q = 0; q < k->n_deps; q++) {
-            bool ok = weft_kernel_dep_rowwise(k, q)        ? st->arrived[q * k->blocks + b] > 0
-                      : weft_kernel_dep_prefix(k, q) ? st->prefix[q] > b
-                                                     : st->arrived_all[q] == blocks_of_dep(s->p, k, q);
+            bool ok = weft_kernel_dep_rowwise(k, q) ? st->arrived[q * U + u] > 0
+                      : weft_kernel_dep_prefix(k, q) ? st->prefix[q * s->passes + pass] > b
+                                                     : st->arrived_all[q * s->passes + pass] == blocks_of_dep(s->p, k, q);
             if (!ok) return;
         }
-        uint64_t done;
-        if (s->per_pe && k->kind == WEFT_KERNEL_GEMM) done = gemm_block_per_pe(s, ki, now);
-        else {
+        /* a region holding parameters takes a new pass once their updates of the last are done */
+        for (int j = 0; b == 0 && j < st->n_updates; j++)
+            if (s->ks[st->updates[j]].passes_done < pass) return;
+        uint64_t start = now > st->free_at ? now : st->free_at, done;
+        if (st->next_unit == 0) st->time.first_start = start;
+        else if (now > st->free_at) st->time.waiting += now - st->free_at;
+        if (s->per_pe && k->kind == WEFT_KERNEL_GEMM) {
+            done = gemm_block_per_pe(s, ki, now);
+            st->free_at = start + k->block_cycles;  /* for the statistics; the tiles keep their own times */
+            st->time.busy += k->block_cycles;
+        } else {
             /* the region as one group: it takes a block every stage time, each after its latency */
-            uint64_t start = now > st->free_at ? now : st->free_at;
             st->free_at = start + k->block_cycles;
             done = start + k->block_latency;
+            st->time.busy += k->block_cycles;
         }
-        st->next_block++;
+        if (done > st->time.last_end) st->time.last_end = done;
+        if (s->detail && s->detail->task) s->detail->task(s->detail->ctx, ki, pass, b, start, done);
+        st->next_unit++;
         if (st->waiting > 0) st->waiting--;
-        arrival *a = weft_xmalloc(sizeof *a);
-        *a = (arrival){s, ki, 0, b};
-        weft_engine_at(s->eng, done, (int32_t)(k->y0 * s->p->arch.width + k->x0), on_done, a);
+        schedule(s, EV_DONE, done, ki, 0, u);
     }
 }
 
-static void on_arrival(weft_engine *e, uint64_t t, int32_t tile, void *data) {
-    (void)e; (void)tile;
-    arrival *a = data;
-    sim *s = a->s;
-    const weft_kernel *k = &s->p->k[a->kernel];
-    kstate *st = &s->ks[a->kernel];
-    if (weft_kernel_dep_rowwise(k, a->slot) || weft_kernel_dep_prefix(k, a->slot)) st->arrived[a->slot * k->blocks + a->block]++;
-    else st->arrived_all[a->slot]++;
-    /* the prefix of consecutive blocks that have arrived */
-    while (st->prefix[a->slot] < k->blocks && st->arrived[a->slot * k->blocks + st->prefix[a->slot]] > 0) st->prefix[a->slot]++;
-    st->waiting++;
-    if (st->waiting > st->max_waiting) st->max_waiting = st->waiting;
-    int ki = a->kernel;
-    free(a);
+static void on_arrival(sim *s, uint64_t t, int ki, int slot, int unit) {
+    const weft_kernel *k = &s->p->k[ki];
+    kstate *st = &s->ks[ki];
+    int B = k->blocks, U = B * s->passes, nb = blocks_of_dep(s->p, k, slot), pass = unit / nb;
+    if (weft_kernel_dep_rowwise(k, slot) || weft_kernel_dep_prefix(k, slot)) st->arrived[slot * U + unit]++;
+    else st->arrived_all[slot * s->passes + pass]++;
+    /* the prefix of consecutive blocks of the pass that have arrived */
+    int *pre = &st->prefix[slot * s->passes + pass];
+    while (*pre < B && st->arrived[slot * U + pass * B + *pre] > 0) (*pre)++;
+    if (pass == 0) {
+        st->waiting++;
+        if (st->waiting > st->max_waiting) st->max_waiting = st->waiting;
+    }
     try_start(s, ki, t);
 }
 
-static void on_done(weft_engine *e, uint64_t t, int32_t tile, void *data) {
-    (void)tile;
-    arrival *a = data;
-    sim *s = a->s;
+static void on_done(sim *s, uint64_t t, int ki, int unit) {
     const weft_program *p = s->p;
-    const weft_kernel *k = &p->k[a->kernel];
-    kstate *st = &s->ks[a->kernel];
-    /* The kernel's last block is done: every block of its inputs has arrived, and its output is
-     * complete. Its numbers are computed now, in the order the fabric completes kernels. (Every
-     * output row depends only on its own input rows, so rows computed together are the bits
-     * that computing them block by block would give.) */
-    if (s->numerics && !s->status && a->block == k->blocks - 1) s->status = compute_node(s, k->node);
-    if (k->accumulates) {
-        if (a->block != k->blocks - 1) { free(a); return; }  /* partial sums stay in the region */
-        a->block = 0;                                          /* the whole output, once */
+    const weft_kernel *k = &p->k[ki];
+    kstate *st = &s->ks[ki];
+    int B = k->blocks, b = unit % B, pass = unit / B;
+    /* The kernel's last block of the first pass is done: every block of its inputs has
+     * arrived, and its output is complete. Its numbers are computed now, in the order the fabric
+     * completes kernels. (Every output row depends only on its own input rows, so rows computed
+     * together are the bits that computing them block by block would give.) */
+    if (s->numerics && !s->status && unit == B - 1) s->status = compute_node(s, k->node);
+    if (b == B - 1) {
+        st->passes_done = pass + 1;
+        /* the regions this update gates may take their next pass now */
+        if (k->host >= 0) try_start(s, k->host, t);
     }
-    uint64_t bytes = (uint64_t)block_bytes(p, k, a->block);
+    int out_unit = unit, out_b = b;
+    if (k->accumulates) {
+        if (b != B - 1) return;  /* partial sums stay in the region */
+        out_unit = pass;         /* the whole output, once a pass */
+        out_b = 0;
+    }
+    uint64_t bytes = (uint64_t)block_bytes(p, k, out_b);
     for (int c = 0; c < st->n_edges; c++) {
-        const weft_kernel *d = &p->k[st->edges[c].consumer];
         const weft_kernel *dk = &p->k[st->edges[c].consumer];
         int slot = st->edges[c].slot;
         uint64_t at = send_lanes(s, t, dk->dep_lane0[slot], dk->dep_lanes[slot], bytes);
-        arrival *n = weft_xmalloc(sizeof *n);
-        *n = (arrival){s, st->edges[c].consumer, st->edges[c].slot, a->block};
-        weft_engine_at(e, at, (int32_t)(d->y0 * p->arch.width + d->x0), on_arrival, n);
+        if (s->detail && s->detail->transfer) s->detail->transfer(s->detail->ctx, ki, st->edges[c].consumer, bytes, t, at);
+        schedule(s, EV_ARRIVAL, at, st->edges[c].consumer, slot, out_unit);
     }
     if (st->to_output) {
         /* to off-chip memory at the east edge: the mesh to the edge, then the off-chip link */
         uint64_t at = send_lanes(s, t, k->out_lane0, k->out_lanes, bytes);
-        double per_cycle = weft_cost_offchip_per_cycle(&p->arch);
-        at += (uint64_t)((double)bytes / per_cycle + 0.999999);
-        if (at > s->last_output) s->last_output = at;
+        at += (uint64_t)((double)bytes / weft_cost_offchip_per_cycle(&p->arch) + 0.999999);
+        if (s->detail && s->detail->transfer) s->detail->transfer(s->detail->ctx, ki, -1, bytes, t, at);
+        if (at > s->pass_end[pass]) s->pass_end[pass] = at;
     }
-    free(a);
 }
 
-static weft_status run_events(const weft_program *p, const weft_tensor *const *inputs, weft_tensor *outputs, bool per_pe,
-                              bool numerics, weft_sim_stats *out, weft_err *err) {
+static void handle(void *state, const weft_event *ev, weft_engine *e) {
+    (void)e;
+    sim *s = state;
+    if (ev->kind == EV_ARRIVAL) on_arrival(s, ev->time, ev->arg[0], ev->arg[1], ev->arg[2]);
+    else on_done(s, ev->time, ev->arg[0], ev->arg[2]);
+}
+
+static weft_status run_events(const weft_program *p, const weft_tensor *const *inputs, weft_tensor *outputs,
+                              const weft_sim_opts *o, weft_sim_stats *out, weft_err *err) {
     const weft_graph *g = p->graph;
     const weft_arch *ar = &p->arch;
-    sim s = {.p = p, .per_pe = per_pe, .numerics = numerics, .err = err};
+    bool numerics = !o->timing_only;
+    sim s = {.p = p, .per_pe = o->per_pe, .numerics = numerics, .err = err, .detail = o->detail};
+    s.passes = o->passes > 0 ? o->passes : 3;
+    if (s.passes > 64) s.passes = 64;
+    s.pass_end = weft_xcalloc((size_t)s.passes, sizeof(uint64_t));
     s.val = weft_xcalloc((size_t)g->n_vals + 1, sizeof *s.val);
     s.readers = weft_xcalloc((size_t)g->n_vals + 1, sizeof *s.readers);
     if (numerics) {
@@ -340,15 +374,17 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         for (int j = 0; j < g->n_outputs; j++)
             if (s.readers[g->outputs[j]] >= 0) s.readers[g->outputs[j]]++;
     }
-    s.eng = weft_engine_new();
+    WEFT_ASSERT(p->n_phases == 1);  /* pipelined: one phase, every kernel resident */
+    s.eng = weft_engine_new(handle, &s);
     weft_net_init(&s.net, ar);
     s.ks = weft_xcalloc((size_t)p->n + 1, sizeof *s.ks);
     for (int i = 0; i < p->n; i++) {
         const weft_kernel *k = &p->k[i];
-        s.ks[i].arrived = weft_xcalloc((size_t)(k->n_deps * k->blocks + 1), sizeof(int));
-        s.ks[i].arrived_all = weft_xcalloc((size_t)k->n_deps + 1, sizeof(int));
-        s.ks[i].prefix = weft_xcalloc((size_t)k->n_deps + 1, sizeof(int));
-        if (per_pe && k->kind == WEFT_KERNEL_GEMM) {
+        size_t units = (size_t)k->blocks * (size_t)s.passes;
+        s.ks[i].arrived = weft_xcalloc((size_t)k->n_deps * units + 1, sizeof(int));
+        s.ks[i].arrived_all = weft_xcalloc((size_t)k->n_deps * (size_t)s.passes + 1, sizeof(int));
+        s.ks[i].prefix = weft_xcalloc((size_t)k->n_deps * (size_t)s.passes + 1, sizeof(int));
+        if (s.per_pe && k->kind == WEFT_KERNEL_GEMM) {
             size_t tiles = (size_t)k->pk * (size_t)k->pn;
             s.ks[i].row_link_free = weft_xcalloc(tiles, sizeof(uint64_t));
             s.ks[i].tile_free = weft_xcalloc(tiles, sizeof(uint64_t));
@@ -364,30 +400,37 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
             }
             src->edges[src->n_edges++] = (edge){i, q};
         }
+        if (k->host >= 0) {
+            kstate *h = &s.ks[k->host];
+            h->updates = weft_xrealloc(h->updates, (size_t)(h->n_updates + 1) * sizeof(int));
+            h->updates[h->n_updates++] = i;
+        }
         for (int j = 0; j < g->n_outputs; j++)
             if (p->kernel_of_value[g->outputs[j]] == i) s.ks[i].to_output = true;
     }
-    /* graph inputs stream from off-chip memory into the west edge, block after block */
+    /* graph inputs stream from off-chip memory into the west edge, block after block, pass
+     * after pass */
     double offchip = weft_cost_offchip_per_cycle(ar);
     double sent = 0;
-    for (int i = 0; i < p->n; i++) {
-        const weft_kernel *k = &p->k[i];
-        for (int q = 0; q < k->n_deps; q++) {
-            if (k->dep[q] >= 0) continue;
-            const weft_value *v = &g->vals[k->dep_value[q]];
-            int nb = weft_value_blocks(p, k->dep_value[q]);
-            int64_t total = weft_shape_numel(&v->shape) * (int64_t)weft_dtype_size(v->dtype);
-            for (int b = 0; b < nb; b++) {
-                uint64_t bytes = (uint64_t)(total * (b + 1) / nb - total * b / nb);
-                sent += (double)bytes / offchip;
-                uint64_t at = send_lanes(&s, (uint64_t)sent, k->dep_lane0[q], k->dep_lanes[q], bytes);
-                arrival *a = weft_xmalloc(sizeof *a);
-                *a = (arrival){&s, i, q, b};
-                weft_engine_at(s.eng, at, (int32_t)(k->y0 * ar->width + k->x0), on_arrival, a);
+    for (int pass = 0; pass < s.passes; pass++)
+        for (int i = 0; i < p->n; i++) {
+            const weft_kernel *k = &p->k[i];
+            for (int q = 0; q < k->n_deps; q++) {
+                if (k->dep[q] >= 0) continue;
+                const weft_value *v = &g->vals[k->dep_value[q]];
+                int nb = weft_value_blocks(p, k->dep_value[q]);
+                int64_t total = weft_shape_numel(&v->shape) * (int64_t)weft_dtype_size(v->dtype);
+                for (int b = 0; b < nb; b++) {
+                    uint64_t bytes = (uint64_t)(total * (b + 1) / nb - total * b / nb);
+                    sent += (double)bytes / offchip;
+                    uint64_t at = send_lanes(&s, (uint64_t)sent, k->dep_lane0[q], k->dep_lanes[q], bytes);
+                    if (s.detail && s.detail->transfer) s.detail->transfer(s.detail->ctx, -1, i, bytes, (uint64_t)sent, at);
+                    schedule(&s, EV_ARRIVAL, at, i, q, pass * nb + b);
+                }
             }
         }
-        if (k->n_deps == 0) try_start(&s, i, 0);
-    }
+    for (int i = 0; i < p->n; i++)
+        if (p->k[i].n_deps == 0) try_start(&s, i, 0);
     weft_engine_run(s.eng);
     weft_status st = s.status;
     for (int j = 0; j < g->n_outputs && numerics && !st; j++) {
@@ -398,12 +441,21 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     free(s.val);
     free(s.readers);
     for (int i = 0; i < p->n && !st; i++)
-        if (s.ks[i].next_block != p->k[i].blocks)
-            st = weft_err_set(err, WEFT_ERR_INVALID, "internal: kernel %d ('%s') ran %d of %d blocks", i,
-                              g->nodes[p->k[i].node].name, s.ks[i].next_block, p->k[i].blocks);
+        WEFT_ASSERT(s.ks[i].next_unit == p->k[i].blocks * s.passes);  /* every block of every pass ran */
+    /* a kernel that feeds no output and no consumer still ends its pass */
+    for (int pass = 0; pass < s.passes; pass++)
+        for (int i = 0; i < p->n; i++)
+            if (s.ks[i].time.last_end > s.pass_end[pass] && pass == s.passes - 1) s.pass_end[pass] = s.ks[i].time.last_end;
+    for (int pass = 1; pass < s.passes; pass++)
+        if (s.pass_end[pass] < s.pass_end[pass - 1]) s.pass_end[pass] = s.pass_end[pass - 1];
     /* statistics */
     memset(out, 0, sizeof *out);
-    out->cycles = s.last_output;
+    out->passes = s.passes;
+    out->cycles = s.pass_end[0];
+    out->period_cycles = s.passes > 1 ? s.pass_end[s.passes - 1] - s.pass_end[s.passes - 2] : s.pass_end[0];
+    if (out->period_cycles < 1) out->period_cycles = 1;
+    out->passes_per_s = ar->clock_hz / (double)out->period_cycles;
+    uint64_t run_end = s.pass_end[s.passes - 1] > 0 ? s.pass_end[s.passes - 1] : 1;
     out->seconds = (double)out->cycles / ar->clock_hz;
     double busy = 0, sram_sum = 0, flops_by_arith[WEFT_ARCH_NUM_DTYPES] = {0};
     int64_t tiles_total = (int64_t)ar->width * ar->height;
@@ -433,7 +485,14 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         out->tiles_used += t;
     }
     out->sram_bytes_mean = out->tiles_used ? sram_sum / (double)out->tiles_used : 0;
-    out->pe_utilization = out->cycles ? busy / ((double)tiles_total * (double)out->cycles) : 0;
+    /* in the steady state: a pass's arithmetic over the tile-cycles of one period */
+    out->pe_utilization = busy / ((double)tiles_total * (double)out->period_cycles);
+    out->bottleneck = 0;
+    for (int i = 0; i < p->n; i++)
+        if (s.ks[i].time.busy > s.ks[out->bottleneck].time.busy) out->bottleneck = i;
+    out->bottleneck_busy = p->n ? (double)s.ks[out->bottleneck].time.busy / (double)run_end : 0;
+    if (s.detail && s.detail->kernels)
+        for (int i = 0; i < p->n; i++) s.detail->kernels[i] = s.ks[i].time;
     /* the peak of the arithmetic that does most of the program's flops */
     int main_arith = WEFT_ARCH_FP32;
     for (int d = 0; d < WEFT_ARCH_NUM_DTYPES; d++)
@@ -441,22 +500,26 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     static const char *const arith_names[] = {"fp32", "fp16", "bf16"};
     out->peak_dtype = arith_names[main_arith];
     out->peak_flops = weft_arch_peak_flops(ar, (weft_arch_dtype)main_arith) / ar->chips;
-    out->achieved_flops = out->seconds > 0 ? (double)out->flops / out->seconds : 0;
+    out->achieved_flops = (double)out->flops * out->passes_per_s;  /* steady state */
     size_t links = (size_t)ar->width * (size_t)ar->height * 4;
     double load_sum = 0;
     for (size_t l = 0; l < links; l++) {
-        double load = out->cycles ? (double)s.net.link_busy[l] / (double)out->cycles : 0;
+        double load = (double)s.net.link_busy[l] / (double)run_end;
         if (load > out->link_load_max) out->link_load_max = load;
         load_sum += load;
     }
     out->link_load_mean = load_sum / (double)links;
-    out->messages = s.net.messages;
-    out->bytes_moved = s.net.bytes;
-    out->byte_hops = s.net.byte_hops;
+    out->messages = s.net.messages / (uint64_t)s.passes;  /* per pass */
+    out->bytes_moved = s.net.bytes / (uint64_t)s.passes;
+    out->byte_hops = s.net.byte_hops / (uint64_t)s.passes;
     out->events = weft_engine_events(s.eng);
-    for (int i = 0; i < p->n; i++) { free(s.ks[i].arrived); free(s.ks[i].arrived_all); free(s.ks[i].prefix);
-        free(s.ks[i].row_link_free); free(s.ks[i].tile_free); free(s.ks[i].col_link_free); free(s.ks[i].ready); free(s.ks[i].edges); }
+    for (int i = 0; i < p->n; i++) {
+        kstate *k = &s.ks[i];
+        free(k->arrived); free(k->arrived_all); free(k->prefix); free(k->updates);
+        free(k->row_link_free); free(k->tile_free); free(k->col_link_free); free(k->ready); free(k->edges);
+    }
     free(s.ks);
+    free(s.pass_end);
     weft_net_free(&s.net);
     weft_engine_free(s.eng);
     return st;
@@ -477,7 +540,7 @@ weft_status weft_sim_run(const weft_program *p, const weft_tensor *const *inputs
                                     weft_shape_str(&inputs[k]->shape, b, sizeof b));
         }
     }
-    return run_events(p, inputs, outputs, o->per_pe, !o->timing_only, st, err);
+    return run_events(p, inputs, outputs, o, st, err);
 }
 
 weft_status weft_program_run(const weft_program *p, const weft_tensor *const *inputs, int n_inputs, weft_tensor *outputs,

@@ -21,6 +21,24 @@
 
 /* weft_sim_opts and weft_sim_stats are public: include/weft.h. */
 
+/* What one kernel did over the run: busy (its blocks' stage cycles), waiting (cycles between
+ * its first start and its last block's end when it had no block to take: its inputs had not
+ * arrived), the first start and the last end. */
+typedef struct {
+    uint64_t busy, waiting, first_start, last_end;
+} weft_kernel_time;
+
+/* Optional detail of a run (weft_sim_opts.detail): per-kernel times, and an observer called
+ * for every task (a block of a kernel: pass, block, start, end) and every transfer between
+ * regions (bytes, when sent, when the last byte arrived; dst -1 for off-chip memory, src -1 for
+ * a graph input). Callbacks may be NULL. */
+struct weft_sim_detail {
+    weft_kernel_time *kernels;  /* (p->n), filled when non-NULL */
+    void *ctx;
+    void (*task)(void *ctx, int kernel, int pass, int block, uint64_t start, uint64_t end);
+    void (*transfer)(void *ctx, int src, int dst, uint64_t bytes, uint64_t sent, uint64_t arrived);
+};
+
 /* inputs/outputs as weft_ref_run (outputs untouched when timing_only). */
 weft_status weft_sim_run(const weft_program *p, const weft_tensor *const *inputs, int n_inputs, weft_tensor *outputs,
                          int n_outputs, const weft_sim_opts *o, weft_sim_stats *st, weft_err *err);

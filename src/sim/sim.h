@@ -1,7 +1,8 @@
 /* sim: the event engine and the fabric's network model.
  *
- * The engine orders events by (time, tile, sequence number), so a run is deterministic whatever
- * order events were scheduled in at equal times. Handlers may schedule further events.
+ * The engine orders events by (time, logical process, sequence number), so a run is
+ * deterministic whatever order events were scheduled in at equal times. Handlers may schedule
+ * further events.
  *
  * The network moves messages between tiles over the mesh with dimension-ordered (X then Y)
  * routes. A message of B bytes leaves its tile through the ramp (ramp_latency cycles), its head
@@ -16,18 +17,34 @@
 #ifndef WEFT_SIM_H
 #define WEFT_SIM_H
 
-#include "arch/arch.h"
+#include "program/program.h"
 
-/* ---- the event engine ---- */
+/* ---- the event engine ----
+ * Events are plain values addressed to a logical process (an LP: a region of the program, and
+ * later links and off-chip memory), with their data inline: the heap holds them by value, no
+ * event allocates, and none points at shared state, so bands of the mesh can later run on
+ * threads and chips on MPI ranks. One handler receives every event with the state given at
+ * creation; observers see every event as it executes. */
+
+typedef struct {
+    uint64_t time;
+    int32_t lp;                /* the logical process it is addressed to */
+    uint16_t kind;             /* what it is, for the handler */
+    uint16_t pad;
+    int32_t arg[4];            /* inline payload */
+} weft_event;
 
 typedef struct weft_engine weft_engine;
-typedef void (*weft_event_fn)(weft_engine *e, uint64_t time, int32_t tile, void *data);
+typedef void (*weft_event_handler)(void *state, const weft_event *ev, weft_engine *e);
+typedef void (*weft_event_observer)(void *ctx, const weft_event *ev);
 
-weft_engine *weft_engine_new(void);
+weft_engine *weft_engine_new(weft_event_handler handler, void *state);
 void weft_engine_free(weft_engine *e);
-/* Schedules fn(e, time, tile, data) at `time` (not before the current time). */
-void weft_engine_at(weft_engine *e, uint64_t time, int32_t tile, weft_event_fn fn, void *data);
-/* Runs events in (time, tile, seq) order until none is left; returns the time of the last. */
+/* Schedules ev (its time not before the current time). */
+void weft_engine_at(weft_engine *e, const weft_event *ev);
+/* Adds an observer (at most 4). */
+void weft_engine_observe(weft_engine *e, weft_event_observer fn, void *ctx);
+/* Runs events in (time, lp, seq) order until none is left; returns the time of the last. */
 uint64_t weft_engine_run(weft_engine *e);
 uint64_t weft_engine_now(const weft_engine *e);
 uint64_t weft_engine_events(const weft_engine *e); /* events executed so far */
@@ -50,6 +67,9 @@ void weft_net_free(weft_net *n);
 uint64_t weft_net_send(weft_net *n, uint64_t t, int x0, int y0, int x1, int y1, uint64_t bytes);
 /* The same along a Y-then-X route. */
 uint64_t weft_net_send_yx(weft_net *n, uint64_t t, int x0, int y0, int x1, int y1, uint64_t bytes);
+/* The same along a lane of a program (X-Y, Y-X, or X-Y-X via a column of its own). */
+uint64_t weft_net_send_lane(weft_net *n, uint64_t t, const weft_lane *ln, uint64_t bytes);
+
 /* Hops on the dimension-ordered route. */
 int weft_net_hops(int x0, int y0, int x1, int y1);
 /* The uncontended cost of weft_net_send, for planning. */
