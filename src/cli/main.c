@@ -32,7 +32,7 @@ static void usage(FILE *f) {
             "  compile MODEL [--arch A] [--train] [--blocks N] [-o prog.weft] [--heatmap h.png] [--heatmap-sram s.png]\n"
             "                             map MODEL onto machine A (default wse2-mini) in pipelined mode; --train:\n"
             "                             its training step (forward, backward, AdamW update)\n"
-            "  run MODEL [--arch A] [--timing-only [--train]] [--per-pe] [--report r.json] [--heatmap h.png]\n"
+            "  run MODEL [--arch A] [--timing-only [--train]] [--per-pe] [--passes N] [--trace t.json] [--report r.json] [--heatmap h.png]\n"
             "                             simulate one forward pass on the fabric; print the report\n"
             "  check MODEL [--arch A] [--per-pe]\n"
             "                             fabric vs reference executor; non-zero exit on mismatch\n"
@@ -314,7 +314,10 @@ static void print_stats(const weft_program *p, const weft_sim_stats *st, double 
     if (tokens) fprintf(f, "  tokens/s        %.6g in the steady state\n", (double)tokens * st->passes_per_s);
     fprintf(f, "  latency         %llu cycles = %.6g ms for one pass through the empty pipeline, at %.3g GHz\n",
             (unsigned long long)st->cycles, st->seconds * 1e3, p->arch.clock_hz * 1e-9);
-    const weft_node *bn = p->n ? &p->graph->nodes[p->k[st->bottleneck].node] : NULL;
+    const weft_node *bn = p->n && st->bottleneck >= 0 ? &p->graph->nodes[p->k[st->bottleneck].node] : NULL;
+    if (st->bottleneck < 0)
+        fprintf(f, "  bottleneck      the off-chip link (%.4g GB/s), busy %.1f%% of the run\n", p->arch.offchip_bytes_per_s * 1e-9,
+                100 * st->bottleneck_busy);
     if (bn)
         fprintf(f, "  bottleneck      kernel %d '%s' (%s), busy %.1f%% of the run\n", st->bottleneck, bn->name, bn->op->name,
                 100 * st->bottleneck_busy);
@@ -326,6 +329,27 @@ static void print_stats(const weft_program *p, const weft_sim_stats *st, double 
     fprintf(f, "  links           max load %.4f, mean %.6f; %llu messages, %.4g MB, %.4g MB x hops\n", st->link_load_max,
             st->link_load_mean, (unsigned long long)st->messages, (double)st->bytes_moved * 1e-6, (double)st->byte_hops * 1e-6);
     fprintf(f, "  host            %.3f s, peak RSS %.1f MB\n", host_s, (double)peak_rss_bytes() * 1e-6);
+}
+
+/* The five busiest kernels: simulated busy and waiting cycles beside the plan's stage x blocks. */
+static void print_kernels(const weft_program *p, const weft_sim_stats *st, const weft_kernel_time *kt, FILE *f) {
+    int top[5] = {-1, -1, -1, -1, -1};
+    for (int i = 0; i < p->n; i++)
+        for (int r = 0; r < 5; r++)
+            if (top[r] < 0 || kt[i].busy > kt[top[r]].busy) {
+                memmove(&top[r + 1], &top[r], (size_t)(4 - r) * sizeof *top);
+                top[r] = i;
+                break;
+            }
+    fprintf(f, "  busiest kernels over %d passes (cycles): planned busy = stage x blocks x passes\n", st->passes);
+    fprintf(f, "    %-4s %-28s %-12s %12s %12s %12s %12s\n", "#", "node", "op", "planned", "busy", "waiting", "last end");
+    for (int r = 0; r < 5 && top[r] >= 0; r++) {
+        const weft_kernel *k = &p->k[top[r]];
+        const weft_node *n = &p->graph->nodes[k->node];
+        fprintf(f, "    %-4d %-28.28s %-12.12s %12llu %12llu %12llu %12llu\n", top[r], n->name, n->op->name,
+                (unsigned long long)(k->block_cycles * (uint64_t)k->blocks * (uint64_t)st->passes),
+                (unsigned long long)kt[top[r]].busy, (unsigned long long)kt[top[r]].waiting, (unsigned long long)kt[top[r]].last_end);
+    }
 }
 
 static int write_report(const char *path, const weft_program *p, const weft_sim_stats *st, double host_s) {
@@ -431,7 +455,14 @@ static int fabric(int argc, char **argv, bool check) {
     weft_tensor *out = weft_xcalloc((size_t)g->n_outputs + 1, sizeof *out);
     weft_sim_stats st;
     weft_sim_opts so = {.timing_only = a.timing_only, .per_pe = a.per_pe, .passes = a.passes};
+    struct weft_sim_detail detail = {0};
+    weft_kernel_time *ktimes = weft_xcalloc((size_t)p->n + 1, sizeof *ktimes);
+    detail.kernels = ktimes;
+    so.detail = &detail;
+    weft_trace *trace = NULL;
+    if (a.trace && !(trace = weft_trace_open(p, a.trace, &detail, &err))) return die(&err);
     if (weft_sim_run(p, inp, g->n_inputs, out, g->n_outputs, &so, &st, &err)) return die(&err);
+    if (trace && weft_trace_close(trace, a.trace, &err)) return die(&err);
     double host = now() - t0;
     rc = 0;
     if (check) {
@@ -461,6 +492,8 @@ static int fabric(int argc, char **argv, bool check) {
         printf("output %-24s bits %016llx\n", g->vals[g->outputs[j]].name,
                (unsigned long long)weft_fnv64(out[j].data, weft_tensor_nbytes(&out[j])));
     print_stats(p, &st, host, stdout);
+    print_kernels(p, &st, ktimes, stdout);
+    free(ktimes);
     if (a.report && write_report(a.report, p, &st, host)) rc = 1;
     if (a.report) printf("wrote %s\n", a.report);
     if (write_pictures(p, &a)) rc = 1;

@@ -147,9 +147,11 @@ uint64_t weft_cost_period(weft_program *p) {
         uint64_t t = stage * (uint64_t)k->blocks;
         if (t > worst) worst = t;
     }
-    double in = 0;
+    double in = 0, out = 0;
     for (int j = 0; j < p->graph->n_inputs; j++) in += (double)weft_program_value_bytes(p, p->graph->inputs[j]);
-    uint64_t feed = (uint64_t)(in / weft_cost_offchip_per_cycle(&p->arch));
+    for (int j = 0; j < p->graph->n_outputs; j++) out += (double)weft_program_value_bytes(p, p->graph->outputs[j]);
+    /* inputs in and outputs out over the off-chip link, each way at its rate */
+    uint64_t feed = (uint64_t)((in > out ? in : out) / weft_cost_offchip_per_cycle(&p->arch));
     return worst > feed ? worst : feed;
 }
 

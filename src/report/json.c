@@ -37,7 +37,11 @@ void weft_report_add_stats(cJSON *r, const weft_program *p, const weft_sim_stats
     cJSON_AddNumberToObject(r, "channels_used", p->channels_used);
     cJSON_AddNumberToObject(r, "predicted_cycles", (double)p->predicted_cycles);
     cJSON_AddNumberToObject(r, "predicted_period_cycles", (double)p->predicted_period);
-    if (p->n) {
+    if (st->bottleneck < 0) {
+        cJSON *b = cJSON_AddObjectToObject(r, "bottleneck");
+        cJSON_AddStringToObject(b, "node", "off-chip link");
+        cJSON_AddNumberToObject(b, "busy_fraction", st->bottleneck_busy);
+    } else if (p->n) {
         const weft_node *n = &p->graph->nodes[p->k[st->bottleneck].node];
         cJSON *b = cJSON_AddObjectToObject(r, "bottleneck");
         cJSON_AddNumberToObject(b, "kernel", st->bottleneck);

@@ -54,4 +54,13 @@ weft_status weft_report_write(cJSON *r, const char *path, weft_err *err);
 /* The process's peak resident memory, bytes. */
 int64_t weft_report_peak_rss(void);
 
+/* ---- the timeline trace (trace.c) ----
+ * A Chrome trace-event JSON (opens in ui.perfetto.dev or chrome://tracing): weft_trace_open
+ * writes the header and points the run's detail (sim/run.h) at its observer; run the
+ * simulation with that detail, then weft_trace_close finishes the file. */
+typedef struct weft_trace weft_trace;
+struct weft_sim_detail;
+weft_trace *weft_trace_open(const weft_program *p, const char *path, struct weft_sim_detail *d, weft_err *err);
+weft_status weft_trace_close(weft_trace *t, const char *path, weft_err *err);
+
 #endif

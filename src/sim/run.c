@@ -128,6 +128,7 @@ typedef struct {
     weft_net net;
     kstate *ks;
     uint64_t *pass_end;        /* (passes) the last output byte of each pass */
+    uint64_t offchip_out_free; /* when the off-chip link can take the next output block */
     /* numbers: the value of every graph value once computed (views of inputs, constants and
      * parameters borrowed; computed values owned), and how many readers each has left */
     weft_tensor *val;          /* (n_vals) */
@@ -339,7 +340,9 @@ static void on_done(sim *s, uint64_t t, int ki, int unit) {
     if (st->to_output) {
         /* to off-chip memory at the east edge: the mesh to the edge, then the off-chip link */
         uint64_t at = send_lanes(s, t, k->out_lane0, k->out_lanes, bytes);
+        if (at < s->offchip_out_free) at = s->offchip_out_free;  /* the off-chip link takes one block at a time */
         at += (uint64_t)((double)bytes / weft_cost_offchip_per_cycle(&p->arch) + 0.999999);
+        s->offchip_out_free = at;
         if (s->detail && s->detail->transfer) s->detail->transfer(s->detail->ctx, ki, -1, bytes, t, at);
         if (at > s->pass_end[pass]) s->pass_end[pass] = at;
     }
@@ -491,6 +494,16 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     for (int i = 0; i < p->n; i++)
         if (s.ks[i].time.busy > s.ks[out->bottleneck].time.busy) out->bottleneck = i;
     out->bottleneck_busy = p->n ? (double)s.ks[out->bottleneck].time.busy / (double)run_end : 0;
+    /* the off-chip link, when moving a pass's inputs or outputs takes most of the period */
+    double io = 0, rate = weft_cost_offchip_per_cycle(ar);
+    for (int j = 0; j < g->n_outputs; j++) io += (double)weft_program_value_bytes(p, g->outputs[j]) / rate;
+    double io_in = 0;
+    for (int j = 0; j < g->n_inputs; j++) io_in += (double)weft_program_value_bytes(p, g->inputs[j]) / rate;
+    if (io_in > io) io = io_in;
+    if (io >= 0.9 * (double)out->period_cycles && io > (double)s.ks[out->bottleneck].time.busy / s.passes) {
+        out->bottleneck = -1;
+        out->bottleneck_busy = io * s.passes / (double)run_end;
+    }
     if (s.detail && s.detail->kernels)
         for (int i = 0; i < p->n; i++) s.detail->kernels[i] = s.ks[i].time;
     /* the peak of the arithmetic that does most of the program's flops */

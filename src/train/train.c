@@ -227,7 +227,7 @@ static weft_status fabric_step(weft_trainer *t, weft_data *d, weft_step_result *
     t->compile_seconds += now() - t0;
     int n_out = g->n_outputs;
     weft_tensor *out = weft_xcalloc((size_t)n_out, sizeof *out);
-    weft_sim_opts so = {0};
+    weft_sim_opts so = {.passes = 1};  /* a step: one pass, its numbers (the steady state is `weft run`'s) */
     if (!s) s = weft_sim_run(t->progu, inp, g->n_inputs, out, n_out, &so, &t->last, err);
     weft_tensor_free(&in[0]);
     weft_tensor_free(&in[1]);
@@ -370,7 +370,7 @@ weft_status weft_train_forward_backward(weft_trainer *t, const weft_tensor in[2]
         } else if (t->prog_stale) s = weft_program_refresh(t->prog, err);
         t->prog_stale = false;
         t->compile_seconds += now() - t0;
-        weft_sim_opts so = {0};
+        weft_sim_opts so = {.passes = 1};  /* a step: one pass, its numbers (the steady state is `weft run`'s) */
         if (!s) s = weft_sim_run(t->prog, inp, g->n_inputs, out, n_out, &so, &t->last, err);
         if (!s) {
             *sim_seconds = t->last.seconds;

@@ -1,0 +1,81 @@
+/* report: a Chrome trace-event / Perfetto JSON of a run (report.h), written by an observer of
+ * the simulation (sim/run.h: struct weft_sim_detail). One track per region (thread id = kernel
+ * index, named after its node), a complete ("X") slice per block it computed, and counters of
+ * the bytes moved to and from off-chip memory. Times are microseconds at the machine's clock. */
+#include "report/report.h"
+#include "sim/run.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct weft_trace {
+    const weft_program *p;
+    FILE *f;
+    bool first;
+    double us_per_cycle;
+    double offchip_in, offchip_out;  /* bytes so far */
+    weft_status status;
+};
+
+static void sep(weft_trace *t) {
+    if (!t->first) fputs(",\n", t->f);
+    t->first = false;
+}
+
+static void on_task(void *ctx, int kernel, int pass, int block, uint64_t start, uint64_t end) {
+    weft_trace *t = ctx;
+    sep(t);
+    fprintf(t->f, "{\"name\":\"pass %d block %d\",\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"ts\":%.6f,\"dur\":%.6f}", pass, block, kernel,
+            (double)start * t->us_per_cycle, (double)(end - start) * t->us_per_cycle);
+}
+
+static void on_transfer(void *ctx, int src, int dst, uint64_t bytes, uint64_t sent, uint64_t arrived) {
+    weft_trace *t = ctx;
+    if (src >= 0 && dst >= 0) return;
+    double *total = src < 0 ? &t->offchip_in : &t->offchip_out;
+    *total += (double)bytes;
+    sep(t);
+    fprintf(t->f, "{\"name\":\"off-chip %s bytes\",\"ph\":\"C\",\"pid\":1,\"ts\":%.6f,\"args\":{\"bytes\":%.0f}}",
+            src < 0 ? "in" : "out", (double)(src < 0 ? sent : arrived) * t->us_per_cycle, *total);
+}
+
+weft_trace *weft_trace_open(const weft_program *p, const char *path, struct weft_sim_detail *d, weft_err *err) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        weft_err_set(err, WEFT_ERR_IO, "%s: cannot write the trace: %s", path, strerror(errno));
+        return NULL;
+    }
+    weft_trace *t = weft_xcalloc(1, sizeof *t);
+    t->p = p;
+    t->f = f;
+    t->first = true;
+    t->us_per_cycle = 1e6 / p->arch.clock_hz;
+    fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", f);
+    for (int i = 0; i < p->n; i++) {
+        const weft_node *n = &p->graph->nodes[p->k[i].node];
+        char name[160];
+        snprintf(name, sizeof name, "%d %s (%s)", i, n->name, n->op->name);
+        cJSON *s = cJSON_CreateString(name);  /* escaped */
+        char *js = cJSON_PrintUnformatted(s);
+        sep(t);
+        fprintf(f, "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"args\":{\"name\":%s}}", i, js);
+        free(js);
+        cJSON_Delete(s);
+    }
+    sep(t);
+    fprintf(f, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"args\":{\"name\":\"%s on %s\"}}", p->graph->name ? "program" : "program",
+            p->arch.name);
+    d->ctx = t;
+    d->task = on_task;
+    d->transfer = on_transfer;
+    return t;
+}
+
+weft_status weft_trace_close(weft_trace *t, const char *path, weft_err *err) {
+    if (!t) return WEFT_OK;
+    fputs("\n]}\n", t->f);
+    weft_status s = WEFT_OK;
+    if (ferror(t->f) | (fclose(t->f) != 0)) s = weft_err_set(err, WEFT_ERR_IO, "%s: cannot write the trace: %s", path, strerror(errno));
+    free(t);
+    return s;
+}
