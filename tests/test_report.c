@@ -2,6 +2,7 @@
 #include "compile/compile.h"
 #include "models/models.h"
 #include "report/report.h"
+#include "sim/run.h"
 #include "test.h"
 
 #include <png.h>
@@ -192,6 +193,64 @@ TEST(report_heatmap_errors) {
         CHECK_INT(weft_report_heatmap(p, "/dev/full", "layer", &err), WEFT_ERR_IO);
         CHECK(strstr(err.msg, "/dev/full") != NULL);
     }
+    weft_program_free(p);
+    weft_graph_free(g);
+}
+
+/* The trace (weft run --trace): valid JSON, one named track per region, slices that do not
+ * overlap on a track and sum to the region's simulated busy cycles. */
+TEST(report_trace_slices_sum_to_busy) {
+    weft_graph *g;
+    weft_program *p = compile_model("builtin:gpt:layers=1,dim=32,heads=2,vocab=32,seq=16", "wse2-mini", &g);
+    if (!p) { weft_graph_free(g); return; }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/report_trace.json", weft_test_builddir());
+    weft_err err = {0};
+    struct weft_sim_detail d = {0};
+    weft_kernel_time *kt = weft_xcalloc((size_t)p->n, sizeof *kt);
+    d.kernels = kt;
+    weft_trace *t = weft_trace_open(p, path, &d, &err);
+    CHECK(t != NULL);
+    weft_sim_opts o = {.timing_only = true, .detail = &d};
+    weft_sim_stats st;
+    CHECK_OK(weft_sim_run(p, NULL, 0, NULL, g->n_outputs, &o, &st, &err), &err);
+    CHECK_OK(weft_trace_close(t, path, &err), &err);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    char *txt = weft_xcalloc(1 << 24, 1);
+    size_t n = f ? fread(txt, 1, (1 << 24) - 1, f) : 0;
+    if (f) fclose(f);
+    cJSON *root = cJSON_ParseWithLength(txt, n);
+    CHECK(root != NULL);
+    double *sum = weft_xcalloc((size_t)p->n, sizeof(double)), *last_end = weft_xcalloc((size_t)p->n, sizeof(double));
+    int names = 0, slices = 0;
+    double us = 1e6 / p->arch.clock_hz;
+    cJSON *ev;
+    cJSON_ArrayForEach(ev, cJSON_GetObjectItem(root, "traceEvents")) {
+        const char *ph = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "ph"));
+        int tid = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "tid"));
+        if (ph && !strcmp(ph, "M") && cJSON_GetObjectItem(ev, "tid")) names++;
+        if (!ph || strcmp(ph, "X")) continue;
+        CHECK(tid >= 0 && tid < p->n);
+        if (tid < 0 || tid >= p->n) continue;
+        double ts = cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "ts")), dur = cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "dur"));
+        CHECK(ts + 2e-6 >= last_end[tid]);  /* slices of a region never overlap (times printed to 1e-6 us) */
+        last_end[tid] = ts + dur;
+        sum[tid] += dur;
+        slices++;
+    }
+    CHECK_INT(names, p->n);
+    int want = 0;
+    for (int i = 0; i < p->n; i++) {
+        want += p->k[i].blocks * st.passes;
+        CHECK_NEAR(sum[i] / us, (double)kt[i].busy, 1e-3 * (double)kt[i].busy + 1e-3);
+    }
+    CHECK_INT(slices, want);
+    cJSON_Delete(root);
+    free(txt);
+    free(sum);
+    free(last_end);
+    free(kt);
     weft_program_free(p);
     weft_graph_free(g);
 }

@@ -285,7 +285,7 @@ static void try_start(sim *s, int ki, uint64_t now) {
             st->time.busy += k->block_cycles;
         }
         if (done > st->time.last_end) st->time.last_end = done;
-        if (s->detail && s->detail->task) s->detail->task(s->detail->ctx, ki, pass, b, start, done);
+        if (s->detail && s->detail->task) s->detail->task(s->detail->ctx, ki, pass, b, start, start + k->block_cycles);
         st->next_unit++;
         if (st->waiting > 0) st->waiting--;
         schedule(s, EV_DONE, done, ki, 0, u);

@@ -29,7 +29,8 @@ typedef struct {
 } weft_kernel_time;
 
 /* Optional detail of a run (weft_sim_opts.detail): per-kernel times, and an observer called
- * for every task (a block of a kernel: pass, block, start, end) and every transfer between
+ * for every task (a block of a kernel: pass, block, and the cycles it occupies the region,
+ * start to start + stage, so a region's tasks never overlap and sum to its busy cycles) and every transfer between
  * regions (bytes, when sent, when the last byte arrived; dst -1 for off-chip memory, src -1 for
  * a graph input). Callbacks may be NULL. */
 struct weft_sim_detail {
