@@ -2,6 +2,7 @@
  * grouped and per-PE runs identical, determinism, and timing against answers known on paper. */
 #include "models/models.h"
 #include "onnx/onnx_test.h"
+#include "arch/cost.h"
 #include "compile/compile.h"
 #include "sim/run.h"
 #include "test.h"
@@ -70,7 +71,7 @@ static void check_model(const char *spec, const char *arch_name) {
     CHECK_INT(s1.cycles, s3.cycles);
     CHECK_INT(s1.events, s3.events);
     CHECK(s1.cycles > 0 && s1.flops > 0 && s1.pe_utilization > 0 && s1.pe_utilization < 1);
-    CHECK(s1.sram_bytes_max > 0 && s1.sram_bytes_max <= arch.kinds[0].sram_bytes);
+    CHECK(s1.sram_bytes_max > 0 && s1.sram_bytes_max <= weft_arch_tile_sram(&arch));  /* per tile, averaged over a column pattern */
     CHECK(s1.link_load_max > 0 && s1.link_load_max <= 1.0);
     for (int i = 0; i < g->n_inputs; i++) weft_tensor_free(&in[i]);
     weft_program_free(p);
@@ -254,4 +255,30 @@ TEST(fabric_causal_attention_streams_a_prefix) {
     char path[1024];
     snprintf(path, sizeof path, "%s/pytorch-cases/pytorch_gpt/model.onnx", weft_test_builddir());
     CHECK_INT(count_prefix_deps(path), 4);
+}
+
+/* SN30: compute kernels on PCU columns with their data in the PMU columns beside them (regions
+ * span whole PCU + PMU patterns); the suite's models and the PyTorch exports run and match the
+ * reference, and a model too big says how much SRAM the machine has. */
+TEST(fabric_sn30_runs_the_suite) {
+    check_model("builtin:mlp", "sn30");
+    check_model("builtin:gpt", "sn30");
+    check_model("builtin:weather-cnn:lat=16,lon=32", "sn30");
+    const char *exports[] = {"pytorch_mlp", "pytorch_cnn", "pytorch_gpt"};
+    for (int i = 0; i < 3; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/pytorch-cases/%s/model.onnx", weft_test_builddir(), exports[i]);
+        check_model(path, "sn30");
+    }
+    weft_err err = {0};
+    weft_graph *g = NULL;
+    weft_arch arch;
+    CHECK_OK(weft_arch_preset("sn30", &arch, &err), &err);
+    CHECK_OK(weft_model_load("builtin:gpt2", &g, &err), &err);
+    weft_program *p = NULL;
+    CHECK_INT(weft_compile(g, &arch, NULL, &p, &err), WEFT_ERR_NOMEM);
+    CHECK(strstr(err.msg, "does not fit sn30") != NULL && strstr(err.msg, " 0 GB") == NULL);
+    printf("    %s\n", err.msg);
+    weft_program_free(p);
+    weft_graph_free(g);
 }
