@@ -384,7 +384,9 @@ static bool is_program_file(const char *path) {
 
 /* The model and its program: compiled now for --arch, or loaded from a .weft program file (which
  * recompiles and checks the stored placement). */
-static int load_program(const fabric_args *a, weft_graph **g, weft_program **p) {
+/* Loads or compiles the program; with shapes_only (a compile that writes no program file, a
+ * timing-only run) a built-in's parameters stay zero and the GEMM tiles get no weights. */
+static int load_program(const fabric_args *a, bool shapes_only, weft_graph **g, weft_program **p) {
     weft_err err = {0};
     if (is_program_file(a->model)) {
         if (weft_program_load(a->model, g, p, &err)) return die(&err);
@@ -406,8 +408,8 @@ static int load_program(const fabric_args *a, weft_graph **g, weft_program **p) 
         *g = t->gu;
         t->gu = NULL;
         weft_train_free(t);
-    } else if (weft_model_load(a->model, g, &err)) return die(&err);
-    weft_compile_opts o = {.max_blocks = a->blocks};
+    } else if ((shapes_only ? weft_model_load_shapes : weft_model_load)(a->model, g, &err)) return die(&err);
+    weft_compile_opts o = {.max_blocks = a->blocks, .timing_only = shapes_only};
     if (weft_compile(*g, &arch, &o, p, &err)) { weft_graph_free(*g); return die(&err); }
     return 0;
 }
@@ -419,7 +421,7 @@ static int cmd_compile(int argc, char **argv) {
     weft_graph *g;
     weft_program *p;
     double t0 = now();
-    if ((rc = load_program(&a, &g, &p))) return rc;
+    if ((rc = load_program(&a, !a.output, &g, &p))) return rc;
     weft_program_print(p, stdout);
     printf("\ncompiled in %.3f s\n", now() - t0);
     if (a.output) {
@@ -448,7 +450,7 @@ static int fabric(int argc, char **argv, bool check) {
     weft_graph *g;
     weft_program *p;
     double t0 = now();
-    if ((rc = load_program(&a, &g, &p))) return rc;
+    if ((rc = load_program(&a, a.timing_only, &g, &p))) return rc;
     weft_tensor *in = NULL;
     const weft_tensor **inp = NULL;
     if (!a.timing_only && make_inputs(g, &in, &inp, &err)) return die(&err);

@@ -22,6 +22,7 @@ typedef struct {
     int max_blocks;             /* blocks the stream is cut into (0: the compiler chooses) */
     const char *mode;           /* NULL or "auto": the compiler chooses; else a mode's name */
     bool quiet;                 /* no progress on stderr */
+    bool timing_only;           /* the program will only be timed: GEMM tiles get no weights */
 } weft_compile_opts;
 
 weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, weft_program **out,

@@ -209,7 +209,7 @@ static void attach_updates(weft_program *p) {
     }
 }
 
-weft_status weft_pass_lower(weft_program *p, int max_blocks, weft_err *err) {
+weft_status weft_pass_lower(weft_program *p, int max_blocks, bool weights, weft_err *err) {
     const weft_graph *g = p->graph;
     choose_stream(p, max_blocks);
     weft_status s = fold_constants(p, err);
@@ -235,7 +235,7 @@ weft_status weft_pass_lower(weft_program *p, int max_blocks, weft_err *err) {
         for (int j = 0; j < n->n_out; j++) p->kernel_of_value[n->out[j]] = p->n;
         p->n++;
     }
-    if (!s) s = weft_pass_load_weights(p, err);
+    if (!s && weights) s = weft_pass_load_weights(p, err);
     if (!s) attach_updates(p);
     return s;
 }

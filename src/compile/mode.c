@@ -60,7 +60,8 @@ weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_com
     p->kernel_of_value = weft_xmalloc((size_t)(g->n_vals + 1) * sizeof(int));
     p->stream_axis = weft_xmalloc((size_t)(g->n_vals + 1) * sizeof(int));
     for (int v = 0; v < g->n_vals; v++) p->kernel_of_value[v] = p->stream_axis[v] = -1;
-    s = weft_pass_lower(p, o->max_blocks, err);
+    p->timing_only = o->timing_only;
+    s = weft_pass_lower(p, o->max_blocks, !o->timing_only, err);
     if (!s && !mode->supports(p))
         s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "execution mode '%s' cannot run this model on %s", mode->name, a->name);
     if (!s) s = mode->plan(p, err);

@@ -43,7 +43,7 @@ int weft_compile_sax(const weft_program *p, int v);  /* stream axis of v, -1 for
 int weft_compile_norm_axis(int64_t a, int rank);
 
 /* ---- passes ---- */
-weft_status weft_pass_lower(weft_program *p, int max_blocks, weft_err *err);      /* lower.c */
+weft_status weft_pass_lower(weft_program *p, int max_blocks, bool weights, weft_err *err); /* lower.c */
 weft_status weft_pass_load_weights(weft_program *p, weft_err *err);               /* lower.c */
 weft_status weft_pass_place(weft_program *p, weft_err *err);                      /* place.c */
 weft_status weft_pass_route(weft_program *p, weft_err *err);                      /* route.c */

@@ -12,8 +12,8 @@
  * column (a GEMM: its bottom row), so regions sit west to east in graph order along a shelf of
  * height B, each B tiles tall and as wide as its tiles need: consecutive layers are neighbours
  * and an edge between them is as many lanes as the shelf is tall, one hop long. A region that
- * needs more than a shelf's length is a multiple of B tall; the next shelf starts below the
- * tallest region of the last. When the next region does not fit what is left of a shelf, the
+ * needs more than a shelf's length is a multiple of B tall and has its rows to itself (no
+ * shorter region leaves blank rows beside it); the next shelf starts below. When the next region does not fit what is left of a shelf, the
  * last region grows to fill it (no tile is wasted). On a machine whose columns differ (SN30's
  * PCU and PMU columns) regions span whole column patterns.
  * Every shelf height (within a step of 5/4) and share of the mesh is tried; the placement kept is
@@ -92,8 +92,9 @@ static bool pack(weft_program *p, const int64_t *tiles, int bh, int quantum) {
         if (k->host >= 0) continue;
         int w, h;
         if (!shape_region(p, k, tiles[i], bh, quantum, &w, &h)) return false;
-        if (x + w > W && x > 0) {
-            /* the shelf is full: its last region takes what is left of it */
+        if ((x + w > W || h > bh) && x > 0) {
+            /* the shelf is full, or the next region is taller than a shelf: the last region
+             * takes what is left of the shelf */
             if (last >= 0) widen(&p->k[last], (W - x) / quantum * quantum);
             y += shelf_h;
             x = 0;
@@ -108,6 +109,13 @@ static bool pack(weft_program *p, const int64_t *tiles, int bh, int quantum) {
         x += w;
         if (h > shelf_h) shelf_h = h;
         last = i;
+        if (h > bh) {  /* a region taller than a shelf has its rows to itself */
+            widen(k, (W - x) / quantum * quantum);
+            y += h;
+            x = 0;
+            shelf_h = 0;
+            last = -1;
+        }
     }
     if (last >= 0 && x < W) widen(&p->k[last], (W - x) / quantum * quantum);
     for (int i = 0; i < p->n; i++)

@@ -47,7 +47,7 @@ int64_t weft_sram_need(const weft_program *p, const weft_kernel *k, int pk, int 
 
 double weft_sram_cap(const weft_program *p) { return WEFT_SRAM_USABLE * weft_arch_tile_sram(&p->arch); }
 
-/* Chooses the GEMM grid for t tiles: pk / pn close to K / N, pk within the mesh height. */
+/* Chooses the GEMM grid for t tiles: pk / pn close to K / N, within the mesh. */
 void weft_gemm_grid(const weft_program *p, const weft_kernel *k, int64_t t, int *pk, int *pn) {
     double r = sqrt((double)t * (double)k->K / (double)k->N);
     int64_t a = (int64_t)(r < 1 ? 1 : r);
@@ -56,6 +56,13 @@ void weft_gemm_grid(const weft_program *p, const weft_kernel *k, int64_t t, int 
     int64_t b = t / a;
     if (b < 1) b = 1;
     if (b > k->N) b = k->N;
+    if (b > p->arch.width) {  /* a grid as wide as the mesh takes the rest in height */
+        b = p->arch.width;
+        a = t / b;
+        if (a > p->arch.height) a = p->arch.height;
+        if (a > k->K) a = k->K;
+        if (a < 1) a = 1;
+    }
     *pk = (int)a;
     *pn = (int)b;
 }

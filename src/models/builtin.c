@@ -37,6 +37,7 @@ static const key_def mlp_keys[] = {
     KEY(weft_mlp_config, out, 1, "output features"),
     KEY(weft_mlp_config, layers, 1, "Linear layers (ReLU between)"),
     KEY(weft_mlp_config, seed, 0, "initialization seed"),
+    KEY(weft_mlp_config, shapes_only, 0, "1: parameters left zero (for timing only)"),
     {0},
 };
 static const key_def gpt_keys[] = {
@@ -48,6 +49,7 @@ static const key_def gpt_keys[] = {
     KEY(weft_gpt_config, vocab, 1, "vocabulary size"),
     KEY(weft_gpt_config, positions, 0, "position table size (0: seq)"),
     KEY(weft_gpt_config, seed, 0, "initialization seed"),
+    KEY(weft_gpt_config, shapes_only, 0, "1: parameters left zero (for timing only)"),
     {0},
 };
 static const key_def weather_keys[] = {
@@ -58,6 +60,7 @@ static const key_def weather_keys[] = {
     KEY(weft_weather_config, hidden, 1, "hidden channels"),
     KEY(weft_weather_config, blocks, 0, "residual processor blocks"),
     KEY(weft_weather_config, seed, 0, "initialization seed"),
+    KEY(weft_weather_config, shapes_only, 0, "1: parameters left zero (for timing only)"),
     {0},
 };
 

@@ -7,3 +7,13 @@ weft_status weft_model_load(const char *spec, weft_graph **out, weft_err *err) {
     if (!strncmp(spec, "builtin:", 8)) return weft_model_builtin(spec + 8, out, err);
     return weft_onnx_load(spec, NULL, 0, out, err);
 }
+
+weft_status weft_model_load_shapes(const char *spec, weft_graph **out, weft_err *err) {
+    if (strncmp(spec, "builtin:", 8)) return weft_model_load(spec, out, err);
+    char buf[1024];
+    bool keys = strchr(spec + 8, ':') != NULL;
+    if (strstr(spec, "shapes_only=")) return weft_model_load(spec, out, err);
+    if (snprintf(buf, sizeof buf, "%s%sshapes_only=1", spec + 8, keys ? "," : ":") >= (int)sizeof buf)
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: model spec too long", spec);
+    return weft_model_builtin(buf, out, err);
+}

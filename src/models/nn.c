@@ -92,7 +92,7 @@ int weft_nn_param(weft_nn *b, const char *name, weft_shape shape, weft_nn_init_k
     init_job job = {.w = b->g->vals[id].data.data, .init = init, .scale = scale};
     weft_rng_seed(&job.rng, b->seed, b->n_params++);
     if (init == WEFT_NN_INIT_TORCH) job.scale = fan_in > 0 ? 1.0f / sqrtf((float)fan_in) : 0.0f;
-    if (init != WEFT_NN_INIT_ZEROS) weft_parallel_for(weft_shape_numel(&shape), INIT_CHUNK, 0, init_chunk, &job);
+    if (init != WEFT_NN_INIT_ZEROS && !b->shapes_only) weft_parallel_for(weft_shape_numel(&shape), INIT_CHUNK, 0, init_chunk, &job);
     return id;
 }
 

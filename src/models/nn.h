@@ -29,6 +29,7 @@ typedef struct {
     weft_status status; /* first error, sticky */
     uint64_t seed;
     uint64_t n_params;  /* parameters made so far: the next one's RNG stream */
+    bool shapes_only;   /* parameters left zero (never filled: their pages stay untouched) */
 } weft_nn;
 
 typedef enum {

@@ -92,6 +92,7 @@ struct weft_program {
     weft_arch arch;
     const weft_graph *graph;    /* borrowed: must outlive the program */
     const char *mode;           /* the execution mode that planned it ("pipelined") */
+    bool timing_only;           /* compiled without weights on the tiles: it can only be timed */
     weft_kernel *k;
     int n;
     weft_phase *phases;

@@ -542,6 +542,8 @@ weft_status weft_sim_run(const weft_program *p, const weft_tensor *const *inputs
                          int n_outputs, const weft_sim_opts *o, weft_sim_stats *st, weft_err *err) {
     const weft_graph *g = p->graph;
     if (n_outputs != g->n_outputs) return weft_err_set(err, WEFT_ERR_INVALID, "the program has %d outputs, %d requested", g->n_outputs, n_outputs);
+    if (!o->timing_only && p->timing_only)
+        return weft_err_set(err, WEFT_ERR_INVALID, "the program was compiled for timing only (no weights on its tiles)");
     if (!o->timing_only) {
         if (n_inputs != g->n_inputs) return weft_err_set(err, WEFT_ERR_INVALID, "the program takes %d inputs, %d given", g->n_inputs, n_inputs);
         for (int k = 0; k < n_inputs; k++) {
