@@ -11,15 +11,11 @@ void weft_net_init(weft_net *n, const weft_arch *a) {
     n->width = a->width;
     n->height = a->height;
     size_t links = (size_t)a->width * (size_t)a->height * 4;
-    n->link_free = weft_xcalloc(links, sizeof(uint64_t));
-    n->link_bytes = weft_xcalloc(links, sizeof(uint64_t));
-    n->link_busy = weft_xcalloc(links, sizeof(uint64_t));
+    n->links = weft_xcalloc(links, sizeof *n->links);
 }
 
 void weft_net_free(weft_net *n) {
-    free(n->link_free);
-    free(n->link_bytes);
-    free(n->link_busy);
+    free(n->links);
     memset(n, 0, sizeof *n);
 }
 
@@ -45,11 +41,11 @@ uint64_t weft_net_send_lane(weft_net *n, uint64_t t, const weft_lane *ln, uint64
     n->messages++;
     n->bytes += bytes;
     for (int dir; (dir = weft_lane_step(ln, x, y)) >= 0;) {
-        size_t l = ((size_t)y * (size_t)n->width + (size_t)x) * 4 + (size_t)dir;
-        if (n->link_free[l] > head) head = n->link_free[l];  /* wait for the link */
-        n->link_free[l] = head + ser;
-        n->link_bytes[l] += bytes;
-        n->link_busy[l] += ser;
+        weft_link *k = &n->links[((size_t)y * (size_t)n->width + (size_t)x) * 4 + (size_t)dir];
+        if (k->free > head) head = k->free;  /* wait for the link */
+        k->free = head + ser;
+        k->bytes += bytes;
+        k->busy += ser;
         n->byte_hops += bytes;
         head += (uint64_t)a->hop_latency;
         x += dir == WEFT_DIR_EAST ? 1 : dir == WEFT_DIR_WEST ? -1 : 0;

@@ -517,7 +517,7 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     size_t links = (size_t)ar->width * (size_t)ar->height * 4;
     double load_sum = 0;
     for (size_t l = 0; l < links; l++) {
-        double load = (double)s.net.link_busy[l] / (double)run_end;
+        double load = (double)s.net.links[l].busy / (double)run_end;
         if (load > out->link_load_max) out->link_load_max = load;
         load_sum += load;
     }

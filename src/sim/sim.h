@@ -51,12 +51,17 @@ uint64_t weft_engine_events(const weft_engine *e); /* events executed so far */
 
 /* ---- the network ---- */
 
+/* One link, one direction: its three figures side by side (one cache line holds two links). */
+typedef struct {
+    uint64_t free;            /* cycle at which it is free */
+    uint64_t bytes;           /* bytes carried, for traffic reports */
+    uint64_t busy;            /* cycles occupied */
+} weft_link;
+
 typedef struct {
     const weft_arch *arch;
     int width, height;
-    uint64_t *link_free;      /* (height, width, 4): cycle at which each outgoing link is free */
-    uint64_t *link_bytes;     /* (height, width, 4): bytes carried, for traffic reports */
-    uint64_t *link_busy;      /* (height, width, 4): cycles occupied */
+    weft_link *links;         /* (height, width, 4): every outgoing link, (y * width + x) * 4 + dir */
     uint64_t messages, bytes, byte_hops;
 } weft_net;
 
