@@ -19,7 +19,7 @@
 #include "program/program.h"
 
 typedef struct {
-    int max_blocks;             /* blocks the stream is cut into (0: the compiler chooses) */
+    int max_blocks;             /* blocks the stream is cut into (0: the compiler chooses 16, 32 or 64) */
     const char *mode;           /* NULL or "auto": the compiler chooses; else a mode's name */
     bool quiet;                 /* no progress on stderr */
     bool timing_only;           /* the program will only be timed: GEMM tiles get no weights */

@@ -31,10 +31,58 @@ static const weft_mode modes[] = {
     {"pipelined", pipelined_supports, pipelined_plan},
 };
 
+static weft_status compile_one(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, weft_program **out,
+                               weft_err *err);
+
+/* The planner's objective, as place.c's: one pass's latency and seven steady-state periods. */
+static double objective(const weft_program *p) { return (double)p->predicted_cycles + 7.0 * (double)p->predicted_period; }
+
+/* Without --blocks, the compiler chooses how finely the stream is cut: 16, 32 and 64 blocks (at
+ * most the stream's extent) are planned without weights, and the one whose objective is least
+ * is compiled for real. Finer blocks fill the pipeline faster and hold less SRAM; coarser ones
+ * pay less per-block overhead. Finer than 64 is not tried unasked (--blocks N): each doubling
+ * doubles the simulation's events. */
 weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, weft_program **out,
                          weft_err *err) {
     static const weft_compile_opts none = {0};
     if (!o) o = &none;
+    *out = NULL;
+    if (o->max_blocks > 0) return compile_one(g, a, o, out, err);
+    weft_status s = weft_graph_verify(g, err);
+    if (s) return s;
+    int64_t len = 0;  /* the stream's extent, as lower.c chooses it */
+    for (int i = 0; i < g->n_inputs && !len; i++)
+        if (g->vals[g->inputs[i]].shape.ndim == 2 && g->vals[g->inputs[i]].dtype == WEFT_I64) len = g->vals[g->inputs[i]].shape.d[1];
+    for (int i = 0; i < g->n_inputs && !len; i++)
+        if (g->vals[g->inputs[i]].shape.ndim >= 1) len = g->vals[g->inputs[i]].shape.d[0];
+    int best = 0;
+    double best_obj = 0;
+    weft_err first = {0};
+    for (int b = 16; b <= 64; b *= 2) {
+        if (b > 16 && b / 2 >= len) break;  /* the stream has no more blocks to give */
+        weft_compile_opts t = *o;
+        t.max_blocks = b;
+        t.timing_only = true;
+        weft_program *p = NULL;
+        weft_err e = {0};
+        if (compile_one(g, a, &t, &p, &e)) {
+            if (!first.status) first = e;
+            continue;
+        }
+        if (!best || objective(p) < best_obj) { best = b; best_obj = objective(p); }
+        weft_program_free(p);
+    }
+    if (!best) {
+        *err = first;
+        return first.status;
+    }
+    weft_compile_opts t = *o;
+    t.max_blocks = best;
+    return compile_one(g, a, &t, out, err);
+}
+
+static weft_status compile_one(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, weft_program **out,
+                               weft_err *err) {
     *out = NULL;
     weft_lowering_check();
     weft_status s = weft_graph_verify(g, err);
