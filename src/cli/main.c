@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -487,7 +488,21 @@ static int cmd_demo(void) {
     return rc;
 }
 
+/* OpenBLAS starts its worker threads in a constructor, before main, from OPENBLAS_NUM_THREADS. weft
+ * calls BLAS single-threaded (src/kernels/gemm.c), so the workers only cost: under a memory limit
+ * (prlimit --as) a worker spins for ever retrying its 128 MB buffer and exit() joins it, so weft
+ * hangs after printing its error. The variable must be set before the library loads: when it is
+ * not "1", set it and run this same program again (once: the second run sees it set). */
+static void blas_single_threaded(char **argv) {
+    const char *v = getenv("OPENBLAS_NUM_THREADS");
+    if (v && !strcmp(v, "1")) return;
+    if (setenv("OPENBLAS_NUM_THREADS", "1", 1)) return;
+    execv("/proc/self/exe", argv);
+    /* no /proc: go on with the workers (the hang under a memory limit stays possible) */
+}
+
 int main(int argc, char **argv) {
+    blas_single_threaded(argv);
     if (argc < 2) { usage(stderr); return 2; }
     /* Tensors come and go by the megabyte: keep freed memory in the heap for the next one
      * instead of returning it to the kernel and faulting fresh pages in again. */
