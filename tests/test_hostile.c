@@ -89,6 +89,8 @@ static const hostile_case catalogue[] = {
      "prlimit --as=300000000 $W run builtin:gpt2 --arch wse2 --timing-only", 1, {"weft: error:", "cannot allocate"}, 10},
     {"mlp under 150 MB of address space: runs", "prlimit --as=150000000 $W run builtin:mlp --arch mesh-32x32", 0,
      {"cycles"}, 10},
+    /* item 3: Resize to a zero-element output sized a 343 GB tap table and aborted */
+    {"Resize to a zero-element output", "$W run-ref $C/onnx/crash_resize_zero_output.onnx", 0, {"(0, 1, 1, 4294967296)"}, 5},
 };
 
 static void check_case(const hostile_case *c, int line) {

@@ -262,6 +262,10 @@ def cases():
     a = m.graph.node[0].attribute.add()
     a.name, a.type = "alpha_bogus", onnx.AttributeProto.STRING
     yield "crash_attr_string_unset.onnx", m
+    # issue 13 item 3 (123 bytes when found): Resize to a zero-element output whose other axis is
+    # 2^32 sized a tap table of 2^32 entries (128 GB) before finding there was nothing to compute
+    yield "crash_resize_zero_output.onnx", probe(node("Resize", ["x", "", "", "s"]), [img],
+                                                 [ints("s", [0, 1, 1, 1 << 32])])
 
 
 def main():
