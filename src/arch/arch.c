@@ -171,7 +171,23 @@ int64_t weft_arch_sram_total(const weft_arch *a) {
 
 /* ---- validation ---- */
 
+static const char *edge_names[] = {"west", "east", "north", "south", "all"};
+static const char *dtype_keys[] = {"fp32", "fp16", "bf16"};
+
 #define BAD(field, fmt, ...) return weft_err_set(err, WEFT_ERR_INVALID, "%s: field '%s': " fmt, w, field, ##__VA_ARGS__)
+
+/* Rates must be physical: a positive rate of 1e-300 passes "> 0" but turns bytes into 1e300
+ * cycles, which overflows the cycle counts into a fast, wrong answer. The lower bounds are far
+ * below any real machine (a thousandth of a byte or flop per cycle; 1 MB/s) and keep every time
+ * weft computes from a bounded size within int64 cycles. */
+#define RATE_MIN 1e-3
+#define RATE(field, v, lo, hi, unit, zero_ok)                                                            \
+    do {                                                                                                \
+        double v_ = (v);                                                                                \
+        if (!((zero_ok) && v_ == 0) && !(v_ >= (lo) && v_ <= (hi)))                                      \
+            BAD(field, "%g %s is outside the physical range %s%g to %g", v_, unit, (zero_ok) ? "0 or " : "", \
+                (double)(lo), (double)(hi));                                                            \
+    } while (0)
 
 weft_status weft_arch_validate(const weft_arch *a, const char *w, weft_err *err) {
     if (!a->name[0]) BAD("name", "must be a non-empty string");
@@ -182,19 +198,21 @@ weft_status weft_arch_validate(const weft_arch *a, const char *w, weft_err *err)
     bool computes = false;
     for (int k = 0; k < a->n_kinds; k++) {
         const weft_tile_kind *t = &a->kinds[k];
-        char f[96];
+        char f[96], g[160];
         snprintf(f, sizeof f, "tile_kinds[%d]", k);
         if (!t->name[0]) BAD(f, "needs a name");
         for (int j = 0; j < k; j++)
             if (!strcmp(a->kinds[j].name, t->name)) BAD(f, "name '%s' is used twice", t->name);
         if (t->sram_bytes < 0 || t->sram_bytes > ((int64_t)1 << 34)) BAD(f, "sram_bytes %lld is not in 0..16 GiB", (long long)t->sram_bytes);
-        if (!(t->sram_read_bytes_per_cycle >= 0 && t->sram_read_bytes_per_cycle <= 1e6) ||
-            !(t->sram_write_bytes_per_cycle >= 0 && t->sram_write_bytes_per_cycle <= 1e6))
-            BAD(f, "SRAM bytes per cycle must be between 0 and 1e6");
+        snprintf(g, sizeof g, "%s.sram_read_bytes_per_cycle", f);
+        RATE(g, t->sram_read_bytes_per_cycle, RATE_MIN, 1e6, "bytes per cycle", true);
+        snprintf(g, sizeof g, "%s.sram_write_bytes_per_cycle", f);
+        RATE(g, t->sram_write_bytes_per_cycle, RATE_MIN, 1e6, "bytes per cycle", true);
         if (t->sram_bytes > 0 && (t->sram_read_bytes_per_cycle <= 0 || t->sram_write_bytes_per_cycle <= 0))
             BAD(f, "a tile with SRAM needs positive sram_read/write_bytes_per_cycle");
         for (int d = 0; d < WEFT_ARCH_NUM_DTYPES; d++) {
-            if (!(t->flops_per_cycle[d] >= 0 && t->flops_per_cycle[d] <= 1e6)) BAD(f, "flops_per_cycle must be between 0 and 1e6");
+            snprintf(g, sizeof g, "%s.flops_per_cycle.%s", f, dtype_keys[d]);
+            RATE(g, t->flops_per_cycle[d], RATE_MIN, 1e6, "flops per cycle", true);
             if (t->flops_per_cycle[d] > 0) computes = true;
         }
     }
@@ -202,24 +220,20 @@ weft_status weft_arch_validate(const weft_arch *a, const char *w, weft_err *err)
     if (a->n_pattern < 1 || a->n_pattern > 16) BAD("column_pattern", "needs 1 to 16 entries");
     for (int i = 0; i < a->n_pattern; i++)
         if (a->pattern[i] < 0 || a->pattern[i] >= a->n_kinds) BAD("column_pattern", "entry %d names no tile kind", i);
-    if (!(a->link_bytes_per_cycle > 0 && a->link_bytes_per_cycle <= 1e6)) BAD("link.bytes_per_cycle", "%g must be positive (and at most 1e6)", a->link_bytes_per_cycle);
+    RATE("link.bytes_per_cycle", a->link_bytes_per_cycle, RATE_MIN, 1e6, "bytes per cycle", false);
     if (a->hop_latency < 0 || a->hop_latency > 1000000) BAD("link.hop_latency_cycles", "%d is not in 0..1e6", a->hop_latency);
     if (a->ramp_latency < 0 || a->ramp_latency > 1000000) BAD("link.ramp_latency_cycles", "%d is not in 0..1e6", a->ramp_latency);
     if (a->channels < 1 || a->channels > 4096) BAD("channels", "%d is not in 1..4096", a->channels);
     if (a->offchip_bytes < 0) BAD("offchip.bytes", "must not be negative");
-    if (a->offchip_bytes > 0 && !(a->offchip_bytes_per_s > 0 && a->offchip_bytes_per_s < 1e18))
-        BAD("offchip.bytes_per_s", "must be positive when off-chip memory exists");
+    if (a->offchip_bytes > 0) RATE("offchip.bytes_per_s", a->offchip_bytes_per_s, 1e6, 1e15, "bytes per second", false);
     if (a->chips < 1 || a->chips > 4096) BAD("chips.count", "%d is not in 1..4096", a->chips);
-    if (a->chips > 1 && !(a->chip_link_bytes_per_s > 0 && a->chip_link_bytes_per_s < 1e18))
-        BAD("chips.link_bytes_per_s", "must be positive when there are several chips");
+    if (a->chips > 1) RATE("chips.link_bytes_per_s", a->chip_link_bytes_per_s, 1e6, 1e15, "bytes per second", false);
     if (!(a->chip_link_latency_s >= 0 && a->chip_link_latency_s < 1)) BAD("chips.link_latency_s", "must be in [0, 1) seconds");
     return WEFT_OK;
 }
 
 /* ---- JSON ---- */
 
-static const char *edge_names[] = {"west", "east", "north", "south", "all"};
-static const char *dtype_keys[] = {"fp32", "fp16", "bf16"};
 
 char *weft_arch_to_json(const weft_arch *a) {
     cJSON *r = cJSON_CreateObject();
