@@ -116,3 +116,52 @@ TEST(io_damaged_files_are_refused) {
     weft_program_free(p);
     weft_graph_free(g);
 }
+
+/* The graph-file corpus (tests/corpus/graph/, make_graph.py): files whose checksum matches and
+ * whose fields lie. Each bad_* is refused naming the file and the reason; good_* loads. */
+static const struct { const char *file, *why; } graph_bad[] = {
+    {"bad_attr_count_huge.wgraph", "malformed graph"},
+    {"bad_ints_count_huge.wgraph", "malformed graph"},
+    {"bad_output_undeclared_input.wgraph", "graph output 'ghost' is an input value the graph does not declare"},
+    {"bad_node_reads_undeclared_input.wgraph", "input 'ghost' is an input value the graph does not declare"},
+    {"bad_numel_overflow.wgraph", "value 'x': tensor of shape (4294967296, 4294967296)"},
+    {"bad_numel_overflow_node.wgraph", "exceeds"},
+    {"bad_negative_dim.wgraph", "value 'x': negative dimension"},
+    {"bad_trailing_bytes.wgraph", "16 bytes after the graph's end"},
+};
+
+TEST(io_graph_corpus_fields_checked) {
+    char path[1200];
+    for (size_t i = 0; i < sizeof graph_bad / sizeof *graph_bad; i++) {
+        snprintf(path, sizeof path, "%s/tests/corpus/graph/%s", weft_test_srcdir(), graph_bad[i].file);
+        weft_err err = {0};
+        weft_graph *g = NULL;
+        weft_status s = weft_graph_load(path, &g, &err);
+        if (s == WEFT_OK || g || !strstr(err.msg, path) || !strstr(err.msg, graph_bad[i].why))
+            weft_test_fail(__FILE__, __LINE__, "%s: status %d, expected a refusal saying '%s': %s", graph_bad[i].file, s,
+                           graph_bad[i].why, err.msg);
+        weft_graph_free(g);
+    }
+    snprintf(path, sizeof path, "%s/tests/corpus/graph/good_relu.wgraph", weft_test_srcdir());
+    weft_err err = {0};
+    weft_graph *g = NULL;
+    CHECK_OK(weft_graph_load(path, &g, &err), &err);
+    weft_graph_free(g);
+}
+
+/* Through the graph API: an output that is an input value never declared (nothing would feed it:
+ * the executor copied from NULL) does not verify. */
+TEST(io_api_undeclared_input_does_not_verify) {
+    weft_graph *g = weft_graph_new("api");
+    int x = weft_graph_input(g, "x", WEFT_F32, WEFT_SHAPE(2, 3));
+    int ghost = weft_graph_add_value(g, "ghost", WEFT_VAL_INPUT, WEFT_F32, WEFT_SHAPE(2, 3), NULL);
+    int y = -1;
+    weft_err err = {0};
+    CHECK_OK(weft_graph_node(g, "Relu", "r", &x, 1, NULL, 0, &y, 1, &err), &err);
+    weft_graph_output(g, y);
+    CHECK_OK(weft_graph_verify(g, &err), &err);
+    weft_graph_output(g, ghost);
+    CHECK_INT(weft_graph_verify(g, &err), WEFT_ERR_INVALID);
+    CHECK(strstr(err.msg, "'ghost'") && strstr(err.msg, "does not declare"));
+    weft_graph_free(g);
+}

@@ -262,7 +262,7 @@ weft_status weft_graph_deserialize(weft_reader *r, const char *where, weft_graph
             if (!r->bad) { n.out[k] = (int)id; g->vals[id].producer = g->n_nodes; }
         }
         uint64_t na = r->bad ? 0 : weft_read_u64(r);
-        if (na > 256) r->bad = true;
+        if (na > 256) { r->bad = true; na = 0; }  /* before the calloc below sizes by it */
         n.attrs = weft_xcalloc((size_t)na + 1, sizeof(weft_attr));
         for (uint64_t k = 0; k < na && !r->bad; k++) {
             weft_attr *a = &n.attrs[n.n_attrs];
@@ -344,6 +344,11 @@ weft_status weft_graph_load(const char *path, weft_graph **out, weft_err *err) {
     weft_status s = weft_file_read(path, GRAPH_MAGIC, GRAPH_VERSION, &file, &r, err);
     if (s) return s;
     s = weft_graph_deserialize(&r, path, out, err);
+    if (!s && r.pos != r.len) {
+        weft_graph_free(*out);
+        *out = NULL;
+        s = weft_err_set(err, WEFT_ERR_INVALID, "%s: %zu bytes after the graph's end", path, r.len - r.pos);
+    }
     free(file);
     return s;
 }
