@@ -167,6 +167,25 @@ static weft_status value_info_shape(const Onnx__ValueInfoProto *vi, weft_dtype *
     return weft_shape_check_size(sh, *dt, err) ? weft_err_prefix(err, "%s: graph input '%s'", path, vi->name) : WEFT_OK;
 }
 
+/* A graph output's declared shape, when fully static, must be the one the shape rules computed: a
+ * model that says (2, 3) and computes (3, 2) is not what its author meant, and replacing the
+ * declaration silently hid that. Symbolic or absent dimensions declare nothing and pass. */
+static weft_status check_declared_output(const char *path, const Onnx__ValueInfoProto *vi, const weft_value *v, weft_err *err) {
+    const Onnx__TypeProto *tp = vi->type;
+    if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type || !tp->tensor_type->shape) return WEFT_OK;
+    const Onnx__TensorShapeProto *ds = tp->tensor_type->shape;
+    if (ds->n_dim > WEFT_MAX_DIMS) return WEFT_OK;
+    weft_shape decl = {.ndim = (int)ds->n_dim};
+    for (size_t i = 0; i < ds->n_dim; i++) {
+        if (ds->dim[i]->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) return WEFT_OK;
+        decl.d[i] = ds->dim[i]->dim_value;
+    }
+    if (weft_shape_eq(&decl, &v->shape)) return WEFT_OK;
+    char a[160], b[160];
+    return weft_err_set(err, WEFT_ERR_SHAPE, "%s: graph output '%s' is declared of shape %s, but the model computes %s", path,
+                        vi->name, weft_shape_str(&decl, a, sizeof a), weft_shape_str(&v->shape, b, sizeof b));
+}
+
 static weft_status convert_attr(const Onnx__AttributeProto *a, weft_attr *o, weft_tensor *tbuf, const char *where,
                                 weft_err *err) {
     memset(o, 0, sizeof *o);
@@ -335,7 +354,8 @@ static weft_status import_graph(const char *path, const Onnx__GraphProto *gp, in
     for (size_t i = 0; i < gp->n_output && !s; i++) {
         int v = map_get(&names, gp->output[i]->name);
         if (v < 0) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: graph output '%s' is never produced", path, gp->output[i]->name);
-        else weft_graph_output(g, v);
+        else s = check_declared_output(path, gp->output[i], &g->vals[v], err);
+        if (!s) weft_graph_output(g, v);
     }
     free(names.keys);
     free(names.vals);

@@ -134,6 +134,9 @@ def cases():
                                               [vi("x", [1 << 40, 1 << 40])], [vi("y", [2, 3])])
     yield "bad_output_never_produced.onnx", model([helper.make_node("Relu", ["x"], ["y"], name="relu0")],
                                                    [vi("x", [2, 3])], [vi("y", [2, 3]), vi("ghost", [2, 3])])
+    # issue 13 item 6: a declared output shape that disagrees with the computed one was replaced silently
+    yield "bad_output_shape_mismatch.onnx", model([helper.make_node("Relu", ["x"], ["y"], name="relu0")],
+                                                  [vi("x", [2, 3])], [vi("y", [3, 2])])
     yield "bad_output_empty_name.onnx", model([helper.make_node("Relu", ["x"], ["y"], name="relu0")],
                                               [vi("x", [2, 3])], [vi("", [2, 3])])
 
