@@ -91,6 +91,12 @@ static const struct { const char *file, *field, *value, *range; } arch_bad[] = {
     {"bad_offchip_rate_tiny.json", "'offchip.bytes_per_s'", "1e-300", "1e+06 to 1e+15"},
     {"bad_sram_read_tiny.json", "'tile_kinds[0].sram_read_bytes_per_cycle'", "1e-300", "0 or 0.001 to 1e+06"},
     {"bad_chip_link_tiny.json", "'chips.link_bytes_per_s'", "1e-300", "1e+06 to 1e+15"},
+    /* item 6: duplicate keys, trailing bytes, integers past int64 */
+    {"bad_duplicate_key.json", "'channels'", "given twice", ""},
+    {"bad_trailing_bytes.json", "bytes after the JSON value", "line 46", ""},
+    {"bad_sram_bytes_huge.json", "'tile_kinds[0].sram_bytes'", "1e+30", "0..17179869184"},
+    {"bad_sram_bytes_fraction.json", "'tile_kinds[0].sram_bytes'", "0.5", "0..17179869184"},
+    {"bad_offchip_bytes_huge.json", "'offchip.bytes'", "1e+30", "0..1125899906842624"},
 };
 
 TEST(arch_corpus_refused_with_field_value_range) {
@@ -109,4 +115,17 @@ TEST(arch_corpus_refused_with_field_value_range) {
     weft_arch a;
     weft_err err = {0};
     CHECK_OK(weft_arch_load(path, &a, &err), &err);
+}
+
+/* A folder (or a device) given as a machine: says what it is, not "not valid JSON". */
+TEST(arch_directory_is_not_a_machine) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/tests/corpus/arch", weft_test_srcdir());
+    weft_arch a;
+    weft_err err = {0};
+    CHECK_INT(weft_arch_get(path, &a, &err), WEFT_ERR_IO);
+    CHECK(strstr(err.msg, path) && strstr(err.msg, "a directory"));
+    CHECK_INT(weft_arch_load("/dev/null", &a, &err), WEFT_ERR_IO);
+    CHECK(strstr(err.msg, "not a regular file") != NULL);
+    CHECK_OK(weft_arch_get("mesh-8x8", &a, &err), &err);
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- presets ---- */
 
@@ -145,6 +146,12 @@ weft_status weft_arch_preset(const char *name, weft_arch *out, weft_err *err) {
 weft_status weft_arch_get(const char *name, weft_arch *out, weft_err *err) {
     size_t n = strlen(name);
     if (n > 5 && !strcmp(name + n - 5, ".json")) return weft_arch_load(name, out, err);
+    /* not a preset but something on disk (a folder, a file without .json): say what it is */
+    struct stat st;
+    bool preset = false;
+    for (const char *const *p = weft_arch_preset_names(); *p && !preset; p++)
+        preset = !strcmp(*p, name);
+    if (!preset && stat(name, &st) == 0) return weft_arch_load(name, out, err);
     return weft_arch_preset(name, out, err);
 }
 
@@ -224,7 +231,8 @@ weft_status weft_arch_validate(const weft_arch *a, const char *w, weft_err *err)
     if (a->hop_latency < 0 || a->hop_latency > 1000000) BAD("link.hop_latency_cycles", "%d is not in 0..1e6", a->hop_latency);
     if (a->ramp_latency < 0 || a->ramp_latency > 1000000) BAD("link.ramp_latency_cycles", "%d is not in 0..1e6", a->ramp_latency);
     if (a->channels < 1 || a->channels > 4096) BAD("channels", "%d is not in 1..4096", a->channels);
-    if (a->offchip_bytes < 0) BAD("offchip.bytes", "must not be negative");
+    if (a->offchip_bytes < 0 || a->offchip_bytes > WEFT_ARCH_MAX_OFFCHIP)
+        BAD("offchip.bytes", "%lld is not in 0..%lld", (long long)a->offchip_bytes, (long long)WEFT_ARCH_MAX_OFFCHIP);
     if (a->offchip_bytes > 0) RATE("offchip.bytes_per_s", a->offchip_bytes_per_s, 1e6, 1e15, "bytes per second", false);
     if (a->chips < 1 || a->chips > 4096) BAD("chips.count", "%d is not in 1..4096", a->chips);
     if (a->chips > 1) RATE("chips.link_bytes_per_s", a->chip_link_bytes_per_s, 1e6, 1e15, "bytes per second", false);
@@ -288,6 +296,13 @@ static bool check_keys(reader *r, const cJSON *obj, const char *path, const char
         return false;
     }
     for (const cJSON *c = obj->child; c; c = c->next) {
+        /* cJSON keeps both of {"a": 1, "a": 2} and lookups find the first: a duplicate is an error */
+        for (const cJSON *e = obj->child; e != c; e = e->next)
+            if (!strcmp(e->string, c->string)) {
+                r->s = weft_err_set(r->err, WEFT_ERR_INVALID, "%s: field '%s%s%s' is given twice", r->where, path, *path ? "." : "",
+                                    c->string);
+                return false;
+            }
         bool ok = false;
         for (int i = 0; allowed[i] && !ok; i++) ok = !strcmp(allowed[i], c->string);
         if (!ok) {
@@ -317,6 +332,16 @@ static int get_int(reader *r, const cJSON *obj, const char *path, const char *ke
     if (!r->s && (d != floor(d) || d < -2e9 || d > 2e9))
         r->s = weft_err_set(r->err, WEFT_ERR_INVALID, "%s: field '%s%s%s': %g is not an integer", r->where, path, *path ? "." : "", key, d);
     return r->s ? dflt : (int)d;
+}
+
+/* An integer field of up to 2^53 (exact in a double): the cast of a larger double to int64 is
+ * undefined and printed wrapped values. */
+static int64_t get_i64(reader *r, const cJSON *obj, const char *path, const char *key, bool required, int64_t max) {
+    double d = get_num(r, obj, path, key, required, 0);
+    if (!r->s && (d != floor(d) || d < 0 || d > (double)max))
+        r->s = weft_err_set(r->err, WEFT_ERR_INVALID, "%s: field '%s%s%s': %g is not an integer in 0..%lld", r->where, path,
+                            *path ? "." : "", key, d, (long long)max);
+    return r->s ? 0 : (int64_t)d;
 }
 
 static void get_str(reader *r, const cJSON *obj, const char *path, const char *key, bool required, char *out, size_t n) {
@@ -354,12 +379,17 @@ static void get_notes(reader *r, const cJSON *obj, const char *key, char (*out)[
 
 weft_status weft_arch_parse(const char *json, const char *where, weft_arch *a, weft_err *err) {
     memset(a, 0, sizeof *a);
-    cJSON *root = cJSON_Parse(json);
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
+    /* the whole text must be one JSON value: bytes after it are an error, not ignored */
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(json, &end, false);
+    const char *at = root ? end : cJSON_GetErrorPtr();
+    while (root && at && (*at == ' ' || *at == '\t' || *at == '\n' || *at == '\r')) at++;
+    if (!root || (at && *at)) {
         int line = 1;
         for (const char *p = json; at && p < at && *p; p++) line += *p == '\n';
-        return weft_err_set(err, WEFT_ERR_INVALID, "%s: not valid JSON (near line %d)", where, line);
+        if (root) cJSON_Delete(root);
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: %s (near line %d)", where,
+                            root ? "bytes after the JSON value: one machine description per file" : "not valid JSON", line);
     }
     reader r = {where, err, WEFT_OK};
     static const char *top[] = {"name", "description", "mesh", "clock_hz", "tile_kinds", "column_pattern", "link", "channels",
@@ -390,7 +420,7 @@ weft_status weft_arch_parse(const char *json, const char *where, weft_arch *a, w
             weft_tile_kind *t = &a->kinds[a->n_kinds++];
             if (!check_keys(&r, k, path, kind_keys)) break;
             get_str(&r, k, path, "name", true, t->name, sizeof t->name);
-            t->sram_bytes = (int64_t)get_num(&r, k, path, "sram_bytes", true, 0);
+            t->sram_bytes = get_i64(&r, k, path, "sram_bytes", true, (int64_t)1 << 34);
             t->sram_read_bytes_per_cycle = get_num(&r, k, path, "sram_read_bytes_per_cycle", t->sram_bytes > 0, 0);
             t->sram_write_bytes_per_cycle = get_num(&r, k, path, "sram_write_bytes_per_cycle", t->sram_bytes > 0, 0);
             const cJSON *fl = cJSON_GetObjectItemCaseSensitive(k, "flops_per_cycle");
@@ -427,7 +457,7 @@ weft_status weft_arch_parse(const char *json, const char *where, weft_arch *a, w
         a->channels = get_int(&r, root, "", "channels", true, 0);
         const cJSON *off = cJSON_GetObjectItemCaseSensitive(root, "offchip");
         if (off && check_keys(&r, off, "offchip", off_keys)) {
-            a->offchip_bytes = (int64_t)get_num(&r, off, "offchip", "bytes", true, 0);
+            a->offchip_bytes = get_i64(&r, off, "offchip", "bytes", true, WEFT_ARCH_MAX_OFFCHIP);
             a->offchip_bytes_per_s = get_num(&r, off, "offchip", "bytes_per_s", a->offchip_bytes > 0, 0);
             char edge[16] = "west";
             get_str(&r, off, "offchip", "edge", false, edge, sizeof edge);
@@ -455,6 +485,13 @@ weft_status weft_arch_parse(const char *json, const char *where, weft_arch *a, w
 weft_status weft_arch_load(const char *path, weft_arch *out, weft_err *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return weft_err_set(err, WEFT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    bool stat_ok = fstat(fileno(f), &st) == 0;
+    if (!stat_ok || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return weft_err_set(err, WEFT_ERR_IO, "%s: %s, not a machine description file", path,
+                            !stat_ok ? "cannot stat" : S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+    }
     char *buf = weft_xmalloc(1 << 20);
     size_t n = fread(buf, 1, (1 << 20) - 1, f);
     bool more = fgetc(f) != EOF;

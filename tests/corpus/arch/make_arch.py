@@ -36,3 +36,12 @@ variant("bad_offchip_rate_tiny.json", setk(["offchip", "bytes_per_s"], 1e-300))
 variant("bad_sram_read_tiny.json", setk(["tile_kinds", 0, "sram_read_bytes_per_cycle"], 1e-300))
 variant("bad_chip_link_tiny.json", lambda d: (setk(["chips", "count"], 2)(d), setk(["chips", "link_bytes_per_s"], 1e-300)(d)))
 variant("bad_link_rate_huge.json", setk(["link", "bytes_per_cycle"], 1e300))
+
+# issue 13 item 6: duplicate keys (the first won), bytes after the JSON value, and integers past
+# int64 (the casts printed wrapped values)
+text = json.dumps(base, indent=1)
+variant("bad_duplicate_key.json", lambda d: None, raw=text.replace('"channels": 24', '"channels": 24, "channels": 2'))
+variant("bad_trailing_bytes.json", lambda d: None, raw=text + "\n{\"name\": \"second\"}\n")
+variant("bad_sram_bytes_huge.json", setk(["tile_kinds", 0, "sram_bytes"], 1e30))
+variant("bad_offchip_bytes_huge.json", setk(["offchip", "bytes"], 1e30))
+variant("bad_sram_bytes_fraction.json", setk(["tile_kinds", 0, "sram_bytes"], 0.5))
