@@ -277,7 +277,11 @@ weft_status weft_tensor_alloc(weft_tensor *t, weft_dtype dt, weft_shape shape, w
     t->shape = shape;
     size_t n = weft_tensor_nbytes(t);
     t->data = calloc(n ? n : 1, 1);
-    if (!t->data) return weft_err_set(err, WEFT_ERR_NOMEM, "cannot allocate %zu bytes", n);
+    if (!t->data) {
+        char b[160];
+        return weft_err_set(err, WEFT_ERR_NOMEM, "cannot allocate %zu bytes (a %s tensor of shape %s)", n, weft_dtype_name(dt),
+                            weft_shape_str(&shape, b, sizeof b));
+    }
     t->owns = 1;
     return WEFT_OK;
 }

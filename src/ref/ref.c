@@ -86,6 +86,7 @@ weft_status weft_ref_run(const weft_graph *g, const weft_tensor *const *inputs, 
     for (int k = 0; k < n_outputs && !s; k++) {
         int v = g->outputs[k];
         s = weft_tensor_convert(&outputs[k], &live[v], live[v].dtype, err);
+        if (s) weft_err_prefix(err, "graph output '%s'", g->vals[v].name);
     }
     for (int v = 0; v < g->n_vals; v++) weft_tensor_free(&live[v]);
     free(live);
