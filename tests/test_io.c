@@ -7,6 +7,7 @@
 
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void path_in_build(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", weft_test_builddir(), name); }
 
@@ -164,4 +165,48 @@ TEST(io_api_undeclared_input_does_not_verify) {
     CHECK_INT(weft_graph_verify(g, &err), WEFT_ERR_INVALID);
     CHECK(strstr(err.msg, "'ghost'") && strstr(err.msg, "does not declare"));
     weft_graph_free(g);
+}
+
+/* Files are written under a unique temporary name (issue 13 item 6): a stale "PATH.tmp" left by a
+ * kill (here a folder, which no write can replace) does not block the next write, nothing is left
+ * beside the target, and a write that fails leaves no file at all. */
+TEST(io_atomic_write_unique_temporary) {
+    char dir[1024], path[1200], stale[1300];
+    snprintf(dir, sizeof dir, "%s/io_atomic", weft_test_builddir());
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/checkpoint.weft", dir);
+    snprintf(stale, sizeof stale, "%s.tmp", path);
+    unlink(path);
+    mkdir(stale, 0755);
+    weft_buf b = {0};
+    weft_buf_str(&b, "payload");
+    weft_err err = {0};
+    CHECK_OK(weft_file_write(path, "WEFTTEST", 1, &b, &err), &err);
+    weft_buf_free(&b);
+    uint8_t *file = NULL;
+    weft_reader r;
+    CHECK_OK(weft_file_read(path, "WEFTTEST", 1, &file, &r, &err), &err);
+    free(file);
+    /* only the target and the stale folder are there */
+    char cmd[1400], out[256] = "";
+    snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -v '^\\.*$' | tr '\\n' ' '", dir);
+    FILE *p = popen(cmd, "r");
+    if (p) {
+        size_t n = fread(out, 1, sizeof out - 1, p);
+        out[n] = 0;
+        pclose(p);
+    }
+    CHECK(!strcmp(out, "checkpoint.weft checkpoint.weft.tmp "));
+    rmdir(stale);
+    /* into a device that is full: an error naming it */
+    weft_atomic a;
+    CHECK_OK(weft_atomic_open(&a, "/dev/full", &err), &err);
+    if (a.f) {
+        fprintf(a.f, "something\n");
+        CHECK_INT(weft_atomic_commit(&a, &err), WEFT_ERR_IO);
+        CHECK(strstr(err.msg, "/dev/full") && strstr(err.msg, "No space"));
+    }
+    /* into a folder that does not exist: an error, nothing left */
+    CHECK_INT(weft_atomic_open(&a, "/nonexistent-weft/x.json", &err), WEFT_ERR_IO);
+    CHECK(strstr(err.msg, "/nonexistent-weft/x.json") != NULL);
 }

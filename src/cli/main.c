@@ -82,7 +82,7 @@ static weft_status make_inputs(const weft_graph *g, weft_tensor **in_out, const 
     for (int i = 0; i < g->n_inputs; i++) {
         const weft_value *v = &g->vals[g->inputs[i]];
         weft_status s = weft_tensor_alloc(&in[i], v->dtype, v->shape, err);
-        if (s) return s;
+        if (s) return weft_err_prefix(err, "input '%s'", v->name);
         int64_t n = weft_tensor_numel(&in[i]);
         size_t es = weft_dtype_size(v->dtype);
         for (int64_t k = 0; k < n; k++) {
@@ -448,7 +448,7 @@ static int fabric(int argc, char **argv, bool check) {
                (unsigned long long)weft_fnv64(out[j].data, weft_tensor_nbytes(&out[j])));
     print_stats(p, &st, host, stdout);
     if (a.report && write_report(a.report, p, &st, host)) rc = 1;
-    if (a.report) printf("wrote %s\n", a.report);
+    else if (a.report) printf("wrote %s\n", a.report);
     if (write_pictures(p, &a)) rc = 1;
     for (int j = 0; j < g->n_outputs; j++) weft_tensor_free(&out[j]);
     for (int i = 0; in && i < g->n_inputs; i++) weft_tensor_free(&in[i]);

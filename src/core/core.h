@@ -89,6 +89,21 @@ void weft_rng_advance(weft_rng *r, uint64_t n);
 int weft_dtype_from_onnx(int onnx_type);
 int weft_dtype_to_onnx(weft_dtype dt);
 
+/* ---- files written whole or not at all (file.c) ---- */
+
+/* A regular file is written under a unique name beside its target (mkstemp: "PATH.tmp-XXXXXX", so
+ * two writers never share a temporary) and renamed into place by weft_atomic_commit after a flush
+ * and an fsync; the folder is fsync'd after the rename. A reader sees the old file or the new one,
+ * never a part; a failed write leaves the old one (or none), not an empty file. A target that
+ * exists and is not a regular file (/dev/stdout, /dev/full) is written in place, its errors still
+ * reported. Use: open, write to a->f, then commit (or abort). Either frees what open took. */
+typedef struct { FILE *f; char *tmp, *path; } weft_atomic;
+weft_status weft_atomic_open(weft_atomic *a, const char *path, weft_err *err);
+/* Flushes, syncs, closes and renames; any error on the way (ENOSPC, EIO) is returned, naming the
+ * path, and the temporary is removed. */
+weft_status weft_atomic_commit(weft_atomic *a, weft_err *err);
+void weft_atomic_abort(weft_atomic *a);
+
 /* ---- threads ---- */
 
 /* weft's worker threads: WEFT_THREADS, else the online cores, 1 to 64. */

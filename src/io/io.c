@@ -74,23 +74,16 @@ weft_status weft_file_write(const char *path, const char magic[8], uint32_t vers
     weft_buf_u64(&f, version);
     weft_buf_bytes(&f, body->data, body->len);
     weft_buf_u64(&f, weft_fnv64(f.data, f.len));
-    size_t n = strlen(path);
-    char *tmp = weft_xmalloc(n + 16);
-    snprintf(tmp, n + 16, "%s.tmp", path);
-    weft_status s = WEFT_OK;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) s = weft_err_set(err, WEFT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    for (size_t off = 0; !s && off < f.len;) {
-        ssize_t w = write(fd, f.data + off, f.len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) s = weft_err_set(err, WEFT_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-        else off += (size_t)w;
+    /* a unique temporary beside the target (two writers never collide), renamed into place, the
+     * folder fsync'd after (core.h: weft_atomic_open) */
+    weft_atomic a;
+    weft_status s = weft_atomic_open(&a, path, err);
+    if (!s) {
+        if (f.len && fwrite(f.data, 1, f.len, a.f) != f.len) {
+            s = weft_err_set(err, WEFT_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+            weft_atomic_abort(&a);
+        } else s = weft_atomic_commit(&a, err);
     }
-    if (!s && fsync(fd)) s = weft_err_set(err, WEFT_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
-    if (fd >= 0 && close(fd) && !s) s = weft_err_set(err, WEFT_ERR_IO, "%s: close failed: %s", path, strerror(errno));
-    if (!s && rename(tmp, path)) s = weft_err_set(err, WEFT_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
-    if (s && fd >= 0) unlink(tmp);
-    free(tmp);
     weft_buf_free(&f);
     return s;
 }
