@@ -3,8 +3,9 @@
 
 #include <string.h>
 
-/* Constant folding at construction stops at this many output elements: shape arithmetic and
- * small constants fold; big constant transforms stay in the graph. */
+/* Constant folding at construction stops at this many output elements, or this many FLOPs: shape
+ * arithmetic and small constants fold; big constant transforms stay in the graph. */
+#define FOLD_MAX_FLOPS ((int64_t)100 * 1000 * 1000)
 #define FOLD_MAX_NUMEL (1 << 16)
 
 weft_graph *weft_graph_new(const char *name) {
@@ -194,6 +195,9 @@ weft_status weft_graph_node(weft_graph *g, const char *opname, const char *name,
         if (in[i] >= 0 && g->vals[in[i]].kind != WEFT_VAL_CONST && !shape_only) fold = false;
     for (int j = 0; j < n_out; j++) numel += weft_shape_numel(&c.out[j].shape);
     if (numel > FOLD_MAX_NUMEL) fold = false;
+    /* a small result can still be a huge computation (a 9 x 9 MaxPool of 1e18-element windows):
+     * folding runs it here, at construction, so it must be cheap */
+    if (fold && weft_node_cost(g, &n).flops > FOLD_MAX_FLOPS) fold = false;
     if (!strcmp(op->name, "Dropout") || !strcmp(op->name, "RandomNormal")) fold = false;
     if (fold) {
         const weft_tensor *ins[WEFT_MAX_IO];

@@ -240,6 +240,9 @@ def cases():
     yield "probe_sum_70_inputs.onnx", probe(node("Sum", ["x"] * 70), [x4])
     yield "probe_unsqueeze_rank_13.onnx", probe(node("Unsqueeze", ["x", "a"]), [vi("x", [2])], [ints("a", list(range(12)))])
     yield "probe_softmax_axis.onnx", probe(node("Softmax", ["x"], axis=7), [x23])
+    # issue 13 item 4: a 9 x 9 MaxPool of 1e18-element windows (167 bytes when found): 7,213 PFLOPs
+    yield "probe_maxpool_huge_window.onnx", probe(node("MaxPool", ["x"], kernel_shape=[10**9, 10**9], pads=[5 * 10**8] * 4),
+                                                  [vi("x", [1, 1, 8, 8])])
     yield "probe_cast_to_string.onnx", probe(node("Cast", ["x"], to=TensorProto.STRING), [x4])
 
     # ---- found by probing: undefined behaviour in shared code (crashes under `make asan`) ----
