@@ -122,3 +122,35 @@ TEST(hostile_catalogue) {
         check_case(&catalogue[i], __LINE__);
     }
 }
+
+/* ---- memory limits ---- */
+
+/* weft under an address-space limit (prlimit --as) at several sizes: it always exits within the
+ * bound, with a success or a clear error; never a hang (OpenBLAS's retry loops, issue 13 item 1),
+ * never a crash. */
+TEST(hostile_memory_limits) {
+    if (HOSTILE_ASAN) {
+        printf("    (skipped under ASan: its shadow memory needs terabytes of address space)\n");
+        return;
+    }
+    static const char *const cmds[] = {
+        "$W run builtin:mlp --arch mesh-32x32",
+        "$W run builtin:gpt:layers=1,dim=64,heads=2,vocab=64,seq=32 --arch wse2-mini",
+        "$W run-ref builtin:mlp:in=2048,hidden=2048,out=16,batch=1024",
+        "$W run-ref builtin:mlp:in=4096,hidden=4096,out=16,batch=4096", /* hung in OpenBLAS's buffer retry at 300 MB */
+        "$W train builtin:mlp:in=8,hidden=4,out=2,batch=2 --steps 2",
+        "$W run builtin:gpt2 --arch wse2 --timing-only",
+    };
+    static const long limits_mb[] = {60, 100, 200, 300};
+    for (size_t l = 0; l < sizeof limits_mb / sizeof *limits_mb; l++)
+        for (size_t c = 0; c < sizeof cmds / sizeof *cmds; c++) {
+            char cmd[512], out[8192];
+            snprintf(cmd, sizeof cmd, "prlimit --as=%ld %s", limits_mb[l] * 1000000, cmds[c]);
+            double secs = 0;
+            int rc = hostile_run(cmd, 20, out, sizeof out, &secs);
+            bool clean = rc == 0 || ((rc == 1 || rc == 2) && strstr(out, "error"));
+            if (!clean || secs > 15)
+                weft_test_fail(__FILE__, __LINE__, "%s: exit status %d after %.1f s (expected 0, or 1/2 with an error, within 15 s): %.400s",
+                               cmd, rc, secs, out);
+        }
+}
