@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -377,11 +378,22 @@ static void get_notes(reader *r, const cJSON *obj, const char *key, char (*out)[
     }
 }
 
+/* cJSON allocates through weft's fallible allocator (counted by the fault injection) */
+static void *json_malloc(size_t n) { return weft_try_malloc(n); }
+static void json_hooks(void) {
+    cJSON_Hooks h = {json_malloc, free};
+    cJSON_InitHooks(&h);
+}
+
 weft_status weft_arch_parse(const char *json, const char *where, weft_arch *a, weft_err *err) {
     memset(a, 0, sizeof *a);
     /* the whole text must be one JSON value: bytes after it are an error, not ignored */
+    static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+    pthread_once(&hooks_once, json_hooks);
     const char *end = NULL;
+    int64_t failures = weft_alloc_failures();
     cJSON *root = cJSON_ParseWithOpts(json, &end, false);
+    if (!root && weft_alloc_failures() != failures) return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory parsing the JSON", where);
     const char *at = root ? end : cJSON_GetErrorPtr();
     while (root && at && (*at == ' ' || *at == '\t' || *at == '\n' || *at == '\r')) at++;
     if (!root || (at && *at)) {
@@ -492,7 +504,11 @@ weft_status weft_arch_load(const char *path, weft_arch *out, weft_err *err) {
         return weft_err_set(err, WEFT_ERR_IO, "%s: %s, not a machine description file", path,
                             !stat_ok ? "cannot stat" : S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
     }
-    char *buf = weft_xmalloc(1 << 20);
+    char *buf = weft_try_malloc(1 << 20);
+    if (!buf) {
+        fclose(f);
+        return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory", path);
+    }
     size_t n = fread(buf, 1, (1 << 20) - 1, f);
     bool more = fgetc(f) != EOF;
     fclose(f);

@@ -33,6 +33,22 @@ void *weft_xcalloc(size_t n, size_t size);
 void *weft_xrealloc(void *p, size_t n);
 char *weft_xstrdup(const char *s);
 
+/* Fallible allocation: NULL on failure, for sizes that come from input and for the paths that
+ * must survive running out (loading files, checkpoints). weft_tensor_alloc, the machine reader's
+ * cJSON and the ONNX reader's protobuf-c allocate this way too.
+ *
+ * Fault injection for tests (Lua's test build has the same): after weft_alloc_fail_at(N), the
+ * N-th fallible allocation from then on fails, and so do all after it while `sticky`
+ * (N = 0: off). weft_alloc_count() is the fallible allocations since the last call. */
+void *weft_try_malloc(size_t n);
+void *weft_try_calloc(size_t n, size_t size);
+void *weft_try_realloc(void *p, size_t n);
+void weft_alloc_fail_at(int64_t n, bool sticky);
+int64_t weft_alloc_count(void);
+/* Fallible allocations that have failed (injected or real) since the program started: a reader
+ * whose library reports only "failed" (cJSON, protobuf-c) compares it before and after. */
+int64_t weft_alloc_failures(void);
+
 /* ---- dtypes ---- */
 
 size_t weft_dtype_size(weft_dtype dt);

@@ -15,17 +15,27 @@ weft_status weft_atomic_open(weft_atomic *a, const char *path, weft_err *err) {
         /* a device or a pipe (/dev/stdout, /dev/full): written in place, every error still checked */
         a->f = fopen(path, "w");
         if (!a->f) return weft_err_set(err, WEFT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-        a->path = weft_xstrdup(path);
+        a->path = strdup(path);
+        if (!a->path) { fclose(a->f); a->f = NULL; return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory", path); }
         return WEFT_OK;
     }
     size_t n = strlen(path);
-    a->tmp = weft_xmalloc(n + 16);
+    a->tmp = weft_try_malloc(n + 16);
+    a->path = weft_try_malloc(n + 1);
+    if (!a->tmp || !a->path) {
+        free(a->tmp);
+        free(a->path);
+        memset(a, 0, sizeof *a);
+        return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory", path);
+    }
+    memcpy(a->path, path, n + 1);
     snprintf(a->tmp, n + 16, "%s.tmp-XXXXXX", path);
     int fd = mkstemp(a->tmp);
     if (fd < 0) {
         weft_status s = weft_err_set(err, WEFT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
         free(a->tmp);
-        a->tmp = NULL;
+        free(a->path);
+        memset(a, 0, sizeof *a);
         return s;
     }
     fchmod(fd, 0644);
@@ -35,10 +45,10 @@ weft_status weft_atomic_open(weft_atomic *a, const char *path, weft_err *err) {
         close(fd);
         unlink(a->tmp);
         free(a->tmp);
-        a->tmp = NULL;
+        free(a->path);
+        memset(a, 0, sizeof *a);
         return s;
     }
-    a->path = weft_xstrdup(path);
     return WEFT_OK;
 }
 

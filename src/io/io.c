@@ -15,9 +15,13 @@
 /* ---- buffers ---- */
 
 void weft_buf_bytes(weft_buf *b, const void *p, size_t n) {
+    if (b->failed) return;
     if (b->len + n > b->cap) {
-        b->cap = (b->len + n) * 2 + 4096;
-        b->data = weft_xrealloc(b->data, b->cap);
+        size_t cap = (b->len + n) * 2 + 4096;
+        uint8_t *d = weft_try_realloc(b->data, cap);
+        if (!d) { b->failed = true; return; }
+        b->data = d;
+        b->cap = cap;
     }
     if (n) memcpy(b->data + b->len, p, n);
     b->len += n;
@@ -53,7 +57,8 @@ uint64_t weft_read_u64(weft_reader *r) {
 char *weft_read_str(weft_reader *r, size_t max) {
     uint64_t n = weft_read_u64(r);
     if (r->bad || n > max || n > r->len - r->pos) { r->bad = true; return NULL; }
-    char *s = weft_xmalloc((size_t)n + 1);
+    char *s = weft_try_malloc((size_t)n + 1);
+    if (!s) { r->bad = r->nomem = true; return NULL; }
     weft_read_bytes(r, s, (size_t)n);
     s[n] = 0;
     return s;
@@ -69,11 +74,16 @@ uint64_t weft_fnv64(const void *p, size_t n) {
 /* ---- files ---- */
 
 weft_status weft_file_write(const char *path, const char magic[8], uint32_t version, const weft_buf *body, weft_err *err) {
+    if (body->failed) return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory while serializing", path);
     weft_buf f = {0};
     weft_buf_bytes(&f, magic, 8);
     weft_buf_u64(&f, version);
     weft_buf_bytes(&f, body->data, body->len);
-    weft_buf_u64(&f, weft_fnv64(f.data, f.len));
+    if (!f.failed) weft_buf_u64(&f, weft_fnv64(f.data, f.len));
+    if (f.failed) {
+        weft_buf_free(&f);
+        return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory while writing", path);
+    }
     /* a unique temporary beside the target (two writers never collide), renamed into place, the
      * folder fsync'd after (core.h: weft_atomic_open) */
     weft_atomic a;
@@ -97,11 +107,12 @@ weft_status weft_file_read(const char *path, const char magic[8], uint32_t versi
     if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) { fclose(f); return weft_err_set(err, WEFT_ERR_IO, "%s: not a regular file", path); }
     size_t n = (size_t)st.st_size;
     if (n < 24) { fclose(f); return weft_err_set(err, WEFT_ERR_INVALID, "%s: too short to be a weft file (%zu bytes)", path, n); }
-    uint8_t *d = weft_xmalloc(n);
+    uint8_t *d = weft_try_malloc(n);
+    if (!d) { fclose(f); return weft_err_set(err, WEFT_ERR_NOMEM, "%s: cannot allocate %zu bytes to read it", path, n); }
     bool ok = fread(d, 1, n, f) == n;
     fclose(f);
     if (!ok) { free(d); return weft_err_set(err, WEFT_ERR_IO, "%s: read error", path); }
-    weft_reader r = {d, n, 0, false};
+    weft_reader r = {d, n, 0, false, false};
     char m[8];
     weft_read_bytes(&r, m, 8);
     if (memcmp(m, magic, 8)) { free(d); return weft_err_set(err, WEFT_ERR_INVALID, "%s: not a weft %.8s file (wrong magic)", path, magic); }
@@ -110,12 +121,12 @@ weft_status weft_file_read(const char *path, const char magic[8], uint32_t versi
         free(d);
         return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: version %llu, this weft reads version %u", path, (unsigned long long)v, version);
     }
-    weft_reader tail = {d + n - 8, 8, 0, false};
+    weft_reader tail = {d + n - 8, 8, 0, false, false};
     if (weft_read_u64(&tail) != weft_fnv64(d, n - 8)) {
         free(d);
         return weft_err_set(err, WEFT_ERR_INVALID, "%s: checksum mismatch: the file is corrupt or truncated", path);
     }
-    *body = (weft_reader){d + 16, n - 24, 0, false};
+    *body = (weft_reader){d + 16, n - 24, 0, false, false};
     *file = d;
     return WEFT_OK;
 }
@@ -310,6 +321,7 @@ weft_status weft_graph_deserialize(weft_reader *r, const char *where, weft_graph
         if (g->vals[v].producer == -2) r->bad = true;  /* an activation no node computes */
     if (r->bad) {
         weft_graph_free(g);
+        if (r->nomem) return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory reading the graph (at byte %zu)", where, r->pos);
         return weft_err_set(err, WEFT_ERR_INVALID, "%s: malformed graph (at byte %zu)", where, r->pos);
     }
     weft_status s = weft_graph_verify(g, err);

@@ -53,6 +53,11 @@ static int map_get(const name_map *m, const char *k) {
 
 /* ---- files and tensors ---- */
 
+/* protobuf-c allocates through weft's fallible allocator (counted by the fault injection) */
+static void *pb_alloc(void *data, size_t n) { (void)data; return weft_try_malloc(n); }
+static void pb_free(void *data, void *p) { (void)data; free(p); }
+static ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, NULL};
+
 static weft_status read_file(const char *path, uint8_t **buf, size_t *len, weft_err *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return weft_err_set(err, WEFT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -67,7 +72,11 @@ static weft_status read_file(const char *path, uint8_t **buf, size_t *len, weft_
                             path, (long long)st.st_size);
     }
     *len = (size_t)st.st_size;
-    *buf = weft_xmalloc(*len);
+    *buf = weft_try_malloc(*len);
+    if (!*buf) {
+        fclose(f);
+        return weft_err_set(err, WEFT_ERR_NOMEM, "%s: cannot allocate %zu bytes to read it", path, *len);
+    }
     if (fread(*buf, 1, *len, f) != *len) {
         fclose(f);
         free(*buf);
@@ -132,12 +141,12 @@ weft_status weft_onnx_load_tensor(const char *path, weft_tensor *out, char *name
     size_t len;
     weft_status s = read_file(path, &buf, &len, err);
     if (s) return s;
-    Onnx__TensorProto *p = onnx__tensor_proto__unpack(NULL, len, buf);
+    Onnx__TensorProto *p = onnx__tensor_proto__unpack(&pb_allocator, len, buf);
     free(buf);
     if (!p) return weft_err_set(err, WEFT_ERR_INVALID, "%s: not a valid ONNX TensorProto (truncated or corrupt)", path);
     if (name && name_len) snprintf(name, name_len, "%s", p->name ? p->name : "");
     s = tensor_from_proto(p, out, path, err);
-    onnx__tensor_proto__free_unpacked(p, NULL);
+    onnx__tensor_proto__free_unpacked(p, &pb_allocator);
     return s;
 }
 
@@ -373,8 +382,11 @@ weft_status weft_onnx_load_bound(const char *path, const weft_tensor *const *bou
     size_t len;
     weft_status s = read_file(path, &buf, &len, err);
     if (s) return s;
-    Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, buf);
+    int64_t failures = weft_alloc_failures();
+    Onnx__ModelProto *m = onnx__model_proto__unpack(&pb_allocator, len, buf);
     free(buf);
+    if (!m && weft_alloc_failures() != failures)
+        return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory reading the protobuf", path);
     if (!m) return weft_err_set(err, WEFT_ERR_INVALID, "%s: not a valid ONNX model (truncated or corrupt protobuf)", path);
     int opset = -1;
     for (size_t i = 0; i < m->n_opset_import; i++) {
@@ -396,6 +408,6 @@ weft_status weft_onnx_load_bound(const char *path, const weft_tensor *const *bou
         if (s) weft_graph_free(g);
         else *out = g;
     }
-    onnx__model_proto__free_unpacked(m, NULL);
+    onnx__model_proto__free_unpacked(m, &pb_allocator);
     return s;
 }

@@ -37,6 +37,7 @@ void weft_report_add_stats(cJSON *r, const weft_program *p, const weft_sim_stats
 weft_status weft_report_write(cJSON *r, const char *path, weft_err *err) {
     cJSON_AddNumberToObject(r, "host_peak_rss_bytes", (double)weft_report_peak_rss());
     char *txt = cJSON_Print(r);
+    if (!txt) return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory printing the report", path);
     weft_atomic a;
     weft_status s = weft_atomic_open(&a, path, err);
     if (!s) {

@@ -60,6 +60,7 @@ static weft_status parse(weft_trainer *t, weft_data *d, weft_reader r, const cha
     char *spec = weft_read_str(&r, 4096);
     if (r.bad || !spec) {
         free(spec);
+        if (r.nomem) return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory reading the checkpoint", path);
         return weft_err_set(err, WEFT_ERR_INVALID, "%s: malformed checkpoint header", path);
     }
     if (hash != t->model_hash) {
@@ -112,11 +113,15 @@ static weft_status parse(weft_trainer *t, weft_data *d, weft_reader r, const cha
     if (n != (uint64_t)t->n_params)
         return weft_err_set(err, WEFT_ERR_MISMATCH, "%s: %llu parameters, the model has %d", path, (unsigned long long)n, t->n_params);
     for (int i = 0; i < t->n_params; i++) {
-        char *name = weft_read_str(&r, 4096);
-        uint64_t numel = weft_read_u64(&r);
+        /* the name compared where it lies: nothing here allocates, so the committing pass cannot
+         * fail half-way through the parameters */
         const char *want = t->g->vals[t->param[i]].name;
-        bool ok = !r.bad && name && !strcmp(name, want) && numel == (uint64_t)t->numel[i];
-        free(name);
+        uint64_t len = weft_read_u64(&r);
+        bool name_ok = !r.bad && len == strlen(want) && len <= r.len - r.pos && !memcmp(r.data + r.pos, want, (size_t)len);
+        if (name_ok) r.pos += (size_t)len;
+        uint64_t numel = weft_read_u64(&r);
+        bool ok = name_ok && !r.bad && numel == (uint64_t)t->numel[i];
+        if (r.nomem) return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory reading the checkpoint", path);
         if (!ok) return weft_err_set(err, WEFT_ERR_MISMATCH, "%s: parameter %d is not '%s' of %lld elements", path, i, want, (long long)t->numel[i]);
         size_t nb = (size_t)numel * sizeof(float);
         if (r.len - r.pos < nb * (1 + (t->opt->m != NULL) + (t->opt->v != NULL)))
