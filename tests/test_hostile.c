@@ -8,6 +8,7 @@
  * caller having set it (issue 13, item 1). */
 #include "test.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -153,4 +154,45 @@ TEST(hostile_memory_limits) {
                 weft_test_fail(__FILE__, __LINE__, "%s: exit status %d after %.1f s (expected 0, or 1/2 with an error, within 15 s): %.400s",
                                cmd, rc, secs, out);
         }
+}
+
+/* ---- every corpus file through the command ---- */
+
+/* Every file of tests/corpus (ONNX models, machines, graph and program files) given to the
+ * command that reads it: exit 0, or 1/2 with "weft: error:" naming the file, within 5 s; the
+ * bad_* ones must be refused. */
+TEST(hostile_corpus_through_the_command) {
+    static const struct { const char *dir, *suffix, *cmd; } kinds[] = {
+        {"onnx", ".onnx", "$W inspect %s"},
+        {"arch", ".json", "$W arch show %s"},
+        {"graph", ".weft", "$W run %s"},
+    };
+    int n = 0;
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        char dir[1100];
+        snprintf(dir, sizeof dir, "%s/tests/corpus/%s", weft_test_srcdir(), kinds[k].dir);
+        DIR *d = opendir(dir);
+        if (!d) { weft_test_fail(__FILE__, __LINE__, "cannot open %s", dir); continue; }
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            size_t len = strlen(e->d_name), sl = strlen(kinds[k].suffix);
+            if (len <= sl || strcmp(e->d_name + len - sl, kinds[k].suffix)) continue;
+            char file[1400], cmd[3000], out[8192];
+            snprintf(file, sizeof file, "$C/%s/%s", kinds[k].dir, e->d_name);
+            snprintf(cmd, sizeof cmd, kinds[k].cmd, file);
+            double secs = 0;
+            int rc = hostile_run(cmd, 5 * SLACK + 5, out, sizeof out, &secs);
+            bool bad = !strncmp(e->d_name, "bad_", 4);
+            bool refused = (rc == 1 || rc == 2) && strstr(out, "weft: error:") && strstr(out, e->d_name);
+            if (!(rc == 0 && !bad) && !refused)
+                weft_test_fail(__FILE__, __LINE__, "%s: exit status %d%s: %.400s", cmd, rc, bad ? " (a bad_* file must be refused, naming it)" : "",
+                               out);
+            if (secs > 5 * SLACK) weft_test_fail(__FILE__, __LINE__, "%s: took %.1f s", cmd, secs);
+            if (strstr(out, "Sanitizer") || strstr(out, "runtime error:"))
+                weft_test_fail(__FILE__, __LINE__, "%s: crashed: %.400s", cmd, out);
+            n++;
+        }
+        closedir(d);
+    }
+    CHECK(n >= 90);
 }

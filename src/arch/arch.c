@@ -385,7 +385,7 @@ static void json_hooks(void) {
     cJSON_InitHooks(&h);
 }
 
-weft_status weft_arch_parse(const char *json, const char *where, weft_arch *a, weft_err *err) {
+static weft_status arch_parse(const char *json, const char *where, weft_arch *a, weft_err *err) {
     memset(a, 0, sizeof *a);
     /* the whole text must be one JSON value: bytes after it are an error, not ignored */
     static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
@@ -492,6 +492,17 @@ weft_status weft_arch_parse(const char *json, const char *where, weft_arch *a, w
     cJSON_Delete(root);
     if (r.s) return r.s;
     return weft_arch_validate(a, where, err);
+}
+
+/* The description is read into a copy and handed out only when it is valid: a refused one leaves
+ * *out as it was. */
+weft_status weft_arch_parse(const char *json, const char *where, weft_arch *out, weft_err *err) {
+    weft_arch *a = weft_try_malloc(sizeof *a);
+    if (!a) return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory", where);
+    weft_status s = arch_parse(json, where, a, err);
+    if (!s) *out = *a;
+    free(a);
+    return s;
 }
 
 weft_status weft_arch_load(const char *path, weft_arch *out, weft_err *err) {

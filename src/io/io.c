@@ -344,6 +344,7 @@ weft_status weft_graph_save(const weft_graph *g, const char *path, weft_err *err
 }
 
 weft_status weft_graph_load(const char *path, weft_graph **out, weft_err *err) {
+    *out = NULL; /* also when the file cannot be read */
     uint8_t *file;
     weft_reader r;
     weft_status s = weft_file_read(path, GRAPH_MAGIC, GRAPH_VERSION, &file, &r, err);
