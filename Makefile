@@ -68,12 +68,28 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/weft
 	@bench/run.sh $(BUILD)
 
-# libFuzzer target for the ONNX reader (clang; not run in CI).
-fuzz: $(GEN)
-	@mkdir -p build-fuzz
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -I$(BUILD)/gen \
-	  tests/fuzz/fuzz_onnx.c $(LIB_SRC) $(GEN) -o build-fuzz/fuzz_onnx $(LDLIBS)
-	@echo "run: build-fuzz/fuzz_onnx -max_total_time=60 /tmp/weft-fuzz tests/corpus/onnx  (new inputs go to the first folder)"
+# libFuzzer targets, one per reader (clang; not run in CI): ONNX, machine JSON, graph files,
+# program files, checkpoints. The library is built once into build-fuzz/ with ASan + UBSan and
+# libFuzzer's coverage; scripts/fuzz.sh SECONDS runs each target in turn on its seed corpus.
+FUZZ_DIR     := build-fuzz
+FUZZ_TARGETS := onnx arch graph program checkpoint
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer -Iinclude -Isrc -I$(BUILD)/gen
+FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o) $(FUZZ_DIR)/gen/onnx/onnx.pb-c.o
+
+$(FUZZ_DIR)/src/%.o: src/%.c | $(GEN)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/gen/onnx/onnx.pb-c.o: $(GEN)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJ) -o $@ $(LDLIBS)
+
+fuzz: $(GEN) $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+	@echo "run: scripts/fuzz.sh SECONDS  (each target in turn; findings go to /tmp/weft-fuzz/)"
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -81,3 +81,51 @@ TEST(arch_json_errors_name_the_field) {
                ", \"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}, \"channels\": 8}", "mesh.width");
     expect_bad("{\"name\": ", "not valid JSON");
 }
+
+/* The machine corpus (tests/corpus/arch/, written by make_arch.py): every bad_* file is refused
+ * with a message naming the file, the field, the value and the allowed range; good_* loads. */
+static const struct { const char *file, *field, *value, *range; } arch_bad[] = {
+    {"bad_link_rate_tiny.json", "'link.bytes_per_cycle'", "1e-300", "0.001 to 1e+06"},
+    {"bad_link_rate_huge.json", "'link.bytes_per_cycle'", "1e+300", "0.001 to 1e+06"},
+    {"bad_flops_tiny.json", "'tile_kinds[0].flops_per_cycle.fp32'", "1e-300", "0 or 0.001 to 1e+06"},
+    {"bad_offchip_rate_tiny.json", "'offchip.bytes_per_s'", "1e-300", "1e+06 to 1e+15"},
+    {"bad_sram_read_tiny.json", "'tile_kinds[0].sram_read_bytes_per_cycle'", "1e-300", "0 or 0.001 to 1e+06"},
+    {"bad_chip_link_tiny.json", "'chips.link_bytes_per_s'", "1e-300", "1e+06 to 1e+15"},
+    /* item 6: duplicate keys, trailing bytes, integers past int64 */
+    {"bad_duplicate_key.json", "'channels'", "given twice", ""},
+    {"bad_trailing_bytes.json", "bytes after the JSON value", "line 46", ""},
+    {"bad_sram_bytes_huge.json", "'tile_kinds[0].sram_bytes'", "1e+30", "0..17179869184"},
+    {"bad_sram_bytes_fraction.json", "'tile_kinds[0].sram_bytes'", "0.5", "0..17179869184"},
+    {"bad_offchip_bytes_huge.json", "'offchip.bytes'", "1e+30", "0..1125899906842624"},
+};
+
+TEST(arch_corpus_refused_with_field_value_range) {
+    char path[1200];
+    for (size_t i = 0; i < sizeof arch_bad / sizeof *arch_bad; i++) {
+        snprintf(path, sizeof path, "%s/tests/corpus/arch/%s", weft_test_srcdir(), arch_bad[i].file);
+        weft_arch a;
+        weft_err err = {0};
+        weft_status s = weft_arch_load(path, &a, &err);
+        if (s != WEFT_ERR_INVALID || !strstr(err.msg, path) || !strstr(err.msg, arch_bad[i].field) ||
+            !strstr(err.msg, arch_bad[i].value) || !strstr(err.msg, arch_bad[i].range))
+            weft_test_fail(__FILE__, __LINE__, "%s: status %d, expected a refusal naming %s, %s and %s: %s", arch_bad[i].file, s,
+                           arch_bad[i].field, arch_bad[i].value, arch_bad[i].range, err.msg);
+    }
+    snprintf(path, sizeof path, "%s/tests/corpus/arch/good_mesh_8x8.json", weft_test_srcdir());
+    weft_arch a;
+    weft_err err = {0};
+    CHECK_OK(weft_arch_load(path, &a, &err), &err);
+}
+
+/* A folder (or a device) given as a machine: says what it is, not "not valid JSON". */
+TEST(arch_directory_is_not_a_machine) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/tests/corpus/arch", weft_test_srcdir());
+    weft_arch a;
+    weft_err err = {0};
+    CHECK_INT(weft_arch_get(path, &a, &err), WEFT_ERR_IO);
+    CHECK(strstr(err.msg, path) && strstr(err.msg, "a directory"));
+    CHECK_INT(weft_arch_load("/dev/null", &a, &err), WEFT_ERR_IO);
+    CHECK(strstr(err.msg, "not a regular file") != NULL);
+    CHECK_OK(weft_arch_get("mesh-8x8", &a, &err), &err);
+}

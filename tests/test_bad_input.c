@@ -240,6 +240,8 @@ static void check_bad(const bad_case *c) {
     X(bad_onnx_input_no_name, "bad_input_no_name.onnx", WEFT_ERR_INVALID, NULL, NULL, "graph input", "name")      \
     X(bad_onnx_output_never_produced, "bad_output_never_produced.onnx", WEFT_ERR_INVALID, NULL, NULL, "'ghost'",  \
       "never produced")                                                                                          \
+    X(bad_onnx_output_shape_mismatch, "bad_output_shape_mismatch.onnx", WEFT_ERR_SHAPE, NULL, NULL,               \
+      "declared of shape (3, 2)", "computes (2, 3)")                                                             \
     X(bad_onnx_output_empty_name, "bad_output_empty_name.onnx", WEFT_ERR_INVALID, NULL, NULL, "graph output",     \
       NULL)                                                                                                      \
     X(bad_onnx_output_no_name, "bad_output_no_name.onnx", WEFT_ERR_INVALID, NULL, NULL, "graph output", "name")   \

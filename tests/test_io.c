@@ -8,6 +8,7 @@
 
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void path_in_build(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", weft_test_builddir(), name); }
 
@@ -116,4 +117,97 @@ TEST(io_damaged_files_are_refused) {
     weft_graph_free(pg);
     weft_program_free(p);
     weft_graph_free(g);
+}
+
+/* The graph-file corpus (tests/corpus/graph/, make_graph.py): files whose checksum matches and
+ * whose fields lie. Each bad_* is refused naming the file and the reason; good_* loads. */
+static const struct { const char *file, *why; } graph_bad[] = {
+    {"bad_attr_count_huge.wgraph", "malformed graph"},
+    {"bad_ints_count_huge.wgraph", "malformed graph"},
+    {"bad_output_undeclared_input.wgraph", "graph output 'ghost' is an input value the graph does not declare"},
+    {"bad_node_reads_undeclared_input.wgraph", "input 'ghost' is an input value the graph does not declare"},
+    {"bad_numel_overflow.wgraph", "value 'x': tensor of shape (4294967296, 4294967296)"},
+    {"bad_numel_overflow_node.wgraph", "exceeds"},
+    {"bad_negative_dim.wgraph", "value 'x': negative dimension"},
+    {"bad_trailing_bytes.wgraph", "16 bytes after the graph's end"},
+};
+
+TEST(io_graph_corpus_fields_checked) {
+    char path[1200];
+    for (size_t i = 0; i < sizeof graph_bad / sizeof *graph_bad; i++) {
+        snprintf(path, sizeof path, "%s/tests/corpus/graph/%s", weft_test_srcdir(), graph_bad[i].file);
+        weft_err err = {0};
+        weft_graph *g = NULL;
+        weft_status s = weft_graph_load(path, &g, &err);
+        if (s == WEFT_OK || g || !strstr(err.msg, path) || !strstr(err.msg, graph_bad[i].why))
+            weft_test_fail(__FILE__, __LINE__, "%s: status %d, expected a refusal saying '%s': %s", graph_bad[i].file, s,
+                           graph_bad[i].why, err.msg);
+        weft_graph_free(g);
+    }
+    snprintf(path, sizeof path, "%s/tests/corpus/graph/good_relu.wgraph", weft_test_srcdir());
+    weft_err err = {0};
+    weft_graph *g = NULL;
+    CHECK_OK(weft_graph_load(path, &g, &err), &err);
+    weft_graph_free(g);
+}
+
+/* Through the graph API: an output that is an input value never declared (nothing would feed it:
+ * the executor copied from NULL) does not verify. */
+TEST(io_api_undeclared_input_does_not_verify) {
+    weft_graph *g = weft_graph_new("api");
+    int x = weft_graph_input(g, "x", WEFT_F32, WEFT_SHAPE(2, 3));
+    int ghost = weft_graph_add_value(g, "ghost", WEFT_VAL_INPUT, WEFT_F32, WEFT_SHAPE(2, 3), NULL);
+    int y = -1;
+    weft_err err = {0};
+    CHECK_OK(weft_graph_node(g, "Relu", "r", &x, 1, NULL, 0, &y, 1, &err), &err);
+    weft_graph_output(g, y);
+    CHECK_OK(weft_graph_verify(g, &err), &err);
+    weft_graph_output(g, ghost);
+    CHECK_INT(weft_graph_verify(g, &err), WEFT_ERR_INVALID);
+    CHECK(strstr(err.msg, "'ghost'") && strstr(err.msg, "does not declare"));
+    weft_graph_free(g);
+}
+
+/* Files are written under a unique temporary name (issue 13 item 6): a stale "PATH.tmp" left by a
+ * kill (here a folder, which no write can replace) does not block the next write, nothing is left
+ * beside the target, and a write that fails leaves no file at all. */
+TEST(io_atomic_write_unique_temporary) {
+    char dir[1024], path[1200], stale[1300];
+    snprintf(dir, sizeof dir, "%s/io_atomic", weft_test_builddir());
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/checkpoint.weft", dir);
+    snprintf(stale, sizeof stale, "%s.tmp", path);
+    unlink(path);
+    mkdir(stale, 0755);
+    weft_buf b = {0};
+    weft_buf_str(&b, "payload");
+    weft_err err = {0};
+    CHECK_OK(weft_file_write(path, "WEFTTEST", 1, &b, &err), &err);
+    weft_buf_free(&b);
+    uint8_t *file = NULL;
+    weft_reader r;
+    CHECK_OK(weft_file_read(path, "WEFTTEST", 1, &file, &r, &err), &err);
+    free(file);
+    /* only the target and the stale folder are there */
+    char cmd[1400], out[256] = "";
+    snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -v '^\\.*$' | tr '\\n' ' '", dir);
+    FILE *p = popen(cmd, "r");
+    if (p) {
+        size_t n = fread(out, 1, sizeof out - 1, p);
+        out[n] = 0;
+        pclose(p);
+    }
+    CHECK(!strcmp(out, "checkpoint.weft checkpoint.weft.tmp "));
+    rmdir(stale);
+    /* into a device that is full: an error naming it */
+    weft_atomic a;
+    CHECK_OK(weft_atomic_open(&a, "/dev/full", &err), &err);
+    if (a.f) {
+        fprintf(a.f, "something\n");
+        CHECK_INT(weft_atomic_commit(&a, &err), WEFT_ERR_IO);
+        CHECK(strstr(err.msg, "/dev/full") && strstr(err.msg, "No space"));
+    }
+    /* into a folder that does not exist: an error, nothing left */
+    CHECK_INT(weft_atomic_open(&a, "/nonexistent-weft/x.json", &err), WEFT_ERR_IO);
+    CHECK(strstr(err.msg, "/nonexistent-weft/x.json") != NULL);
 }

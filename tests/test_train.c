@@ -5,6 +5,7 @@
 #include "test.h"
 #include "train/train.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -488,4 +489,93 @@ TEST(train_pytorch_gpt_agrees) {
            weft_loss[19]);
     weft_data_free(d);
     weft_train_free(t);
+}
+
+/* ---- checkpoint fields (issue 13 item 5): a matching checksum is not a sane checkpoint ---- */
+
+#define CKPT_SPEC "builtin:mlp:in=8,hidden=4,out=2,batch=2"
+
+/* Copies the checkpoint src to dst with `len` bytes at body offset `field` replaced by `bytes`,
+ * and the checksum recomputed: a file only the fields make bad. */
+static bool ckpt_patch(const char *src, const char *dst, size_t field, const void *bytes, size_t len) {
+    FILE *f = fopen(src, "rb");
+    if (!f) return false;
+    uint8_t buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    if (n < 24 || 16 + field + len > n - 8) return false;
+    memcpy(buf + 16 + field, bytes, len);
+    uint64_t h = weft_fnv64(buf, n - 8);
+    for (int i = 0; i < 8; i++) buf[n - 8 + i] = (uint8_t)(h >> (8 * i));
+    f = fopen(dst, "wb");
+    if (!f) return false;
+    bool ok = fwrite(buf, 1, n, f) == n;
+    return fclose(f) == 0 && ok;
+}
+
+TEST(train_checkpoint_fields_range_checked) {
+    weft_err err = {0};
+    weft_train_config c = weft_train_defaults();
+    weft_trainer *a = NULL;
+    CHECK_OK(weft_train_new(CKPT_SPEC, &c, &a, &err), &err);
+    if (!a) return;
+    weft_data *d = data_for(a);
+    weft_step_result r;
+    for (int s = 0; s < 3; s++) CHECK_OK(weft_train_step(a, d, &r, &err), &err);
+    char good[1024];
+    ckpt_path(good, sizeof good, "fields");
+    CHECK_OK(weft_checkpoint_save(a, d, good, &err), &err);
+    /* body offsets after the model hash and the spec string */
+    size_t base = 8 + 8 + strlen(CKPT_SPEC);
+    enum { STEP = 0, OPT_STEP = 16, RNG_INC = 32, POSITION = 40, SCALE = 64, GOOD = 72 };
+    const int64_t minus = -1000000000, big = INT64_MAX, four = 4, two_k = 2000, even = 6;
+    const uint64_t pos = (uint64_t)1 << 62;
+    const double nan_ = NAN, scale2 = 2.0;
+    const struct { const char *name; size_t off; const void *v; size_t len; const char *field; } bad[] = {
+        {"step_negative", STEP, &minus, 8, "'step'"},
+        {"step_int64_max", STEP, &big, 8, "'step'"},
+        {"opt_step_past_step", OPT_STEP, &four, 8, "'optimizer step'"},
+        {"opt_step_negative", OPT_STEP, &minus, 8, "'optimizer step'"},
+        {"rng_inc_even", RNG_INC, &even, 8, "'rng inc'"},
+        {"samples_huge", POSITION, &pos, 8, "'samples drawn'"},
+        {"loss_scale_nan", SCALE, &nan_, 8, "'loss scale'"},
+        {"loss_scale_not_one", SCALE, &scale2, 8, "'loss scale'"},
+        {"good_steps_2000", GOOD, &two_k, 8, "'good steps'"},
+    };
+    const char *corpus = getenv("WEFT_WRITE_CORPUS"); /* set: also write the files into tests/corpus/checkpoint */
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/test_train_bad_%s.weft", weft_test_builddir(), bad[i].name);
+        if (corpus) snprintf(path, sizeof path, "%s/tests/corpus/checkpoint/bad_%s.weft", weft_test_srcdir(), bad[i].name);
+        if (!ckpt_patch(good, path, base + bad[i].off, bad[i].v, bad[i].len)) {
+            weft_test_fail(__FILE__, __LINE__, "cannot write %s", path);
+            continue;
+        }
+        weft_trainer *b = NULL;
+        CHECK_OK(weft_train_new(CKPT_SPEC, &c, &b, &err), &err);
+        weft_data *db = data_for(b);
+        float w0 = ((float *)b->g->vals[b->param[0]].data.data)[0];
+        weft_status s = weft_checkpoint_load(b, db, path, &err);
+        if (s != WEFT_ERR_INVALID || !strstr(err.msg, path) || !strstr(err.msg, bad[i].field))
+            weft_test_fail(__FILE__, __LINE__, "%s: status %d, expected a refusal naming %s: %s", bad[i].name, s, bad[i].field, err.msg);
+        /* a refused checkpoint changes nothing */
+        CHECK(b->step == 0 && b->opt->step == 0 && ((float *)b->g->vals[b->param[0]].data.data)[0] == w0);
+        weft_data_free(db);
+        weft_train_free(b);
+    }
+    if (corpus) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/tests/corpus/checkpoint/good_mlp_3_steps.weft", weft_test_srcdir());
+        CHECK_OK(weft_checkpoint_save(a, d, path, &err), &err);
+    }
+    /* the good one loads */
+    weft_trainer *b = NULL;
+    CHECK_OK(weft_train_new(CKPT_SPEC, &c, &b, &err), &err);
+    weft_data *db = data_for(b);
+    CHECK_OK(weft_checkpoint_load(b, db, good, &err), &err);
+    CHECK_INT(b->step, 3);
+    weft_data_free(db);
+    weft_train_free(b);
+    weft_data_free(d);
+    weft_train_free(a);
 }

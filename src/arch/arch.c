@@ -6,7 +6,9 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- presets ---- */
 
@@ -145,6 +147,12 @@ weft_status weft_arch_preset(const char *name, weft_arch *out, weft_err *err) {
 weft_status weft_arch_get(const char *name, weft_arch *out, weft_err *err) {
     size_t n = strlen(name);
     if (n > 5 && !strcmp(name + n - 5, ".json")) return weft_arch_load(name, out, err);
+    /* not a preset but something on disk (a folder, a file without .json): say what it is */
+    struct stat st;
+    bool preset = false;
+    for (const char *const *p = weft_arch_preset_names(); *p && !preset; p++)
+        preset = !strcmp(*p, name);
+    if (!preset && stat(name, &st) == 0) return weft_arch_load(name, out, err);
     return weft_arch_preset(name, out, err);
 }
 
@@ -171,7 +179,23 @@ int64_t weft_arch_sram_total(const weft_arch *a) {
 
 /* ---- validation ---- */
 
+static const char *edge_names[] = {"west", "east", "north", "south", "all"};
+static const char *dtype_keys[] = {"fp32", "fp16", "bf16"};
+
 #define BAD(field, fmt, ...) return weft_err_set(err, WEFT_ERR_INVALID, "%s: field '%s': " fmt, w, field, ##__VA_ARGS__)
+
+/* Rates must be physical: a positive rate of 1e-300 passes "> 0" but turns bytes into 1e300
+ * cycles, which overflows the cycle counts into a fast, wrong answer. The lower bounds are far
+ * below any real machine (a thousandth of a byte or flop per cycle; 1 MB/s) and keep every time
+ * weft computes from a bounded size within int64 cycles. */
+#define RATE_MIN 1e-3
+#define RATE(field, v, lo, hi, unit, zero_ok)                                                            \
+    do {                                                                                                \
+        double v_ = (v);                                                                                \
+        if (!((zero_ok) && v_ == 0) && !(v_ >= (lo) && v_ <= (hi)))                                      \
+            BAD(field, "%g %s is outside the physical range %s%g to %g", v_, unit, (zero_ok) ? "0 or " : "", \
+                (double)(lo), (double)(hi));                                                            \
+    } while (0)
 
 weft_status weft_arch_validate(const weft_arch *a, const char *w, weft_err *err) {
     if (!a->name[0]) BAD("name", "must be a non-empty string");
@@ -182,19 +206,21 @@ weft_status weft_arch_validate(const weft_arch *a, const char *w, weft_err *err)
     bool computes = false;
     for (int k = 0; k < a->n_kinds; k++) {
         const weft_tile_kind *t = &a->kinds[k];
-        char f[96];
+        char f[96], g[160];
         snprintf(f, sizeof f, "tile_kinds[%d]", k);
         if (!t->name[0]) BAD(f, "needs a name");
         for (int j = 0; j < k; j++)
             if (!strcmp(a->kinds[j].name, t->name)) BAD(f, "name '%s' is used twice", t->name);
         if (t->sram_bytes < 0 || t->sram_bytes > ((int64_t)1 << 34)) BAD(f, "sram_bytes %lld is not in 0..16 GiB", (long long)t->sram_bytes);
-        if (!(t->sram_read_bytes_per_cycle >= 0 && t->sram_read_bytes_per_cycle <= 1e6) ||
-            !(t->sram_write_bytes_per_cycle >= 0 && t->sram_write_bytes_per_cycle <= 1e6))
-            BAD(f, "SRAM bytes per cycle must be between 0 and 1e6");
+        snprintf(g, sizeof g, "%s.sram_read_bytes_per_cycle", f);
+        RATE(g, t->sram_read_bytes_per_cycle, RATE_MIN, 1e6, "bytes per cycle", true);
+        snprintf(g, sizeof g, "%s.sram_write_bytes_per_cycle", f);
+        RATE(g, t->sram_write_bytes_per_cycle, RATE_MIN, 1e6, "bytes per cycle", true);
         if (t->sram_bytes > 0 && (t->sram_read_bytes_per_cycle <= 0 || t->sram_write_bytes_per_cycle <= 0))
             BAD(f, "a tile with SRAM needs positive sram_read/write_bytes_per_cycle");
         for (int d = 0; d < WEFT_ARCH_NUM_DTYPES; d++) {
-            if (!(t->flops_per_cycle[d] >= 0 && t->flops_per_cycle[d] <= 1e6)) BAD(f, "flops_per_cycle must be between 0 and 1e6");
+            snprintf(g, sizeof g, "%s.flops_per_cycle.%s", f, dtype_keys[d]);
+            RATE(g, t->flops_per_cycle[d], RATE_MIN, 1e6, "flops per cycle", true);
             if (t->flops_per_cycle[d] > 0) computes = true;
         }
     }
@@ -202,24 +228,21 @@ weft_status weft_arch_validate(const weft_arch *a, const char *w, weft_err *err)
     if (a->n_pattern < 1 || a->n_pattern > 16) BAD("column_pattern", "needs 1 to 16 entries");
     for (int i = 0; i < a->n_pattern; i++)
         if (a->pattern[i] < 0 || a->pattern[i] >= a->n_kinds) BAD("column_pattern", "entry %d names no tile kind", i);
-    if (!(a->link_bytes_per_cycle > 0 && a->link_bytes_per_cycle <= 1e6)) BAD("link.bytes_per_cycle", "%g must be positive (and at most 1e6)", a->link_bytes_per_cycle);
+    RATE("link.bytes_per_cycle", a->link_bytes_per_cycle, RATE_MIN, 1e6, "bytes per cycle", false);
     if (a->hop_latency < 0 || a->hop_latency > 1000000) BAD("link.hop_latency_cycles", "%d is not in 0..1e6", a->hop_latency);
     if (a->ramp_latency < 0 || a->ramp_latency > 1000000) BAD("link.ramp_latency_cycles", "%d is not in 0..1e6", a->ramp_latency);
     if (a->channels < 1 || a->channels > 4096) BAD("channels", "%d is not in 1..4096", a->channels);
-    if (a->offchip_bytes < 0) BAD("offchip.bytes", "must not be negative");
-    if (a->offchip_bytes > 0 && !(a->offchip_bytes_per_s > 0 && a->offchip_bytes_per_s < 1e18))
-        BAD("offchip.bytes_per_s", "must be positive when off-chip memory exists");
+    if (a->offchip_bytes < 0 || a->offchip_bytes > WEFT_ARCH_MAX_OFFCHIP)
+        BAD("offchip.bytes", "%lld is not in 0..%lld", (long long)a->offchip_bytes, (long long)WEFT_ARCH_MAX_OFFCHIP);
+    if (a->offchip_bytes > 0) RATE("offchip.bytes_per_s", a->offchip_bytes_per_s, 1e6, 1e15, "bytes per second", false);
     if (a->chips < 1 || a->chips > 4096) BAD("chips.count", "%d is not in 1..4096", a->chips);
-    if (a->chips > 1 && !(a->chip_link_bytes_per_s > 0 && a->chip_link_bytes_per_s < 1e18))
-        BAD("chips.link_bytes_per_s", "must be positive when there are several chips");
+    if (a->chips > 1) RATE("chips.link_bytes_per_s", a->chip_link_bytes_per_s, 1e6, 1e15, "bytes per second", false);
     if (!(a->chip_link_latency_s >= 0 && a->chip_link_latency_s < 1)) BAD("chips.link_latency_s", "must be in [0, 1) seconds");
     return WEFT_OK;
 }
 
 /* ---- JSON ---- */
 
-static const char *edge_names[] = {"west", "east", "north", "south", "all"};
-static const char *dtype_keys[] = {"fp32", "fp16", "bf16"};
 
 char *weft_arch_to_json(const weft_arch *a) {
     cJSON *r = cJSON_CreateObject();
@@ -274,6 +297,13 @@ static bool check_keys(reader *r, const cJSON *obj, const char *path, const char
         return false;
     }
     for (const cJSON *c = obj->child; c; c = c->next) {
+        /* cJSON keeps both of {"a": 1, "a": 2} and lookups find the first: a duplicate is an error */
+        for (const cJSON *e = obj->child; e != c; e = e->next)
+            if (!strcmp(e->string, c->string)) {
+                r->s = weft_err_set(r->err, WEFT_ERR_INVALID, "%s: field '%s%s%s' is given twice", r->where, path, *path ? "." : "",
+                                    c->string);
+                return false;
+            }
         bool ok = false;
         for (int i = 0; allowed[i] && !ok; i++) ok = !strcmp(allowed[i], c->string);
         if (!ok) {
@@ -303,6 +333,16 @@ static int get_int(reader *r, const cJSON *obj, const char *path, const char *ke
     if (!r->s && (d != floor(d) || d < -2e9 || d > 2e9))
         r->s = weft_err_set(r->err, WEFT_ERR_INVALID, "%s: field '%s%s%s': %g is not an integer", r->where, path, *path ? "." : "", key, d);
     return r->s ? dflt : (int)d;
+}
+
+/* An integer field of up to 2^53 (exact in a double): the cast of a larger double to int64 is
+ * undefined and printed wrapped values. */
+static int64_t get_i64(reader *r, const cJSON *obj, const char *path, const char *key, bool required, int64_t max) {
+    double d = get_num(r, obj, path, key, required, 0);
+    if (!r->s && (d != floor(d) || d < 0 || d > (double)max))
+        r->s = weft_err_set(r->err, WEFT_ERR_INVALID, "%s: field '%s%s%s': %g is not an integer in 0..%lld", r->where, path,
+                            *path ? "." : "", key, d, (long long)max);
+    return r->s ? 0 : (int64_t)d;
 }
 
 static void get_str(reader *r, const cJSON *obj, const char *path, const char *key, bool required, char *out, size_t n) {
@@ -338,14 +378,30 @@ static void get_notes(reader *r, const cJSON *obj, const char *key, char (*out)[
     }
 }
 
-weft_status weft_arch_parse(const char *json, const char *where, weft_arch *a, weft_err *err) {
+/* cJSON allocates through weft's fallible allocator (counted by the fault injection) */
+static void *json_malloc(size_t n) { return weft_try_malloc(n); }
+static void json_hooks(void) {
+    cJSON_Hooks h = {json_malloc, free};
+    cJSON_InitHooks(&h);
+}
+
+static weft_status arch_parse(const char *json, const char *where, weft_arch *a, weft_err *err) {
     memset(a, 0, sizeof *a);
-    cJSON *root = cJSON_Parse(json);
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
+    /* the whole text must be one JSON value: bytes after it are an error, not ignored */
+    static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+    pthread_once(&hooks_once, json_hooks);
+    const char *end = NULL;
+    int64_t failures = weft_alloc_failures();
+    cJSON *root = cJSON_ParseWithOpts(json, &end, false);
+    if (!root && weft_alloc_failures() != failures) return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory parsing the JSON", where);
+    const char *at = root ? end : cJSON_GetErrorPtr();
+    while (root && at && (*at == ' ' || *at == '\t' || *at == '\n' || *at == '\r')) at++;
+    if (!root || (at && *at)) {
         int line = 1;
         for (const char *p = json; at && p < at && *p; p++) line += *p == '\n';
-        return weft_err_set(err, WEFT_ERR_INVALID, "%s: not valid JSON (near line %d)", where, line);
+        if (root) cJSON_Delete(root);
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: %s (near line %d)", where,
+                            root ? "bytes after the JSON value: one machine description per file" : "not valid JSON", line);
     }
     reader r = {where, err, WEFT_OK};
     static const char *top[] = {"name", "description", "mesh", "clock_hz", "tile_kinds", "column_pattern", "link", "channels",
@@ -376,7 +432,7 @@ weft_status weft_arch_parse(const char *json, const char *where, weft_arch *a, w
             weft_tile_kind *t = &a->kinds[a->n_kinds++];
             if (!check_keys(&r, k, path, kind_keys)) break;
             get_str(&r, k, path, "name", true, t->name, sizeof t->name);
-            t->sram_bytes = (int64_t)get_num(&r, k, path, "sram_bytes", true, 0);
+            t->sram_bytes = get_i64(&r, k, path, "sram_bytes", true, (int64_t)1 << 34);
             t->sram_read_bytes_per_cycle = get_num(&r, k, path, "sram_read_bytes_per_cycle", t->sram_bytes > 0, 0);
             t->sram_write_bytes_per_cycle = get_num(&r, k, path, "sram_write_bytes_per_cycle", t->sram_bytes > 0, 0);
             const cJSON *fl = cJSON_GetObjectItemCaseSensitive(k, "flops_per_cycle");
@@ -413,7 +469,7 @@ weft_status weft_arch_parse(const char *json, const char *where, weft_arch *a, w
         a->channels = get_int(&r, root, "", "channels", true, 0);
         const cJSON *off = cJSON_GetObjectItemCaseSensitive(root, "offchip");
         if (off && check_keys(&r, off, "offchip", off_keys)) {
-            a->offchip_bytes = (int64_t)get_num(&r, off, "offchip", "bytes", true, 0);
+            a->offchip_bytes = get_i64(&r, off, "offchip", "bytes", true, WEFT_ARCH_MAX_OFFCHIP);
             a->offchip_bytes_per_s = get_num(&r, off, "offchip", "bytes_per_s", a->offchip_bytes > 0, 0);
             char edge[16] = "west";
             get_str(&r, off, "offchip", "edge", false, edge, sizeof edge);
@@ -438,10 +494,32 @@ weft_status weft_arch_parse(const char *json, const char *where, weft_arch *a, w
     return weft_arch_validate(a, where, err);
 }
 
+/* The description is read into a copy and handed out only when it is valid: a refused one leaves
+ * *out as it was. */
+weft_status weft_arch_parse(const char *json, const char *where, weft_arch *out, weft_err *err) {
+    weft_arch *a = weft_try_malloc(sizeof *a);
+    if (!a) return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory", where);
+    weft_status s = arch_parse(json, where, a, err);
+    if (!s) *out = *a;
+    free(a);
+    return s;
+}
+
 weft_status weft_arch_load(const char *path, weft_arch *out, weft_err *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return weft_err_set(err, WEFT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *buf = weft_xmalloc(1 << 20);
+    struct stat st;
+    bool stat_ok = fstat(fileno(f), &st) == 0;
+    if (!stat_ok || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return weft_err_set(err, WEFT_ERR_IO, "%s: %s, not a machine description file", path,
+                            !stat_ok ? "cannot stat" : S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+    }
+    char *buf = weft_try_malloc(1 << 20);
+    if (!buf) {
+        fclose(f);
+        return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory", path);
+    }
     size_t n = fread(buf, 1, (1 << 20) - 1, f);
     bool more = fgetc(f) != EOF;
     fclose(f);

@@ -15,6 +15,7 @@
 #define WEFT_ARCH_MAX_KINDS 4
 #define WEFT_ARCH_MAX_NOTES 32
 #define WEFT_ARCH_MAX_DIM 4096  /* mesh side bound: keeps per-tile tables bounded */
+#define WEFT_ARCH_MAX_OFFCHIP ((int64_t)1 << 50)  /* off-chip memory bound: 1 PiB */
 
 typedef enum { WEFT_ARCH_FP32, WEFT_ARCH_FP16, WEFT_ARCH_BF16, WEFT_ARCH_NUM_DTYPES } weft_arch_dtype;
 

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -81,7 +82,7 @@ static weft_status make_inputs(const weft_graph *g, weft_tensor **in_out, const 
     for (int i = 0; i < g->n_inputs; i++) {
         const weft_value *v = &g->vals[g->inputs[i]];
         weft_status s = weft_tensor_alloc(&in[i], v->dtype, v->shape, err);
-        if (s) return s;
+        if (s) return weft_err_prefix(err, "input '%s'", v->name);
         int64_t n = weft_tensor_numel(&in[i]);
         size_t es = weft_dtype_size(v->dtype);
         for (int64_t k = 0; k < n; k++) {
@@ -497,7 +498,7 @@ static int fabric(int argc, char **argv, bool check) {
     print_kernels(p, &st, ktimes, stdout);
     free(ktimes);
     if (a.report && write_report(a.report, p, &st, host)) rc = 1;
-    if (a.report) printf("wrote %s\n", a.report);
+    else if (a.report) printf("wrote %s\n", a.report);
     if (write_pictures(p, &a)) rc = 1;
     for (int j = 0; j < g->n_outputs; j++) weft_tensor_free(&out[j]);
     for (int i = 0; in && i < g->n_inputs; i++) weft_tensor_free(&in[i]);
@@ -537,7 +538,21 @@ static int cmd_demo(void) {
     return rc;
 }
 
+/* OpenBLAS starts its worker threads in a constructor, before main, from OPENBLAS_NUM_THREADS. weft
+ * calls BLAS single-threaded (src/kernels/gemm.c), so the workers only cost: under a memory limit
+ * (prlimit --as) a worker spins for ever retrying its 128 MB buffer and exit() joins it, so weft
+ * hangs after printing its error. The variable must be set before the library loads: when it is
+ * not "1", set it and run this same program again (once: the second run sees it set). */
+static void blas_single_threaded(char **argv) {
+    const char *v = getenv("OPENBLAS_NUM_THREADS");
+    if (v && !strcmp(v, "1")) return;
+    if (setenv("OPENBLAS_NUM_THREADS", "1", 1)) return;
+    execv("/proc/self/exe", argv);
+    /* no /proc: go on with the workers (the hang under a memory limit stays possible) */
+}
+
 int main(int argc, char **argv) {
+    blas_single_threaded(argv);
     if (argc < 2) { usage(stderr); return 2; }
     /* Tensors come and go by the megabyte: keep freed memory in the heap for the next one
      * instead of returning it to the kernel and faulting fresh pages in again. */

@@ -36,7 +36,8 @@ static void train_usage(FILE *f) {
             "  --every K           checkpoint interval\n"
             "  --resume            continue from DIR/checkpoint.weft\n"
             "  --stop-at N         stop after step N (as a crash would: the schedule is still --steps')\n"
-            "  --log FILE          CSV: step,loss,val_loss,lr,sim_seconds,host_seconds\n"
+            "  --log FILE          CSV: step,loss,val_loss,lr,sim_seconds,host_seconds (renamed into place at the end)\n"
+            "  --allow-nonfinite   go on when the loss becomes NaN or inf (default: stop with an error)\n"
             "  --report FILE       JSON: the run's losses, and the simulated step as weft run reports it\n"
             "  --seed S            data sampling seed (default 1)\n"
             "  --precision P       fp32 (default); bf16 or fp16: weights and activations stored narrow, fp32 master\n"
@@ -83,7 +84,7 @@ typedef struct {
     const char *model, *arch, *data, *ckpt_dir, *log, *precision, *optimizer, *report;
     int64_t steps, batch, accum, every, eval_every, eval_batches, stop_at, seed, warmup;
     double lr, wd, clip, min_lr_frac;
-    bool resume;
+    bool resume, allow_nonfinite;
 } train_args;
 
 static int parse_args(int argc, char **argv, train_args *a) {
@@ -102,6 +103,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
     for (int i = 0; i < argc; i++) {
         const char *o = argv[i];
         if (!strcmp(o, "--resume")) { a->resume = true; continue; }
+        if (!strcmp(o, "--allow-nonfinite")) { a->allow_nonfinite = true; continue; }
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) { train_usage(stdout); return -1; }
         if (o[0] != '-') {
             if (a->model) return bad("unexpected argument '%s'%s", o, "");
@@ -131,6 +133,8 @@ static int parse_args(int argc, char **argv, train_args *a) {
     }
     if (!a->model) { train_usage(stderr); return 2; }
     if (a->steps < 0) return bad("--steps N is required%s%s", "", "");
+    if (a->steps > (int64_t)1 << 40 || a->stop_at > (int64_t)1 << 40)
+        return bad("--steps and --stop-at must be at most 2^40 (what a checkpoint can hold)%s%s", "", "");
     if (a->lr <= 0) return bad("--lr must be positive%s%s", "", "");
     if (a->accum < 1 || a->accum > 1 << 20) return bad("--accum must be between 1 and 2^20%s%s", "", "");
     if (a->eval_batches < 1 || a->eval_batches > 1 << 20) return bad("--eval-batches must be between 1 and 2^20%s%s", "", "");
@@ -154,30 +158,30 @@ static int with_batch(const char *model, int64_t batch, char *out, size_t n) {
     return 0;
 }
 
-/* Rewrites an existing log keeping the header and the rows of steps <= step (resume). */
-static FILE *open_log(const char *path, bool resume, int64_t step) {
-    if (resume) {
-        FILE *f = fopen(path, "r");
-        if (f) {
-            char tmp[4096];
-            snprintf(tmp, sizeof tmp, "%s.tmp", path);
-            FILE *w = fopen(tmp, "w");
-            if (!w) { fclose(f); return NULL; }
-            char line[1024];
-            bool first = true;
-            while (fgets(line, sizeof line, f)) {
-                long long s;
-                if (first || (sscanf(line, "%lld,", &s) == 1 && s <= step)) fputs(line, w);
-                first = false;
-            }
-            fclose(f);
-            if (fclose(w) || rename(tmp, path)) return NULL;
-            return fopen(path, "a");
+/* Opens the log for writing, whole or not at all (weft_atomic_open: a temporary beside it, renamed
+ * into place when the run ends): on resume, the rows of steps <= step of the existing log are
+ * carried over. Every write is checked: a full disk is an error, never an empty log and exit 0. */
+static weft_status open_log(const char *path, bool resume, int64_t step, weft_atomic *a, weft_err *err) {
+    if (weft_atomic_open(a, path, err)) return err->status;
+    FILE *f = resume ? fopen(path, "r") : NULL;
+    if (f) {
+        char line[1024];
+        bool first = true;
+        while (fgets(line, sizeof line, f)) {
+            long long s;
+            if (first || (sscanf(line, "%lld,", &s) == 1 && s <= step)) fputs(line, a->f);
+            first = false;
         }
+        fclose(f);
+    } else {
+        fprintf(a->f, "step,loss,val_loss,lr,sim_seconds,host_seconds\n");
     }
-    FILE *f = fopen(path, "w");
-    if (f) fprintf(f, "step,loss,val_loss,lr,sim_seconds,host_seconds\n");
-    return f;
+    if (fflush(a->f) || ferror(a->f)) {
+        weft_status s = weft_err_set(err, WEFT_ERR_IO, "%s: cannot write the log: %s", path, strerror(errno));
+        weft_atomic_abort(a);
+        return s;
+    }
+    return WEFT_OK;
 }
 
 /* The JSON report of a training run: its losses, and (on the fabric) the last simulated step
@@ -323,13 +327,14 @@ int weft_cli_train(int argc, char **argv) {
         weft_train_free(t);
         return 1;
     }
+    weft_atomic logw = {0};
     FILE *logf = NULL;
-    if (a.log && !(logf = open_log(a.log, a.resume, t->step))) {
-        fprintf(stderr, "weft train: error: %s: cannot write the log: %s\n", a.log, strerror(errno));
+    if (a.log && open_log(a.log, a.resume, t->step, &logw, &err)) {
         weft_data_free(d);
         weft_train_free(t);
-        return 1;
+        return fail(&err);
     }
+    logf = logw.f;
 
     int64_t end = a.stop_at && a.stop_at < a.steps ? a.stop_at : a.steps;
     int64_t eval_every = a.eval_every >= 0 ? a.eval_every : (a.steps >= 10 ? a.steps / 10 : 1);
@@ -370,7 +375,20 @@ int weft_cli_train(int argc, char **argv) {
             fprintf(logf, "%lld,%.6f,", (long long)t->step, r.loss);
             if (eval) fprintf(logf, "%.6f", val);
             fprintf(logf, ",%.6g,%.6g,%.6g\n", r.lr, r.sim_seconds, r.host_seconds);
-            fflush(logf);
+            if (fflush(logf) || ferror(logf)) {
+                weft_err_set(&err, WEFT_ERR_IO, "%s: cannot write the log at step %lld: %s", a.log, (long long)t->step, strerror(errno));
+                rc = fail(&err);
+                break;
+            }
+        }
+        /* a loss of NaN or inf: the run has diverged, and every step after it is noise */
+        if ((!isfinite(r.loss) || (eval && !isfinite(val))) && !a.allow_nonfinite) {
+            weft_err_set(&err, WEFT_ERR_INVALID,
+                         "step %lld: the %sloss is %g: the run diverged (try a smaller --lr than %g, or --clip); "
+                         "--allow-nonfinite goes on regardless",
+                         (long long)t->step, isfinite(r.loss) ? "validation " : "", isfinite(r.loss) ? val : r.loss, a.lr);
+            rc = fail(&err);
+            break;
         }
         char rate[128];
         if (a.arch)
@@ -409,7 +427,8 @@ int weft_cli_train(int argc, char **argv) {
         if (a.ckpt_dir) printf("  checkpoint      %s (step %lld)\n", ckpt, (long long)t->step);
         if (a.log) printf("  log             %s\n", a.log);
     }
-    if (logf) fclose(logf);
+    /* the log is renamed into place whatever happened: the steps done are worth keeping */
+    if (logf && weft_atomic_commit(&logw, &err) && !rc) rc = fail(&err);
     weft_data_free(d);
     weft_train_free(t);
     return rc;

@@ -62,6 +62,34 @@ void *weft_xrealloc(void *p, size_t n) {
     if (!p) { fprintf(stderr, "weft: out of memory allocating %zu bytes\n", n); abort(); }
     return p;
 }
+/* ---- fallible allocation and fault injection ---- */
+
+static _Atomic int64_t alloc_count, alloc_fail_at;
+static _Atomic bool alloc_sticky;
+static _Atomic int64_t alloc_failures;
+int64_t weft_alloc_failures(void) { return alloc_failures; }
+
+void weft_alloc_fail_at(int64_t n, bool sticky) {
+    alloc_count = 0;
+    alloc_sticky = sticky;
+    alloc_fail_at = n;
+}
+int64_t weft_alloc_count(void) { return alloc_count; }
+
+/* true when this allocation is to fail */
+static bool alloc_inject(void) {
+    int64_t k = ++alloc_count;
+    int64_t at = alloc_fail_at;
+    return at > 0 && (k == at || (alloc_sticky && k > at));
+}
+static void *alloc_result(void *p) {
+    if (!p) alloc_failures++;
+    return p;
+}
+void *weft_try_malloc(size_t n) { return alloc_result(alloc_inject() ? NULL : malloc(n ? n : 1)); }
+void *weft_try_calloc(size_t n, size_t size) { return alloc_result(alloc_inject() ? NULL : calloc(n ? n : 1, size ? size : 1)); }
+void *weft_try_realloc(void *p, size_t n) { return alloc_result(alloc_inject() ? NULL : realloc(p, n ? n : 1)); }
+
 char *weft_xstrdup(const char *s) {
     size_t n = strlen(s ? s : "") + 1;
     char *p = weft_xmalloc(n);
@@ -276,8 +304,12 @@ weft_status weft_tensor_alloc(weft_tensor *t, weft_dtype dt, weft_shape shape, w
     t->dtype = dt;
     t->shape = shape;
     size_t n = weft_tensor_nbytes(t);
-    t->data = calloc(n ? n : 1, 1);
-    if (!t->data) return weft_err_set(err, WEFT_ERR_NOMEM, "cannot allocate %zu bytes", n);
+    t->data = weft_try_calloc(n ? n : 1, 1);
+    if (!t->data) {
+        char b[160];
+        return weft_err_set(err, WEFT_ERR_NOMEM, "cannot allocate %zu bytes (a %s tensor of shape %s)", n, weft_dtype_name(dt),
+                            weft_shape_str(&shape, b, sizeof b));
+    }
     t->owns = 1;
     return WEFT_OK;
 }

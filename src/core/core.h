@@ -33,6 +33,22 @@ void *weft_xcalloc(size_t n, size_t size);
 void *weft_xrealloc(void *p, size_t n);
 char *weft_xstrdup(const char *s);
 
+/* Fallible allocation: NULL on failure, for sizes that come from input and for the paths that
+ * must survive running out (loading files, checkpoints). weft_tensor_alloc, the machine reader's
+ * cJSON and the ONNX reader's protobuf-c allocate this way too.
+ *
+ * Fault injection for tests (Lua's test build has the same): after weft_alloc_fail_at(N), the
+ * N-th fallible allocation from then on fails, and so do all after it while `sticky`
+ * (N = 0: off). weft_alloc_count() is the fallible allocations since the last call. */
+void *weft_try_malloc(size_t n);
+void *weft_try_calloc(size_t n, size_t size);
+void *weft_try_realloc(void *p, size_t n);
+void weft_alloc_fail_at(int64_t n, bool sticky);
+int64_t weft_alloc_count(void);
+/* Fallible allocations that have failed (injected or real) since the program started: a reader
+ * whose library reports only "failed" (cJSON, protobuf-c) compares it before and after. */
+int64_t weft_alloc_failures(void);
+
 /* ---- dtypes ---- */
 
 size_t weft_dtype_size(weft_dtype dt);
@@ -88,6 +104,21 @@ void weft_rng_advance(weft_rng *r, uint64_t n);
 /* ONNX TensorProto.DataType codes <-> weft dtypes (-1: no weft dtype for that code). */
 int weft_dtype_from_onnx(int onnx_type);
 int weft_dtype_to_onnx(weft_dtype dt);
+
+/* ---- files written whole or not at all (file.c) ---- */
+
+/* A regular file is written under a unique name beside its target (mkstemp: "PATH.tmp-XXXXXX", so
+ * two writers never share a temporary) and renamed into place by weft_atomic_commit after a flush
+ * and an fsync; the folder is fsync'd after the rename. A reader sees the old file or the new one,
+ * never a part; a failed write leaves the old one (or none), not an empty file. A target that
+ * exists and is not a regular file (/dev/stdout, /dev/full) is written in place, its errors still
+ * reported. Use: open, write to a->f, then commit (or abort). Either frees what open took. */
+typedef struct { FILE *f; char *tmp, *path; } weft_atomic;
+weft_status weft_atomic_open(weft_atomic *a, const char *path, weft_err *err);
+/* Flushes, syncs, closes and renames; any error on the way (ENOSPC, EIO) is returned, naming the
+ * path, and the temporary is removed. */
+weft_status weft_atomic_commit(weft_atomic *a, weft_err *err);
+void weft_atomic_abort(weft_atomic *a);
 
 /* ---- threads ---- */
 

@@ -228,6 +228,7 @@ weft_status weft_grad_build(weft_graph *g, int loss, const int *wrt, int n_wrt, 
         if (gsum[v] >= 0) { grads[i] = gsum[v]; continue; }
         weft_tensor t = {0};
         s = weft_tensor_alloc(&t, g->vals[v].dtype, g->vals[v].shape, err);
+        if (s) weft_err_prefix(err, "the gradient of '%s'", g->vals[v].name);
         if (!s) {
             char name[300];
             snprintf(name, sizeof name, "grad/%s/zero", g->vals[v].name);

@@ -15,9 +15,13 @@
 /* ---- buffers ---- */
 
 void weft_buf_bytes(weft_buf *b, const void *p, size_t n) {
+    if (b->failed) return;
     if (b->len + n > b->cap) {
-        b->cap = (b->len + n) * 2 + 4096;
-        b->data = weft_xrealloc(b->data, b->cap);
+        size_t cap = (b->len + n) * 2 + 4096;
+        uint8_t *d = weft_try_realloc(b->data, cap);
+        if (!d) { b->failed = true; return; }
+        b->data = d;
+        b->cap = cap;
     }
     if (n) memcpy(b->data + b->len, p, n);
     b->len += n;
@@ -53,7 +57,8 @@ uint64_t weft_read_u64(weft_reader *r) {
 char *weft_read_str(weft_reader *r, size_t max) {
     uint64_t n = weft_read_u64(r);
     if (r->bad || n > max || n > r->len - r->pos) { r->bad = true; return NULL; }
-    char *s = weft_xmalloc((size_t)n + 1);
+    char *s = weft_try_malloc((size_t)n + 1);
+    if (!s) { r->bad = r->nomem = true; return NULL; }
     weft_read_bytes(r, s, (size_t)n);
     s[n] = 0;
     return s;
@@ -69,28 +74,26 @@ uint64_t weft_fnv64(const void *p, size_t n) {
 /* ---- files ---- */
 
 weft_status weft_file_write(const char *path, const char magic[8], uint32_t version, const weft_buf *body, weft_err *err) {
+    if (body->failed) return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory while serializing", path);
     weft_buf f = {0};
     weft_buf_bytes(&f, magic, 8);
     weft_buf_u64(&f, version);
     weft_buf_bytes(&f, body->data, body->len);
-    weft_buf_u64(&f, weft_fnv64(f.data, f.len));
-    size_t n = strlen(path);
-    char *tmp = weft_xmalloc(n + 16);
-    snprintf(tmp, n + 16, "%s.tmp", path);
-    weft_status s = WEFT_OK;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) s = weft_err_set(err, WEFT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    for (size_t off = 0; !s && off < f.len;) {
-        ssize_t w = write(fd, f.data + off, f.len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) s = weft_err_set(err, WEFT_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-        else off += (size_t)w;
+    if (!f.failed) weft_buf_u64(&f, weft_fnv64(f.data, f.len));
+    if (f.failed) {
+        weft_buf_free(&f);
+        return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory while writing", path);
     }
-    if (!s && fsync(fd)) s = weft_err_set(err, WEFT_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
-    if (fd >= 0 && close(fd) && !s) s = weft_err_set(err, WEFT_ERR_IO, "%s: close failed: %s", path, strerror(errno));
-    if (!s && rename(tmp, path)) s = weft_err_set(err, WEFT_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
-    if (s && fd >= 0) unlink(tmp);
-    free(tmp);
+    /* a unique temporary beside the target (two writers never collide), renamed into place, the
+     * folder fsync'd after (core.h: weft_atomic_open) */
+    weft_atomic a;
+    weft_status s = weft_atomic_open(&a, path, err);
+    if (!s) {
+        if (f.len && fwrite(f.data, 1, f.len, a.f) != f.len) {
+            s = weft_err_set(err, WEFT_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+            weft_atomic_abort(&a);
+        } else s = weft_atomic_commit(&a, err);
+    }
     weft_buf_free(&f);
     return s;
 }
@@ -104,11 +107,12 @@ weft_status weft_file_read(const char *path, const char magic[8], uint32_t versi
     if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) { fclose(f); return weft_err_set(err, WEFT_ERR_IO, "%s: not a regular file", path); }
     size_t n = (size_t)st.st_size;
     if (n < 24) { fclose(f); return weft_err_set(err, WEFT_ERR_INVALID, "%s: too short to be a weft file (%zu bytes)", path, n); }
-    uint8_t *d = weft_xmalloc(n);
+    uint8_t *d = weft_try_malloc(n);
+    if (!d) { fclose(f); return weft_err_set(err, WEFT_ERR_NOMEM, "%s: cannot allocate %zu bytes to read it", path, n); }
     bool ok = fread(d, 1, n, f) == n;
     fclose(f);
     if (!ok) { free(d); return weft_err_set(err, WEFT_ERR_IO, "%s: read error", path); }
-    weft_reader r = {d, n, 0, false};
+    weft_reader r = {d, n, 0, false, false};
     char m[8];
     weft_read_bytes(&r, m, 8);
     if (memcmp(m, magic, 8)) { free(d); return weft_err_set(err, WEFT_ERR_INVALID, "%s: not a weft %.8s file (wrong magic)", path, magic); }
@@ -117,12 +121,12 @@ weft_status weft_file_read(const char *path, const char magic[8], uint32_t versi
         free(d);
         return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: version %llu, this weft reads version %u", path, (unsigned long long)v, version);
     }
-    weft_reader tail = {d + n - 8, 8, 0, false};
+    weft_reader tail = {d + n - 8, 8, 0, false, false};
     if (weft_read_u64(&tail) != weft_fnv64(d, n - 8)) {
         free(d);
         return weft_err_set(err, WEFT_ERR_INVALID, "%s: checksum mismatch: the file is corrupt or truncated", path);
     }
-    *body = (weft_reader){d + 16, n - 24, 0, false};
+    *body = (weft_reader){d + 16, n - 24, 0, false, false};
     *file = d;
     return WEFT_OK;
 }
@@ -262,7 +266,7 @@ weft_status weft_graph_deserialize(weft_reader *r, const char *where, weft_graph
             if (!r->bad) { n.out[k] = (int)id; g->vals[id].producer = g->n_nodes; }
         }
         uint64_t na = r->bad ? 0 : weft_read_u64(r);
-        if (na > 256) r->bad = true;
+        if (na > 256) { r->bad = true; na = 0; }  /* before the calloc below sizes by it */
         n.attrs = weft_xcalloc((size_t)na + 1, sizeof(weft_attr));
         for (uint64_t k = 0; k < na && !r->bad; k++) {
             weft_attr *a = &n.attrs[n.n_attrs];
@@ -317,6 +321,7 @@ weft_status weft_graph_deserialize(weft_reader *r, const char *where, weft_graph
         if (g->vals[v].producer == -2) r->bad = true;  /* an activation no node computes */
     if (r->bad) {
         weft_graph_free(g);
+        if (r->nomem) return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory reading the graph (at byte %zu)", where, r->pos);
         return weft_err_set(err, WEFT_ERR_INVALID, "%s: malformed graph (at byte %zu)", where, r->pos);
     }
     weft_status s = weft_graph_verify(g, err);
@@ -339,11 +344,17 @@ weft_status weft_graph_save(const weft_graph *g, const char *path, weft_err *err
 }
 
 weft_status weft_graph_load(const char *path, weft_graph **out, weft_err *err) {
+    *out = NULL; /* also when the file cannot be read */
     uint8_t *file;
     weft_reader r;
     weft_status s = weft_file_read(path, GRAPH_MAGIC, GRAPH_VERSION, &file, &r, err);
     if (s) return s;
     s = weft_graph_deserialize(&r, path, out, err);
+    if (!s && r.pos != r.len) {
+        weft_graph_free(*out);
+        *out = NULL;
+        s = weft_err_set(err, WEFT_ERR_INVALID, "%s: %zu bytes after the graph's end", path, r.len - r.pos);
+    }
     free(file);
     return s;
 }

@@ -14,8 +14,8 @@
 #include "compile/compile.h"
 
 /* A growable byte buffer with typed writers, and a bounded reader whose every read is checked. */
-typedef struct { uint8_t *data; size_t len, cap; } weft_buf;
-typedef struct { const uint8_t *data; size_t len, pos; bool bad; } weft_reader;
+typedef struct { uint8_t *data; size_t len, cap; bool failed; } weft_buf; /* failed: an allocation failed (sticky) */
+typedef struct { const uint8_t *data; size_t len, pos; bool bad, nomem; } weft_reader; /* nomem: a read failed to allocate */
 
 void weft_buf_bytes(weft_buf *b, const void *p, size_t n);
 void weft_buf_u64(weft_buf *b, uint64_t v);

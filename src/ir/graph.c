@@ -3,8 +3,9 @@
 
 #include <string.h>
 
-/* Constant folding at construction stops at this many output elements: shape arithmetic and
- * small constants fold; big constant transforms stay in the graph. */
+/* Constant folding at construction stops at this many output elements, or this many FLOPs: shape
+ * arithmetic and small constants fold; big constant transforms stay in the graph. */
+#define FOLD_MAX_FLOPS ((int64_t)100 * 1000 * 1000)
 #define FOLD_MAX_NUMEL (1 << 16)
 
 weft_graph *weft_graph_new(const char *name) {
@@ -194,6 +195,9 @@ weft_status weft_graph_node(weft_graph *g, const char *opname, const char *name,
         if (in[i] >= 0 && g->vals[in[i]].kind != WEFT_VAL_CONST && !shape_only) fold = false;
     for (int j = 0; j < n_out; j++) numel += weft_shape_numel(&c.out[j].shape);
     if (numel > FOLD_MAX_NUMEL) fold = false;
+    /* a small result can still be a huge computation (a 9 x 9 MaxPool of 1e18-element windows):
+     * folding runs it here, at construction, so it must be cheap */
+    if (fold && weft_node_cost(g, &n).flops > FOLD_MAX_FLOPS) fold = false;
     if (!strcmp(op->name, "Dropout") || !strcmp(op->name, "RandomNormal")) fold = false;
     if (fold) {
         const weft_tensor *ins[WEFT_MAX_IO];
@@ -232,9 +236,24 @@ weft_status weft_graph_node(weft_graph *g, const char *opname, const char *name,
 }
 
 weft_status weft_graph_verify(const weft_graph *g, weft_err *err) {
+    /* every value's shape first: a count that overflows int64 (2^32 x 2^32 wraps to 0) must not
+     * reach a shape rule or a size computation */
+    for (int v = 0; v < g->n_vals; v++) {
+        weft_status s = weft_shape_check_size(&g->vals[v].shape, g->vals[v].dtype, err);
+        if (s) return weft_err_prefix(err, "value '%s'", g->vals[v].name);
+    }
+    /* defined_at: -2 an activation not computed yet, -3 an input value the graph does not declare
+     * (nothing would feed it), -1 data or a declared input, else the node computing it */
     int *defined_at = weft_xmalloc((size_t)(g->n_vals ? g->n_vals : 1) * sizeof(int));
-    for (int v = 0; v < g->n_vals; v++) defined_at[v] = g->vals[v].kind == WEFT_VAL_ACT ? -2 : -1;
+    for (int v = 0; v < g->n_vals; v++)
+        defined_at[v] = g->vals[v].kind == WEFT_VAL_ACT ? -2 : g->vals[v].kind == WEFT_VAL_INPUT ? -3 : -1;
     weft_status s = WEFT_OK;
+    for (int k = 0; k < g->n_inputs && !s; k++) {
+        int v = g->inputs[k];
+        if (v < 0 || v >= g->n_vals || g->vals[v].kind != WEFT_VAL_INPUT)
+            s = weft_err_set(err, WEFT_ERR_INVALID, "graph input %d is not an input value", k);
+        else defined_at[v] = -1;
+    }
     for (int i = 0; i < g->n_nodes && !s; i++) {
         const weft_node *n = &g->nodes[i];
         for (int k = 0; k < n->n_in && !s; k++) {
@@ -244,6 +263,9 @@ weft_status weft_graph_verify(const weft_graph *g, weft_err *err) {
                 s = weft_err_set(err, WEFT_ERR_INVALID, "node '%s' (%s): input %d is no value", n->name, n->op->name, k);
             else if (defined_at[v] == -2)
                 s = weft_err_set(err, WEFT_ERR_INVALID, "node '%s' (%s): input '%s' is used before it is computed (a cycle or a dangling value)",
+                                 n->name, n->op->name, g->vals[v].name);
+            else if (defined_at[v] == -3)
+                s = weft_err_set(err, WEFT_ERR_INVALID, "node '%s' (%s): input '%s' is an input value the graph does not declare",
                                  n->name, n->op->name, g->vals[v].name);
         }
         if (s) break;
@@ -258,9 +280,14 @@ weft_status weft_graph_verify(const weft_graph *g, weft_err *err) {
             else defined_at[n->out[k]] = i;
         }
     }
-    for (int k = 0; k < g->n_outputs && !s; k++)
-        if (defined_at[g->outputs[k]] == -2)
-            s = weft_err_set(err, WEFT_ERR_INVALID, "graph output '%s' is never computed", g->vals[g->outputs[k]].name);
+    for (int k = 0; k < g->n_outputs && !s; k++) {
+        int v = g->outputs[k];
+        if (v < 0 || v >= g->n_vals) s = weft_err_set(err, WEFT_ERR_INVALID, "graph output %d is no value", k);
+        else if (defined_at[v] == -2)
+            s = weft_err_set(err, WEFT_ERR_INVALID, "graph output '%s' is never computed", g->vals[v].name);
+        else if (defined_at[v] == -3)
+            s = weft_err_set(err, WEFT_ERR_INVALID, "graph output '%s' is an input value the graph does not declare", g->vals[v].name);
+    }
     for (int v = 0; v < g->n_vals && !s; v++) {
         const weft_value *x = &g->vals[v];
         if ((x->kind == WEFT_VAL_PARAM || x->kind == WEFT_VAL_CONST) &&

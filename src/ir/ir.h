@@ -149,4 +149,19 @@ void weft_graph_print(const weft_graph *g, FILE *f);
 weft_status weft_node_eval(const weft_graph *g, const weft_node *n, const weft_tensor *const *in,
                            weft_tensor *out, weft_err *err);
 
+/* ---- limits on a whole model (limits.c) ---- */
+
+/* A model's size: measured from a graph, or estimated from a built-in's keys before building it. */
+typedef struct {
+    double param_bytes; /* parameters and constants */
+    double act_bytes;   /* every activation and input, together */
+    double flops;       /* one reference (forward) pass */
+    double nodes;
+} weft_model_size;
+/* Refuses (WEFT_ERR_NOMEM) a model beyond weft's limits, the message naming `what`, the limit and
+ * the environment variable that raises it (WEFT_MAX_PARAM_BYTES, WEFT_MAX_ACT_BYTES,
+ * WEFT_MAX_FLOPS, WEFT_MAX_NODES). */
+weft_status weft_model_check_size(const weft_model_size *m, const char *what, weft_err *err);
+weft_model_size weft_graph_size(const weft_graph *g);
+
 #endif

@@ -145,20 +145,20 @@ weft_status weft_node_eval(const weft_graph *g, const weft_node *n, const weft_t
                 }
         }
         s = weft_tensor_convert(&conv[i], in[i], cd, err);
-        if (s) goto done;
+        if (s) { weft_err_prefix(err, "node '%s' (%s): input '%s'", n->name, n->op->name, g->vals[n->in[i]].name); goto done; }
         c.in[i] = &conv[i];
     }
     for (int j = 0; j < n->n_out; j++) {
         c.store[j] = c.out[j].dtype;
         s = weft_tensor_alloc(&c.out[j], weft_dtype_compute(c.out[j].dtype), c.out[j].shape, err);
-        if (s) goto done;
+        if (s) { weft_err_prefix(err, "node '%s' (%s): output '%s'", n->name, n->op->name, g->vals[n->out[j]].name); goto done; }
     }
     s = n->op->eval(&c);
     if (s) goto done;
     for (int j = 0; j < n->n_out; j++) {
         if (c.store[j] == c.out[j].dtype) { out[j] = c.out[j]; c.out[j].owns = 0; continue; }
         s = weft_tensor_convert(&out[j], &c.out[j], c.store[j], err);
-        if (s) goto done;
+        if (s) { weft_err_prefix(err, "node '%s' (%s): output '%s'", n->name, n->op->name, g->vals[n->out[j]].name); goto done; }
     }
 done:
     for (int i = 0; i < n->n_in; i++) weft_tensor_free(&conv[i]);

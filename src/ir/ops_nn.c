@@ -410,7 +410,8 @@ static weft_cost cost_conv(const weft_op_ctx *c) {
     const weft_shape *wt = &c->in[1]->shape, *y = &c->out[0].shape;
     int64_t per = 1; /* C/group * prod(k): multiply-adds per output element */
     for (int i = 1; i < wt->ndim; i++) per *= wt->d[i];
-    k.flops = 2 * weft_shape_numel(y) * per + (has_in(c, 2) ? weft_shape_numel(y) : 0);
+    double f = 2.0 * (double)weft_shape_numel(y) * (double)per + (has_in(c, 2) ? (double)weft_shape_numel(y) : 0);
+    k.flops = f < 9e18 ? (int64_t)f : INT64_MAX; /* saturates rather than wraps */
     k.bytes = io_bytes(c);
     return k;
 }
@@ -580,9 +581,11 @@ static weft_cost cost_pool(const weft_op_ctx *c) {
     weft_cost k = {0};
     int klen;
     const int64_t *ks = weft_attr_ints(c->node, "kernel_shape", &klen);
-    int64_t K = 1;
-    for (int i = 0; i < klen; i++) K *= ks[i];
-    k.flops = weft_shape_numel(&c->out[0].shape) * K;
+    /* in double: a window of 1e9 x 1e9 over 81 outputs overflows int64 (saturates instead) */
+    double K = 1;
+    for (int i = 0; i < klen; i++) K *= (double)ks[i];
+    double f = (double)weft_shape_numel(&c->out[0].shape) * K;
+    k.flops = f < 9e18 ? (int64_t)f : INT64_MAX;
     k.bytes = io_bytes(c);
     return k;
 }

@@ -3,8 +3,11 @@
 
 #include <cblas.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
+#include <sys/mman.h>
 
 /* Determinism across threads: OpenBLAS gives different bits with different thread counts, so
  * weft calls it single-threaded on pieces of C whose boundaries depend only on the matrix sizes
@@ -21,11 +24,57 @@ typedef struct {
     float alpha, beta;
     const float *A, *B;
     float *C;
+    atomic_int n_failed;                 /* pieces that could not get an OpenBLAS buffer */
+    int64_t failed[GEMM_MAX_PIECES][2];  /* their [lo, hi) */
 } gemm_job;
+
+/* OpenBLAS takes a work buffer (128 MB on x86-64) from its pool for every call and, when none is
+ * free and malloc fails, retries for ever (blas_memory_alloc): under a memory limit weft hung with
+ * no message. So a call goes ahead only when its buffer is there: this thread has made a call
+ * before and no more calls are in flight than have ever completed at once, or else the address
+ * space for a new buffer can be reserved now (a probe mapping, returned at once). A piece that
+ * cannot go ahead is redone afterwards on the calling thread, alone: the pieces are the same, so
+ * the bits are too. */
+#define BLAS_BUFFER_PROBE ((size_t)160 << 20)
+static atomic_int blas_inflight, blas_pool;
+static _Thread_local bool blas_called;
+
+static bool blas_enter(void) {
+    int k = atomic_fetch_add(&blas_inflight, 1) + 1;
+    if (blas_called && k <= atomic_load(&blas_pool)) return true;
+    void *p = mmap(NULL, BLAS_BUFFER_PROBE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        atomic_fetch_sub(&blas_inflight, 1);
+        return false;
+    }
+    munmap(p, BLAS_BUFFER_PROBE);
+    return true;
+}
+
+static void blas_leave(void) {
+    int k = atomic_load(&blas_inflight), seen = atomic_load(&blas_pool);
+    while (k > seen && !atomic_compare_exchange_weak(&blas_pool, &seen, k)) {}
+    blas_called = true;
+    atomic_fetch_sub(&blas_inflight, 1);
+}
+
+static void gemm_call(const gemm_job *j, int64_t lo, int64_t hi);
 
 /* Rows [lo, hi) of C (by_rows) or its columns [lo, hi). */
 static void gemm_piece(void *ctx, int64_t lo, int64_t hi) {
-    const gemm_job *j = ctx;
+    gemm_job *j = ctx;
+    if (!blas_enter()) {
+        int f = atomic_fetch_add(&j->n_failed, 1);
+        WEFT_ASSERT(f < GEMM_MAX_PIECES);
+        j->failed[f][0] = lo;
+        j->failed[f][1] = hi;
+        return;
+    }
+    gemm_call(j, lo, hi);
+    blas_leave();
+}
+
+static void gemm_call(const gemm_job *j, int64_t lo, int64_t hi) {
     if (j->by_rows) {
         const float *A = j->ta ? j->A + lo : j->A + lo * j->lda;
         cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)(hi - lo), (int)j->N,
@@ -50,13 +99,24 @@ void weft_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, c
         return;
     }
     pthread_once(&gemm_once, gemm_init);
-    gemm_job job = {ta, tb, M > N, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
+    gemm_job job = {ta, tb, M > N, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C, 0, {{0}}};
     int64_t longer = M > N ? M : N;
     int64_t pieces = (longer + GEMM_PIECE - 1) / GEMM_PIECE;
     if (pieces > GEMM_MAX_PIECES) pieces = GEMM_MAX_PIECES;
     int64_t piece = ((longer + pieces - 1) / pieces + 15) / 16 * 16;
     bool small = 2.0 * (double)M * (double)N * (double)K < GEMM_MIN_PARALLEL_FLOPS;
     weft_parallel_for(longer, piece, small ? 1 : 0, gemm_piece, &job);
+    for (int f = 0; f < atomic_load(&job.n_failed); f++) {
+        if (!blas_enter()) {
+            /* not even one buffer: no status can be returned from here, and waiting is the hang */
+            fprintf(stderr, "weft: error: out of memory: OpenBLAS cannot get its %zu MB work buffer for a %lld x %lld x %lld "
+                            "matrix product (is an address-space limit, ulimit -v, too low?)\n",
+                    (size_t)128, (long long)M, (long long)N, (long long)K);
+            exit(1);
+        }
+        gemm_call(&job, job.failed[f][0], job.failed[f][1]);
+        blas_leave();
+    }
 }
 
 void weft_bcast_strides(const weft_shape *in, const weft_shape *out, int64_t *strides) {

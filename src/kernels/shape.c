@@ -489,6 +489,9 @@ static void resize_axis(resize_taps *t, int64_t x, int64_t in, int64_t out, doub
 
 void weft_resize(float *y, const float *x, const weft_shape *in, const weft_shape *out, const weft_resize_params *p) {
     int nd = in->ndim;
+    int64_t n = weft_shape_numel(out);
+    /* nothing to compute; and the tap table of an axis of 2^32 beside an axis of 0 is 343 GB */
+    if (n == 0) return;
     /* taps per axis per output coordinate */
     resize_taps *taps[WEFT_MAX_DIMS];
     for (int k = 0; k < nd; k++) {
@@ -498,7 +501,6 @@ void weft_resize(float *y, const float *x, const weft_shape *in, const weft_shap
     }
     int64_t ist[WEFT_MAX_DIMS];
     dense_strides(in, ist);
-    int64_t n = weft_shape_numel(out);
     int64_t c[WEFT_MAX_DIMS] = {0};
     for (int64_t i = 0; i < n; i++) {
         const resize_taps *t[WEFT_MAX_DIMS];

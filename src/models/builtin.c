@@ -1,7 +1,10 @@
 /* models: the built-in models' table and the spec parser ("name[:key=value,...]"). */
 #include "models/models.h"
 
+#include "ir/ir.h"
+
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -130,6 +133,48 @@ static weft_status parse_keys(const model_def *m, const char *list, void *cfg, w
     return WEFT_OK;
 }
 
+/* The size of a built-in from its keys, before building it (in double: the keys reach 2^31 each).
+ * An estimate on the large side; weft_model_load measures the built graph exactly afterwards. */
+static weft_model_size mlp_size(const weft_mlp_config *c) {
+    weft_model_size m = {0};
+    double w = (double)c->in, widths = w;
+    for (int64_t l = 0; l < c->layers && l < 4 * 1048576; l++) {
+        double next = l == c->layers - 1 ? (double)c->out : (double)c->hidden;
+        m.param_bytes += 4 * (w * next + next);
+        widths += 3 * next; /* MatMul, Add, Relu */
+        w = next;
+    }
+    if (c->layers >= 4 * 1048576) m.param_bytes = INFINITY;
+    m.act_bytes = 4 * (double)c->batch * widths;
+    m.flops = 2 * (double)c->batch * m.param_bytes / 4;
+    m.nodes = 3 * (double)c->layers;
+    return m;
+}
+
+static weft_model_size gpt_size(const weft_gpt_config *c) {
+    double B = (double)c->batch, T = (double)c->seq, L = (double)c->layers, C = (double)c->dim, H = (double)c->heads,
+           V = (double)c->vocab, P = (double)(c->positions ? c->positions : c->seq);
+    weft_model_size m;
+    double params = V * C + P * C + L * (12 * C * C + 13 * C) + 2 * C;
+    m.param_bytes = 4 * params;
+    m.act_bytes = 4 * (L * B * (4 * H * T * T + 24 * T * C) + B * T * (V + 4 * C));
+    m.flops = 2 * B * T * params + L * B * 4 * T * T * C;
+    m.nodes = 48 * L + 16;
+    return m;
+}
+
+static weft_model_size weather_size(const weft_weather_config *c) {
+    double B = (double)c->batch, S = (double)c->lat * (double)c->lon, Vr = (double)c->vars, Hd = (double)c->hidden,
+           K = (double)c->blocks;
+    weft_model_size m;
+    double params = 9 * (Vr * Hd + 2 * K * Hd * Hd + Hd * Vr) + 2 * Hd * (1 + K) + Vr;
+    m.param_bytes = 4 * params;
+    m.act_bytes = 4 * B * S * (Hd * (4 + 10 * K) + 4 * Vr) * 1.2; /* the wrap-around padding */
+    m.flops = 2 * B * S * (params - 2 * Hd * (1 + K) - Vr);
+    m.nodes = 12 * K + 16;
+    return m;
+}
+
 weft_status weft_model_builtin(const char *spec, weft_graph **out, weft_err *err) {
     *out = NULL;
     const char *colon = strchr(spec, ':');
@@ -145,10 +190,14 @@ weft_status weft_model_builtin(const char *spec, weft_graph **out, weft_err *err
             used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", models[i].name);
         return weft_err_set(err, WEFT_ERR_INVALID, "builtin:%.*s: unknown built-in model (built-ins: %s)", (int)nlen, spec, names);
     }
+    char what[300];
+    snprintf(what, sizeof what, "builtin:%s", spec);
     switch (m->kind) {
     case KIND_MLP: {
         weft_mlp_config c = m->dflt.mlp;
         if (colon && parse_keys(m, colon + 1, &c, err)) return err->status;
+        weft_model_size size = mlp_size(&c);
+        if (weft_model_check_size(&size, what, err)) return err->status;
         return weft_model_mlp(m->name, &c, out, err);
     }
     case KIND_GPT: {
@@ -161,11 +210,15 @@ weft_status weft_model_builtin(const char *spec, weft_graph **out, weft_err *err
             return weft_err_set(err, WEFT_ERR_INVALID, "builtin:%s: seq %lld exceeds the model's %lld positions", m->name,
                                 (long long)c.seq, (long long)c.positions);
         if (!c.positions) c.positions = c.seq;
+        weft_model_size size = gpt_size(&c);
+        if (weft_model_check_size(&size, what, err)) return err->status;
         return weft_model_gpt(m->name, &c, out, err);
     }
     case KIND_WEATHER: {
         weft_weather_config c = m->dflt.weather;
         if (colon && parse_keys(m, colon + 1, &c, err)) return err->status;
+        weft_model_size size = weather_size(&c);
+        if (weft_model_check_size(&size, what, err)) return err->status;
         return weft_model_weather(m->name, &c, out, err);
     }
     }

@@ -53,6 +53,11 @@ static int map_get(const name_map *m, const char *k) {
 
 /* ---- files and tensors ---- */
 
+/* protobuf-c allocates through weft's fallible allocator (counted by the fault injection) */
+static void *pb_alloc(void *data, size_t n) { (void)data; return weft_try_malloc(n); }
+static void pb_free(void *data, void *p) { (void)data; free(p); }
+static ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, NULL};
+
 static weft_status read_file(const char *path, uint8_t **buf, size_t *len, weft_err *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return weft_err_set(err, WEFT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -67,7 +72,11 @@ static weft_status read_file(const char *path, uint8_t **buf, size_t *len, weft_
                             path, (long long)st.st_size);
     }
     *len = (size_t)st.st_size;
-    *buf = weft_xmalloc(*len);
+    *buf = weft_try_malloc(*len);
+    if (!*buf) {
+        fclose(f);
+        return weft_err_set(err, WEFT_ERR_NOMEM, "%s: cannot allocate %zu bytes to read it", path, *len);
+    }
     if (fread(*buf, 1, *len, f) != *len) {
         fclose(f);
         free(*buf);
@@ -132,12 +141,12 @@ weft_status weft_onnx_load_tensor(const char *path, weft_tensor *out, char *name
     size_t len;
     weft_status s = read_file(path, &buf, &len, err);
     if (s) return s;
-    Onnx__TensorProto *p = onnx__tensor_proto__unpack(NULL, len, buf);
+    Onnx__TensorProto *p = onnx__tensor_proto__unpack(&pb_allocator, len, buf);
     free(buf);
     if (!p) return weft_err_set(err, WEFT_ERR_INVALID, "%s: not a valid ONNX TensorProto (truncated or corrupt)", path);
     if (name && name_len) snprintf(name, name_len, "%s", p->name ? p->name : "");
     s = tensor_from_proto(p, out, path, err);
-    onnx__tensor_proto__free_unpacked(p, NULL);
+    onnx__tensor_proto__free_unpacked(p, &pb_allocator);
     return s;
 }
 
@@ -165,6 +174,25 @@ static weft_status value_info_shape(const Onnx__ValueInfoProto *vi, weft_dtype *
         sh->d[i] = s->dim[i]->dim_value;
     }
     return weft_shape_check_size(sh, *dt, err) ? weft_err_prefix(err, "%s: graph input '%s'", path, vi->name) : WEFT_OK;
+}
+
+/* A graph output's declared shape, when fully static, must be the one the shape rules computed: a
+ * model that says (2, 3) and computes (3, 2) is not what its author meant, and replacing the
+ * declaration silently hid that. Symbolic or absent dimensions declare nothing and pass. */
+static weft_status check_declared_output(const char *path, const Onnx__ValueInfoProto *vi, const weft_value *v, weft_err *err) {
+    const Onnx__TypeProto *tp = vi->type;
+    if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type || !tp->tensor_type->shape) return WEFT_OK;
+    const Onnx__TensorShapeProto *ds = tp->tensor_type->shape;
+    if (ds->n_dim > WEFT_MAX_DIMS) return WEFT_OK;
+    weft_shape decl = {.ndim = (int)ds->n_dim};
+    for (size_t i = 0; i < ds->n_dim; i++) {
+        if (ds->dim[i]->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) return WEFT_OK;
+        decl.d[i] = ds->dim[i]->dim_value;
+    }
+    if (weft_shape_eq(&decl, &v->shape)) return WEFT_OK;
+    char a[160], b[160];
+    return weft_err_set(err, WEFT_ERR_SHAPE, "%s: graph output '%s' is declared of shape %s, but the model computes %s", path,
+                        vi->name, weft_shape_str(&decl, a, sizeof a), weft_shape_str(&v->shape, b, sizeof b));
 }
 
 static weft_status convert_attr(const Onnx__AttributeProto *a, weft_attr *o, weft_tensor *tbuf, const char *where,
@@ -335,7 +363,8 @@ static weft_status import_graph(const char *path, const Onnx__GraphProto *gp, in
     for (size_t i = 0; i < gp->n_output && !s; i++) {
         int v = map_get(&names, gp->output[i]->name);
         if (v < 0) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: graph output '%s' is never produced", path, gp->output[i]->name);
-        else weft_graph_output(g, v);
+        else s = check_declared_output(path, gp->output[i], &g->vals[v], err);
+        if (!s) weft_graph_output(g, v);
     }
     free(names.keys);
     free(names.vals);
@@ -353,8 +382,11 @@ weft_status weft_onnx_load_bound(const char *path, const weft_tensor *const *bou
     size_t len;
     weft_status s = read_file(path, &buf, &len, err);
     if (s) return s;
-    Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, buf);
+    int64_t failures = weft_alloc_failures();
+    Onnx__ModelProto *m = onnx__model_proto__unpack(&pb_allocator, len, buf);
     free(buf);
+    if (!m && weft_alloc_failures() != failures)
+        return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory reading the protobuf", path);
     if (!m) return weft_err_set(err, WEFT_ERR_INVALID, "%s: not a valid ONNX model (truncated or corrupt protobuf)", path);
     int opset = -1;
     for (size_t i = 0; i < m->n_opset_import; i++) {
@@ -376,6 +408,6 @@ weft_status weft_onnx_load_bound(const char *path, const weft_tensor *const *bou
         if (s) weft_graph_free(g);
         else *out = g;
     }
-    onnx__model_proto__free_unpacked(m, NULL);
+    onnx__model_proto__free_unpacked(m, &pb_allocator);
     return s;
 }

@@ -21,6 +21,10 @@ weft_status weft_ref_run(const weft_graph *g, const weft_tensor *const *inputs, 
         return weft_err_set(err, WEFT_ERR_INVALID, "graph '%s' has %d outputs, %d requested", g->name, g->n_outputs, n_outputs);
     weft_status s = weft_graph_verify(g, err);
     if (s) return s;
+    /* the whole pass within weft's limits (a small graph can ask for 1e18 FLOPs) */
+    weft_model_size size = weft_graph_size(g);
+    s = weft_model_check_size(&size, g->name, err);
+    if (s) return s;
     for (int k = 0; k < n_inputs; k++) {
         const weft_value *v = &g->vals[g->inputs[k]];
         char a[128], b[128];
@@ -86,6 +90,7 @@ weft_status weft_ref_run(const weft_graph *g, const weft_tensor *const *inputs, 
     for (int k = 0; k < n_outputs && !s; k++) {
         int v = g->outputs[k];
         s = weft_tensor_convert(&outputs[k], &live[v], live[v].dtype, err);
+        if (s) weft_err_prefix(err, "graph output '%s'", g->vals[v].name);
     }
     for (int v = 0; v < g->n_vals; v++) weft_tensor_free(&live[v]);
     free(live);

@@ -496,19 +496,20 @@ static void png_on_error(png_structp png, png_const_charp msg) {
 static void png_on_warning(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
 
 static weft_status png_write_rgb(const char *path, const canvas *c, weft_err *err) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return weft_err_set(err, WEFT_ERR_IO, "%s: cannot open for writing: %s", path, strerror(errno));
+    weft_atomic a;
+    if (weft_atomic_open(&a, path, err)) return err->status;
+    FILE *f = a.f;
     png_ctx ctx = {"out of memory"};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, png_on_error, png_on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info) {
         png_destroy_write_struct(&png, &info);
-        fclose(f);
+        weft_atomic_abort(&a);
         return weft_err_set(err, WEFT_ERR_IO, "%s: libpng: cannot start a write", path);
     }
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
-        fclose(f);
+        weft_atomic_abort(&a);
         return weft_err_set(err, WEFT_ERR_IO, "%s: libpng: %s", path, ctx.msg);
     }
     png_init_io(png, f);
@@ -520,11 +521,7 @@ static weft_status png_write_rgb(const char *path, const canvas *c, weft_err *er
     for (int y = 0; y < c->h; y++) png_write_row(png, c->px + (size_t)y * (size_t)c->w * 3);
     png_write_end(png, info);
     png_destroy_write_struct(&png, &info);
-    int bad = fflush(f) != 0 || ferror(f);
-    int e = errno;
-    if (fclose(f) != 0 && !bad) bad = 1, e = errno;
-    if (bad) return weft_err_set(err, WEFT_ERR_IO, "%s: write failed: %s", path, strerror(e));
-    return WEFT_OK;
+    return weft_atomic_commit(&a, err);
 }
 
 weft_status weft_report_heatmap(const weft_program *p, const char *path, const char *mode, weft_err *err) {

@@ -54,10 +54,15 @@ void weft_report_add_stats(cJSON *r, const weft_program *p, const weft_sim_stats
 weft_status weft_report_write(cJSON *r, const char *path, weft_err *err) {
     cJSON_AddNumberToObject(r, "host_peak_rss_bytes", (double)weft_report_peak_rss());
     char *txt = cJSON_Print(r);
-    FILE *f = fopen(path, "w");
-    weft_status s = WEFT_OK;
-    if (!f || fprintf(f, "%s\n", txt) < 0) s = weft_err_set(err, WEFT_ERR_IO, "%s: cannot write the report: %s", path, strerror(errno));
-    if (f && fclose(f) && !s) s = weft_err_set(err, WEFT_ERR_IO, "%s: cannot write the report: %s", path, strerror(errno));
+    if (!txt) return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory printing the report", path);
+    weft_atomic a;
+    weft_status s = weft_atomic_open(&a, path, err);
+    if (!s) {
+        if (fprintf(a.f, "%s\n", txt) < 0) {
+            s = weft_err_set(err, WEFT_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+            weft_atomic_abort(&a);
+        } else s = weft_atomic_commit(&a, err);
+    }
     free(txt);
     return s;
 }

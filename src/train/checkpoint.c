@@ -21,6 +21,9 @@
 
 static const char CKPT_MAGIC[8] = {'W', 'E', 'F', 'T', 'C', 'K', 'P', 'T'};
 #define CKPT_VERSION 2u
+/* Bounds on a checkpoint's counters: far beyond any run, far below int64 overflow. */
+#define WEFT_CKPT_MAX_STEPS ((uint64_t)1 << 40)
+#define WEFT_CKPT_MAX_SAMPLES ((uint64_t)1 << 60)
 
 weft_status weft_checkpoint_save(const weft_trainer *t, const weft_data *d, const char *path, weft_err *err) {
     weft_buf b = {0};
@@ -57,6 +60,7 @@ static weft_status parse(weft_trainer *t, weft_data *d, weft_reader r, const cha
     char *spec = weft_read_str(&r, 4096);
     if (r.bad || !spec) {
         free(spec);
+        if (r.nomem) return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory reading the checkpoint", path);
         return weft_err_set(err, WEFT_ERR_INVALID, "%s: malformed checkpoint header", path);
     }
     if (hash != t->model_hash) {
@@ -84,14 +88,40 @@ static weft_status parse(weft_trainer *t, weft_data *d, weft_reader r, const cha
     if (dkind != (uint64_t)d->kind || dbytes != (uint64_t)d->n_bytes)
         return weft_err_set(err, WEFT_ERR_MISMATCH, "%s: the checkpoint was trained on other data (%llu bytes), not %s (%lld bytes)",
                             path, (unsigned long long)dbytes, d->source, (long long)d->n_bytes);
+    /* the checksum only says the bytes are the ones written: the fields must still make sense (a
+     * step of -1e9 trained a billion steps, INT64_MAX overflowed step + 1, a NaN scale skipped
+     * every step) */
+    if (step > WEFT_CKPT_MAX_STEPS)
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: field 'step': %lld is not in 0..%lld", path, (long long)step,
+                            (long long)WEFT_CKPT_MAX_STEPS);
+    if (opt_step > step)
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: field 'optimizer step': %lld is not in 0..%lld (the steps done)", path,
+                            (long long)opt_step, (long long)step);
+    bool scaled = t->scale_input >= 0;
+    if (scaled ? !(scale >= 0x1p-32 && scale <= 0x1p32) : scale != 1.0)
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: field 'loss scale': %g is not %s", path, scale,
+                            scaled ? "in 2^-32..2^32" : "1 (this run does not scale its loss)");
+    if (good >= 2000)
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: field 'good steps': %lld is not in 0..1999 (the scale doubles at 2000)", path,
+                            (long long)good);
+    if (!(rng.inc & 1))
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: field 'rng inc': %llu is even (a PCG32 increment is odd)", path,
+                            (unsigned long long)rng.inc);
+    if (position > WEFT_CKPT_MAX_SAMPLES)
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: field 'samples drawn': %llu is not in 0..%lld", path,
+                            (unsigned long long)position, (long long)WEFT_CKPT_MAX_SAMPLES);
     if (n != (uint64_t)t->n_params)
         return weft_err_set(err, WEFT_ERR_MISMATCH, "%s: %llu parameters, the model has %d", path, (unsigned long long)n, t->n_params);
     for (int i = 0; i < t->n_params; i++) {
-        char *name = weft_read_str(&r, 4096);
-        uint64_t numel = weft_read_u64(&r);
+        /* the name compared where it lies: nothing here allocates, so the committing pass cannot
+         * fail half-way through the parameters */
         const char *want = t->g->vals[t->param[i]].name;
-        bool ok = !r.bad && name && !strcmp(name, want) && numel == (uint64_t)t->numel[i];
-        free(name);
+        uint64_t len = weft_read_u64(&r);
+        bool name_ok = !r.bad && len == strlen(want) && len <= r.len - r.pos && !memcmp(r.data + r.pos, want, (size_t)len);
+        if (name_ok) r.pos += (size_t)len;
+        uint64_t numel = weft_read_u64(&r);
+        bool ok = name_ok && !r.bad && numel == (uint64_t)t->numel[i];
+        if (r.nomem) return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory reading the checkpoint", path);
         if (!ok) return weft_err_set(err, WEFT_ERR_MISMATCH, "%s: parameter %d is not '%s' of %lld elements", path, i, want, (long long)t->numel[i]);
         size_t nb = (size_t)numel * sizeof(float);
         if (r.len - r.pos < nb * (1 + (t->opt->m != NULL) + (t->opt->v != NULL)))

@@ -333,7 +333,7 @@ weft_status weft_train_batch(const weft_trainer *t, weft_data *d, int64_t val, w
     memset(in, 0, 2 * sizeof *in);
     if (weft_tensor_alloc(&in[0], x->dtype, x->shape, err) || weft_tensor_alloc(&in[1], y->dtype, y->shape, err)) {
         weft_tensor_free(&in[0]);
-        return err->status;
+        return weft_err_prefix(err, "the batch ('%s', '%s')", x->name, y->name);
     }
     weft_status s = weft_data_batch(d, val, &in[0], &in[1], t->classes, err);
     if (s) {

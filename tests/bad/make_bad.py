@@ -134,6 +134,9 @@ def cases():
                                               [vi("x", [1 << 40, 1 << 40])], [vi("y", [2, 3])])
     yield "bad_output_never_produced.onnx", model([helper.make_node("Relu", ["x"], ["y"], name="relu0")],
                                                    [vi("x", [2, 3])], [vi("y", [2, 3]), vi("ghost", [2, 3])])
+    # issue 13 item 6: a declared output shape that disagrees with the computed one was replaced silently
+    yield "bad_output_shape_mismatch.onnx", model([helper.make_node("Relu", ["x"], ["y"], name="relu0")],
+                                                  [vi("x", [2, 3])], [vi("y", [3, 2])])
     yield "bad_output_empty_name.onnx", model([helper.make_node("Relu", ["x"], ["y"], name="relu0")],
                                               [vi("x", [2, 3])], [vi("", [2, 3])])
 
@@ -237,6 +240,9 @@ def cases():
     yield "probe_sum_70_inputs.onnx", probe(node("Sum", ["x"] * 70), [x4])
     yield "probe_unsqueeze_rank_13.onnx", probe(node("Unsqueeze", ["x", "a"]), [vi("x", [2])], [ints("a", list(range(12)))])
     yield "probe_softmax_axis.onnx", probe(node("Softmax", ["x"], axis=7), [x23])
+    # issue 13 item 4: a 9 x 9 MaxPool of 1e18-element windows (167 bytes when found): 7,213 PFLOPs
+    yield "probe_maxpool_huge_window.onnx", probe(node("MaxPool", ["x"], kernel_shape=[10**9, 10**9], pads=[5 * 10**8] * 4),
+                                                  [vi("x", [1, 1, 8, 8])])
     yield "probe_cast_to_string.onnx", probe(node("Cast", ["x"], to=TensorProto.STRING), [x4])
 
     # ---- found by probing: undefined behaviour in shared code (crashes under `make asan`) ----
@@ -262,6 +268,10 @@ def cases():
     a = m.graph.node[0].attribute.add()
     a.name, a.type = "alpha_bogus", onnx.AttributeProto.STRING
     yield "crash_attr_string_unset.onnx", m
+    # issue 13 item 3 (123 bytes when found): Resize to a zero-element output whose other axis is
+    # 2^32 sized a tap table of 2^32 entries (128 GB) before finding there was nothing to compute
+    yield "crash_resize_zero_output.onnx", probe(node("Resize", ["x", "", "", "s"]), [img],
+                                                 [ints("s", [0, 1, 1, 1 << 32])])
 
 
 def main():

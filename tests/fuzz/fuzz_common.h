@@ -72,4 +72,46 @@ static inline void weft_fuzz_check_error(const char *path, weft_status s, const 
     }
 }
 
+/* The input as a file the loaders can open: an in-memory file (memfd), rewritten on every call;
+ * returns its path. When `magic` is given and the first byte is even, the rest of the input is
+ * taken as a file's body and given weft's header (magic, version) and a correct checksum, so that
+ * mutations reach the fields behind the checksum; an odd first byte (every weft file starts with
+ * 'W', 0x57) writes the input as it is. */
+#include "io/io.h"
+#include <sys/mman.h>
+#include <unistd.h>
+static inline const char *weft_fuzz_file(const uint8_t *data, size_t size, const char *magic, uint32_t version) {
+    static int fd = -1;
+    static char path[64];
+    if (fd < 0) {
+        fd = memfd_create("weft-fuzz", 0);
+        if (fd < 0) { perror("memfd_create"); abort(); }
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    }
+    if (ftruncate(fd, 0)) { perror("ftruncate"); abort(); }
+    if (magic && size && !(data[0] & 1)) {
+        weft_buf b = {0};
+        weft_buf_bytes(&b, magic, 8);
+        weft_buf_u64(&b, version);
+        weft_buf_bytes(&b, data + 1, size - 1);
+        weft_buf_u64(&b, weft_fnv64(b.data, b.len));
+        if (pwrite(fd, b.data, b.len, 0) != (ssize_t)b.len) { perror("memfd write"); abort(); }
+        weft_buf_free(&b);
+    } else if (size && pwrite(fd, data, size, 0) != (ssize_t)size) {
+        perror("memfd write");
+        abort();
+    }
+    return path;
+}
+
+/* A finding: prints why and aborts (libFuzzer saves the input). */
+#define WEFT_FUZZ_REQUIRE(c, ...)                                                            \
+    do {                                                                                     \
+        if (!(c)) {                                                                          \
+            fprintf(stderr, "weft-fuzz: " __VA_ARGS__);                                      \
+            fprintf(stderr, "\n");                                                           \
+            abort();                                                                         \
+        }                                                                                    \
+    } while (0)
+
 #endif
