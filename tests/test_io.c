@@ -211,3 +211,55 @@ TEST(io_atomic_write_unique_temporary) {
     CHECK_INT(weft_atomic_open(&a, "/nonexistent-weft/x.json", &err), WEFT_ERR_IO);
     CHECK(strstr(err.msg, "/nonexistent-weft/x.json") != NULL);
 }
+
+/* A program file holds the program's data and loads without placing or routing again: a region
+ * changed before saving comes back changed (a recompile would undo it), the lanes and channels
+ * come back as stored, the loaded program simulates to the same cycles, and a stored region off
+ * the mesh is refused naming the kernel. */
+TEST(io_program_loads_its_data_without_recompiling) {
+    weft_err err = {0};
+    weft_graph *g = NULL, *pg = NULL;
+    CHECK_OK(weft_model_load("builtin:mlp", &g, &err), &err);
+    if (!g) return;
+    weft_arch arch;
+    CHECK_OK(weft_arch_preset("mesh-32x32", &arch, &err), &err);
+    weft_program *p = NULL, *q = NULL;
+    CHECK_OK(weft_compile(g, &arch, NULL, &p, &err), &err);
+    if (!p) { weft_graph_free(g); return; }
+    char prog[1024];
+    path_in_build(prog, sizeof prog, "io_mlp_data.weft");
+    weft_compile_opts o = {0};
+    /* as compiled: the same lanes, channels and cycles */
+    CHECK_OK(weft_program_save(p, &o, prog, &err), &err);
+    CHECK_OK(weft_program_load(prog, &pg, &q, &err), &err);
+    if (q) {
+        CHECK_INT(q->n_lanes, p->n_lanes);
+        for (int l = 0; l < p->n_lanes && l < q->n_lanes; l++)
+            CHECK(!memcmp(&q->lanes[l], &p->lanes[l], sizeof q->lanes[l]));
+        weft_sim_opts so = {.timing_only = true};
+        weft_sim_stats a, b;
+        CHECK_OK(weft_sim_run(p, NULL, 0, NULL, g->n_outputs, &so, &a, &err), &err);
+        CHECK_OK(weft_sim_run(q, NULL, 0, NULL, pg->n_outputs, &so, &b, &err), &err);
+        CHECK_INT(a.cycles, b.cycles);
+        CHECK_INT(a.period_cycles, b.period_cycles);
+    }
+    weft_program_free(q);
+    weft_graph_free(pg);
+    /* a region changed before saving comes back changed */
+    weft_kernel *last = &p->k[p->n - 1];
+    CHECK(last->kind != WEFT_KERNEL_GEMM && last->w > 1);
+    last->w -= 1;  /* a smaller region still holds the kernel: a placement this weft would not choose */
+    CHECK_OK(weft_program_save(p, &o, prog, &err), &err);
+    CHECK_OK(weft_program_load(prog, &pg, &q, &err), &err);
+    if (q) CHECK_INT(q->k[q->n - 1].w, last->w);
+    weft_program_free(q);
+    weft_graph_free(pg);
+    q = NULL, pg = NULL;
+    last->x0 = arch.width;  /* off the mesh */
+    CHECK_OK(weft_program_save(p, &o, prog, &err), &err);
+    CHECK_INT(weft_program_load(prog, &pg, &q, &err), WEFT_ERR_INVALID);
+    CHECK(strstr(err.msg, "io_mlp_data.weft") && strstr(err.msg, "not on the 32 x 32 mesh"));
+    CHECK(q == NULL && pg == NULL);
+    weft_program_free(p);
+    weft_graph_free(g);
+}

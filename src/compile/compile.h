@@ -32,4 +32,12 @@ weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_com
  * the placement depends only on shapes. */
 weft_status weft_program_refresh(weft_program *p, weft_err *err);
 
+/* A program read back from a file (io/): lowers g again (the kernels' structure, the constants
+ * and the tiles' weights: no placement, no routing), checks that `stored` (kernels with their
+ * node, kind, region, grid, blocks and lanes; the lanes; the phases; channels_used) describes
+ * the same kernels and fits the machine, and takes its placement, lanes and phases. Errors name
+ * `where` and the field. */
+weft_status weft_program_adopt(const weft_graph *g, const weft_arch *a, int max_blocks, const weft_program *stored,
+                               const char *where, weft_program **out, weft_err *err);
+
 #endif

@@ -33,6 +33,7 @@ static const weft_mode modes[] = {
 
 static weft_status compile_one(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, weft_program **out,
                                weft_err *err);
+static weft_status lowered(const weft_graph *g, const weft_arch *a, int blocks, bool weights, weft_program **out, weft_err *err);
 
 /* The planner's objective, as place.c's: one pass's latency and seven steady-state periods. */
 static double objective(const weft_program *p) { return (double)p->predicted_cycles + 7.0 * (double)p->predicted_period; }
@@ -98,22 +99,13 @@ static weft_status compile_one(const weft_graph *g, const weft_arch *a, const we
         if (!mode)
             return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "execution mode '%s': weft has only 'pipelined' so far", o->mode);
     }
-    weft_program *p = weft_xcalloc(1, sizeof *p);
-    p->arch = *a;
-    p->graph = g;
-    p->mode = mode->name;
-    p->kernel_of_node = weft_xcalloc((size_t)(g->n_nodes + 1), sizeof(int));
-    p->folded = weft_xcalloc((size_t)g->n_vals + 1, sizeof(weft_tensor));
-    p->k = weft_xcalloc((size_t)(g->n_nodes + 1), sizeof(weft_kernel));
-    p->kernel_of_value = weft_xmalloc((size_t)(g->n_vals + 1) * sizeof(int));
-    p->stream_axis = weft_xmalloc((size_t)(g->n_vals + 1) * sizeof(int));
-    for (int v = 0; v < g->n_vals; v++) p->kernel_of_value[v] = p->stream_axis[v] = -1;
-    p->timing_only = o->timing_only;
-    s = weft_pass_lower(p, o->max_blocks, !o->timing_only, err);
+    weft_program *p = NULL;
+    s = lowered(g, a, o->max_blocks, !o->timing_only, &p, err);
+    if (!s) p->mode = mode->name;
     if (!s && !mode->supports(p))
         s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "execution mode '%s' cannot run this model on %s", mode->name, a->name);
     if (!s) s = mode->plan(p, err);
-    if (s) { weft_program_free(p); return s; }
+    if (s) { weft_program_free(p); return s; }  /* NULL-safe */
     weft_pass_finish(p);
     *out = p;
     return WEFT_OK;
@@ -121,4 +113,97 @@ static weft_status compile_one(const weft_graph *g, const weft_arch *a, const we
 
 weft_status weft_program_compile(const weft_graph *g, const weft_arch *a, weft_program **out, weft_err *err) {
     return weft_compile(g, a, NULL, out, err);
+}
+
+/* A fresh program for g on a, lowered (lower.c) with `blocks` blocks. */
+static weft_status lowered(const weft_graph *g, const weft_arch *a, int blocks, bool weights, weft_program **out, weft_err *err) {
+    weft_program *p = weft_xcalloc(1, sizeof *p);
+    p->arch = *a;
+    p->graph = g;
+    p->mode = modes[0].name;
+    p->kernel_of_node = weft_xcalloc((size_t)(g->n_nodes + 1), sizeof(int));
+    p->folded = weft_xcalloc((size_t)g->n_vals + 1, sizeof(weft_tensor));
+    p->k = weft_xcalloc((size_t)(g->n_nodes + 1), sizeof(weft_kernel));
+    p->kernel_of_value = weft_xmalloc((size_t)(g->n_vals + 1) * sizeof(int));
+    p->stream_axis = weft_xmalloc((size_t)(g->n_vals + 1) * sizeof(int));
+    for (int v = 0; v < g->n_vals; v++) p->kernel_of_value[v] = p->stream_axis[v] = -1;
+    p->timing_only = !weights;
+    weft_status s = weft_pass_lower(p, blocks, weights, err);
+    if (s) { weft_program_free(p); return s; }
+    *out = p;
+    return WEFT_OK;
+}
+
+static bool in_mesh(const weft_arch *a, int x, int y) { return x >= 0 && y >= 0 && x < a->width && y < a->height; }
+
+weft_status weft_program_adopt(const weft_graph *g, const weft_arch *a, int max_blocks, const weft_program *st,
+                               const char *where, weft_program **out, weft_err *err) {
+    *out = NULL;
+    weft_status s = weft_graph_verify(g, err);
+    if (s) return s;
+    if (a->chips > 1) return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: a machine of %d chips", where, a->chips);
+    if (max_blocks < 1 || max_blocks > 4096) return weft_err_set(err, WEFT_ERR_INVALID, "%s: blocks %d out of range [1, 4096]", where, max_blocks);
+    weft_program *p = NULL;
+    s = lowered(g, a, max_blocks, true, &p, err);
+    if (s) return s;
+#define BAD(...) do { s = weft_err_set(err, WEFT_ERR_INVALID, __VA_ARGS__); goto done; } while (0)
+    if (st->n != p->n) BAD("%s: %d kernels stored, the model lowers to %d", where, st->n, p->n);
+    for (int l = 0; l < st->n_lanes; l++) {
+        const weft_lane *ln = &st->lanes[l];
+        if (ln->chip != 0 || !in_mesh(a, ln->x0, ln->y0) || !in_mesh(a, ln->x1, ln->y1) || (ln->via && !in_mesh(a, ln->xm, ln->y0)) ||
+            ln->channel < -1 || ln->channel >= a->channels)
+            BAD("%s: lane %d leaves the %d x %d mesh or its channels", where, l, a->width, a->height);
+    }
+    for (int i = 0; i < p->n; i++) {
+        weft_kernel *k = &p->k[i];
+        const weft_kernel *q = &st->k[i];
+        if (q->node != k->node || q->kind != k->kind || q->blocks != k->blocks || q->n_deps != k->n_deps)
+            BAD("%s: kernel %d is not what node '%s' lowers to", where, i, g->nodes[k->node].name);
+        if (q->chip != 0 || q->w < 1 || q->h < 1 || !in_mesh(a, q->x0, q->y0) || q->x0 + q->w > a->width || q->y0 + q->h > a->height)
+            BAD("%s: kernel %d's region %dx%d at (%d, %d) is not on the %d x %d mesh", where, i, q->w, q->h, q->x0, q->y0, a->width,
+                a->height);
+        if (k->kind == WEFT_KERNEL_GEMM &&
+            (q->pk < 1 || q->pn < 1 || q->pk > k->K || q->pn > k->N || (int64_t)q->pk * q->pn > (int64_t)q->w * q->h))
+            BAD("%s: kernel %d's grid %d x %d does not fit its region or its %lld x %lld weight", where, i, q->pk, q->pn,
+                (long long)k->K, (long long)k->N);
+        for (int d = 0; d < k->n_deps; d++) {
+            if (q->dep_lanes[d] < 1 || q->dep_lanes[d] > WEFT_MAX_LANES || q->dep_lane0[d] < 0 ||
+                q->dep_lane0[d] > st->n_lanes - q->dep_lanes[d])
+                BAD("%s: kernel %d's input %d names lanes beyond the %d stored", where, i, d, st->n_lanes);
+            k->dep_lane0[d] = q->dep_lane0[d];
+            k->dep_lanes[d] = q->dep_lanes[d];
+            k->dep_channel[d] = q->dep_channel[d];
+        }
+        if (q->out_lanes < 0 || q->out_lanes > WEFT_MAX_LANES || q->out_lane0 < 0 || q->out_lane0 > st->n_lanes - q->out_lanes)
+            BAD("%s: kernel %d's output names lanes beyond the %d stored", where, i, st->n_lanes);
+        bool output = false;
+        for (int j = 0; j < g->n_outputs; j++) output |= p->kernel_of_value[g->outputs[j]] == i;
+        if (output != (q->out_lanes > 0)) BAD("%s: kernel %d's output lanes do not match the graph's outputs", where, i);
+        k->chip = 0;
+        k->x0 = q->x0, k->y0 = q->y0, k->w = q->w, k->h = q->h;
+        k->pk = q->pk, k->pn = q->pn;
+        k->out_lane0 = q->out_lane0, k->out_lanes = q->out_lanes;
+    }
+    for (int i = 0; i < p->n; i++)
+        if (p->k[i].host >= 0) {
+            const weft_kernel *h = &p->k[p->k[i].host];
+            if (p->k[i].x0 != h->x0 || p->k[i].y0 != h->y0 || p->k[i].w != h->w || p->k[i].h != h->h)
+                BAD("%s: kernel %d is not on its host's region", where, i);
+        }
+    if (st->n_phases != 1 || st->phases[0].first_kernel != 0 || st->phases[0].n_kernels != p->n)
+        BAD("%s: a pipelined program has one phase holding every kernel", where);
+    if (st->channels_used < 0 || st->channels_used > a->channels) BAD("%s: channels_used %d out of range", where, st->channels_used);
+    p->lanes = weft_xmalloc(((size_t)st->n_lanes + 1) * sizeof *p->lanes);
+    memcpy(p->lanes, st->lanes, (size_t)st->n_lanes * sizeof *p->lanes);
+    p->n_lanes = p->cap_lanes = st->n_lanes;
+    p->phases = weft_xcalloc(1, sizeof *p->phases);
+    p->phases[0] = st->phases[0];
+    p->n_phases = 1;
+    p->channels_used = st->channels_used;
+    weft_pass_finish(p);  /* costs and SRAM follow from the placement */
+#undef BAD
+done:
+    if (s) { weft_program_free(p); return s; }
+    *out = p;
+    return WEFT_OK;
 }

@@ -30,6 +30,7 @@ int weft_route_edge_lanes(const weft_program *p, int src, int dst, weft_lane *la
     for (int l = 0; l < n; l++) {
         weft_lane *ln = &lanes[l];
         ln->chip = (dst >= 0 ? p->k[dst].chip : p->k[src].chip);
+        ln->channel = -1;  /* until colored (an output's lanes to the off-chip edge keep none) */
         int i_in = (int)((int64_t)l * n_in / n), i_out = (int)((int64_t)l * n_out / n);
         if (dst >= 0) { ln->x1 = p->k[dst].x0; ln->y1 = p->k[dst].y0 + i_in; }
         if (src >= 0) out_side(&p->k[src], i_out, &ln->x0, &ln->y0, &x);

@@ -333,7 +333,7 @@ weft_status weft_graph_deserialize(weft_reader *r, const char *where, weft_graph
 static const char GRAPH_MAGIC[8] = {'W', 'E', 'F', 'T', 'G', 'R', 'P', 'H'};
 static const char PROG_MAGIC[8] = {'W', 'E', 'F', 'T', 'P', 'R', 'O', 'G'};
 #define GRAPH_VERSION 1
-#define PROG_VERSION 1
+#define PROG_VERSION 2  /* 2: the program's data (kernels, lanes, phases), not recompiled on load */
 
 weft_status weft_graph_save(const weft_graph *g, const char *path, weft_err *err) {
     weft_buf b = {0};
@@ -361,23 +361,108 @@ weft_status weft_graph_load(const char *path, weft_graph **out, weft_err *err) {
 
 /* ---- programs ---- */
 
-static void put_placement(const weft_program *p, weft_buf *b) {
+/* The program's data beside its graph: every kernel's node, kind, region, grid, blocks and
+ * lanes; the lanes with their channels; the phases. Loading lowers the graph again (no
+ * placement, no routing) and checks this against it (weft_program_adopt). */
+static void put_program(const weft_program *p, weft_buf *b) {
     weft_buf_u64(b, (uint64_t)p->n);
     for (int i = 0; i < p->n; i++) {
         const weft_kernel *k = &p->k[i];
-        const int64_t f[] = {k->node, k->kind, k->x0, k->y0, k->w, k->h, k->pk, k->pn, k->blocks};
+        const int64_t f[] = {k->node, k->kind, k->chip, k->x0, k->y0, k->w, k->h, k->pk, k->pn, k->blocks, k->n_deps,
+                             k->out_lane0, k->out_lanes};
+        for (size_t j = 0; j < sizeof f / sizeof *f; j++) weft_buf_u64(b, (uint64_t)f[j]);
+        for (int d = 0; d < k->n_deps; d++) {
+            weft_buf_u64(b, (uint64_t)(int64_t)k->dep_channel[d]);
+            weft_buf_u64(b, (uint64_t)k->dep_lane0[d]);
+            weft_buf_u64(b, (uint64_t)k->dep_lanes[d]);
+        }
+    }
+    weft_buf_u64(b, (uint64_t)p->n_lanes);
+    for (int l = 0; l < p->n_lanes; l++) {
+        const weft_lane *ln = &p->lanes[l];
+        const int64_t f[] = {ln->chip, ln->x0, ln->y0, ln->x1, ln->y1, ln->xm, ln->channel, ln->yx, ln->via};
         for (size_t j = 0; j < sizeof f / sizeof *f; j++) weft_buf_u64(b, (uint64_t)f[j]);
     }
+    weft_buf_u64(b, (uint64_t)p->n_phases);
+    for (int i = 0; i < p->n_phases; i++) {
+        const weft_phase *ph = &p->phases[i];
+        const int64_t f[] = {ph->first_kernel, ph->n_kernels, ph->weight_in_bytes, ph->spill_bytes, ph->fill_bytes};
+        for (size_t j = 0; j < sizeof f / sizeof *f; j++) weft_buf_u64(b, (uint64_t)f[j]);
+    }
+    weft_buf_u64(b, (uint64_t)p->channels_used);
+}
+
+/* An int read as a signed 64-bit value, checked against [lo, hi]. */
+static int get_int(weft_reader *r, int64_t lo, int64_t hi) {
+    int64_t v = (int64_t)weft_read_u64(r);
+    if (v < lo || v > hi) { r->bad = true; return 0; }
+    return (int)v;
+}
+
+/* Reads put_program's data into st (kernels, lanes, phases: owned, freed by free_stored). */
+static void get_program(weft_reader *r, const weft_graph *g, weft_program *st) {
+    const int big = 1 << 30;
+    st->n = get_int(r, 0, g->n_nodes);
+    st->k = weft_xcalloc((size_t)st->n + 1, sizeof *st->k);
+    for (int i = 0; i < st->n && !r->bad; i++) {
+        weft_kernel *k = &st->k[i];
+        k->node = get_int(r, 0, g->n_nodes - 1);
+        k->kind = (weft_kernel_kind)get_int(r, 0, WEFT_KERNEL_WHOLE);
+        k->chip = get_int(r, 0, 0);
+        k->x0 = get_int(r, 0, WEFT_ARCH_MAX_DIM), k->y0 = get_int(r, 0, WEFT_ARCH_MAX_DIM);
+        k->w = get_int(r, 0, WEFT_ARCH_MAX_DIM), k->h = get_int(r, 0, WEFT_ARCH_MAX_DIM);
+        k->pk = get_int(r, 0, WEFT_ARCH_MAX_DIM), k->pn = get_int(r, 0, WEFT_ARCH_MAX_DIM);
+        k->blocks = get_int(r, 1, 4096);
+        k->n_deps = get_int(r, 0, WEFT_KERNEL_MAX_DEPS);
+        k->out_lane0 = get_int(r, 0, big), k->out_lanes = get_int(r, 0, WEFT_MAX_LANES);
+        for (int d = 0; d < k->n_deps && !r->bad; d++) {
+            k->dep_channel[d] = get_int(r, -1, 64);
+            k->dep_lane0[d] = get_int(r, 0, big);
+            k->dep_lanes[d] = get_int(r, 0, WEFT_MAX_LANES);
+        }
+    }
+    int nl = get_int(r, 0, big);
+    if (!r->bad && (size_t)nl * 9 * 8 > r->len - r->pos) r->bad = true;  /* bounded by the bytes that remain */
+    st->n_lanes = r->bad ? 0 : nl;
+    st->lanes = weft_xcalloc((size_t)st->n_lanes + 1, sizeof *st->lanes);
+    for (int l = 0; l < st->n_lanes && !r->bad; l++) {
+        weft_lane *ln = &st->lanes[l];
+        ln->chip = get_int(r, 0, 0);
+        ln->x0 = get_int(r, 0, WEFT_ARCH_MAX_DIM), ln->y0 = get_int(r, 0, WEFT_ARCH_MAX_DIM);
+        ln->x1 = get_int(r, 0, WEFT_ARCH_MAX_DIM), ln->y1 = get_int(r, 0, WEFT_ARCH_MAX_DIM);
+        ln->xm = get_int(r, 0, WEFT_ARCH_MAX_DIM), ln->channel = get_int(r, -1, 64);
+        ln->yx = get_int(r, 0, 1), ln->via = get_int(r, 0, 1);
+    }
+    st->n_phases = get_int(r, 0, 1 << 16);
+    if (!r->bad && (size_t)st->n_phases * 5 * 8 > r->len - r->pos) r->bad = true;
+    if (r->bad) st->n_phases = 0;
+    st->phases = weft_xcalloc((size_t)st->n_phases + 1, sizeof *st->phases);
+    for (int i = 0; i < st->n_phases && !r->bad; i++) {
+        weft_phase *ph = &st->phases[i];
+        ph->first_kernel = get_int(r, 0, big), ph->n_kernels = get_int(r, 0, big);
+        ph->weight_in_bytes = (int64_t)weft_read_u64(r), ph->spill_bytes = (int64_t)weft_read_u64(r);
+        ph->fill_bytes = (int64_t)weft_read_u64(r);
+    }
+    st->channels_used = get_int(r, 0, 64);
+}
+
+static void free_stored(weft_program *st) {
+    free(st->k);
+    free(st->lanes);
+    free(st->phases);
 }
 
 weft_status weft_program_save(const weft_program *p, const weft_compile_opts *o, const char *path, weft_err *err) {
+    (void)o;
+    if (p->timing_only)
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: a program compiled for timing only (no weights) is not saved", path);
     weft_buf b = {0};
     char *arch = weft_arch_to_json(&p->arch);
     weft_buf_str(&b, arch);
     free(arch);
-    weft_buf_u64(&b, (uint64_t)o->max_blocks);
+    weft_buf_u64(&b, (uint64_t)p->blocks);
     weft_graph_serialize(p->graph, &b);
-    put_placement(p, &b);
+    put_program(p, &b);
     weft_status s = weft_file_write(path, PROG_MAGIC, PROG_VERSION, &b, err);
     weft_buf_free(&b);
     return s;
@@ -391,26 +476,22 @@ weft_status weft_program_load(const char *path, weft_graph **g_out, weft_program
     weft_status s = weft_file_read(path, PROG_MAGIC, PROG_VERSION, &file, &r, err);
     if (s) return s;
     char *json = weft_read_str(&r, 1 << 20);
-    weft_compile_opts o = {.max_blocks = (int)weft_read_u64(&r)};
+    int64_t blocks = (int64_t)weft_read_u64(&r);
     weft_arch arch;
     char where[4200];
     snprintf(where, sizeof where, "%s (machine)", path);
-    if (!json || r.bad) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: malformed program header", path);
+    if (!json || r.bad || blocks < 1 || blocks > 4096) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: malformed program header", path);
     else s = weft_arch_parse(json, where, &arch, err);
     free(json);
     weft_graph *g = NULL;
     if (!s) s = weft_graph_deserialize(&r, path, &g, err);
-    weft_program *p = NULL;
-    if (!s) s = weft_compile(g, &arch, &o, &p, err);
+    weft_program stored = {0}, *p = NULL;
     if (!s) {
-        /* the stored placement must be what this weft compiles: same program, same numbers */
-        weft_buf now = {0};
-        put_placement(p, &now);
-        if (now.len > r.len - r.pos || memcmp(now.data, r.data + r.pos, now.len) || r.len - r.pos != now.len)
-            s = weft_err_set(err, WEFT_ERR_INVALID,
-                             "%s: the stored placement differs from what this weft compiles; recompile the model with this version", path);
-        weft_buf_free(&now);
+        get_program(&r, g, &stored);
+        if (r.bad || r.pos != r.len) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: malformed program data (kernels, lanes or phases)", path);
     }
+    if (!s) s = weft_program_adopt(g, &arch, (int)blocks, &stored, path, &p, err);
+    free_stored(&stored);
     free(file);
     if (s) { weft_program_free(p); weft_graph_free(g); return s; }
     *g_out = g;

@@ -4,9 +4,12 @@
  *
  *   weft_graph_save / weft_graph_load   a graph with its parameters and constants ("WEFTGRPH")
  *   weft_program_save / weft_program_load
- *                                       a compiled program ("WEFTPROG"): the graph, the machine
- *                                       and the compile options, plus the placement it produced;
- *                                       loading recompiles and checks that the placement agrees.
+ *                                       a compiled program ("WEFTPROG"): the machine, the graph
+ *                                       and the program's data (kernels with their regions and
+ *                                       grids, lanes with their channels, phases); loading lowers
+ *                                       the graph again for its constants and weights, checks the
+ *                                       data against it and the machine, and does not place or
+ *                                       route again.
  */
 #ifndef WEFT_IO_H
 #define WEFT_IO_H
@@ -42,7 +45,7 @@ weft_status weft_graph_load(const char *path, weft_graph **out, weft_err *err);
 
 weft_status weft_program_save(const weft_program *p, const weft_compile_opts *o, const char *path, weft_err *err);
 /* Loads a program file: the graph (returned in *g, owned by the caller, outliving the program),
- * the machine, and the program compiled again and checked against the stored placement. */
+ * the machine, and the program from its stored data (weft_program_adopt). */
 weft_status weft_program_load(const char *path, weft_graph **g, weft_program **out, weft_err *err);
 
 #endif
