@@ -132,7 +132,12 @@ static weft_status lower_node(weft_program *p, int i, weft_kernel *k, weft_err *
     if (k->kind == WEFT_KERNEL_GEMM) {
         /* a GEMM region takes a block's rows in chunks: its buffers stay small whatever the
          * block (a whole image, for a convolution at batch 1) */
-        k->chunks = (int)((k->block_rows + WEFT_GEMM_CHUNK_ROWS - 1) / WEFT_GEMM_CHUNK_ROWS);
+        int64_t chunk = WEFT_GEMM_CHUNK_ROWS;
+        /* a wide GEMM (the logits' vocabulary) takes fewer rows at a time, so that its two fp32
+         * partial blocks stay within a quarter of a tile's SRAM even on a grid as wide as the mesh */
+        int64_t nb_min = (k->N + p->arch.width - 1) / p->arch.width;
+        while (chunk > 1 && (double)(2 * chunk * nb_min * 4) > weft_sram_cap(p) / 4) chunk /= 2;
+        k->chunks = (int)((k->block_rows + chunk - 1) / chunk);
         if (k->chunks < 1) k->chunks = 1;
         k->block_rows = (k->block_rows + k->chunks - 1) / k->chunks;
     }
@@ -206,6 +211,19 @@ static void attach_updates(weft_program *p) {
         int64_t bytes = 0;  /* the gradient and the state stay in the host's tiles; P is already there */
         for (int q = 1; q < state && q < n->n_in; q++) bytes += weft_program_value_bytes(p, n->in[q]);
         p->k[host].attached_bytes += bytes;
+    }
+    /* a reduction over a gradient joins the update of that gradient, where the gradient arrives
+     * anyway: the same multicast, no edge of its own across the mesh */
+    for (int i = 0; i < p->n; i++) {
+        weft_kernel *k = &p->k[i];
+        const weft_node *n = &g->nodes[k->node];
+        if (!weft_lowering_of(n->op)->beside_update || n->n_in < 2) continue;
+        for (int u = 0; u < p->n && k->host < 0; u++) {
+            const weft_node *un = &g->nodes[p->k[u].node];
+            if (p->k[u].host >= 0 && weft_lowering_of(un->op)->update_state && un->n_in > 1 && un->in[1] == n->in[1])
+                k->host = p->k[u].host;
+        }
+        if (k->host >= 0) p->k[k->host].attached_bytes += weft_program_value_bytes(p, n->out[0]);
     }
 }
 

@@ -374,6 +374,7 @@ static const weft_lowering rows[] = {
     /* the optimizer's update, in its parameter's region */
     {.op = "weft.AdamW", .update_state = 4},
     {.op = "weft.SGD", .update_state = 3},
+    {.op = "weft.SumSq", .beside_update = true},
 };
 
 #define N_ROWS ((int)(sizeof rows / sizeof *rows))

@@ -30,6 +30,8 @@ typedef struct {
     int row_reductions;      /* reductions across a row per block, for the cost (softmax: 2) */
     int update_state;        /* an optimizer update: inputs 1 .. update_state-1 are the gradient
                               * and its state, held in the parameter's region; 0: not an update */
+    bool beside_update;      /* reads a gradient (input 1) and runs in the region of the update
+                              * that reads it: the global norm's sums of squares */
 } weft_lowering;
 
 /* The row for op (a default row when it has none); never NULL. */

@@ -23,6 +23,7 @@
 #include "arch/cost.h"
 
 #include <string.h>
+#include <stdlib.h>
 
 #define STREAM_PASSES 8  /* the objective: one pass's latency + 7 steady-state periods */
 
@@ -83,11 +84,12 @@ static void widen(weft_kernel *k, int grow) {
 
 /* Packs the regions with `tiles` each into shelves of height bh (see the top of the file):
  * west to east along a shelf, the next shelf below the tallest region of the last. */
-static bool pack(weft_program *p, const int64_t *tiles, int bh, int quantum) {
+static bool pack(weft_program *p, const int *order, const int64_t *tiles, int bh, int quantum) {
     const weft_arch *a = &p->arch;
     int W = a->width - a->width % quantum;
     int x = 0, y = 0, shelf_h = 0, last = -1;
-    for (int i = 0; i < p->n; i++) {
+    for (int o = 0; o < p->n; o++) {
+        int i = order[o];
         weft_kernel *k = &p->k[i];
         if (k->host >= 0) continue;
         int w, h;
@@ -130,6 +132,28 @@ static bool pack(weft_program *p, const int64_t *tiles, int bh, int quantum) {
     return true;
 }
 
+/* The packing order: graph order, except that a kernel of the backward pass comes right after
+ * the forward node whose rule made it, so a layer's backward sits beside its forward (the
+ * activations it saved and the gradients of its weights travel a region or two, not across the
+ * wafer). order: (n) kernel indices. */
+typedef struct { int key, kernel; } place_slot;
+
+static int by_key(const void *a, const void *b) {
+    const place_slot *x = a, *y = b;
+    return x->key != y->key ? (x->key < y->key ? -1 : 1) : (x->kernel > y->kernel) - (x->kernel < y->kernel);
+}
+
+static void place_order(const weft_program *p, int *order) {
+    place_slot *s = weft_xcalloc((size_t)p->n + 1, sizeof *s);
+    for (int i = 0; i < p->n; i++) {
+        int node = p->k[i].node, f = p->graph->nodes[node].forward;
+        s[i] = (place_slot){f >= 0 ? 2 * f + 1 : 2 * node, i};
+    }
+    qsort(s, (size_t)p->n, sizeof *s, by_key);
+    for (int i = 0; i < p->n; i++) order[i] = s[i].kernel;
+    free(s);
+}
+
 /* The planner's objective for the placement now in p. */
 static double objective(weft_program *p) {
     uint64_t pass = weft_cost_pass(p), period = weft_cost_period(p);
@@ -158,6 +182,8 @@ weft_status weft_pass_place(weft_program *p, weft_err *err) {
     int64_t *need = weft_xcalloc((size_t)p->n + 1, sizeof(int64_t)), *tiles = weft_xcalloc((size_t)p->n + 1, sizeof(int64_t));
     double *weight = weft_xcalloc((size_t)p->n + 1, sizeof(double));
     saved_region *best = weft_xcalloc((size_t)p->n + 1, sizeof *best);
+    int *order = weft_xcalloc((size_t)p->n + 1, sizeof(int));
+    place_order(p, order);
     int64_t need_sum = 0;
     double work_sum = 0;
     for (int i = 0; i < p->n; i++) {
@@ -200,7 +226,7 @@ weft_status weft_pass_place(weft_program *p, weft_err *err) {
             if (spare < 0) spare = 0;
             for (int i = 0; i < p->n; i++) tiles[i] = p->k[i].host >= 0 ? 0 : (int64_t)(weight[i] * (double)spare) + need[i];
             for (int bh = 1; bh <= a->height; bh = bh < 4 ? bh + 1 : bh * 5 / 4) {
-                if (!pack(p, tiles, bh, quantum)) continue;
+                if (!pack(p, order, tiles, bh, quantum)) continue;
                 placed_this_round = true;
                 double obj = objective(p);
                 if (best_obj < 0 || obj < best_obj) { best_obj = obj; save(p, best); }
@@ -233,6 +259,7 @@ weft_status weft_pass_place(weft_program *p, weft_err *err) {
             }
     }
     free(weight);
+    free(order);
     free(best);
     free(need);
     free(tiles);

@@ -38,6 +38,7 @@ weft_status weft_gb_nodes(weft_gb *b, const char *op, const int *in, int n_in, c
     b->g->opset = 17;
     weft_status s = weft_graph_node(b->g, op, name, in, n_in, attrs, n_attrs, out, n_out, b->err);
     b->g->opset = opset;
+    if (!s) b->g->nodes[b->g->n_nodes - 1].forward = at;
     if (s) {
         b->s = weft_err_prefix(b->err, "backward of node '%s' (%s)", b->fwd->name, b->fwd->op->name);
         for (int j = 0; j < n_out; j++) out[j] = -1;

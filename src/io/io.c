@@ -237,7 +237,7 @@ weft_status weft_graph_deserialize(weft_reader *r, const char *where, weft_graph
     if (nn > MAX_NODES) r->bad = true;
     for (uint64_t i = 0; i < nn && !r->bad; i++) {
         char *op = weft_read_str(r, MAX_NAME), *nm = weft_read_str(r, MAX_NAME);
-        weft_node n = {0};
+        weft_node n = {.forward = -1};  /* not stored: a loaded graph places in graph order */
         n.op = op ? weft_op_find(op) : NULL;
         if (!r->bad && !n.op) {
             weft_status s = weft_err_set(err, WEFT_ERR_INVALID, "%s: node %llu uses unknown op '%s'", where, (unsigned long long)i, op);

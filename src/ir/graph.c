@@ -170,7 +170,7 @@ weft_status weft_graph_node(weft_graph *g, const char *opname, const char *name,
         if (in[i] == -1 && (i < op->min_in || op->max_in < 0))  /* variadic inputs are never optional */
             return weft_err_set(err, WEFT_ERR_INVALID, "node '%s' (%s): required input %d is missing", nm, opname, i);
     }
-    weft_node n = {.op = op, .n_in = n_in, .n_out = n_out, .opset = g->opset};
+    weft_node n = {.op = op, .n_in = n_in, .n_out = n_out, .opset = g->opset, .forward = -1};
     n.name = weft_xstrdup(nm);
     n.in = weft_xmalloc((size_t)(n_in ? n_in : 1) * sizeof(int));
     memcpy(n.in, in, (size_t)n_in * sizeof(int));

@@ -43,6 +43,8 @@ typedef struct {
     weft_attr *attrs;
     int n_attrs;
     int opset; /* the ONNX opset the node's semantics follow */
+    int forward; /* a node of a backward pass: the forward node whose rule made it (the placer
+                  * puts it beside that node); -1 otherwise */
 } weft_node;
 
 struct weft_graph {

@@ -106,18 +106,17 @@ static weft_status build_update_graph(weft_trainer *t, weft_err *err) {
     const weft_optim_config *oc = &t->opt->c;
     bool adam = oc->kind == WEFT_OPT_ADAMW;
     int coef_norm[2] = {-1, -1};
-    /* the global norm: sums of squares over chunks of the gradients, then the clip coefficient */
+    /* the global norm: a chain of sums of squares, one per gradient in the parameters' order (the
+     * host's order), each beside its parameter's update (compile/lower.c), then the clip
+     * coefficient */
     if (!s) {
         float zero[2] = {0, 0};
         weft_tensor z = {WEFT_F32, {.ndim = 1, .d = {2}}, zero, 0};
         int carry = weft_graph_const(g, "update/sum_sq0", &z);
-        for (int i0 = 0; i0 < n && !s; i0 += WEFT_MAX_IO - 1) {
-            int in[WEFT_MAX_IO], m = 0;
-            in[m++] = carry;
-            for (int i = i0; i < n && m < WEFT_MAX_IO; i++) in[m++] = grads[i];
-            char nm[64];
-            snprintf(nm, sizeof nm, "update/sum_sq%d", i0 / (WEFT_MAX_IO - 1) + 1);
-            s = weft_graph_node(g, "weft.SumSq", nm, in, m, NULL, 0, &carry, 1, err);
+        for (int i = 0; i < n && !s; i++) {
+            char nm[512];
+            snprintf(nm, sizeof nm, "update/sum_sq/%s", g->vals[param[i]].name);
+            s = weft_graph_node(g, "weft.SumSq", nm, (int[]){carry, grads[i]}, 2, NULL, 0, &carry, 1, err);
         }
         weft_attr clip = {.name = "clip", .type = WEFT_ATTR_FLOAT, .f = (float)oc->clip};
         if (!s) s = weft_graph_node(g, "weft.ClipCoef", "update/clip", &carry, 1, &clip, 1, coef_norm, 2, err);

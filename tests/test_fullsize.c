@@ -1,0 +1,67 @@
+/* Full-size acceptance runs: what users come for compiles and simulates on the real machine's
+ * mesh, timing only. GPT-2 124M's training step (forward, loss, backward, global-norm clip,
+ * AdamW) on wse2 in pipelined mode (under the sanitizers, two blocks of the same widths); GPT-2
+ * 124M inference placed with 16, 64 and 256 blocks. */
+#include "arch/arch.h"
+#include "compile/compile.h"
+#include "models/models.h"
+#include "sim/run.h"
+#include "train/train.h"
+#include "test.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define GPT2_SPEC "builtin:gpt2:layers=2"
+#else
+#define GPT2_SPEC "builtin:gpt2"
+#endif
+
+/* Compiles g on a (blocks 0: the compiler's choice), simulates `passes` passes timing only and
+ * checks the figures are sane: every tile within the mesh, no peak beaten. */
+static void compile_and_time(const weft_graph *g, const weft_arch *a, int blocks, int passes, const char *what) {
+    weft_err err = {0};
+    weft_program *p = NULL;
+    weft_compile_opts co = {.max_blocks = blocks, .timing_only = true};
+    CHECK_OK(weft_compile(g, a, &co, &p, &err), &err);
+    if (!p) return;
+    weft_sim_opts o = {.timing_only = true, .passes = passes};
+    weft_sim_stats st;
+    CHECK_OK(weft_sim_run(p, NULL, 0, NULL, g->n_outputs, &o, &st, &err), &err);
+    if (!err.status) {
+        int64_t tokens = 1;
+        for (int j = 0; j < g->n_inputs; j++)
+            if (g->vals[g->inputs[j]].dtype == WEFT_I64) tokens = weft_shape_numel(&g->vals[g->inputs[j]].shape);
+        printf("    %-24s %d blocks: latency %llu cycles (%.2f ms), period %llu cycles, %.4g samples/s, %.4g tokens/s, %lld tiles\n",
+               what, p->blocks, (unsigned long long)st.cycles, st.seconds * 1e3, (unsigned long long)st.period_cycles,
+               (double)p->samples * st.passes_per_s, (double)tokens * st.passes_per_s, (long long)st.tiles_used);
+        CHECK(st.cycles > 0 && st.period_cycles > 0);
+        CHECK(st.tiles_used <= (int64_t)a->width * a->height);
+        CHECK(st.achieved_flops <= st.peak_flops * 1.0001);
+        CHECK(st.link_load_max <= 1.0001);
+        if (blocks) CHECK_INT(p->blocks, blocks);
+    }
+    weft_program_free(p);
+}
+
+TEST(fullsize_gpt2_training_step_on_wse2) {
+    weft_err err = {0};
+    weft_arch a;
+    CHECK_OK(weft_arch_preset("wse2", &a, &err), &err);
+    weft_train_config c = weft_train_defaults();
+    c.arch = &a;
+    weft_trainer *t = NULL;
+    CHECK_OK(weft_train_new(GPT2_SPEC, &c, &t, &err), &err);
+    if (!t) return;
+    compile_and_time(t->gu, &a, 0, 2, GPT2_SPEC " train");
+    weft_train_free(t);
+}
+
+TEST(fullsize_gpt2_places_with_16_64_256_blocks) {
+    weft_err err = {0};
+    weft_arch a;
+    CHECK_OK(weft_arch_preset("wse2", &a, &err), &err);
+    weft_graph *g = NULL;
+    CHECK_OK(weft_model_load_shapes(GPT2_SPEC, &g, &err), &err);
+    if (!g) return;
+    for (int b = 16; b <= 256; b *= 4) compile_and_time(g, &a, b, 1, GPT2_SPEC);
+    weft_graph_free(g);
+}
