@@ -254,3 +254,46 @@ TEST(report_trace_slices_sum_to_busy) {
     weft_program_free(p);
     weft_graph_free(g);
 }
+
+/* weft run --report: one "kernels" entry per kernel of the program, the plan's busy cycles beside
+ * the simulated ones, and the bottleneck is the busiest of them. */
+TEST(report_json_kernels_busy_and_waiting) {
+    weft_graph *g;
+    weft_program *p = compile_model("builtin:gpt:layers=1,dim=32,heads=2,vocab=32,seq=16", "wse2-mini", &g);
+    if (!p) { weft_graph_free(g); return; }
+    char path[1024], cmd[2048];
+    snprintf(path, sizeof path, "%s/report_kernels.json", weft_test_builddir());
+    remove(path);
+    snprintf(cmd, sizeof cmd, "%s/weft run builtin:gpt:layers=1,dim=32,heads=2,vocab=32,seq=16 --arch wse2-mini --timing-only --report %s > /dev/null",
+             weft_test_builddir(), path);
+    CHECK(system(cmd) == 0);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    char *txt = weft_xcalloc(1 << 22, 1);
+    size_t n = f ? fread(txt, 1, (1 << 22) - 1, f) : 0;
+    if (f) fclose(f);
+    cJSON *r = cJSON_ParseWithLength(txt, n);
+    CHECK(r != NULL);
+    cJSON *ks = cJSON_GetObjectItemCaseSensitive(r, "kernels"), *k;
+    CHECK_INT(cJSON_GetArraySize(ks), p->n);
+    int busiest = -1, i = 0;
+    double max_busy = -1;
+    cJSON_ArrayForEach(k, ks) {
+        const char *node = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "node"));
+        CHECK(node && i < p->n && !strcmp(node, g->nodes[p->k[i].node].name));
+        double busy = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(k, "busy_cycles"));
+        double planned = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(k, "planned_busy_cycles"));
+        CHECK(busy > 0 && planned > 0);
+        CHECK(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(k, "waiting_cycles")) >= 0);
+        CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(k, "region")) == 4);
+        if (busy > max_busy) { max_busy = busy; busiest = i; }
+        i++;
+    }
+    cJSON *b = cJSON_GetObjectItemCaseSensitive(r, "bottleneck");
+    if (b && cJSON_GetObjectItemCaseSensitive(b, "kernel"))
+        CHECK_INT((int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(b, "kernel")), busiest);
+    cJSON_Delete(r);
+    free(txt);
+    weft_program_free(p);
+    weft_graph_free(g);
+}

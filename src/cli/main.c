@@ -353,11 +353,13 @@ static void print_kernels(const weft_program *p, const weft_sim_stats *st, const
     }
 }
 
-static int write_report(const char *path, const weft_program *p, const weft_sim_stats *st, double host_s) {
+static int write_report(const char *path, const weft_program *p, const weft_sim_stats *st, const weft_kernel_time *kt,
+                        double host_s) {
     int64_t samples, tokens = tokens_per_pass(p->graph, &samples);
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "model", p->graph->name);
     weft_report_add_stats(r, p, st, samples, tokens, 1.0 / st->passes_per_s);
+    weft_report_add_kernels(r, p, kt, st->passes);
     cJSON_AddNumberToObject(r, "host_seconds", host_s);
     weft_err err = {0};
     weft_status s = weft_report_write(r, path, &err);
@@ -496,9 +498,9 @@ static int fabric(int argc, char **argv, bool check) {
                (unsigned long long)weft_fnv64(out[j].data, weft_tensor_nbytes(&out[j])));
     print_stats(p, &st, host, stdout);
     print_kernels(p, &st, ktimes, stdout);
-    free(ktimes);
-    if (a.report && write_report(a.report, p, &st, host)) rc = 1;
+    if (a.report && write_report(a.report, p, &st, ktimes, host)) rc = 1;
     else if (a.report) printf("wrote %s\n", a.report);
+    free(ktimes);
     if (write_pictures(p, &a)) rc = 1;
     for (int j = 0; j < g->n_outputs; j++) weft_tensor_free(&out[j]);
     for (int i = 0; in && i < g->n_inputs; i++) weft_tensor_free(&in[i]);

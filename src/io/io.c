@@ -332,13 +332,11 @@ weft_status weft_graph_deserialize(weft_reader *r, const char *where, weft_graph
 
 static const char GRAPH_MAGIC[8] = {'W', 'E', 'F', 'T', 'G', 'R', 'P', 'H'};
 static const char PROG_MAGIC[8] = {'W', 'E', 'F', 'T', 'P', 'R', 'O', 'G'};
-#define GRAPH_VERSION 1
-#define PROG_VERSION 2  /* 2: the program's data (kernels, lanes, phases), not recompiled on load */
 
 weft_status weft_graph_save(const weft_graph *g, const char *path, weft_err *err) {
     weft_buf b = {0};
     weft_graph_serialize(g, &b);
-    weft_status s = weft_file_write(path, GRAPH_MAGIC, GRAPH_VERSION, &b, err);
+    weft_status s = weft_file_write(path, GRAPH_MAGIC, WEFT_GRAPH_FILE_VERSION, &b, err);
     weft_buf_free(&b);
     return s;
 }
@@ -347,7 +345,7 @@ weft_status weft_graph_load(const char *path, weft_graph **out, weft_err *err) {
     *out = NULL; /* also when the file cannot be read */
     uint8_t *file;
     weft_reader r;
-    weft_status s = weft_file_read(path, GRAPH_MAGIC, GRAPH_VERSION, &file, &r, err);
+    weft_status s = weft_file_read(path, GRAPH_MAGIC, WEFT_GRAPH_FILE_VERSION, &file, &r, err);
     if (s) return s;
     s = weft_graph_deserialize(&r, path, out, err);
     if (!s && r.pos != r.len) {
@@ -463,7 +461,7 @@ weft_status weft_program_save(const weft_program *p, const weft_compile_opts *o,
     weft_buf_u64(&b, (uint64_t)p->blocks);
     weft_graph_serialize(p->graph, &b);
     put_program(p, &b);
-    weft_status s = weft_file_write(path, PROG_MAGIC, PROG_VERSION, &b, err);
+    weft_status s = weft_file_write(path, PROG_MAGIC, WEFT_PROGRAM_FILE_VERSION, &b, err);
     weft_buf_free(&b);
     return s;
 }
@@ -473,7 +471,7 @@ weft_status weft_program_load(const char *path, weft_graph **g_out, weft_program
     *out = NULL;
     uint8_t *file;
     weft_reader r;
-    weft_status s = weft_file_read(path, PROG_MAGIC, PROG_VERSION, &file, &r, err);
+    weft_status s = weft_file_read(path, PROG_MAGIC, WEFT_PROGRAM_FILE_VERSION, &file, &r, err);
     if (s) return s;
     char *json = weft_read_str(&r, 1 << 20);
     int64_t blocks = (int64_t)weft_read_u64(&r);

@@ -31,6 +31,9 @@ char *weft_read_str(weft_reader *r, size_t max);
 
 uint64_t weft_fnv64(const void *p, size_t n);
 
+#define WEFT_GRAPH_FILE_VERSION 1
+#define WEFT_PROGRAM_FILE_VERSION 2  /* 2: the program's data (kernels, lanes, phases), not recompiled on load */
+
 /* Writes magic, version, body and checksum to path atomically. */
 weft_status weft_file_write(const char *path, const char magic[8], uint32_t version, const weft_buf *body, weft_err *err);
 /* Reads path, checks magic, version and checksum; body points into *file (caller frees *file). */

@@ -51,6 +51,28 @@ void weft_report_add_stats(cJSON *r, const weft_program *p, const weft_sim_stats
     }
 }
 
+void weft_report_add_kernels(cJSON *r, const weft_program *p, const weft_kernel_time *times, int passes) {
+    static const char *const kinds[] = {"gemm", "stream", "whole"};
+    cJSON *ks = cJSON_AddArrayToObject(r, "kernels");
+    for (int i = 0; i < p->n && ks; i++) {
+        const weft_kernel *k = &p->k[i];
+        const weft_node *n = &p->graph->nodes[k->node];
+        cJSON *o = cJSON_CreateObject();
+        if (!o) break;
+        cJSON_AddStringToObject(o, "node", n->name);
+        cJSON_AddStringToObject(o, "op", n->op->name);
+        cJSON_AddStringToObject(o, "kind", kinds[k->kind]);
+        if (k->host >= 0) cJSON_AddNumberToObject(o, "host", k->host);
+        cJSON_AddItemToObject(o, "region", cJSON_CreateIntArray((const int[]){k->x0, k->y0, k->w, k->h}, 4));
+        cJSON_AddNumberToObject(o, "blocks", k->blocks);
+        cJSON_AddNumberToObject(o, "planned_busy_cycles", (double)k->block_cycles * k->blocks * passes);
+        cJSON_AddNumberToObject(o, "busy_cycles", (double)times[i].busy);
+        cJSON_AddNumberToObject(o, "waiting_cycles", (double)times[i].waiting);
+        cJSON_AddNumberToObject(o, "last_end_cycle", (double)times[i].last_end);
+        cJSON_AddItemToArray(ks, o);
+    }
+}
+
 weft_status weft_report_write(cJSON *r, const char *path, weft_err *err) {
     cJSON_AddNumberToObject(r, "host_peak_rss_bytes", (double)weft_report_peak_rss());
     char *txt = cJSON_Print(r);

@@ -21,6 +21,7 @@
 #define WEFT_REPORT_H
 
 #include "compile/compile.h"
+#include "sim/run.h"
 
 #include <cjson/cJSON.h>
 
@@ -49,6 +50,10 @@ weft_status weft_report_heatmap(const weft_program *p, const char *path, const c
  * seconds they take (a training step may be several passes). */
 void weft_report_add_stats(cJSON *r, const weft_program *p, const weft_sim_stats *st, int64_t samples, int64_t tokens,
                            double seconds);
+/* Adds "kernels" to r: per kernel its node, op, kind, region, blocks, the plan's busy cycles
+ * (stage x blocks x passes) and the simulated busy, waiting and last-end cycles (times: (p->n),
+ * from weft_sim_detail.kernels of a run of `passes` passes). */
+void weft_report_add_kernels(cJSON *r, const weft_program *p, const weft_kernel_time *times, int passes);
 /* Adds host_peak_rss_bytes and writes r to path (WEFT_ERR_IO naming the path). */
 weft_status weft_report_write(cJSON *r, const char *path, weft_err *err);
 /* The process's peak resident memory, bytes. */

@@ -14,7 +14,7 @@ const char *__ubsan_default_options(void);
 const char *__ubsan_default_options(void) { return "halt_on_error=1:print_stacktrace=1"; }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    const char *path = weft_fuzz_file(data, size, "WEFTGRPH", 1);
+    const char *path = weft_fuzz_file(data, size, "WEFTGRPH", WEFT_GRAPH_FILE_VERSION);
     weft_err err = {0};
     weft_graph *g = (weft_graph *)1;
     weft_status s = weft_graph_load(path, &g, &err);
