@@ -151,6 +151,38 @@ TEST(io_graph_corpus_fields_checked) {
     weft_graph_free(g);
 }
 
+/* The program-file corpus (same folder): a program file's graph is checked as a graph file's;
+ * good_mlp_mesh8.weft (weft compile builtin:mlp:batch=2,in=4,hidden=8,out=3 --arch mesh-8x8 -o)
+ * loads and runs. */
+static const struct { const char *file, *why; } prog_bad[] = {
+    {"bad_prog_attr_count_huge.weft", "malformed graph"},
+    {"bad_prog_output_undeclared_input.weft", "graph output 'ghost' is an input value the graph does not declare"},
+    {"bad_prog_numel_overflow.weft", "value 'x': tensor of shape (4294967296, 4294967296)"},
+};
+
+TEST(io_program_corpus_fields_checked) {
+    char path[1200];
+    for (size_t i = 0; i < sizeof prog_bad / sizeof *prog_bad; i++) {
+        snprintf(path, sizeof path, "%s/tests/corpus/graph/%s", weft_test_srcdir(), prog_bad[i].file);
+        weft_err err = {0};
+        weft_graph *g = NULL;
+        weft_program *p = NULL;
+        weft_status s = weft_program_load(path, &g, &p, &err);
+        if (s == WEFT_OK || g || p || !strstr(err.msg, path) || !strstr(err.msg, prog_bad[i].why))
+            weft_test_fail(__FILE__, __LINE__, "%s: status %d, expected a refusal saying '%s': %s", prog_bad[i].file, s,
+                           prog_bad[i].why, err.msg);
+        weft_program_free(p);
+        weft_graph_free(g);
+    }
+    snprintf(path, sizeof path, "%s/tests/corpus/graph/good_mlp_mesh8.weft", weft_test_srcdir());
+    weft_err err = {0};
+    weft_graph *g = NULL;
+    weft_program *p = NULL;
+    CHECK_OK(weft_program_load(path, &g, &p, &err), &err);
+    weft_program_free(p);
+    weft_graph_free(g);
+}
+
 /* Through the graph API: an output that is an input value never declared (nothing would feed it:
  * the executor copied from NULL) does not verify. */
 TEST(io_api_undeclared_input_does_not_verify) {

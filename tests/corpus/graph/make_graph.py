@@ -90,11 +90,11 @@ write("bad_ints_count_huge.wgraph",
 write("bad_trailing_bytes.wgraph", relu + b"\0" * 16)
 
 
-# program files ("WEFTPROG", version 1): the machine's JSON, u64 max_blocks, the graph, the
+# program files ("WEFTPROG", version 2): the machine's JSON, u64 blocks, the graph, the
 # placement. These are refused before the placement is read, so they carry none.
 def write_prog(fname, body):
     arch = open(os.path.join(HERE, "..", "arch", "good_mesh_8x8.json")).read()
-    f = b"WEFTPROG" + u64(1) + s(arch) + u64(0) + body
+    f = b"WEFTPROG" + u64(2) + s(arch) + u64(1) + body
     with open(os.path.join(HERE, fname), "wb") as out:
         out.write(f + u64(fnv64(f)))
 
