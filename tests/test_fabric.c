@@ -31,13 +31,20 @@ static void make_inputs(const weft_graph *g, weft_tensor *in, const weft_tensor 
 /* Compiles spec for arch, runs it grouped and per-PE, and compares with the reference executor
  * (relative 1e-4, absolute 1e-5); grouped and per-PE must agree bit for bit and in cycles, and a
  * second run must repeat the first. */
+static void check_graph(weft_graph *g, const char *spec, const char *arch_name);
+
 static void check_model(const char *spec, const char *arch_name) {
     weft_err err = {0};
     weft_graph *g = NULL;
+    CHECK_OK(weft_model_load(spec, &g, &err), &err);
+    if (g) check_graph(g, spec, arch_name);
+}
+
+/* check_model's checks on graph g (freed here), named spec in messages. */
+static void check_graph(weft_graph *g, const char *spec, const char *arch_name) {
+    weft_err err = {0};
     weft_arch arch;
     CHECK_OK(weft_arch_preset(arch_name, &arch, &err), &err);
-    CHECK_OK(weft_model_load(spec, &g, &err), &err);
-    if (!g) return;
     weft_program *p = NULL;
     weft_compile_opts o = {0};
     CHECK_OK(weft_compile(g, &arch, &o, &p, &err), &err);
@@ -74,6 +81,60 @@ static void check_model(const char *spec, const char *arch_name) {
     CHECK(s1.sram_bytes_max > 0 && s1.sram_bytes_max <= weft_arch_tile_sram(&arch));  /* per tile, averaged over a column pattern */
     CHECK(s1.link_load_max > 0 && s1.link_load_max <= 1.0);
     for (int i = 0; i < g->n_inputs; i++) weft_tensor_free(&in[i]);
+    weft_program_free(p);
+    weft_graph_free(g);
+}
+
+/* A DenseNet-style graph: layer i reads the concatenation of the input and every earlier
+ * layer's output (x and y_1 .. y_{i-1}, 8 features each): Y_i = Relu(Concat(...) W_i), W_i of
+ * (8 i, 8); the output is the concatenation of all. Every layer's output fans out to all later
+ * layers. */
+static weft_graph *dense_graph(int layers) {
+    weft_err err = {0};
+    weft_graph *g = weft_graph_new("dense");
+    int outs[64], n = 0;
+    outs[n++] = weft_graph_input(g, "x", WEFT_F32, WEFT_SHAPE(16, 8));
+    weft_attr axis = {.name = "axis", .type = WEFT_ATTR_INT, .i = 1};
+    for (int i = 1; i <= layers; i++) {
+        char nm[64];
+        int cat = outs[0], y, w;
+        if (n > 1) {
+            snprintf(nm, sizeof nm, "cat%d", i);
+            CHECK_OK(weft_graph_node(g, "Concat", nm, outs, n, &axis, 1, &cat, 1, &err), &err);
+        }
+        float wv[64 * 8 * 8];
+        for (int k = 0; k < 8 * n * 8; k++) wv[k] = 0.3f * sinf(0.7f * (float)(k + 13 * i));
+        snprintf(nm, sizeof nm, "w%d", i);
+        w = weft_graph_param(g, nm, WEFT_F32, WEFT_SHAPE(8 * n, 8), wv);
+        snprintf(nm, sizeof nm, "mm%d", i);
+        CHECK_OK(weft_graph_node(g, "MatMul", nm, (int[]){cat, w}, 2, NULL, 0, &y, 1, &err), &err);
+        snprintf(nm, sizeof nm, "relu%d", i);
+        CHECK_OK(weft_graph_node(g, "Relu", nm, &y, 1, NULL, 0, &outs[n++], 1, &err), &err);
+    }
+    int all;
+    CHECK_OK(weft_graph_node(g, "Concat", "all", outs, n, &axis, 1, &all, 1, &err), &err);
+    weft_graph_output(g, all);
+    return g;
+}
+
+/* Densely connected graphs route within the channel budget and match the reference; where the
+ * budget is too small, the error names the edge, the link and why. */
+TEST(fabric_dense_graph_routes_or_names_the_edge) {
+    check_graph(dense_graph(8), "dense:8", "mesh-32x32");
+    check_graph(dense_graph(8), "dense:8", "wse2-mini");
+    weft_err err = {0};
+    weft_arch a;
+    CHECK_OK(weft_arch_preset("mesh-32x32", &a, &err), &err);
+    a.channels = 4;  /* two kept inside regions, two for edges */
+    weft_graph *g = dense_graph(8);
+    weft_program *p = NULL;
+    weft_compile_opts o = {0};
+    weft_status s = weft_compile(g, &a, &o, &p, &err);
+    CHECK(s == WEFT_ERR_NOMEM || s == WEFT_ERR_UNSUPPORTED || s == WEFT_ERR_INVALID);
+    CHECK(p == NULL);
+    printf("    4 channels: %s\n", err.msg);
+    if (!strstr(err.msg, "routing: the edge from '") || !strstr(err.msg, "channels"))
+        weft_test_fail(__FILE__, __LINE__, "expected the edge that could not be routed and why, got: %s", err.msg);
     weft_program_free(p);
     weft_graph_free(g);
 }
