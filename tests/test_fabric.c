@@ -343,3 +343,37 @@ TEST(fabric_sn30_runs_the_suite) {
     weft_program_free(p);
     weft_graph_free(g);
 }
+
+/* The compiler reports its progress: every plan it tries, each pass it starts, in order. */
+typedef struct { int calls, last_plan, plans, placing, routing, bad; } progress_log;
+
+static void log_progress(void *ctx, int plan, int plans, int blocks, const char *pass) {
+    progress_log *l = ctx;
+    l->calls++;
+    if (plan < l->last_plan || plan < 1 || plan > plans || blocks < 1) l->bad++;
+    l->last_plan = plan;
+    l->plans = plans;
+    l->placing += !strcmp(pass, "placing");
+    l->routing += !strcmp(pass, "routing");
+}
+
+TEST(fabric_compile_reports_progress) {
+    weft_err err = {0};
+    weft_graph *g = NULL;
+    weft_arch a;
+    CHECK_OK(weft_arch_preset("wse2-mini", &a, &err), &err);
+    CHECK_OK(weft_model_load("builtin:gpt:layers=1,dim=32,heads=2,vocab=32,seq=64", &g, &err), &err);
+    for (int timing = 0; timing < 2 && g; timing++) {
+        progress_log l = {0};
+        weft_compile_opts o = {.timing_only = timing, .progress = log_progress, .progress_ctx = &l};
+        weft_program *p = NULL;
+        CHECK_OK(weft_compile(g, &a, &o, &p, &err), &err);
+        CHECK_INT(l.bad, 0);
+        CHECK_INT(l.plans, timing ? 3 : 4);  /* 16, 32, 64 blocks; with weights the chosen one again */
+        CHECK_INT(l.last_plan, l.plans);
+        CHECK_INT(l.placing, l.plans);
+        CHECK_INT(l.routing, l.plans);
+        weft_program_free(p);
+    }
+    weft_graph_free(g);
+}

@@ -389,6 +389,12 @@ static bool is_program_file(const char *path) {
  * recompiles and checks the stored placement). */
 /* Loads or compiles the program; with shapes_only (a compile that writes no program file, a
  * timing-only run) a built-in's parameters stay zero and the GEMM tiles get no weights. */
+/* The compiler's progress on a terminal: one line, rewritten in place. */
+static void show_progress(void *ctx, int plan, int plans, int blocks, const char *pass) {
+    fprintf(stderr, "\r\033[Kcompiling for %s: plan %d of %d (%d blocks): %s", (const char *)ctx, plan, plans, blocks, pass);
+    fflush(stderr);
+}
+
 static int load_program(const fabric_args *a, bool shapes_only, weft_graph **g, weft_program **p) {
     weft_err err = {0};
     if (is_program_file(a->model)) {
@@ -413,7 +419,10 @@ static int load_program(const fabric_args *a, bool shapes_only, weft_graph **g, 
         weft_train_free(t);
     } else if ((shapes_only ? weft_model_load_shapes : weft_model_load)(a->model, g, &err)) return die(&err);
     weft_compile_opts o = {.max_blocks = a->blocks, .timing_only = shapes_only};
-    if (weft_compile(*g, &arch, &o, p, &err)) { weft_graph_free(*g); return die(&err); }
+    if (isatty(STDERR_FILENO)) o.progress = show_progress, o.progress_ctx = arch.name;
+    weft_status s = weft_compile(*g, &arch, &o, p, &err);
+    if (o.progress) fputs("\r\033[K", stderr);
+    if (s) { weft_graph_free(*g); return die(&err); }
     return 0;
 }
 

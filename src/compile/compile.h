@@ -21,8 +21,12 @@
 typedef struct {
     int max_blocks;             /* blocks the stream is cut into (0: the compiler chooses 16, 32 or 64) */
     const char *mode;           /* NULL or "auto": the compiler chooses; else a mode's name */
-    bool quiet;                 /* no progress on stderr */
     bool timing_only;           /* the program will only be timed: GEMM tiles get no weights */
+    /* Called as the compiler works (NULL: not called): the plan it is on (`plan` of `plans`, each
+     * a block count it tries) and the pass it starts ("lowering", "placing", "routing"). The
+     * library prints nothing itself; `weft compile` and `weft run` show it on a terminal. */
+    void (*progress)(void *ctx, int plan, int plans, int blocks, const char *pass);
+    void *progress_ctx;
 } weft_compile_opts;
 
 weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, weft_program **out,

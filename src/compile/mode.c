@@ -11,14 +11,16 @@
 typedef struct {
     const char *name;
     bool (*supports)(const weft_program *p);
-    weft_status (*plan)(weft_program *p, weft_err *err);
+    weft_status (*plan)(weft_program *p, const weft_progress *pr, weft_err *err);
 } weft_mode;
 
 static bool pipelined_supports(const weft_program *p) { (void)p; return true; }
 
 /* Pipelined: place every region, route every edge, one phase holding every kernel. */
-static weft_status pipelined_plan(weft_program *p, weft_err *err) {
+static weft_status pipelined_plan(weft_program *p, const weft_progress *pr, weft_err *err) {
+    weft_progress_say(pr, "placing");
     weft_status s = weft_pass_place(p, err);
+    weft_progress_say(pr, "routing");
     if (!s) s = weft_pass_route(p, err);
     if (s) return s;
     p->phases = weft_xcalloc(1, sizeof *p->phases);
@@ -31,8 +33,8 @@ static const weft_mode modes[] = {
     {"pipelined", pipelined_supports, pipelined_plan},
 };
 
-static weft_status compile_one(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, weft_program **out,
-                               weft_err *err);
+static weft_status compile_one(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, int plan, int plans,
+                               weft_program **out, weft_err *err);
 static weft_status lowered(const weft_graph *g, const weft_arch *a, int blocks, bool weights, weft_program **out, weft_err *err);
 
 /* The planner's objective, as place.c's: one pass's latency and seven steady-state periods. */
@@ -40,7 +42,7 @@ static double objective(const weft_program *p) { return (double)p->predicted_cyc
 
 /* Without --blocks, the compiler chooses how finely the stream is cut: 16, 32 and 64 blocks (at
  * most the stream's extent) are planned without weights, and the one whose objective is least
- * is compiled for real. Finer blocks fill the pipeline faster and hold less SRAM; coarser ones
+ * is compiled for real (a timing-only compile keeps it as planned). Finer blocks fill the pipeline faster and hold less SRAM; coarser ones
  * pay less per-block overhead. Finer than 64 is not tried unasked (--blocks N): each doubling
  * doubles the simulation's events. */
 weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, weft_program **out,
@@ -48,7 +50,7 @@ weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_com
     static const weft_compile_opts none = {0};
     if (!o) o = &none;
     *out = NULL;
-    if (o->max_blocks > 0) return compile_one(g, a, o, out, err);
+    if (o->max_blocks > 0) return compile_one(g, a, o, 1, 1, out, err);
     weft_status s = weft_graph_verify(g, err);
     if (s) return s;
     int64_t len = 0;  /* the stream's extent, as lower.c chooses it */
@@ -56,34 +58,43 @@ weft_status weft_compile(const weft_graph *g, const weft_arch *a, const weft_com
         if (g->vals[g->inputs[i]].shape.ndim == 2 && g->vals[g->inputs[i]].dtype == WEFT_I64) len = g->vals[g->inputs[i]].shape.d[1];
     for (int i = 0; i < g->n_inputs && !len; i++)
         if (g->vals[g->inputs[i]].shape.ndim >= 1) len = g->vals[g->inputs[i]].shape.d[0];
-    int best = 0;
+    int best = 0, plans = 1;
     double best_obj = 0;
     weft_err first = {0};
-    for (int b = 16; b <= 64; b *= 2) {
+    weft_program *kept = NULL;  /* a timing-only compile keeps its best plan */
+    for (int b = 32; b <= 64 && b / 2 < len; b *= 2) plans++;
+    int total = o->timing_only ? plans : plans + 1;  /* with weights: the chosen plan again */
+    for (int b = 16, plan = 1; b <= 64; b *= 2, plan++) {
         if (b > 16 && b / 2 >= len) break;  /* the stream has no more blocks to give */
         weft_compile_opts t = *o;
         t.max_blocks = b;
         t.timing_only = true;
         weft_program *p = NULL;
         weft_err e = {0};
-        if (compile_one(g, a, &t, &p, &e)) {
+        if (compile_one(g, a, &t, plan, total, &p, &e)) {
             if (!first.status) first = e;
             continue;
         }
-        if (!best || objective(p) < best_obj) { best = b; best_obj = objective(p); }
+        if (!best || objective(p) < best_obj) {
+            best = b;
+            best_obj = objective(p);
+            if (o->timing_only) { weft_program_free(kept); kept = p; p = NULL; }
+        }
         weft_program_free(p);
     }
     if (!best) {
         *err = first;
         return first.status;
     }
+    if (kept) { *out = kept; return WEFT_OK; }
     weft_compile_opts t = *o;
     t.max_blocks = best;
-    return compile_one(g, a, &t, out, err);
+    return compile_one(g, a, &t, total, total, out, err);
 }
 
-static weft_status compile_one(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, weft_program **out,
-                               weft_err *err) {
+/* One compile with o->max_blocks blocks: plan `plan` of `plans` (for the progress callback). */
+static weft_status compile_one(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, int plan, int plans,
+                               weft_program **out, weft_err *err) {
     *out = NULL;
     weft_lowering_check();
     weft_status s = weft_graph_verify(g, err);
@@ -100,11 +111,13 @@ static weft_status compile_one(const weft_graph *g, const weft_arch *a, const we
             return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "execution mode '%s': weft has only 'pipelined' so far", o->mode);
     }
     weft_program *p = NULL;
+    weft_progress pr = {o->progress, o->progress_ctx, plan, plans, o->max_blocks};
+    weft_progress_say(&pr, "lowering");
     s = lowered(g, a, o->max_blocks, !o->timing_only, &p, err);
     if (!s) p->mode = mode->name;
     if (!s && !mode->supports(p))
         s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "execution mode '%s' cannot run this model on %s", mode->name, a->name);
-    if (!s) s = mode->plan(p, err);
+    if (!s) s = mode->plan(p, &pr, err);
     if (s) { weft_program_free(p); return s; }  /* NULL-safe */
     weft_pass_finish(p);
     *out = p;

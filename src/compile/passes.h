@@ -44,6 +44,17 @@ bool weft_compile_is_const(const weft_program *p, int v);
 int weft_compile_sax(const weft_program *p, int v);  /* stream axis of v, -1 for constants */
 int weft_compile_norm_axis(int64_t a, int rank);
 
+/* The progress callback of weft_compile_opts, with the plan it is on. */
+typedef struct {
+    void (*fn)(void *ctx, int plan, int plans, int blocks, const char *pass);
+    void *ctx;
+    int plan, plans, blocks;
+} weft_progress;
+
+static inline void weft_progress_say(const weft_progress *pr, const char *pass) {
+    if (pr && pr->fn) pr->fn(pr->ctx, pr->plan, pr->plans, pr->blocks, pass);
+}
+
 /* ---- passes ---- */
 weft_status weft_pass_lower(weft_program *p, int max_blocks, bool weights, weft_err *err); /* lower.c */
 weft_status weft_pass_load_weights(weft_program *p, weft_err *err);               /* lower.c */
