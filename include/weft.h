@@ -200,6 +200,7 @@ typedef struct {
     int64_t sram_bytes_max;    /* per tile, planned buffers plus blocks that waited at run time */
     double sram_bytes_mean;    /* over the tiles in use */
     double link_load_max;      /* busiest link's occupied cycles / cycles */
+    int64_t link_busiest;      /* that link: (y * width + x) * 4 + direction (0 east, 1 west, 2 north, 3 south) */
     double link_load_mean;     /* over all links of the mesh */
     uint64_t messages, bytes_moved, byte_hops, events;
     /* the steady state: passes stream back to back, as the machines are fed */

@@ -211,8 +211,13 @@ TEST(report_trace_slices_sum_to_busy) {
     d.kernels = kt;
     weft_trace *t = weft_trace_open(p, path, &d, &err);
     CHECK(t != NULL);
-    weft_sim_opts o = {.timing_only = true, .detail = &d};
+    weft_sim_opts o = {.timing_only = true, .passes = 2, .detail = &d};
     weft_sim_stats st;
+    {   /* the busiest link, from a first run */
+        weft_sim_opts pre = {.timing_only = true, .passes = 2};
+        CHECK_OK(weft_sim_run(p, NULL, 0, NULL, g->n_outputs, &pre, &st, &err), &err);
+        if (t) weft_trace_watch_link(t, &d, st.link_busiest);
+    }
     CHECK_OK(weft_sim_run(p, NULL, 0, NULL, g->n_outputs, &o, &st, &err), &err);
     CHECK_OK(weft_trace_close(t, path, &err), &err);
     FILE *f = fopen(path, "r");
@@ -223,13 +228,25 @@ TEST(report_trace_slices_sum_to_busy) {
     cJSON *root = cJSON_ParseWithLength(txt, n);
     CHECK(root != NULL);
     double *sum = weft_xcalloc((size_t)p->n, sizeof(double)), *last_end = weft_xcalloc((size_t)p->n, sizeof(double));
-    int names = 0, slices = 0;
-    double us = 1e6 / p->arch.clock_hz;
+    int names = 0, slices = 0, link_events = 0;
+    double us = 1e6 / p->arch.clock_hz, link_busy = 0, link_on = -1, link_last = 0;
     cJSON *ev;
     cJSON_ArrayForEach(ev, cJSON_GetObjectItem(root, "traceEvents")) {
         const char *ph = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "ph"));
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "name"));
         int tid = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "tid"));
         if (ph && !strcmp(ph, "M") && cJSON_GetObjectItem(ev, "tid")) names++;
+        if (ph && !strcmp(ph, "C") && name && !strncmp(name, "busiest link", 12)) {
+            /* the link's counter: 1 then 0, in time order; the busy runs sum to its busy cycles */
+            double ts = cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "ts"));
+            int busy = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "args"), "busy"));
+            CHECK(ts + 2e-6 >= link_last);
+            CHECK(busy == (link_on < 0));
+            if (busy) link_on = ts;
+            else { link_busy += ts - link_on; link_on = -1; }
+            link_last = ts;
+            link_events++;
+        }
         if (!ph || strcmp(ph, "X")) continue;
         CHECK(tid >= 0 && tid < p->n);
         if (tid < 0 || tid >= p->n) continue;
@@ -246,6 +263,9 @@ TEST(report_trace_slices_sum_to_busy) {
         CHECK_NEAR(sum[i] / us, (double)kt[i].busy, 1e-3 * (double)kt[i].busy + 1e-3);
     }
     CHECK_INT(slices, want);
+    CHECK(link_events >= 2 && link_on < 0);
+    double run_cycles = (double)(st.cycles + st.period_cycles);  /* the end of the second pass */
+    CHECK_NEAR(link_busy / us, st.link_load_max * run_cycles, 1e-3 * st.link_load_max * run_cycles + 1);
     cJSON_Delete(root);
     free(txt);
     free(sum);

@@ -1,7 +1,8 @@
 /* report: a Chrome trace-event / Perfetto JSON of a run (report.h), written by an observer of
  * the simulation (sim/run.h: struct weft_sim_detail). One track per region (thread id = kernel
  * index, named after its node), a complete ("X") slice per block it computed, and counters of
- * the bytes moved to and from off-chip memory. Times are microseconds at the machine's clock. */
+ * the bytes moved to and from off-chip memory and of the busiest link's occupation (when the
+ * caller names it: weft_trace_watch_link, from an earlier run's weft_sim_stats.link_busiest). Times are microseconds at the machine's clock. */
 #include "report/report.h"
 #include "sim/run.h"
 
@@ -10,10 +11,14 @@
 
 struct weft_trace {
     const weft_program *p;
-    FILE *f;
+    weft_atomic file;                /* the trace is renamed into place when closed */
+    FILE *f;                         /* file.f */
     bool first;
     double us_per_cycle;
     double offchip_in, offchip_out;  /* bytes so far */
+    char link_name[96];              /* the watched link's counter, "" when none */
+    uint64_t busy_start, busy_end;   /* its current run of back-to-back occupations */
+    bool busy_open;
     weft_status status;
 };
 
@@ -39,14 +44,46 @@ static void on_transfer(void *ctx, int src, int dst, uint64_t bytes, uint64_t se
             src < 0 ? "in" : "out", (double)(src < 0 ? sent : arrived) * t->us_per_cycle, *total);
 }
 
-weft_trace *weft_trace_open(const weft_program *p, const char *path, struct weft_sim_detail *d, weft_err *err) {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        weft_err_set(err, WEFT_ERR_IO, "%s: cannot write the trace: %s", path, strerror(errno));
-        return NULL;
+/* The watched link's counter: 1 while occupied, 0 while idle; occupations back to back are
+ * one run. */
+static void flush_link(weft_trace *t) {
+    if (!t->busy_open) return;
+    sep(t);
+    fprintf(t->f, "{\"name\":\"%s\",\"ph\":\"C\",\"pid\":1,\"ts\":%.6f,\"args\":{\"busy\":1}},\n", t->link_name,
+            (double)t->busy_start * t->us_per_cycle);
+    fprintf(t->f, "{\"name\":\"%s\",\"ph\":\"C\",\"pid\":1,\"ts\":%.6f,\"args\":{\"busy\":0}}", t->link_name,
+            (double)t->busy_end * t->us_per_cycle);
+    t->busy_open = false;
+}
+
+static void on_link(void *ctx, uint64_t start, uint64_t end) {
+    weft_trace *t = ctx;
+    if (t->busy_open && start <= t->busy_end) {
+        if (end > t->busy_end) t->busy_end = end;
+        return;
     }
+    flush_link(t);
+    t->busy_start = start;
+    t->busy_end = end;
+    t->busy_open = true;
+}
+
+void weft_trace_watch_link(weft_trace *t, struct weft_sim_detail *d, int64_t link) {
+    static const char *const dirs[] = {"east", "west", "north", "south"};
+    int64_t tile = link / 4;
+    snprintf(t->link_name, sizeof t->link_name, "busiest link: (%lld, %lld) %s", (long long)(tile % t->p->arch.width),
+             (long long)(tile / t->p->arch.width), dirs[link % 4]);
+    d->link = on_link;
+    d->watch_link = link;
+}
+
+weft_trace *weft_trace_open(const weft_program *p, const char *path, struct weft_sim_detail *d, weft_err *err) {
+    weft_atomic file;
+    if (weft_atomic_open(&file, path, err)) return NULL;
+    FILE *f = file.f;
     weft_trace *t = weft_xcalloc(1, sizeof *t);
     t->p = p;
+    t->file = file;
     t->f = f;
     t->first = true;
     t->us_per_cycle = 1e6 / p->arch.clock_hz;
@@ -73,9 +110,10 @@ weft_trace *weft_trace_open(const weft_program *p, const char *path, struct weft
 
 weft_status weft_trace_close(weft_trace *t, const char *path, weft_err *err) {
     if (!t) return WEFT_OK;
+    flush_link(t);
     fputs("\n]}\n", t->f);
-    weft_status s = WEFT_OK;
-    if (ferror(t->f) | (fclose(t->f) != 0)) s = weft_err_set(err, WEFT_ERR_IO, "%s: cannot write the trace: %s", path, strerror(errno));
+    (void)path;  /* the atomic writer names it */
+    weft_status s = weft_atomic_commit(&t->file, err);  /* written whole or not at all */
     free(t);
     return s;
 }

@@ -41,8 +41,10 @@ uint64_t weft_net_send_lane(weft_net *n, uint64_t t, const weft_lane *ln, uint64
     n->messages++;
     n->bytes += bytes;
     for (int dir; (dir = weft_lane_step(ln, x, y)) >= 0;) {
-        weft_link *k = &n->links[((size_t)y * (size_t)n->width + (size_t)x) * 4 + (size_t)dir];
+        size_t l = ((size_t)y * (size_t)n->width + (size_t)x) * 4 + (size_t)dir;
+        weft_link *k = &n->links[l];
         if (k->free > head) head = k->free;  /* wait for the link */
+        if (n->on_busy && l == n->watch) n->on_busy(n->ctx, head, head + ser);
         k->free = head + ser;
         k->bytes += bytes;
         k->busy += ser;

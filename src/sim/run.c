@@ -380,6 +380,11 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     WEFT_ASSERT(p->n_phases == 1);  /* pipelined: one phase, every kernel resident */
     s.eng = weft_engine_new(handle, &s);
     weft_net_init(&s.net, ar);
+    if (s.detail && s.detail->link && s.detail->watch_link >= 0) {
+        s.net.on_busy = s.detail->link;
+        s.net.ctx = s.detail->ctx;
+        s.net.watch = (size_t)s.detail->watch_link;
+    }
     s.ks = weft_xcalloc((size_t)p->n + 1, sizeof *s.ks);
     for (int i = 0; i < p->n; i++) {
         const weft_kernel *k = &p->k[i];
@@ -518,7 +523,7 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     double load_sum = 0;
     for (size_t l = 0; l < links; l++) {
         double load = (double)s.net.links[l].busy / (double)run_end;
-        if (load > out->link_load_max) out->link_load_max = load;
+        if (load > out->link_load_max) { out->link_load_max = load; out->link_busiest = (int64_t)l; }
         load_sum += load;
     }
     out->link_load_mean = load_sum / (double)links;

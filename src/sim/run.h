@@ -38,6 +38,9 @@ struct weft_sim_detail {
     void *ctx;
     void (*task)(void *ctx, int kernel, int pass, int block, uint64_t start, uint64_t end);
     void (*transfer)(void *ctx, int src, int dst, uint64_t bytes, uint64_t sent, uint64_t arrived);
+    /* each occupation of link `watch_link` (an index as weft_sim_stats.link_busiest), in time order */
+    void (*link)(void *ctx, uint64_t start, uint64_t end);
+    int64_t watch_link;
 };
 
 /* inputs/outputs as weft_ref_run (outputs untouched when timing_only). */

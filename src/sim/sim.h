@@ -63,6 +63,10 @@ typedef struct {
     int width, height;
     weft_link *links;         /* (height, width, 4): every outgoing link, (y * width + x) * 4 + dir */
     uint64_t messages, bytes, byte_hops;
+    /* an observer of one link (NULL: none): told each time link `watch` is occupied */
+    void (*on_busy)(void *ctx, uint64_t start, uint64_t end);
+    void *ctx;
+    size_t watch;
 } weft_net;
 
 void weft_net_init(weft_net *n, const weft_arch *a);
