@@ -175,6 +175,13 @@ static weft_model_size weather_size(const weft_weather_config *c) {
     return m;
 }
 
+/* A shapes-only model (for timing) allocates its parameters (left untouched) but never an
+ * activation and never runs a reference pass: those two limits do not apply to it. */
+static weft_model_size shapes_only_size(weft_model_size m, int64_t shapes_only) {
+    if (shapes_only) m.act_bytes = m.flops = 0;
+    return m;
+}
+
 weft_status weft_model_builtin(const char *spec, weft_graph **out, weft_err *err) {
     *out = NULL;
     const char *colon = strchr(spec, ':');
@@ -196,7 +203,7 @@ weft_status weft_model_builtin(const char *spec, weft_graph **out, weft_err *err
     case KIND_MLP: {
         weft_mlp_config c = m->dflt.mlp;
         if (colon && parse_keys(m, colon + 1, &c, err)) return err->status;
-        weft_model_size size = mlp_size(&c);
+        weft_model_size size = shapes_only_size(mlp_size(&c), c.shapes_only);
         if (weft_model_check_size(&size, what, err)) return err->status;
         return weft_model_mlp(m->name, &c, out, err);
     }
@@ -210,14 +217,14 @@ weft_status weft_model_builtin(const char *spec, weft_graph **out, weft_err *err
             return weft_err_set(err, WEFT_ERR_INVALID, "builtin:%s: seq %lld exceeds the model's %lld positions", m->name,
                                 (long long)c.seq, (long long)c.positions);
         if (!c.positions) c.positions = c.seq;
-        weft_model_size size = gpt_size(&c);
+        weft_model_size size = shapes_only_size(gpt_size(&c), c.shapes_only);
         if (weft_model_check_size(&size, what, err)) return err->status;
         return weft_model_gpt(m->name, &c, out, err);
     }
     case KIND_WEATHER: {
         weft_weather_config c = m->dflt.weather;
         if (colon && parse_keys(m, colon + 1, &c, err)) return err->status;
-        weft_model_size size = weather_size(&c);
+        weft_model_size size = shapes_only_size(weather_size(&c), c.shapes_only);
         if (weft_model_check_size(&size, what, err)) return err->status;
         return weft_model_weather(m->name, &c, out, err);
     }
