@@ -188,8 +188,11 @@ typedef struct {
     struct weft_sim_detail *detail; /* NULL, or per-kernel times and an observer (sim/run.h) */
 } weft_sim_opts;
 
+enum { WEFT_BOTTLENECK_OFFCHIP = -1, WEFT_BOTTLENECK_LINK = -2 };
+
 typedef struct {
     uint64_t cycles;           /* first input byte leaving off-chip memory to the last output byte arriving */
+    uint64_t run_cycles;       /* the whole run: to the end of the last pass */
     double seconds;            /* cycles at the machine's clock */
     int64_t flops;             /* arithmetic performed by the kernels */
     double achieved_flops;     /* flops / seconds */
@@ -207,7 +210,9 @@ typedef struct {
     int passes;                /* passes simulated */
     uint64_t period_cycles;    /* between the ends of the last two passes (= cycles for one pass) */
     double passes_per_s;       /* clock / period: multiply by a pass's samples or tokens */
-    int bottleneck;            /* the kernel busiest over the run (index into the program) */
+    int bottleneck;            /* what sets the steady state's period: the busiest kernel (an index
+                                * into the program), WEFT_BOTTLENECK_LINK (link_busiest) or
+                                * WEFT_BOTTLENECK_OFFCHIP (the off-chip link) */
     double bottleneck_busy;    /* its busy cycles over all cycles of the run */
 } weft_sim_stats;
 

@@ -316,9 +316,22 @@ static void print_stats(const weft_program *p, const weft_sim_stats *st, double 
     fprintf(f, "  latency         %llu cycles = %.6g ms for one pass through the empty pipeline, at %.3g GHz\n",
             (unsigned long long)st->cycles, st->seconds * 1e3, p->arch.clock_hz * 1e-9);
     const weft_node *bn = p->n && st->bottleneck >= 0 ? &p->graph->nodes[p->k[st->bottleneck].node] : NULL;
-    if (st->bottleneck < 0)
+    if (st->bottleneck == WEFT_BOTTLENECK_OFFCHIP)
         fprintf(f, "  bottleneck      the off-chip link (%.4g GB/s), busy %.1f%% of the run\n", p->arch.offchip_bytes_per_s * 1e-9,
                 100 * st->bottleneck_busy);
+    if (st->bottleneck == WEFT_BOTTLENECK_LINK) {
+        static const char *const dirs[] = {"east", "west", "north", "south"};
+        int64_t tile = st->link_busiest / 4;
+        int kk[3], qq[3], n = weft_program_edges_on_link(p, st->link_busiest, kk, qq, 3);
+        fprintf(f, "  bottleneck      the link %s of tile (%lld, %lld), busy %.1f%% of the run, carrying %d edge%s:", dirs[st->link_busiest % 4],
+                (long long)(tile % p->arch.width), (long long)(tile / p->arch.width), 100 * st->bottleneck_busy, n, n == 1 ? "" : "s");
+        for (int j = 0; j < n && j < 3; j++) {
+            const weft_kernel *k = &p->k[kk[j]];
+            const char *from = k->dep[qq[j]] >= 0 ? p->graph->nodes[p->k[k->dep[qq[j]]].node].name : "(off-chip input)";
+            fprintf(f, "%s '%s' -> '%s'", j ? "," : "", from, p->graph->nodes[k->node].name);
+        }
+        fprintf(f, "%s\n", n > 3 ? ", ..." : "");
+    }
     if (bn)
         fprintf(f, "  bottleneck      kernel %d '%s' (%s), busy %.1f%% of the run\n", st->bottleneck, bn->name, bn->op->name,
                 100 * st->bottleneck_busy);

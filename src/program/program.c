@@ -78,3 +78,27 @@ void weft_program_print(const weft_program *p, FILE *f) {
     }
 }
 
+
+static bool lane_crosses(const weft_program *p, const weft_lane *ln, int64_t link) {
+    int x = ln->x0, y = ln->y0;
+    for (int dir; (dir = weft_lane_step(ln, x, y)) >= 0;) {
+        if (((int64_t)y * p->arch.width + x) * 4 + dir == link) return true;
+        x += dir == WEFT_DIR_EAST ? 1 : dir == WEFT_DIR_WEST ? -1 : 0;
+        y += dir == WEFT_DIR_SOUTH ? 1 : dir == WEFT_DIR_NORTH ? -1 : 0;
+    }
+    return false;
+}
+
+int weft_program_edges_on_link(const weft_program *p, int64_t link, int *kernel, int *slot, int max) {
+    int n = 0;
+    for (int i = 0; i < p->n; i++)
+        for (int q = 0; q < p->k[i].n_deps; q++) {
+            const weft_kernel *k = &p->k[i];
+            bool on = false;
+            for (int l = 0; l < k->dep_lanes[q] && !on; l++) on = lane_crosses(p, &p->lanes[k->dep_lane0[q] + l], link);
+            if (!on) continue;
+            if (n < max) kernel[n] = i, slot[n] = q;
+            n++;
+        }
+    return n;
+}

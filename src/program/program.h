@@ -135,5 +135,8 @@ bool weft_kernel_holds_whole(const weft_kernel *k);
 double weft_kernel_rate(const weft_program *p, const weft_kernel *k);
 /* Bytes of a value at its storage width. */
 int64_t weft_program_value_bytes(const weft_program *p, int v);
+/* The edges whose lanes cross link `link` ((y * width + x) * 4 + direction): up to `max` of them
+ * as (consumer kernel, dependency slot) in kernel[] and slot[]; returns how many cross it. */
+int weft_program_edges_on_link(const weft_program *p, int64_t link, int *kernel, int *slot, int max);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <stdio.h>
+#include <math.h>
 
 /* ---- numeric pass ---- */
 
@@ -93,8 +94,8 @@ static weft_status gemm_numerics(const weft_program *p, const weft_kernel *k, co
  * Passes stream back to back: the inputs of pass n + 1 leave off-chip memory right after those
  * of pass n, and every region takes its blocks in order, pass after pass. A region's unit u is
  * block u % blocks of pass u / blocks. The first pass computes the numbers; `cycles` is its
- * latency, and the interval between the last two passes' ends is the steady-state period. A
- * region that holds parameters starts a pass only after their updates of the previous pass. */
+ * latency; the steady-state period is worked out at the end (run_events). A region that holds
+ * parameters starts a pass only after their updates of the previous pass. */
 
 typedef struct {
     int consumer, slot;        /* kernel and dependency slot fed by this edge */
@@ -196,13 +197,14 @@ static int64_t block_bytes(const weft_program *p, const weft_kernel *k, int b) {
 }
 
 /* Sends `bytes` over the lanes [lane0, lane0 + n) of the program, split evenly; returns when the
- * last lane's data has arrived. */
-static uint64_t send_lanes(sim *s, uint64_t t, int lane0, int n, uint64_t bytes) {
+ * last lane's data has arrived. Within a multicast (weft_net_multicast_begin), lane l of n
+ * carries the same bytes for every consumer split n ways, so it shares the links they cross. */
+static uint64_t send_lanes(sim *s, uint64_t t, int lane0, int n, uint64_t bytes, bool multicast) {
     uint64_t last = t;
     for (int l = 0; l < n; l++) {
         uint64_t b = bytes * (uint64_t)(l + 1) / (uint64_t)n - bytes * (uint64_t)l / (uint64_t)n;
         const weft_lane *ln = &s->p->lanes[lane0 + l];
-        uint64_t at = weft_net_send_lane(&s->net, t, ln, b);
+        uint64_t at = weft_net_send_lane_tagged(&s->net, t, ln, b, multicast ? 1 + (uint32_t)(l * 128 + n) : 0);
         if (at > last) last = at;
     }
     return last;
@@ -330,16 +332,17 @@ static void on_done(sim *s, uint64_t t, int ki, int unit) {
         out_b = 0;
     }
     uint64_t bytes = (uint64_t)block_bytes(p, k, out_b);
+    weft_net_multicast_begin(&s->net);  /* the block goes to every consumer as one multicast */
     for (int c = 0; c < st->n_edges; c++) {
         const weft_kernel *dk = &p->k[st->edges[c].consumer];
         int slot = st->edges[c].slot;
-        uint64_t at = send_lanes(s, t, dk->dep_lane0[slot], dk->dep_lanes[slot], bytes);
+        uint64_t at = send_lanes(s, t, dk->dep_lane0[slot], dk->dep_lanes[slot], bytes, true);
         if (s->detail && s->detail->transfer) s->detail->transfer(s->detail->ctx, ki, st->edges[c].consumer, bytes, t, at);
         schedule(s, EV_ARRIVAL, at, st->edges[c].consumer, slot, out_unit);
     }
     if (st->to_output) {
         /* to off-chip memory at the east edge: the mesh to the edge, then the off-chip link */
-        uint64_t at = send_lanes(s, t, k->out_lane0, k->out_lanes, bytes);
+        uint64_t at = send_lanes(s, t, k->out_lane0, k->out_lanes, bytes, false);
         if (at < s->offchip_out_free) at = s->offchip_out_free;  /* the off-chip link takes one block at a time */
         at += (uint64_t)((double)bytes / weft_cost_offchip_per_cycle(&p->arch) + 0.999999);
         s->offchip_out_free = at;
@@ -353,6 +356,16 @@ static void handle(void *state, const weft_event *ev, weft_engine *e) {
     sim *s = state;
     if (ev->kind == EV_ARRIVAL) on_arrival(s, ev->time, ev->arg[0], ev->arg[1], ev->arg[2]);
     else on_done(s, ev->time, ev->arg[0], ev->arg[2]);
+}
+
+/* Whether an earlier graph-input dependency (kernel, slot) than (i, q) reads the same value:
+ * then the value's blocks went to (i, q) in that one's multicast. */
+static bool input_sent_with_earlier(const weft_program *p, int i, int q) {
+    int v = p->k[i].dep_value[q];
+    for (int i2 = 0; i2 <= i; i2++)
+        for (int q2 = 0; q2 < (i2 == i ? q : p->k[i2].n_deps); q2++)
+            if (p->k[i2].dep[q2] < 0 && p->k[i2].dep_value[q2] == v) return true;
+    return false;
 }
 
 static weft_status run_events(const weft_program *p, const weft_tensor *const *inputs, weft_tensor *outputs,
@@ -417,26 +430,31 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
             if (p->kernel_of_value[g->outputs[j]] == i) s.ks[i].to_output = true;
     }
     /* graph inputs stream from off-chip memory into the west edge, block after block, pass
-     * after pass */
+     * after pass; a value read by several kernels leaves off-chip memory once, as a multicast */
     double offchip = weft_cost_offchip_per_cycle(ar);
     double sent = 0;
     for (int pass = 0; pass < s.passes; pass++)
-        for (int i = 0; i < p->n; i++) {
-            const weft_kernel *k = &p->k[i];
-            for (int q = 0; q < k->n_deps; q++) {
-                if (k->dep[q] >= 0) continue;
-                const weft_value *v = &g->vals[k->dep_value[q]];
-                int nb = weft_value_blocks(p, k->dep_value[q]);
-                int64_t total = weft_shape_numel(&v->shape) * (int64_t)weft_dtype_size(v->dtype);
+        for (int i = 0; i < p->n; i++)
+            for (int q = 0; q < p->k[i].n_deps; q++) {
+                const weft_kernel *k = &p->k[i];
+                if (k->dep[q] >= 0 || input_sent_with_earlier(p, i, q)) continue;
+                int v = k->dep_value[q], nb = weft_value_blocks(p, v);
+                int64_t total = weft_shape_numel(&g->vals[v].shape) * (int64_t)weft_dtype_size(g->vals[v].dtype);
                 for (int b = 0; b < nb; b++) {
                     uint64_t bytes = (uint64_t)(total * (b + 1) / nb - total * b / nb);
                     sent += (double)bytes / offchip;
-                    uint64_t at = send_lanes(&s, (uint64_t)sent, k->dep_lane0[q], k->dep_lanes[q], bytes);
-                    if (s.detail && s.detail->transfer) s.detail->transfer(s.detail->ctx, -1, i, bytes, (uint64_t)sent, at);
-                    schedule(&s, EV_ARRIVAL, at, i, q, pass * nb + b);
+                    weft_net_multicast_begin(&s.net);
+                    for (int i2 = i; i2 < p->n; i2++)
+                        for (int q2 = i2 == i ? q : 0; q2 < p->k[i2].n_deps; q2++) {
+                            const weft_kernel *k2 = &p->k[i2];
+                            if (k2->dep[q2] >= 0 || k2->dep_value[q2] != v) continue;
+                            uint64_t at = send_lanes(&s, (uint64_t)sent, k2->dep_lane0[q2], k2->dep_lanes[q2], bytes, true);
+                            if (s.detail && s.detail->transfer && i2 == i && q2 == q)
+                                s.detail->transfer(s.detail->ctx, -1, i, bytes, (uint64_t)sent, at);
+                            schedule(&s, EV_ARRIVAL, at, i2, q2, pass * nb + b);
+                        }
                 }
             }
-        }
     for (int i = 0; i < p->n; i++)
         if (p->k[i].n_deps == 0) try_start(&s, i, 0);
     weft_engine_run(s.eng);
@@ -460,10 +478,43 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     memset(out, 0, sizeof *out);
     out->passes = s.passes;
     out->cycles = s.pass_end[0];
-    out->period_cycles = s.passes > 1 ? s.pass_end[s.passes - 1] - s.pass_end[s.passes - 2] : s.pass_end[0];
+    uint64_t run_end = s.pass_end[s.passes - 1] > 0 ? s.pass_end[s.passes - 1] : 1;
+    /* The steady state. A pipeline that nothing gates (inference) queues without bound (there is
+     * no back-pressure), so in the long run a pass takes the busy cycles of its busiest resource:
+     * a region, a link or the off-chip link. (The interval between the last passes' ends swings
+     * with the transients of a few passes: queues still filling, or draining at the end.) A
+     * pipeline whose updates gate the next pass (training) is bound by that loop: its period is
+     * the mean interval between pass ends, and at least the busiest resource's. */
+    double io = 0, io_in = 0, rate = weft_cost_offchip_per_cycle(ar);
+    for (int j = 0; j < g->n_outputs; j++) io += (double)weft_program_value_bytes(p, g->outputs[j]) / rate;
+    for (int j = 0; j < g->n_inputs; j++) io_in += (double)weft_program_value_bytes(p, g->inputs[j]) / rate;
+    if (io_in > io) io = io_in;
+    size_t links = (size_t)ar->width * (size_t)ar->height * 4;
+    for (size_t l = 0; l < links; l++)
+        if (s.net.links[l].busy > s.net.links[(size_t)out->link_busiest].busy) out->link_busiest = (int64_t)l;
+    out->bottleneck = 0;
+    bool gated = false;
+    for (int i = 0; i < p->n; i++) {
+        if (s.ks[i].time.busy > s.ks[out->bottleneck].time.busy) out->bottleneck = i;
+        gated |= s.ks[i].n_updates > 0;
+    }
+    double per_pass[3] = {p->n ? (double)s.ks[out->bottleneck].time.busy / s.passes : 0,
+                          (double)s.net.links[(size_t)out->link_busiest].busy / s.passes, io};
+    int worst = per_pass[1] > per_pass[0] ? 1 : 0;
+    if (per_pass[2] > per_pass[worst]) worst = 2;
+    if (worst == 1) out->bottleneck = WEFT_BOTTLENECK_LINK;
+    if (worst == 2) out->bottleneck = WEFT_BOTTLENECK_OFFCHIP;
+    out->bottleneck_busy = per_pass[worst] * s.passes / (double)run_end;
+    double period = per_pass[worst];
+    if (gated && s.passes > 1) {
+        double mean = (double)(s.pass_end[s.passes - 1] - s.pass_end[0]) / (double)(s.passes - 1);
+        if (mean > period) period = mean;
+    }
+    if (s.passes == 1) period = (double)s.pass_end[0];  /* one pass: no steady state to speak of */
+    out->period_cycles = (uint64_t)ceil(period);
     if (out->period_cycles < 1) out->period_cycles = 1;
     out->passes_per_s = ar->clock_hz / (double)out->period_cycles;
-    uint64_t run_end = s.pass_end[s.passes - 1] > 0 ? s.pass_end[s.passes - 1] : 1;
+    out->run_cycles = run_end;
     out->seconds = (double)out->cycles / ar->clock_hz;
     double busy = 0, sram_sum = 0, flops_by_arith[WEFT_ARCH_NUM_DTYPES] = {0};
     int64_t tiles_total = (int64_t)ar->width * ar->height;
@@ -495,20 +546,6 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     out->sram_bytes_mean = out->tiles_used ? sram_sum / (double)out->tiles_used : 0;
     /* in the steady state: a pass's arithmetic over the tile-cycles of one period */
     out->pe_utilization = busy / ((double)tiles_total * (double)out->period_cycles);
-    out->bottleneck = 0;
-    for (int i = 0; i < p->n; i++)
-        if (s.ks[i].time.busy > s.ks[out->bottleneck].time.busy) out->bottleneck = i;
-    out->bottleneck_busy = p->n ? (double)s.ks[out->bottleneck].time.busy / (double)run_end : 0;
-    /* the off-chip link, when moving a pass's inputs or outputs takes most of the period */
-    double io = 0, rate = weft_cost_offchip_per_cycle(ar);
-    for (int j = 0; j < g->n_outputs; j++) io += (double)weft_program_value_bytes(p, g->outputs[j]) / rate;
-    double io_in = 0;
-    for (int j = 0; j < g->n_inputs; j++) io_in += (double)weft_program_value_bytes(p, g->inputs[j]) / rate;
-    if (io_in > io) io = io_in;
-    if (io >= 0.9 * (double)out->period_cycles && io > (double)s.ks[out->bottleneck].time.busy / s.passes) {
-        out->bottleneck = -1;
-        out->bottleneck_busy = io * s.passes / (double)run_end;
-    }
     if (s.detail && s.detail->kernels)
         for (int i = 0; i < p->n; i++) s.detail->kernels[i] = s.ks[i].time;
     /* the peak of the arithmetic that does most of the program's flops */
@@ -519,13 +556,9 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     out->peak_dtype = arith_names[main_arith];
     out->peak_flops = weft_arch_peak_flops(ar, (weft_arch_dtype)main_arith) / ar->chips;
     out->achieved_flops = (double)out->flops * out->passes_per_s;  /* steady state */
-    size_t links = (size_t)ar->width * (size_t)ar->height * 4;
     double load_sum = 0;
-    for (size_t l = 0; l < links; l++) {
-        double load = (double)s.net.links[l].busy / (double)run_end;
-        if (load > out->link_load_max) { out->link_load_max = load; out->link_busiest = (int64_t)l; }
-        load_sum += load;
-    }
+    for (size_t l = 0; l < links; l++) load_sum += (double)s.net.links[l].busy / (double)run_end;
+    out->link_load_max = (double)s.net.links[(size_t)out->link_busiest].busy / (double)run_end;
     out->link_load_mean = load_sum / (double)links;
     out->messages = s.net.messages / (uint64_t)s.passes;  /* per pass */
     out->bytes_moved = s.net.bytes / (uint64_t)s.passes;

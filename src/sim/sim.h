@@ -67,6 +67,12 @@ typedef struct {
     void (*on_busy)(void *ctx, uint64_t start, uint64_t end);
     void *ctx;
     size_t watch;
+    /* the current multicast: (link, tag) pairs it has crossed and when its head did, an open
+     * hash table whose entries are valid while their generation is the current one */
+    uint64_t *mc_key, *mc_head;   /* (mc_cap) */
+    uint32_t *mc_gen;             /* (mc_cap) */
+    size_t mc_cap, mc_used;
+    uint32_t mc_cur;
 } weft_net;
 
 void weft_net_init(weft_net *n, const weft_arch *a);
@@ -78,6 +84,14 @@ uint64_t weft_net_send(weft_net *n, uint64_t t, int x0, int y0, int x1, int y1, 
 uint64_t weft_net_send_yx(weft_net *n, uint64_t t, int x0, int y0, int x1, int y1, uint64_t bytes);
 /* The same along a lane of a program (X-Y, Y-X, or X-Y-X via a column of its own). */
 uint64_t weft_net_send_lane(weft_net *n, uint64_t t, const weft_lane *ln, uint64_t bytes);
+
+/* A multicast (one producer's block to all its consumers) starts: until the next call, a lane
+ * sent with a nonzero tag over a link that a lane of the same tag already crossed in this
+ * multicast rides the copy already there (a multicast tree occupies a link once); lanes of
+ * consumers that split the block the same way carry the same bytes and share a tag. */
+void weft_net_multicast_begin(weft_net *n);
+/* weft_net_send_lane within the current multicast, with tag (0: shares nothing). */
+uint64_t weft_net_send_lane_tagged(weft_net *n, uint64_t t, const weft_lane *ln, uint64_t bytes, uint32_t tag);
 
 /* Hops on the dimension-ordered route. */
 int weft_net_hops(int x0, int y0, int x1, int y1);
