@@ -92,6 +92,7 @@ static const hostile_case catalogue[] = {
      {"cycles"}, 10},
     /* item 3: Resize to a zero-element output sized a 343 GB tap table and aborted */
     {"Resize to a zero-element output", "$W run-ref $C/onnx/crash_resize_zero_output.onnx", 0, {"(0, 1, 1, 4294967296)"}, 5},
+    {"Pad whose pads overflow the axis (fuzzer)", "$W run-ref $C/onnx/crash_pad_huge_pads.onnx", 2, {"pads (", "overflow its size"}, 5},
 };
 
 static void check_case(const hostile_case *c, int line) {

@@ -846,7 +846,9 @@ static weft_status plan_pad(const weft_op_ctx *c, pad_plan *p) {
     for (int i = 0; i < na; i++) {
         int a;
         if ((s = weft_axis(c, axv[i], r, &a))) return s;
-        int64_t b = pads[i], e = pads[i + na], d = in->d[a] + b + e;
+        int64_t b = pads[i], e = pads[i + na], d;
+        if (__builtin_add_overflow(in->d[a], b, &d) || __builtin_add_overflow(d, e, &d))  /* a fuzzed file: 2^63 - 127 */
+            return weft_node_err(c, WEFT_ERR_SHAPE, "pads (%lld, %lld) of axis %d overflow its size", (long long)b, (long long)e, a);
         if (d < 0) return weft_node_err(c, WEFT_ERR_SHAPE, "pads (%lld, %lld) crop axis %d of size %lld below zero", (long long)b,
                                         (long long)e, a, (long long)in->d[a]);
         if ((b > 0 || e > 0) && p->mode != WEFT_PAD_CONSTANT && in->d[a] == 0)
