@@ -143,6 +143,7 @@ TEST(laws_batch_small_models) {
  * the adds two rows tall (their blocks enter through two lanes). */
 TEST(laws_bf16_small_models) {
     bf16_law("builtin:gpt:layers=2,dim=64,heads=2,vocab=64,seq=32", "wse2-mini");
+    bf16_law("builtin:weather-cnn:lat=16,lon=32", "wse2-mini");
 }
 
 TEST(laws_gpt2_on_wse2) {
