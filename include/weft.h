@@ -188,7 +188,7 @@ typedef struct {
     struct weft_sim_detail *detail; /* NULL, or per-kernel times and an observer (sim/run.h) */
 } weft_sim_opts;
 
-enum { WEFT_BOTTLENECK_OFFCHIP = -1, WEFT_BOTTLENECK_LINK = -2 };
+enum { WEFT_BOTTLENECK_OFFCHIP = -1, WEFT_BOTTLENECK_LINK = -2, WEFT_BOTTLENECK_UPDATES = -3 };
 
 typedef struct {
     uint64_t cycles;           /* first input byte leaving off-chip memory to the last output byte arriving */
@@ -211,8 +211,10 @@ typedef struct {
     uint64_t period_cycles;    /* between the ends of the last two passes (= cycles for one pass) */
     double passes_per_s;       /* clock / period: multiply by a pass's samples or tokens */
     int bottleneck;            /* what sets the steady state's period: the busiest kernel (an index
-                                * into the program), WEFT_BOTTLENECK_LINK (link_busiest) or
-                                * WEFT_BOTTLENECK_OFFCHIP (the off-chip link) */
+                                * into the program), WEFT_BOTTLENECK_LINK (link_busiest),
+                                * WEFT_BOTTLENECK_OFFCHIP (the off-chip link) or
+                                * WEFT_BOTTLENECK_UPDATES (a pass waits for the last one's
+                                * optimizer updates: the step's latency) */
     double bottleneck_busy;    /* its busy cycles over all cycles of the run */
 } weft_sim_stats;
 

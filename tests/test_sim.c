@@ -54,6 +54,33 @@ TEST(sim_message_cost_on_paper) {
     weft_net_free(&n);
 }
 
+/* A multicast occupies a shared link once: two consumers east of the same tile, the second
+ * further, take their copies over the common route together; without a tag (two messages) the
+ * second waits behind the first. */
+TEST(sim_multicast_shares_the_common_route) {
+    weft_arch a;
+    weft_err err = {0};
+    CHECK_OK(weft_arch_preset("mesh-32x32", &a, &err), &err);
+    uint64_t B = 1 << 16, ser = B / (uint64_t)a.link_bytes_per_cycle;
+    weft_lane near = {.x0 = 0, .y0 = 3, .x1 = 8, .y1 = 3}, far = {.x0 = 0, .y0 = 3, .x1 = 12, .y1 = 6};
+    weft_net n;
+    weft_net_init(&n, &a);
+    weft_net_multicast_begin(&n);
+    uint64_t t1 = weft_net_send_lane_tagged(&n, 0, &near, B, 7);
+    uint64_t t2 = weft_net_send_lane_tagged(&n, 0, &far, B, 7);
+    uint64_t alone = weft_net_cost(&a, 12 + 3, B);
+    CHECK_INT(t2, alone);  /* as if it were alone: the first 8 links carried its copy already */
+    CHECK(t1 < t2);
+    uint64_t busy = 0;
+    for (size_t l = 0; l < (size_t)a.width * a.height * 4; l++) busy += n.links[l].busy;
+    CHECK_INT(busy, (12 + 3) * ser);  /* each link of the tree once */
+    weft_net_free(&n);
+    weft_net_init(&n, &a);
+    weft_net_send_lane(&n, 0, &near, B);
+    CHECK(weft_net_send_lane(&n, 0, &far, B) >= alone + ser);  /* two messages: it queues */
+    weft_net_free(&n);
+}
+
 TEST(sim_two_flows_sharing_a_link_take_twice_as_long) {
     weft_arch a;
     weft_err err = {0};

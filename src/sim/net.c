@@ -16,9 +16,13 @@ void weft_net_init(weft_net *n, const weft_arch *a) {
 
 void weft_net_free(weft_net *n) {
     free(n->links);
-    free(n->mc_key);
+    free(n->mc_link);
     free(n->mc_head);
-    free(n->mc_gen);
+    free(n->mc_start);
+    free(n->mc_len);
+    free(n->mc_tag);
+    free(n->mc_cand);
+    free(n->mc_prev);
     memset(n, 0, sizeof *n);
 }
 
@@ -35,33 +39,12 @@ uint64_t weft_net_cost(const weft_arch *a, int hops, uint64_t bytes) {
 }
 
 void weft_net_multicast_begin(weft_net *n) {
-    n->mc_used = 0;
-    if (++n->mc_cur == 0) {  /* generations wrapped: forget every entry */
-        if (n->mc_gen) memset(n->mc_gen, 0, n->mc_cap * sizeof *n->mc_gen);
+    n->mc_hops = 0;
+    n->mc_routes = 0;
+    if (++n->mc_cur == 0) {  /* generations wrapped: forget every tag */
+        memset(n->mc_gen, 0, sizeof n->mc_gen);
         n->mc_cur = 1;
     }
-}
-
-static size_t mc_slot(const weft_net *n, uint64_t key) {
-    size_t i = (size_t)((key * 0x9e3779b97f4a7c15ull) >> 20) & (n->mc_cap - 1);
-    while (n->mc_gen[i] == n->mc_cur && n->mc_key[i] != key) i = (i + 1) & (n->mc_cap - 1);
-    return i;
-}
-
-static void mc_grow(weft_net *n) {
-    size_t old_cap = n->mc_cap;
-    uint64_t *key = n->mc_key, *head = n->mc_head;
-    uint32_t *gen = n->mc_gen;
-    n->mc_cap = old_cap ? 2 * old_cap : 4096;
-    n->mc_key = weft_xcalloc(n->mc_cap, sizeof *n->mc_key);
-    n->mc_head = weft_xcalloc(n->mc_cap, sizeof *n->mc_head);
-    n->mc_gen = weft_xcalloc(n->mc_cap, sizeof *n->mc_gen);
-    for (size_t i = 0; i < old_cap; i++)
-        if (gen[i] == n->mc_cur) {
-            size_t j = mc_slot(n, key[i]);
-            n->mc_key[j] = key[i], n->mc_head[j] = head[i], n->mc_gen[j] = n->mc_cur;
-        }
-    free(key), free(head), free(gen);
 }
 
 uint64_t weft_net_send_lane(weft_net *n, uint64_t t, const weft_lane *ln, uint64_t bytes) {
@@ -77,22 +60,44 @@ uint64_t weft_net_send_lane_tagged(weft_net *n, uint64_t t, const weft_lane *ln,
     int x = ln->x0, y = ln->y0;
     n->messages++;
     n->bytes += bytes;
-    for (int dir; (dir = weft_lane_step(ln, x, y)) >= 0;) {
-        size_t l = ((size_t)y * (size_t)n->width + (size_t)x) * 4 + (size_t)dir;
-        size_t slot = 0;
-        if (tag) {
-            if (2 * (n->mc_used + 1) > n->mc_cap) mc_grow(n);
-            uint64_t key = (uint64_t)l << 24 | tag;
-            slot = mc_slot(n, key);
-            if (n->mc_gen[slot] == n->mc_cur) {
-                /* this multicast's copy already crossed the link: ride it */
-                head = n->mc_head[slot] + (uint64_t)a->hop_latency;
-                goto next;
-            }
-            n->mc_key[slot] = key, n->mc_gen[slot] = n->mc_cur;
-            n->mc_used++;
+    /* within a multicast: the earlier lanes of this tag whose routes this one follows so far (a
+     * dimension-ordered route that leaves another does not meet it again, so a shared prefix is
+     * all there is to share) */
+    int cands = 0, route = -1;
+    if (tag) {
+        if (n->mc_routes == n->mc_cap_routes) {
+            n->mc_cap_routes = n->mc_cap_routes ? 2 * n->mc_cap_routes : 64;
+            n->mc_start = weft_xrealloc(n->mc_start, (size_t)n->mc_cap_routes * sizeof *n->mc_start);
+            n->mc_len = weft_xrealloc(n->mc_len, (size_t)n->mc_cap_routes * sizeof *n->mc_len);
+            n->mc_tag = weft_xrealloc(n->mc_tag, (size_t)n->mc_cap_routes * sizeof *n->mc_tag);
+            n->mc_cand = weft_xrealloc(n->mc_cand, (size_t)n->mc_cap_routes * sizeof *n->mc_cand);
+            n->mc_prev = weft_xrealloc(n->mc_prev, (size_t)n->mc_cap_routes * sizeof *n->mc_prev);
         }
-        {
+        WEFT_ASSERT(tag < WEFT_NET_TAGS);
+        int last = n->mc_cur && n->mc_gen[tag] == n->mc_cur ? n->mc_last[tag] : -1;  /* 0: no multicast begun */
+        for (int r = last; r >= 0; r = n->mc_prev[r]) n->mc_cand[cands++] = r;
+        route = n->mc_routes++;
+        n->mc_prev[route] = last;
+        n->mc_last[tag] = route;
+        n->mc_gen[tag] = n->mc_cur;
+        n->mc_start[route] = (int)n->mc_hops;
+        n->mc_len[route] = 0;
+        n->mc_tag[route] = tag;
+    }
+    for (int dir, step = 0; (dir = weft_lane_step(ln, x, y)) >= 0; step++) {
+        size_t l = ((size_t)y * (size_t)n->width + (size_t)x) * 4 + (size_t)dir;
+        int kept = 0, ride = -1;
+        for (int c = 0; c < cands; c++) {
+            int r = n->mc_cand[c];
+            if (step < n->mc_len[r] && n->mc_link[n->mc_start[r] + step] == l) {
+                if (ride < 0) ride = r;
+                n->mc_cand[kept++] = r;
+            }
+        }
+        cands = kept;
+        if (ride >= 0) {
+            head = n->mc_head[n->mc_start[ride] + step];  /* this multicast's copy crossed it: ride it */
+        } else {
             weft_link *k = &n->links[l];
             if (k->free > head) head = k->free;  /* wait for the link */
             if (n->on_busy && l == n->watch) n->on_busy(n->ctx, head, head + ser);
@@ -100,10 +105,18 @@ uint64_t weft_net_send_lane_tagged(weft_net *n, uint64_t t, const weft_lane *ln,
             k->bytes += bytes;
             k->busy += ser;
             n->byte_hops += bytes;
-            if (tag) n->mc_head[slot] = head;
-            head += (uint64_t)a->hop_latency;
         }
-    next:
+        if (route >= 0) {
+            if (n->mc_hops == n->mc_cap_hops) {
+                n->mc_cap_hops = n->mc_cap_hops ? 2 * n->mc_cap_hops : 4096;
+                n->mc_link = weft_xrealloc(n->mc_link, n->mc_cap_hops * sizeof *n->mc_link);
+                n->mc_head = weft_xrealloc(n->mc_head, n->mc_cap_hops * sizeof *n->mc_head);
+            }
+            n->mc_link[n->mc_hops] = l;
+            n->mc_head[n->mc_hops++] = head;
+            n->mc_len[route]++;
+        }
+        head += (uint64_t)a->hop_latency;
         x += dir == WEFT_DIR_EAST ? 1 : dir == WEFT_DIR_WEST ? -1 : 0;
         y += dir == WEFT_DIR_SOUTH ? 1 : dir == WEFT_DIR_NORTH ? -1 : 0;
     }

@@ -332,11 +332,12 @@ static void on_done(sim *s, uint64_t t, int ki, int unit) {
         out_b = 0;
     }
     uint64_t bytes = (uint64_t)block_bytes(p, k, out_b);
-    weft_net_multicast_begin(&s->net);  /* the block goes to every consumer as one multicast */
+    bool multicast = st->n_edges > 1;  /* the block goes to every consumer as one multicast */
+    if (multicast) weft_net_multicast_begin(&s->net);
     for (int c = 0; c < st->n_edges; c++) {
         const weft_kernel *dk = &p->k[st->edges[c].consumer];
         int slot = st->edges[c].slot;
-        uint64_t at = send_lanes(s, t, dk->dep_lane0[slot], dk->dep_lanes[slot], bytes, true);
+        uint64_t at = send_lanes(s, t, dk->dep_lane0[slot], dk->dep_lanes[slot], bytes, multicast);
         if (s->detail && s->detail->transfer) s->detail->transfer(s->detail->ctx, ki, st->edges[c].consumer, bytes, t, at);
         schedule(s, EV_ARRIVAL, at, st->edges[c].consumer, slot, out_unit);
     }
@@ -508,7 +509,11 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     double period = per_pass[worst];
     if (gated && s.passes > 1) {
         double mean = (double)(s.pass_end[s.passes - 1] - s.pass_end[0]) / (double)(s.passes - 1);
-        if (mean > period) period = mean;
+        if (mean > period) {
+            period = mean;
+            out->bottleneck = WEFT_BOTTLENECK_UPDATES;  /* a pass waits for the last one's updates */
+            out->bottleneck_busy = 1;
+        }
     }
     if (s.passes == 1) period = (double)s.pass_end[0];  /* one pass: no steady state to speak of */
     out->period_cycles = (uint64_t)ceil(period);

@@ -51,6 +51,8 @@ uint64_t weft_engine_events(const weft_engine *e); /* events executed so far */
 
 /* ---- the network ---- */
 
+#define WEFT_NET_TAGS 8448  /* multicast tags: 1 + lane * 128 + lanes, lanes <= 64 */
+
 /* One link, one direction: its three figures side by side (one cache line holds two links). */
 typedef struct {
     uint64_t free;            /* cycle at which it is free */
@@ -67,12 +69,18 @@ typedef struct {
     void (*on_busy)(void *ctx, uint64_t start, uint64_t end);
     void *ctx;
     size_t watch;
-    /* the current multicast: (link, tag) pairs it has crossed and when its head did, an open
-     * hash table whose entries are valid while their generation is the current one */
-    uint64_t *mc_key, *mc_head;   /* (mc_cap) */
-    uint32_t *mc_gen;             /* (mc_cap) */
-    size_t mc_cap, mc_used;
-    uint32_t mc_cur;
+    /* the current multicast: the routes its lanes took, each a run of (link, head time) in
+     * mc_link / mc_head from mc_start[r] for mc_len[r] hops, with its tag */
+    size_t *mc_link;              /* (mc_cap_hops) */
+    uint64_t *mc_head;            /* (mc_cap_hops) */
+    size_t mc_hops, mc_cap_hops;
+    int *mc_start, *mc_len;       /* (mc_cap_routes) */
+    uint32_t *mc_tag;             /* (mc_cap_routes) */
+    int mc_routes, mc_cap_routes;
+    int *mc_cand;                 /* (mc_cap_routes) routes still matching the lane being sent */
+    int *mc_prev;                 /* (mc_cap_routes) the route before r with r's tag, -1 */
+    int mc_last[WEFT_NET_TAGS];   /* the last route of each tag, valid when mc_gen[tag] == mc_cur */
+    uint32_t mc_gen[WEFT_NET_TAGS], mc_cur;
 } weft_net;
 
 void weft_net_init(weft_net *n, const weft_arch *a);
@@ -90,7 +98,8 @@ uint64_t weft_net_send_lane(weft_net *n, uint64_t t, const weft_lane *ln, uint64
  * multicast rides the copy already there (a multicast tree occupies a link once); lanes of
  * consumers that split the block the same way carry the same bytes and share a tag. */
 void weft_net_multicast_begin(weft_net *n);
-/* weft_net_send_lane within the current multicast, with tag (0: shares nothing). */
+/* weft_net_send_lane within the current multicast, with tag (0: shares nothing; else below
+ * WEFT_NET_TAGS). */
 uint64_t weft_net_send_lane_tagged(weft_net *n, uint64_t t, const weft_lane *ln, uint64_t bytes, uint32_t tag);
 
 /* Hops on the dimension-ordered route. */
