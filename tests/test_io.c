@@ -130,6 +130,7 @@ static const struct { const char *file, *why; } graph_bad[] = {
     {"bad_numel_overflow_node.wgraph", "exceeds"},
     {"bad_negative_dim.wgraph", "value 'x': negative dimension"},
     {"bad_trailing_bytes.wgraph", "16 bytes after the graph's end"},
+    {"crash_node_too_few_inputs.wgraph", "0 inputs, expected 1 to 1"},  /* fuzz_graph: a NULL input reached Relu's shape rule */
 };
 
 TEST(io_graph_corpus_fields_checked) {
@@ -158,6 +159,7 @@ static const struct { const char *file, *why; } prog_bad[] = {
     {"bad_prog_attr_count_huge.weft", "malformed graph"},
     {"bad_prog_output_undeclared_input.weft", "graph output 'ghost' is an input value the graph does not declare"},
     {"bad_prog_numel_overflow.weft", "value 'x': tensor of shape (4294967296, 4294967296)"},
+    {"crash_prog_missing_required_input.weft", "required input 0 is missing"},  /* fuzz_program: MatMul's */
 };
 
 TEST(io_program_corpus_fields_checked) {

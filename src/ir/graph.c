@@ -133,12 +133,11 @@ static weft_attr *attrs_copy(const weft_attr *src, int n) {
     return a;
 }
 
-weft_status weft_graph_node(weft_graph *g, const char *opname, const char *name, const int *in, int n_in,
-                            const weft_attr *attrs, int n_attrs, int *out, int n_out, weft_err *err) {
-    const char *nm = name && *name ? name : "";
-    const weft_op_def *op = weft_op_find(opname);
-    if (!op)
-        return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "node '%s' (%s): unknown op '%s'", nm, opname, opname);
+/* A node's inputs and outputs against its op's arity: counts within bounds, every input a value
+ * or -1, and -1 only where the input is optional (variadic inputs never are). */
+static weft_status check_io(const weft_graph *g, const weft_op_def *op, const char *nm, const int *in, int n_in, int n_out,
+                            weft_err *err) {
+    const char *opname = op->name;
     if (n_in < op->min_in || (op->max_in >= 0 && n_in > op->max_in) || n_in > WEFT_MAX_IO)
         return op->max_in < 0 ? weft_err_set(err, WEFT_ERR_INVALID, "node '%s' (%s): %d inputs, expected at least %d", nm, opname, n_in, op->min_in)
                               : weft_err_set(err, WEFT_ERR_INVALID, "node '%s' (%s): %d inputs, expected %d to %d", nm, opname, n_in,
@@ -146,6 +145,23 @@ weft_status weft_graph_node(weft_graph *g, const char *opname, const char *name,
     if (n_out < op->min_out || n_out > op->max_out)
         return weft_err_set(err, WEFT_ERR_INVALID, "node '%s' (%s): %d outputs, expected %d to %d", nm, opname,
                             n_out, op->min_out, op->max_out);
+    for (int i = 0; i < n_in; i++) {
+        if (in[i] < -1 || in[i] >= g->n_vals)
+            return weft_err_set(err, WEFT_ERR_INVALID, "node '%s' (%s): input %d refers to no value", nm, opname, i);
+        if (in[i] == -1 && (i < op->min_in || op->max_in < 0))  /* variadic inputs are never optional */
+            return weft_err_set(err, WEFT_ERR_INVALID, "node '%s' (%s): required input %d is missing", nm, opname, i);
+    }
+    return WEFT_OK;
+}
+
+weft_status weft_graph_node(weft_graph *g, const char *opname, const char *name, const int *in, int n_in,
+                            const weft_attr *attrs, int n_attrs, int *out, int n_out, weft_err *err) {
+    const char *nm = name && *name ? name : "";
+    const weft_op_def *op = weft_op_find(opname);
+    if (!op)
+        return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "node '%s' (%s): unknown op '%s'", nm, opname, opname);
+    weft_status s = check_io(g, op, nm, in, n_in, n_out, err);
+    if (s) return s;
     for (int a = 0; a < n_attrs; a++) {
         /* every attribute must be one the op knows: an unknown one could change the meaning */
         if (!attrs[a].name || !*attrs[a].name)
@@ -164,12 +180,6 @@ weft_status weft_graph_node(weft_graph *g, const char *opname, const char *name,
             return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "node '%s' (%s): attribute '%s' is not supported", nm, opname,
                                 attrs[a].name);
     }
-    for (int i = 0; i < n_in; i++) {
-        if (in[i] < -1 || in[i] >= g->n_vals)
-            return weft_err_set(err, WEFT_ERR_INVALID, "node '%s' (%s): input %d refers to no value", nm, opname, i);
-        if (in[i] == -1 && (i < op->min_in || op->max_in < 0))  /* variadic inputs are never optional */
-            return weft_err_set(err, WEFT_ERR_INVALID, "node '%s' (%s): required input %d is missing", nm, opname, i);
-    }
     weft_node n = {.op = op, .n_in = n_in, .n_out = n_out, .opset = g->opset, .forward = -1};
     n.name = weft_xstrdup(nm);
     n.in = weft_xmalloc((size_t)(n_in ? n_in : 1) * sizeof(int));
@@ -179,7 +189,7 @@ weft_status weft_graph_node(weft_graph *g, const char *opname, const char *name,
     n.n_attrs = n_attrs;
 
     weft_op_ctx c;
-    weft_status s = weft_node_infer(g, &n, &c, err);
+    s = weft_node_infer(g, &n, &c, err);
     if (s) {
         free(n.name); free(n.in); free(n.out); attrs_free(n.attrs, n.n_attrs);
         return s;
@@ -256,6 +266,7 @@ weft_status weft_graph_verify(const weft_graph *g, weft_err *err) {
     }
     for (int i = 0; i < g->n_nodes && !s; i++) {
         const weft_node *n = &g->nodes[i];
+        s = check_io(g, n->op, n->name, n->in, n->n_in, n->n_out, err);  /* a graph file's nodes were not built here */
         for (int k = 0; k < n->n_in && !s; k++) {
             int v = n->in[k];
             if (v == -1) continue;
