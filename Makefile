@@ -76,6 +76,7 @@ FUZZ_TARGETS := onnx arch graph program checkpoint
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer -Iinclude -Isrc -I$(BUILD)/gen
 FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o) $(FUZZ_DIR)/gen/onnx/onnx.pb-c.o
+.SECONDARY: $(FUZZ_OBJ)  # kept between builds (make would delete them as intermediates of the pattern rule)
 
 $(FUZZ_DIR)/src/%.o: src/%.c | $(GEN)
 	@mkdir -p $(dir $@)

@@ -155,6 +155,46 @@ uint64_t weft_cost_period(weft_program *p) {
     return worst > feed ? worst : feed;
 }
 
+/* The busiest link's cycles per pass, as the simulator would count them without contention:
+ * every edge's lanes carry their share of the value once a pass (block by block), a producer's
+ * output crossing a link once for all consumers whose lane there is the same (one multicast). */
+static uint64_t link_period(const weft_program *p) {
+    const weft_arch *a = &p->arch;
+    const weft_graph *g = p->graph;
+    size_t links = (size_t)a->width * (size_t)a->height * 4;
+    uint64_t *busy = weft_try_calloc(links, sizeof *busy), *stamp = weft_try_calloc(links, sizeof *stamp), worst = 0;
+    for (int src = -1; src < p->n && busy && stamp; src++)  /* -1: the graph's inputs, then each kernel */
+        for (int i = 0; i < p->n; i++)
+            for (int q = 0; q < p->k[i].n_deps + (src == i); q++) {
+                const weft_kernel *k = &p->k[i];
+                bool out = q == k->n_deps;  /* the kernel's own lanes to the off-chip edge */
+                if (!out && k->dep[q] != src) continue;
+                int v = out ? g->nodes[k->node].out[0] : k->dep_value[q], n = out ? k->out_lanes : k->dep_lanes[q];
+                int lane0 = out ? k->out_lane0 : k->dep_lane0[q];
+                int nb = out || src < 0 ? weft_value_blocks(p, v) : weft_kernel_out_blocks(&p->k[src]);
+                double block = (double)weft_program_value_bytes(p, v) / (nb > 0 ? nb : 1);
+                for (int l = 0; l < n; l++) {
+                    const weft_lane *ln = &p->lanes[lane0 + l];
+                    uint64_t cycles = (uint64_t)nb * weft_cost_serialize(a, block / n, 1);
+                    uint64_t key = ((uint64_t)(src + 2) << 32 | (uint64_t)(v + 1) << 14 | (uint64_t)(l * 128 + n)) + 1;
+                    int x = ln->x0, y = ln->y0;
+                    for (int dir; (dir = weft_lane_step(ln, x, y)) >= 0;) {
+                        size_t li = ((size_t)y * (size_t)a->width + (size_t)x) * 4 + (size_t)dir;
+                        if (stamp[li] != key) {
+                            stamp[li] = key;
+                            busy[li] += cycles;
+                            if (busy[li] > worst) worst = busy[li];
+                        }
+                        x += dir == WEFT_DIR_EAST ? 1 : dir == WEFT_DIR_WEST ? -1 : 0;
+                        y += dir == WEFT_DIR_SOUTH ? 1 : dir == WEFT_DIR_NORTH ? -1 : 0;
+                    }
+                }
+            }
+    free(busy);
+    free(stamp);
+    return worst;  /* 0 when there was no room to count: the kernels' period stands */
+}
+
 void weft_pass_finish(weft_program *p) {
     p->tiles_used = p->sram_total = p->sram_max = 0;
     for (int i = 0; i < p->n; i++) {
@@ -168,4 +208,6 @@ void weft_pass_finish(weft_program *p) {
     }
     p->predicted_cycles = weft_cost_pass(p);
     p->predicted_period = weft_cost_period(p);
+    uint64_t links = link_period(p);  /* the simulator's period counts links too */
+    if (links > p->predicted_period) p->predicted_period = links;
 }
