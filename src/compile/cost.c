@@ -158,9 +158,15 @@ uint64_t weft_cost_period(weft_program *p) {
 /* The busiest link's cycles per pass, as the simulator would count them without contention:
  * every edge's lanes carry their share of the value once a pass (block by block), a producer's
  * output crossing a link once for all consumers whose lane there is the same (one multicast). */
+/* The graph output kernel i sends to the off-chip edge (as route.c lays its lanes), -1: none. */
+static int output_of(const weft_program *p, int i) {
+    for (int j = 0; j < p->graph->n_outputs; j++)
+        if (p->kernel_of_value[p->graph->outputs[j]] == i) return p->graph->outputs[j];
+    return -1;
+}
+
 static uint64_t link_period(const weft_program *p) {
     const weft_arch *a = &p->arch;
-    const weft_graph *g = p->graph;
     size_t links = (size_t)a->width * (size_t)a->height * 4;
     uint64_t *busy = weft_try_calloc(links, sizeof *busy), *stamp = weft_try_calloc(links, sizeof *stamp), worst = 0;
     for (int src = -1; src < p->n && busy && stamp; src++)  /* -1: the graph's inputs, then each kernel */
@@ -169,12 +175,14 @@ static uint64_t link_period(const weft_program *p) {
                 const weft_kernel *k = &p->k[i];
                 bool out = q == k->n_deps;  /* the kernel's own lanes to the off-chip edge */
                 if (!out && k->dep[q] != src) continue;
-                int v = out ? g->nodes[k->node].out[0] : k->dep_value[q], n = out ? k->out_lanes : k->dep_lanes[q];
-                int lane0 = out ? k->out_lane0 : k->dep_lane0[q];
+                int v = out ? output_of(p, i) : k->dep_value[q];
+                if (v < 0) continue;
+                weft_lane lanes[WEFT_MAX_LANES];  /* as routing will lay them (placement has none yet) */
+                int n = weft_route_edge_lanes(p, out ? i : k->dep[q], out ? -1 : i, lanes);
                 int nb = out || src < 0 ? weft_value_blocks(p, v) : weft_kernel_out_blocks(&p->k[src]);
                 double block = (double)weft_program_value_bytes(p, v) / (nb > 0 ? nb : 1);
                 for (int l = 0; l < n; l++) {
-                    const weft_lane *ln = &p->lanes[lane0 + l];
+                    const weft_lane *ln = &lanes[l];
                     uint64_t cycles = (uint64_t)nb * weft_cost_serialize(a, block / n, 1);
                     uint64_t key = ((uint64_t)(src + 2) << 32 | (uint64_t)(v + 1) << 14 | (uint64_t)(l * 128 + n)) + 1;
                     int x = ln->x0, y = ln->y0;
