@@ -4,6 +4,8 @@
  * file, must change nothing it was given (a checkpoint load leaves the trainer as it was, a failed
  * save leaves the previous checkpoint whole), and must not leak (LeakSanitizer, under make asan). */
 #include "arch/arch.h"
+#include "compile/compile.h"
+#include "sim/run.h"
 #include "io/io.h"
 #include "models/models.h"
 #include "test.h"
@@ -138,4 +140,70 @@ TEST(faults_checkpoint_load_and_save) {
     free(c.snapshot);
     weft_data_free(c.d);
     weft_train_free(c.t);
+}
+
+/* ---- compiling and simulating ---- */
+
+typedef struct { weft_graph *g; weft_arch a; bool per_pe, timing; } run_ctx;
+
+/* Compiles the graph (the compiler choosing its blocks), simulates it (the MLP with numbers, a
+ * GPT for timing: multicasts, attention's prefixes), and frees. */
+static weft_status compile_and_run(void *ctx, weft_err *err) {
+    run_ctx *c = ctx;
+    weft_program *p = NULL;
+    weft_compile_opts co = {.timing_only = c->timing};
+    weft_status s = weft_compile(c->g, &c->a, &co, &p, err);
+    if (s) return p ? weft_err_set(err, WEFT_ERR_INVALID, "a failed compile returned a program") : s;
+    if (c->timing) {
+        weft_sim_opts o = {.timing_only = true};
+        weft_sim_stats st;
+        s = weft_sim_run(p, NULL, 0, NULL, c->g->n_outputs, &o, &st, err);
+        weft_program_free(p);
+        return s;
+    }
+    float x[2 * 4] = {0.5f, -1, 2, 0.25f, 1, 1, -0.5f, 0};
+    weft_tensor in = {WEFT_F32, WEFT_SHAPE(2, 4), x, 0}, out = {0};
+    const weft_tensor *ins[] = {&in};
+    weft_sim_opts o = {.per_pe = c->per_pe};
+    weft_sim_stats st;
+    s = weft_sim_run(p, ins, 1, &out, 1, &o, &st, err);
+    weft_tensor_free(&out);
+    weft_program_free(p);
+    return s;
+}
+
+/* Every fallible allocation of compiling and simulating fails in turn: each run fails saying it
+ * ran out of memory (naming the machine, or the tensor it could not allocate) and leaks nothing. */
+TEST(faults_compile_and_simulate) {
+    weft_err err = {0};
+    run_ctx c = {0};
+    CHECK_OK(weft_model_load("builtin:mlp:batch=2,in=4,hidden=8,out=3", &c.g, &err), &err);
+    CHECK_OK(weft_arch_preset("mesh-8x8", &c.a, &err), &err);
+    for (int run = 0; run < 3 && c.g; run++) {
+        int per_pe = run == 1;
+        c.per_pe = per_pe;
+        if (run == 2) {  /* a GPT, timing only */
+            weft_graph_free(c.g);
+            c.g = NULL;
+            c.timing = true;
+            CHECK_OK(weft_model_load_shapes("builtin:gpt:layers=1,dim=32,heads=2,vocab=32,seq=16", &c.g, &err), &err);
+            CHECK_OK(weft_arch_preset("wse2-mini", &c.a, &err), &err);
+            if (!c.g) break;
+        }
+        weft_alloc_fail_at(0, false);
+        CHECK_OK(compile_and_run(&c, &err), &err);
+        int64_t k = weft_alloc_count();
+        CHECK(k > 10);
+        printf("    %s: %lld fallible allocations, each failed in turn\n", run == 2 ? "gpt, timing" : per_pe ? "mlp, per-PE" : "mlp", (long long)k);
+        for (int64_t n = 1; n <= k; n++) {
+            memset(&err, 0, sizeof err);
+            weft_alloc_fail_at(n, false);
+            weft_status s = compile_and_run(&c, &err);
+            weft_alloc_fail_at(0, false);
+            if (s == WEFT_OK) weft_test_fail(__FILE__, __LINE__, "allocation %lld of %lld failed, yet it succeeded", (long long)n, (long long)k);
+            else if (!strstr(err.msg, "out of memory") && !strstr(err.msg, "cannot allocate"))
+                weft_test_fail(__FILE__, __LINE__, "allocation %lld of %lld failed: '%s'", (long long)n, (long long)k, err.msg);
+        }
+    }
+    weft_graph_free(c.g);
 }

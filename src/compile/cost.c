@@ -165,7 +165,7 @@ static int output_of(const weft_program *p, int i) {
     return -1;
 }
 
-static uint64_t link_period(const weft_program *p) {
+static bool link_period(const weft_program *p, uint64_t *out) {
     const weft_arch *a = &p->arch;
     size_t links = (size_t)a->width * (size_t)a->height * 4;
     uint64_t *busy = weft_try_calloc(links, sizeof *busy), *stamp = weft_try_calloc(links, sizeof *stamp), worst = 0;
@@ -198,12 +198,14 @@ static uint64_t link_period(const weft_program *p) {
                     }
                 }
             }
+    bool ok = busy && stamp;
     free(busy);
     free(stamp);
-    return worst;  /* 0 when there was no room to count: the kernels' period stands */
+    *out = worst;
+    return ok;
 }
 
-void weft_pass_finish(weft_program *p) {
+weft_status weft_pass_finish(weft_program *p, weft_err *err) {
     p->tiles_used = p->sram_total = p->sram_max = 0;
     for (int i = 0; i < p->n; i++) {
         weft_kernel *k = &p->k[i];
@@ -216,6 +218,8 @@ void weft_pass_finish(weft_program *p) {
     }
     p->predicted_cycles = weft_cost_pass(p);
     p->predicted_period = weft_cost_period(p);
-    uint64_t links = link_period(p);  /* the simulator's period counts links too */
+    uint64_t links;  /* the simulator's period counts links too */
+    if (!link_period(p, &links)) return weft_pass_oom(p, "the links' load", err);
     if (links > p->predicted_period) p->predicted_period = links;
+    return WEFT_OK;
 }

@@ -23,7 +23,8 @@ static weft_status pipelined_plan(weft_program *p, const weft_progress *pr, weft
     weft_progress_say(pr, "routing");
     if (!s) s = weft_pass_route(p, err);
     if (s) return s;
-    p->phases = weft_xcalloc(1, sizeof *p->phases);
+    p->phases = weft_try_calloc(1, sizeof *p->phases);
+    if (!p->phases) return weft_pass_oom(p, "the phases", err);
     p->n_phases = 1;
     p->phases[0] = (weft_phase){.first_kernel = 0, .n_kernels = p->n};
     return WEFT_OK;
@@ -119,9 +120,14 @@ static weft_status compile_one(const weft_graph *g, const weft_arch *a, const we
         s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "execution mode '%s' cannot run this model on %s", mode->name, a->name);
     if (!s) s = mode->plan(p, &pr, err);
     if (s) { weft_program_free(p); return s; }  /* NULL-safe */
-    weft_pass_finish(p);
+    s = weft_pass_finish(p, err);
+    if (s) { weft_program_free(p); return s; }
     *out = p;
     return WEFT_OK;
+}
+
+weft_status weft_pass_oom(const weft_program *p, const char *what, weft_err *err) {
+    return weft_err_set(err, WEFT_ERR_NOMEM, "compiling for %s: out of memory (%s)", p->arch.name, what);
 }
 
 weft_status weft_program_compile(const weft_graph *g, const weft_arch *a, weft_program **out, weft_err *err) {
@@ -130,15 +136,21 @@ weft_status weft_program_compile(const weft_graph *g, const weft_arch *a, weft_p
 
 /* A fresh program for g on a, lowered (lower.c) with `blocks` blocks. */
 static weft_status lowered(const weft_graph *g, const weft_arch *a, int blocks, bool weights, weft_program **out, weft_err *err) {
-    weft_program *p = weft_xcalloc(1, sizeof *p);
+    weft_program *p = weft_try_calloc(1, sizeof *p);
+    if (!p) return weft_err_set(err, WEFT_ERR_NOMEM, "compiling for %s: out of memory (the program)", a->name);
     p->arch = *a;
     p->graph = g;
     p->mode = modes[0].name;
-    p->kernel_of_node = weft_xcalloc((size_t)(g->n_nodes + 1), sizeof(int));
-    p->folded = weft_xcalloc((size_t)g->n_vals + 1, sizeof(weft_tensor));
-    p->k = weft_xcalloc((size_t)(g->n_nodes + 1), sizeof(weft_kernel));
-    p->kernel_of_value = weft_xmalloc((size_t)(g->n_vals + 1) * sizeof(int));
-    p->stream_axis = weft_xmalloc((size_t)(g->n_vals + 1) * sizeof(int));
+    p->kernel_of_node = weft_try_calloc((size_t)(g->n_nodes + 1), sizeof(int));
+    p->folded = weft_try_calloc((size_t)g->n_vals + 1, sizeof(weft_tensor));
+    p->k = weft_try_calloc((size_t)(g->n_nodes + 1), sizeof(weft_kernel));
+    p->kernel_of_value = weft_try_malloc((size_t)(g->n_vals + 1) * sizeof(int));
+    p->stream_axis = weft_try_malloc((size_t)(g->n_vals + 1) * sizeof(int));
+    if (!p->kernel_of_node || !p->folded || !p->k || !p->kernel_of_value || !p->stream_axis) {
+        weft_status s = weft_pass_oom(p, "the kernels", err);
+        weft_program_free(p);
+        return s;
+    }
     for (int v = 0; v < g->n_vals; v++) p->kernel_of_value[v] = p->stream_axis[v] = -1;
     p->timing_only = !weights;
     weft_status s = weft_pass_lower(p, blocks, weights, err);
@@ -206,14 +218,15 @@ weft_status weft_program_adopt(const weft_graph *g, const weft_arch *a, int max_
     if (st->n_phases != 1 || st->phases[0].first_kernel != 0 || st->phases[0].n_kernels != p->n)
         BAD("%s: a pipelined program has one phase holding every kernel", where);
     if (st->channels_used < 0 || st->channels_used > a->channels) BAD("%s: channels_used %d out of range", where, st->channels_used);
-    p->lanes = weft_xmalloc(((size_t)st->n_lanes + 1) * sizeof *p->lanes);
+    p->lanes = weft_try_malloc(((size_t)st->n_lanes + 1) * sizeof *p->lanes);
+    p->phases = weft_try_calloc(1, sizeof *p->phases);
+    if (!p->lanes || !p->phases) { s = weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory (the lanes)", where); goto done; }
     memcpy(p->lanes, st->lanes, (size_t)st->n_lanes * sizeof *p->lanes);
     p->n_lanes = p->cap_lanes = st->n_lanes;
-    p->phases = weft_xcalloc(1, sizeof *p->phases);
     p->phases[0] = st->phases[0];
     p->n_phases = 1;
     p->channels_used = st->channels_used;
-    weft_pass_finish(p);  /* costs and SRAM follow from the placement */
+    s = weft_pass_finish(p, err);  /* costs and SRAM follow from the placement */
 #undef BAD
 done:
     if (s) { weft_program_free(p); return s; }

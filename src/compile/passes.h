@@ -44,6 +44,9 @@ bool weft_compile_is_const(const weft_program *p, int v);
 int weft_compile_sax(const weft_program *p, int v);  /* stream axis of v, -1 for constants */
 int weft_compile_norm_axis(int64_t a, int rank);
 
+/* A pass that cannot allocate: WEFT_ERR_NOMEM naming the machine and what it was for. */
+weft_status weft_pass_oom(const weft_program *p, const char *what, weft_err *err);
+
 /* The progress callback of weft_compile_opts, with the plan it is on. */
 typedef struct {
     void (*fn)(void *ctx, int plan, int plans, int blocks, const char *pass);
@@ -60,7 +63,7 @@ weft_status weft_pass_lower(weft_program *p, int max_blocks, bool weights, weft_
 weft_status weft_pass_load_weights(weft_program *p, weft_err *err);               /* lower.c */
 weft_status weft_pass_place(weft_program *p, weft_err *err);                      /* place.c */
 weft_status weft_pass_route(weft_program *p, weft_err *err);                      /* route.c */
-void weft_pass_finish(weft_program *p);                                           /* cost.c */
+weft_status weft_pass_finish(weft_program *p, weft_err *err);                     /* cost.c */
 
 /* sram.c: bytes kernel k needs on each tile of a pk x pn (GEMM) or t-tile region; the bytes the
  * plan may fill on a tile that holds data. */

@@ -143,8 +143,9 @@ static int by_key(const void *a, const void *b) {
     return x->key != y->key ? (x->key < y->key ? -1 : 1) : (x->kernel > y->kernel) - (x->kernel < y->kernel);
 }
 
-static void place_order(const weft_program *p, int *order) {
-    place_slot *s = weft_xcalloc((size_t)p->n + 1, sizeof *s);
+static bool place_order(const weft_program *p, int *order) {
+    place_slot *s = weft_try_calloc((size_t)p->n + 1, sizeof *s);
+    if (!s) return false;
     for (int i = 0; i < p->n; i++) {
         int node = p->k[i].node, f = p->graph->nodes[node].forward;
         s[i] = (place_slot){f >= 0 ? 2 * f + 1 : 2 * node, i};
@@ -152,6 +153,7 @@ static void place_order(const weft_program *p, int *order) {
     qsort(s, (size_t)p->n, sizeof *s, by_key);
     for (int i = 0; i < p->n; i++) order[i] = s[i].kernel;
     free(s);
+    return true;
 }
 
 /* The planner's objective for the placement now in p. */
@@ -179,14 +181,14 @@ weft_status weft_pass_place(weft_program *p, weft_err *err) {
     weft_status s = WEFT_OK;
     int64_t total = (int64_t)a->width * a->height;
     int quantum = weft_arch_column_quantum(a);
-    int64_t *need = weft_xcalloc((size_t)p->n + 1, sizeof(int64_t)), *tiles = weft_xcalloc((size_t)p->n + 1, sizeof(int64_t));
-    double *weight = weft_xcalloc((size_t)p->n + 1, sizeof(double));
-    saved_region *best = weft_xcalloc((size_t)p->n + 1, sizeof *best);
-    int *order = weft_xcalloc((size_t)p->n + 1, sizeof(int));
-    place_order(p, order);
+    int64_t *need = weft_try_calloc((size_t)p->n + 1, sizeof(int64_t)), *tiles = weft_try_calloc((size_t)p->n + 1, sizeof(int64_t));
+    double *weight = weft_try_calloc((size_t)p->n + 1, sizeof(double));
+    saved_region *best = weft_try_calloc((size_t)p->n + 1, sizeof *best);
+    int *order = weft_try_calloc((size_t)p->n + 1, sizeof(int));
+    if (!need || !tiles || !weight || !best || !order || !place_order(p, order)) s = weft_pass_oom(p, "the placement", err);
     int64_t need_sum = 0;
     double work_sum = 0;
-    for (int i = 0; i < p->n; i++) {
+    for (int i = 0; i < p->n && !s; i++) {
         if (p->k[i].host >= 0) continue;  /* in its host's region */
         need[i] = weft_sram_min_tiles(p, &p->k[i]);
         if (need[i] < 0) {

@@ -76,15 +76,24 @@ static void take_color(size_t l, void *ud) { color_walk *w = ud; w->used[l] |= 1
  * graph's j-th input. */
 typedef struct { int *start, *kernel, *slot; } consumers;
 
-static consumers find_consumers(const weft_program *p) {
+static void free_consumers(consumers *c) {
+    free(c->start);
+    free(c->kernel);
+    free(c->slot);
+}
+
+/* False when out of memory (c holds nothing then). */
+static bool find_consumers(const weft_program *p, consumers *out) {
     const weft_graph *g = p->graph;
     int ns = p->n + g->n_inputs, total = 0;
-    consumers c = {weft_xcalloc((size_t)ns + 2, sizeof(int)), NULL, NULL};
-    int *input_of = weft_xmalloc(((size_t)g->n_vals + 1) * sizeof(int));
-    for (int v = 0; v < g->n_vals; v++) input_of[v] = -1;
-    for (int j = 0; j < g->n_inputs; j++) input_of[g->inputs[j]] = j;
-    for (int pass = 0; pass < 2; pass++) {
-        int *fill = pass ? weft_xcalloc((size_t)ns + 1, sizeof(int)) : NULL;
+    consumers c = {weft_try_calloc((size_t)ns + 2, sizeof(int)), NULL, NULL};
+    int *input_of = weft_try_malloc(((size_t)g->n_vals + 1) * sizeof(int));
+    bool ok = c.start && input_of;
+    for (int v = 0; v < g->n_vals && ok; v++) input_of[v] = -1;
+    for (int j = 0; j < g->n_inputs && ok; j++) input_of[g->inputs[j]] = j;
+    for (int pass = 0; pass < 2 && ok; pass++) {
+        int *fill = pass ? weft_try_calloc((size_t)ns + 1, sizeof(int)) : NULL;
+        if (pass && !fill) { ok = false; break; }
         for (int i = 0; i < p->n; i++)
             for (int q = 0; q < p->k[i].n_deps; q++) {
                 const weft_kernel *k = &p->k[i];
@@ -97,13 +106,16 @@ static consumers find_consumers(const weft_program *p) {
             }
         if (!pass) {
             for (int s = 0; s < ns; s++) c.start[s + 1] += c.start[s];
-            c.kernel = weft_xmalloc(((size_t)total + 1) * sizeof(int));
-            c.slot = weft_xmalloc(((size_t)total + 1) * sizeof(int));
+            c.kernel = weft_try_malloc(((size_t)total + 1) * sizeof(int));
+            c.slot = weft_try_malloc(((size_t)total + 1) * sizeof(int));
+            ok = c.kernel && c.slot;
         }
         free(fill);
     }
     free(input_of);
-    return c;
+    if (!ok) free_consumers(&c), c = (consumers){0};
+    *out = c;
+    return ok;
 }
 
 /* Per link, for a lane that changes color at routers: is some link full, and taking the lowest
@@ -145,7 +157,7 @@ static void take(weft_program *p, color_walk *w, int color, int lane0, int nlane
 }
 
 /* Materializes every edge's lanes (the simulator reads them, never recomputes them). */
-static void materialize(weft_program *p) {
+static bool materialize(weft_program *p) {
     p->n_lanes = 0;
     weft_lane lanes[WEFT_MAX_LANES];
     const weft_graph *g = p->graph;
@@ -155,7 +167,8 @@ static void materialize(weft_program *p) {
             int nl = weft_route_edge_lanes(p, k->dep[q], i, lanes);
             k->dep_lane0[q] = p->n_lanes;
             k->dep_lanes[q] = nl;
-            for (int l = 0; l < nl; l++) weft_program_add_lane(p, lanes[l]);
+            for (int l = 0; l < nl; l++)
+                if (weft_program_add_lane(p, lanes[l]) < 0) return false;
         }
         k->out_lanes = 0;
         for (int j = 0; j < g->n_outputs; j++)
@@ -163,10 +176,12 @@ static void materialize(weft_program *p) {
                 int nl = weft_route_edge_lanes(p, i, -1, lanes);
                 k->out_lane0 = p->n_lanes;
                 k->out_lanes = nl;
-                for (int l = 0; l < nl; l++) weft_program_add_lane(p, lanes[l]);
+                for (int l = 0; l < nl; l++)
+                    if (weft_program_add_lane(p, lanes[l]) < 0) return false;
                 break;
             }
     }
+    return true;
 }
 
 /* Colors: a kernel's output travels to all its consumers as one multicast on one color when one
@@ -179,20 +194,22 @@ weft_status weft_pass_route(weft_program *p, weft_err *err) {
     const weft_arch *a = &p->arch;
     const weft_graph *g = p->graph;
     size_t links = (size_t)a->width * (size_t)a->height * 4;
-    color_walk w = {weft_xcalloc(links, sizeof(uint64_t)), 0, 0};
+    color_walk w = {weft_try_calloc(links, sizeof(uint64_t)), 0, 0};
     int limit = a->channels < 64 ? a->channels : 64;
     p->channels_used = WEFT_RESERVED_CHANNELS < a->channels ? WEFT_RESERVED_CHANNELS : a->channels;
     weft_status s = WEFT_OK;
-    materialize(p);
-    consumers c = find_consumers(p);
-    int cap = 16, *l0 = weft_xmalloc((size_t)cap * sizeof(int)), *nl = weft_xmalloc((size_t)cap * sizeof(int));
+    consumers c = {0};
+    int cap = 0, *l0 = NULL, *nl = NULL;
+    if (!w.used || !materialize(p) || !find_consumers(p, &c)) s = weft_pass_oom(p, "the routes", err);
     for (int src_i = 0; src_i < p->n + g->n_inputs && !s; src_i++) {
         int ne = c.start[src_i + 1] - c.start[src_i];
         if (!ne) continue;
         if (ne > cap) {
+            int *a0 = weft_try_realloc(l0, (size_t)ne * sizeof(int)), *a1 = a0 ? weft_try_realloc(nl, (size_t)ne * sizeof(int)) : NULL;
+            if (a0) l0 = a0;
+            if (a1) nl = a1;
+            if (!a0 || !a1) { s = weft_pass_oom(p, "the routes", err); break; }
             cap = ne;
-            l0 = weft_xrealloc(l0, (size_t)cap * sizeof(int));
-            nl = weft_xrealloc(nl, (size_t)cap * sizeof(int));
         }
         for (int e = 0; e < ne; e++) {
             const weft_kernel *k = &p->k[c.kernel[c.start[src_i] + e]];

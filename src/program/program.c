@@ -19,8 +19,11 @@ void weft_program_free(weft_program *p) {
 
 int weft_program_add_lane(weft_program *p, weft_lane l) {
     if (p->n_lanes == p->cap_lanes) {
-        p->cap_lanes = p->cap_lanes ? 2 * p->cap_lanes : 256;
-        p->lanes = weft_xrealloc(p->lanes, (size_t)p->cap_lanes * sizeof *p->lanes);
+        int cap = p->cap_lanes ? 2 * p->cap_lanes : 256;
+        weft_lane *lanes = weft_try_realloc(p->lanes, (size_t)cap * sizeof *p->lanes);
+        if (!lanes) return -1;
+        p->lanes = lanes;
+        p->cap_lanes = cap;
     }
     p->lanes[p->n_lanes] = l;
     return p->n_lanes++;

@@ -116,7 +116,7 @@ struct weft_program {
 void weft_program_free(weft_program *p);
 void weft_program_print(const weft_program *p, FILE *f);
 /* Appends a lane to p->lanes; returns its index. */
-int weft_program_add_lane(weft_program *p, weft_lane l);
+int weft_program_add_lane(weft_program *p, weft_lane l);  /* its index; -1: out of memory */
 
 /* Is dependency q of k needed as a prefix (blocks 0..b for block b)? Causal attention's keys and values. */
 static inline bool weft_kernel_dep_prefix(const weft_kernel *k, int q) { return k->dep_prefix[q]; }

@@ -12,6 +12,7 @@ struct weft_engine {
     entry *heap;  /* (cap) binary min-heap */
     size_t n, cap;
     uint64_t now, seq, executed;
+    bool failed;  /* an event could not be held (out of memory): the run stops */
     weft_event_handler handler;
     void *state;
     int n_obs;
@@ -26,7 +27,8 @@ static bool before(const entry *a, const entry *b) {
 }
 
 weft_engine *weft_engine_new(weft_event_handler handler, void *state) {
-    weft_engine *e = weft_xcalloc(1, sizeof(weft_engine));
+    weft_engine *e = weft_try_calloc(1, sizeof(weft_engine));
+    if (!e) return NULL;
     e->handler = handler;
     e->state = state;
     return e;
@@ -46,9 +48,13 @@ void weft_engine_observe(weft_engine *e, weft_event_observer fn, void *ctx) {
 
 void weft_engine_at(weft_engine *e, const weft_event *ev) {
     WEFT_ASSERT(ev->time >= e->now);
+    if (e->failed) return;
     if (e->n == e->cap) {
-        e->cap = e->cap ? 2 * e->cap : 1024;
-        e->heap = weft_xrealloc(e->heap, e->cap * sizeof *e->heap);
+        size_t cap = e->cap ? 2 * e->cap : 1024;
+        entry *heap = weft_try_realloc(e->heap, cap * sizeof *e->heap);
+        if (!heap) { e->failed = true; return; }
+        e->heap = heap;
+        e->cap = cap;
     }
     size_t i = e->n++;
     entry en = {*ev, e->seq++};
@@ -77,7 +83,7 @@ static entry pop(weft_engine *e) {
 }
 
 uint64_t weft_engine_run(weft_engine *e) {
-    while (e->n) {
+    while (e->n && !e->failed) {
         entry en = pop(e);
         e->now = en.ev.time;
         e->executed++;
@@ -88,4 +94,5 @@ uint64_t weft_engine_run(weft_engine *e) {
 }
 
 uint64_t weft_engine_now(const weft_engine *e) { return e->now; }
+bool weft_engine_failed(const weft_engine *e) { return e->failed; }
 uint64_t weft_engine_events(const weft_engine *e) { return e->executed; }

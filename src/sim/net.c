@@ -5,13 +5,14 @@
 
 #include <string.h>
 
-void weft_net_init(weft_net *n, const weft_arch *a) {
+bool weft_net_init(weft_net *n, const weft_arch *a) {
     memset(n, 0, sizeof *n);
     n->arch = a;
     n->width = a->width;
     n->height = a->height;
     size_t links = (size_t)a->width * (size_t)a->height * 4;
-    n->links = weft_xcalloc(links, sizeof *n->links);
+    n->links = weft_try_calloc(links, sizeof *n->links);
+    return n->links != NULL;
 }
 
 void weft_net_free(weft_net *n) {
@@ -36,6 +37,13 @@ static uint64_t serialization(const weft_arch *a, uint64_t bytes) {
 
 uint64_t weft_net_cost(const weft_arch *a, int hops, uint64_t bytes) {
     return 2 * (uint64_t)a->ramp_latency + (uint64_t)hops * (uint64_t)a->hop_latency + serialization(a, bytes);
+}
+
+/* Grows *p to n elements of `size` bytes; false (and *p as it was) when out of memory. */
+static bool grow(void **p, size_t n, size_t size) {
+    void *q = weft_try_realloc(*p, n * size);
+    if (q) *p = q;
+    return q != NULL;
 }
 
 void weft_net_multicast_begin(weft_net *n) {
@@ -64,15 +72,15 @@ uint64_t weft_net_send_lane_tagged(weft_net *n, uint64_t t, const weft_lane *ln,
      * dimension-ordered route that leaves another does not meet it again, so a shared prefix is
      * all there is to share) */
     int cands = 0, route = -1;
+    if (tag && n->mc_routes == n->mc_cap_routes) {
+        size_t cap = n->mc_cap_routes ? 2 * (size_t)n->mc_cap_routes : 64;
+        bool ok = grow((void **)&n->mc_start, cap, sizeof *n->mc_start) && grow((void **)&n->mc_len, cap, sizeof *n->mc_len) &&
+                  grow((void **)&n->mc_tag, cap, sizeof *n->mc_tag) && grow((void **)&n->mc_cand, cap, sizeof *n->mc_cand) &&
+                  grow((void **)&n->mc_prev, cap, sizeof *n->mc_prev);
+        if (ok) n->mc_cap_routes = (int)cap;
+        else n->failed = true, tag = 0;  /* sent without sharing; the run reports the failure */
+    }
     if (tag) {
-        if (n->mc_routes == n->mc_cap_routes) {
-            n->mc_cap_routes = n->mc_cap_routes ? 2 * n->mc_cap_routes : 64;
-            n->mc_start = weft_xrealloc(n->mc_start, (size_t)n->mc_cap_routes * sizeof *n->mc_start);
-            n->mc_len = weft_xrealloc(n->mc_len, (size_t)n->mc_cap_routes * sizeof *n->mc_len);
-            n->mc_tag = weft_xrealloc(n->mc_tag, (size_t)n->mc_cap_routes * sizeof *n->mc_tag);
-            n->mc_cand = weft_xrealloc(n->mc_cand, (size_t)n->mc_cap_routes * sizeof *n->mc_cand);
-            n->mc_prev = weft_xrealloc(n->mc_prev, (size_t)n->mc_cap_routes * sizeof *n->mc_prev);
-        }
         WEFT_ASSERT(tag < WEFT_NET_TAGS);
         int last = n->mc_cur && n->mc_gen[tag] == n->mc_cur ? n->mc_last[tag] : -1;  /* 0: no multicast begun */
         for (int r = last; r >= 0; r = n->mc_prev[r]) n->mc_cand[cands++] = r;
@@ -106,12 +114,12 @@ uint64_t weft_net_send_lane_tagged(weft_net *n, uint64_t t, const weft_lane *ln,
             k->busy += ser;
             n->byte_hops += bytes;
         }
+        if (route >= 0 && n->mc_hops == n->mc_cap_hops) {
+            size_t cap = n->mc_cap_hops ? 2 * n->mc_cap_hops : 4096;
+            if (grow((void **)&n->mc_link, cap, sizeof *n->mc_link) && grow((void **)&n->mc_head, cap, sizeof *n->mc_head)) n->mc_cap_hops = cap;
+            else n->failed = true, route = -1;
+        }
         if (route >= 0) {
-            if (n->mc_hops == n->mc_cap_hops) {
-                n->mc_cap_hops = n->mc_cap_hops ? 2 * n->mc_cap_hops : 4096;
-                n->mc_link = weft_xrealloc(n->mc_link, n->mc_cap_hops * sizeof *n->mc_link);
-                n->mc_head = weft_xrealloc(n->mc_head, n->mc_cap_hops * sizeof *n->mc_head);
-            }
             n->mc_link[n->mc_hops] = l;
             n->mc_head[n->mc_hops++] = head;
             n->mc_len[route]++;

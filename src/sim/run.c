@@ -39,7 +39,12 @@ static weft_status gemm_numerics(const weft_program *p, const weft_kernel *k, co
     const float *xv = X.data, *w = k->weight.data;
     float *yv = Y.data;
     int64_t M = k->M, K = k->K, N = k->N;
-    float *partial = weft_xcalloc((size_t)(M * N > 0 ? M * N : 1), sizeof(float));
+    float *partial = weft_try_calloc((size_t)(M * N > 0 ? M * N : 1), sizeof(float));
+    if (!partial) {
+        weft_tensor_free(&X);
+        weft_tensor_free(&Y);
+        return weft_err_set(err, WEFT_ERR_NOMEM, "node '%s': out of memory for the partial sums", n->name);
+    }
     /* Tile (i, j) computes X[:, K block i] . W[K block i, N block j]; the column's chain adds the
      * partials in order i = 0, 1, ... pk-1. */
     for (int i = 0; i < k->pk; i++) {
@@ -377,9 +382,56 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     sim s = {.p = p, .per_pe = o->per_pe, .numerics = numerics, .err = err, .detail = o->detail};
     s.passes = o->passes > 0 ? o->passes : 3;
     if (s.passes > 64) s.passes = 64;
-    s.pass_end = weft_xcalloc((size_t)s.passes, sizeof(uint64_t));
-    s.val = weft_xcalloc((size_t)g->n_vals + 1, sizeof *s.val);
-    s.readers = weft_xcalloc((size_t)g->n_vals + 1, sizeof *s.readers);
+    weft_status st = WEFT_OK;
+    s.pass_end = weft_try_calloc((size_t)s.passes, sizeof(uint64_t));
+    s.val = weft_try_calloc((size_t)g->n_vals + 1, sizeof *s.val);
+    s.readers = weft_try_calloc((size_t)g->n_vals + 1, sizeof *s.readers);
+    s.ks = weft_try_calloc((size_t)p->n + 1, sizeof *s.ks);
+    s.eng = weft_engine_new(handle, &s);
+    bool ok = weft_net_init(&s.net, ar) && s.pass_end && s.val && s.readers && s.ks && s.eng;
+    for (int i = 0; i < p->n && ok; i++) {
+        const weft_kernel *k = &p->k[i];
+        size_t units = (size_t)k->blocks * (size_t)s.passes;
+        kstate *ks = &s.ks[i];
+        ks->arrived = weft_try_calloc((size_t)k->n_deps * units + 1, sizeof(int));
+        ks->arrived_all = weft_try_calloc((size_t)k->n_deps * (size_t)s.passes + 1, sizeof(int));
+        ks->prefix = weft_try_calloc((size_t)k->n_deps * (size_t)s.passes + 1, sizeof(int));
+        ok = ks->arrived && ks->arrived_all && ks->prefix;
+        if (ok && s.per_pe && k->kind == WEFT_KERNEL_GEMM) {
+            size_t tiles = (size_t)k->pk * (size_t)k->pn;
+            ks->row_link_free = weft_try_calloc(tiles, sizeof(uint64_t));
+            ks->tile_free = weft_try_calloc(tiles, sizeof(uint64_t));
+            ks->col_link_free = weft_try_calloc(tiles, sizeof(uint64_t));
+            ks->ready = weft_try_calloc(tiles, sizeof(uint64_t));
+            ok = ks->row_link_free && ks->tile_free && ks->col_link_free && ks->ready;
+        }
+        for (int q = 0; q < k->n_deps && ok; q++) {
+            if (k->dep[q] < 0) continue;
+            kstate *src = &s.ks[k->dep[q]];
+            if (src->n_edges == src->cap_edges) {
+                int cap = src->cap_edges ? 2 * src->cap_edges : 4;
+                edge *e = weft_try_realloc(src->edges, (size_t)cap * sizeof *src->edges);
+                if (!(ok = e != NULL)) break;
+                src->edges = e;
+                src->cap_edges = cap;
+            }
+            src->edges[src->n_edges++] = (edge){i, q};
+        }
+        if (ok && k->host >= 0) {
+            kstate *h = &s.ks[k->host];
+            int *u = weft_try_realloc(h->updates, (size_t)(h->n_updates + 1) * sizeof(int));
+            if ((ok = u != NULL)) {
+                h->updates = u;
+                h->updates[h->n_updates++] = i;
+            }
+        }
+        for (int j = 0; j < g->n_outputs; j++)
+            if (p->kernel_of_value[g->outputs[j]] == i) ks->to_output = true;
+    }
+    if (!ok) {
+        st = weft_err_set(err, WEFT_ERR_NOMEM, "simulating on %s: out of memory (the run's state)", ar->name);
+        goto cleanup;
+    }
     if (numerics) {
         for (int v = 0; v < g->n_vals; v++)
             if (p->folded[v].data) { s.val[v] = p->folded[v]; s.val[v].owns = 0; s.readers[v] = -1; }
@@ -392,43 +444,10 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
             if (s.readers[g->outputs[j]] >= 0) s.readers[g->outputs[j]]++;
     }
     WEFT_ASSERT(p->n_phases == 1);  /* pipelined: one phase, every kernel resident */
-    s.eng = weft_engine_new(handle, &s);
-    weft_net_init(&s.net, ar);
     if (s.detail && s.detail->link && s.detail->watch_link >= 0) {
         s.net.on_busy = s.detail->link;
         s.net.ctx = s.detail->ctx;
         s.net.watch = (size_t)s.detail->watch_link;
-    }
-    s.ks = weft_xcalloc((size_t)p->n + 1, sizeof *s.ks);
-    for (int i = 0; i < p->n; i++) {
-        const weft_kernel *k = &p->k[i];
-        size_t units = (size_t)k->blocks * (size_t)s.passes;
-        s.ks[i].arrived = weft_xcalloc((size_t)k->n_deps * units + 1, sizeof(int));
-        s.ks[i].arrived_all = weft_xcalloc((size_t)k->n_deps * (size_t)s.passes + 1, sizeof(int));
-        s.ks[i].prefix = weft_xcalloc((size_t)k->n_deps * (size_t)s.passes + 1, sizeof(int));
-        if (s.per_pe && k->kind == WEFT_KERNEL_GEMM) {
-            size_t tiles = (size_t)k->pk * (size_t)k->pn;
-            s.ks[i].row_link_free = weft_xcalloc(tiles, sizeof(uint64_t));
-            s.ks[i].tile_free = weft_xcalloc(tiles, sizeof(uint64_t));
-            s.ks[i].col_link_free = weft_xcalloc(tiles, sizeof(uint64_t));
-            s.ks[i].ready = weft_xcalloc(tiles, sizeof(uint64_t));
-        }
-        for (int q = 0; q < k->n_deps; q++) {
-            if (k->dep[q] < 0) continue;
-            kstate *src = &s.ks[k->dep[q]];
-            if (src->n_edges == src->cap_edges) {
-                src->cap_edges = src->cap_edges ? 2 * src->cap_edges : 4;
-                src->edges = weft_xrealloc(src->edges, (size_t)src->cap_edges * sizeof *src->edges);
-            }
-            src->edges[src->n_edges++] = (edge){i, q};
-        }
-        if (k->host >= 0) {
-            kstate *h = &s.ks[k->host];
-            h->updates = weft_xrealloc(h->updates, (size_t)(h->n_updates + 1) * sizeof(int));
-            h->updates[h->n_updates++] = i;
-        }
-        for (int j = 0; j < g->n_outputs; j++)
-            if (p->kernel_of_value[g->outputs[j]] == i) s.ks[i].to_output = true;
     }
     /* graph inputs stream from off-chip memory into the west edge, block after block, pass
      * after pass; a value read by several kernels leaves off-chip memory once, as a multicast */
@@ -459,14 +478,15 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     for (int i = 0; i < p->n; i++)
         if (p->k[i].n_deps == 0) try_start(&s, i, 0);
     weft_engine_run(s.eng);
-    weft_status st = s.status;
+    st = s.status;
+    if (!st && (weft_engine_failed(s.eng) || s.net.failed)) {
+        st = weft_err_set(err, WEFT_ERR_NOMEM, "simulating on %s: out of memory (the events in flight)", ar->name);
+        goto cleanup;
+    }
     for (int j = 0; j < g->n_outputs && numerics && !st; j++) {
         st = need_value(&s, g->outputs[j]);
         if (!st) st = weft_tensor_convert(&outputs[j], &s.val[g->outputs[j]], g->vals[g->outputs[j]].dtype, err);
     }
-    for (int v = 0; v < g->n_vals; v++) weft_tensor_free(&s.val[v]);
-    free(s.val);
-    free(s.readers);
     for (int i = 0; i < p->n && !st; i++)
         WEFT_ASSERT(s.ks[i].next_unit == p->k[i].blocks * s.passes);  /* every block of every pass ran */
     /* a kernel that feeds no output and no consumer still ends its pass */
@@ -569,7 +589,11 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     out->bytes_moved = s.net.bytes / (uint64_t)s.passes;
     out->byte_hops = s.net.byte_hops / (uint64_t)s.passes;
     out->events = weft_engine_events(s.eng);
-    for (int i = 0; i < p->n; i++) {
+cleanup:
+    for (int v = 0; s.val && v < g->n_vals; v++) weft_tensor_free(&s.val[v]);
+    free(s.val);
+    free(s.readers);
+    for (int i = 0; s.ks && i < p->n; i++) {
         kstate *k = &s.ks[i];
         free(k->arrived); free(k->arrived_all); free(k->prefix); free(k->updates);
         free(k->row_link_free); free(k->tile_free); free(k->col_link_free); free(k->ready); free(k->edges);

@@ -38,7 +38,7 @@ typedef struct weft_engine weft_engine;
 typedef void (*weft_event_handler)(void *state, const weft_event *ev, weft_engine *e);
 typedef void (*weft_event_observer)(void *ctx, const weft_event *ev);
 
-weft_engine *weft_engine_new(weft_event_handler handler, void *state);
+weft_engine *weft_engine_new(weft_event_handler handler, void *state);  /* NULL: out of memory */
 void weft_engine_free(weft_engine *e);
 /* Schedules ev (its time not before the current time). */
 void weft_engine_at(weft_engine *e, const weft_event *ev);
@@ -48,6 +48,8 @@ void weft_engine_observe(weft_engine *e, weft_event_observer fn, void *ctx);
 uint64_t weft_engine_run(weft_engine *e);
 uint64_t weft_engine_now(const weft_engine *e);
 uint64_t weft_engine_events(const weft_engine *e); /* events executed so far */
+/* An event could not be scheduled (out of memory): the run stopped there. */
+bool weft_engine_failed(const weft_engine *e);
 
 /* ---- the network ---- */
 
@@ -79,11 +81,13 @@ typedef struct {
     int mc_routes, mc_cap_routes;
     int *mc_cand;                 /* (mc_cap_routes) routes still matching the lane being sent */
     int *mc_prev;                 /* (mc_cap_routes) the route before r with r's tag, -1 */
+    bool failed;                  /* a multicast could not be recorded (out of memory) */
     int mc_last[WEFT_NET_TAGS];   /* the last route of each tag, valid when mc_gen[tag] == mc_cur */
     uint32_t mc_gen[WEFT_NET_TAGS], mc_cur;
 } weft_net;
 
-void weft_net_init(weft_net *n, const weft_arch *a);
+/* False when its links cannot be allocated. */
+bool weft_net_init(weft_net *n, const weft_arch *a);
 void weft_net_free(weft_net *n);
 /* Sends `bytes` from tile (x0, y0) to (x1, y1), leaving at cycle t; reserves the links on the
  * way and returns the cycle at which the last byte has arrived in the destination tile. */
