@@ -87,7 +87,7 @@ static uint64_t edge_hops(const weft_program *p, int src, int dst) {
  * serialization over its lanes; graph inputs arrive at the off-chip rate. */
 uint64_t weft_cost_pass(weft_program *p) {
     const weft_arch *a = &p->arch;
-    uint64_t *first = weft_xcalloc((size_t)p->n + 1, sizeof(uint64_t)), *last = weft_xcalloc((size_t)p->n + 1, sizeof(uint64_t));
+    uint64_t *first = weft_xcalloc((size_t)p->n + 1, sizeof(uint64_t)), *last = weft_xcalloc((size_t)p->n + 1, sizeof(uint64_t));  /* the passes' one aborting allocation: asked for from loops that cannot fail, (n + 1) words */
     double offchip = weft_cost_offchip_per_cycle(a);
     uint64_t end = 0;
     weft_lane lanes[WEFT_MAX_LANES];
