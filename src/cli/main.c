@@ -494,10 +494,10 @@ static int fabric(int argc, char **argv, bool check) {
         /* a first run, timing only, finds the busiest link, whose occupation the trace shows */
         weft_sim_opts pre = {.timing_only = true, .passes = a.passes};
         weft_sim_stats ps;
-        if (weft_sim_run(p, NULL, 0, NULL, g->n_outputs, &pre, &ps, &err)) return die(&err);
+        if (weft_sim_run(p, NULL, 0, NULL, g->n_outputs, &pre, &ps, &err)) { weft_trace_abort(trace); return die(&err); }
         weft_trace_watch_link(trace, &detail, ps.link_busiest);
     }
-    if (weft_sim_run(p, inp, g->n_inputs, out, g->n_outputs, &so, &st, &err)) return die(&err);
+    if (weft_sim_run(p, inp, g->n_inputs, out, g->n_outputs, &so, &st, &err)) { weft_trace_abort(trace); return die(&err); }
     if (trace && weft_trace_close(trace, a.trace, &err)) return die(&err);
     double host = now() - t0;
     rc = 0;

@@ -67,6 +67,8 @@ typedef struct weft_trace weft_trace;
 struct weft_sim_detail;
 weft_trace *weft_trace_open(const weft_program *p, const char *path, struct weft_sim_detail *d, weft_err *err);
 weft_status weft_trace_close(weft_trace *t, const char *path, weft_err *err);
+/* Drops the trace of a run that failed: no file is left (NULL-safe). */
+void weft_trace_abort(weft_trace *t);
 /* Adds a counter of link `link`'s occupation (1 busy, 0 idle; an index as
  * weft_sim_stats.link_busiest) to the trace of the run that uses d. */
 void weft_trace_watch_link(weft_trace *t, struct weft_sim_detail *d, int64_t link);

@@ -108,6 +108,12 @@ weft_trace *weft_trace_open(const weft_program *p, const char *path, struct weft
     return t;
 }
 
+void weft_trace_abort(weft_trace *t) {
+    if (!t) return;
+    weft_atomic_abort(&t->file);
+    free(t);
+}
+
 weft_status weft_trace_close(weft_trace *t, const char *path, weft_err *err) {
     if (!t) return WEFT_OK;
     flush_link(t);
