@@ -29,6 +29,16 @@ typedef struct {
 /* The four links of a router, as indexed in per-link tables: (y * width + x) * 4 + dir. */
 enum { WEFT_DIR_EAST, WEFT_DIR_WEST, WEFT_DIR_NORTH, WEFT_DIR_SOUTH };
 
+static inline const char *weft_dir_name(int d) {
+    static const char *const names[] = {"east", "west", "north", "south"};
+    return d >= 0 && d < 4 ? names[d] : "?";
+}
+/* Moves (x, y) to the next tile in direction d (y grows to the south). */
+static inline void weft_dir_step(int d, int *x, int *y) {
+    *x += d == WEFT_DIR_EAST ? 1 : d == WEFT_DIR_WEST ? -1 : 0;
+    *y += d == WEFT_DIR_SOUTH ? 1 : d == WEFT_DIR_NORTH ? -1 : 0;
+}
+
 typedef enum { WEFT_EDGE_WEST, WEFT_EDGE_EAST, WEFT_EDGE_NORTH, WEFT_EDGE_SOUTH, WEFT_EDGE_ALL } weft_edge;
 
 typedef struct weft_arch {

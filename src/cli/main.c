@@ -322,16 +322,12 @@ static void print_stats(const weft_program *p, const weft_sim_stats *st, double 
     if (st->bottleneck == WEFT_BOTTLENECK_UPDATES)
         fprintf(f, "  bottleneck      the updates: a pass starts when the last one's optimizer updates are done (one step's latency)\n");
     if (st->bottleneck == WEFT_BOTTLENECK_LINK) {
-        static const char *const dirs[] = {"east", "west", "north", "south"};
         int64_t tile = st->link_busiest / 4;
         int kk[3], qq[3], n = weft_program_edges_on_link(p, st->link_busiest, kk, qq, 3);
-        fprintf(f, "  bottleneck      the link %s of tile (%lld, %lld), busy %.1f%% of the run, carrying %d edge%s:", dirs[st->link_busiest % 4],
+        fprintf(f, "  bottleneck      the link %s of tile (%lld, %lld), busy %.1f%% of the run, carrying %d edge%s:", weft_dir_name((int)(st->link_busiest % 4)),
                 (long long)(tile % p->arch.width), (long long)(tile / p->arch.width), 100 * st->bottleneck_busy, n, n == 1 ? "" : "s");
-        for (int j = 0; j < n && j < 3; j++) {
-            const weft_kernel *k = &p->k[kk[j]];
-            const char *from = k->dep[qq[j]] >= 0 ? p->graph->nodes[p->k[k->dep[qq[j]]].node].name : "(off-chip input)";
-            fprintf(f, "%s '%s' -> '%s'", j ? "," : "", from, p->graph->nodes[k->node].name);
-        }
+        for (int j = 0; j < n && j < 3; j++)
+            fprintf(f, "%s '%s' -> '%s'", j ? "," : "", weft_program_dep_source(p, kk[j], qq[j]), p->graph->nodes[p->k[kk[j]].node].name);
         fprintf(f, "%s\n", n > 3 ? ", ..." : "");
     }
     if (bn)
@@ -402,13 +398,14 @@ static bool is_program_file(const char *path) {
 
 /* The model and its program: compiled now for --arch, or loaded from a .weft program file (which
  * recompiles and checks the stored placement). */
-/* Loads or compiles the program; with shapes_only (a compile that writes no program file, a
- * timing-only run) a built-in's parameters stay zero and the GEMM tiles get no weights. */
 /* The compiler's progress on a terminal: one line, rewritten in place. */
 static void show_progress(void *ctx, int plan, int plans, int blocks, const char *pass) {
     fprintf(stderr, "\r\033[Kcompiling for %s: plan %d of %d (%d blocks): %s", (const char *)ctx, plan, plans, blocks, pass);
     fflush(stderr);
 }
+
+/* Loads or compiles the program; with shapes_only (a compile that writes no program file, a
+ * timing-only run) a built-in's parameters stay zero and the GEMM tiles get no weights. */
 
 static int load_program(const fabric_args *a, bool shapes_only, weft_graph **g, weft_program **p) {
     weft_err err = {0};

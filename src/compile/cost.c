@@ -155,9 +155,6 @@ uint64_t weft_cost_period(weft_program *p) {
     return worst > feed ? worst : feed;
 }
 
-/* The busiest link's cycles per pass, as the simulator would count them without contention:
- * every edge's lanes carry their share of the value once a pass (block by block), a producer's
- * output crossing a link once for all consumers whose lane there is the same (one multicast). */
 /* The graph output kernel i sends to the off-chip edge (as route.c lays its lanes), -1: none. */
 static int output_of(const weft_program *p, int i) {
     for (int j = 0; j < p->graph->n_outputs; j++)
@@ -165,6 +162,9 @@ static int output_of(const weft_program *p, int i) {
     return -1;
 }
 
+/* The busiest link's cycles per pass, as the simulator would count them without contention:
+ * every edge's lanes carry their share of the value once a pass (block by block), a producer's
+ * output crossing a link once for all consumers whose lane there is the same (one multicast). */
 static bool link_period(const weft_program *p, uint64_t *out) {
     const weft_arch *a = &p->arch;
     size_t links = (size_t)a->width * (size_t)a->height * 4;
@@ -184,7 +184,7 @@ static bool link_period(const weft_program *p, uint64_t *out) {
                 for (int l = 0; l < n; l++) {
                     const weft_lane *ln = &lanes[l];
                     uint64_t cycles = (uint64_t)nb * weft_cost_serialize(a, block / n, 1);
-                    uint64_t key = ((uint64_t)(src + 2) << 32 | (uint64_t)(v + 1) << 14 | (uint64_t)(l * 128 + n)) + 1;
+                    uint64_t key = (uint64_t)(src + 2) << 40 | (uint64_t)(v + 1) << 14 | weft_lane_tag(l, n);
                     int x = ln->x0, y = ln->y0;
                     for (int dir; (dir = weft_lane_step(ln, x, y)) >= 0;) {
                         size_t li = ((size_t)y * (size_t)a->width + (size_t)x) * 4 + (size_t)dir;
@@ -193,8 +193,7 @@ static bool link_period(const weft_program *p, uint64_t *out) {
                             busy[li] += cycles;
                             if (busy[li] > worst) worst = busy[li];
                         }
-                        x += dir == WEFT_DIR_EAST ? 1 : dir == WEFT_DIR_WEST ? -1 : 0;
-                        y += dir == WEFT_DIR_SOUTH ? 1 : dir == WEFT_DIR_NORTH ? -1 : 0;
+                        weft_dir_step(dir, &x, &y);
                     }
                 }
             }

@@ -63,8 +63,7 @@ static void walk_lane(const weft_program *p, const weft_lane *ln, lane_fn fn, vo
     int x = ln->x0, y = ln->y0;
     for (int dir; (dir = weft_lane_step(ln, x, y)) >= 0;) {
         fn(((size_t)y * (size_t)p->arch.width + (size_t)x) * 4 + (size_t)dir, ud);
-        x += dir == WEFT_DIR_EAST ? 1 : dir == WEFT_DIR_WEST ? -1 : 0;
-        y += dir == WEFT_DIR_SOUTH ? 1 : dir == WEFT_DIR_NORTH ? -1 : 0;
+        weft_dir_step(dir, &x, &y);
     }
 }
 
@@ -241,7 +240,7 @@ weft_status weft_pass_route(weft_program *p, weft_err *err) {
                                  "crosses the link %s of tile (%lld, %lld), which already carries all %d channels for edges (%d "
                                  "channels in all, %d kept inside regions); a machine with more channels would route it",
                                  what, g->nodes[p->k[c.kernel[c.start[src_i] + e]].node].name, a->name, ln->x0, ln->y0, ln->x1,
-                                 ln->y1, (const char *[]){"east", "west", "north", "south"}[hw.full_link % 4],
+                                 ln->y1, weft_dir_name((int)(hw.full_link % 4)),
                                  hw.full_link / 4 % a->width, hw.full_link / 4 / a->width, limit - WEFT_RESERVED_CHANNELS, limit,
                                  WEFT_RESERVED_CHANNELS);
             }

@@ -86,10 +86,14 @@ static bool lane_crosses(const weft_program *p, const weft_lane *ln, int64_t lin
     int x = ln->x0, y = ln->y0;
     for (int dir; (dir = weft_lane_step(ln, x, y)) >= 0;) {
         if (((int64_t)y * p->arch.width + x) * 4 + dir == link) return true;
-        x += dir == WEFT_DIR_EAST ? 1 : dir == WEFT_DIR_WEST ? -1 : 0;
-        y += dir == WEFT_DIR_SOUTH ? 1 : dir == WEFT_DIR_NORTH ? -1 : 0;
+        weft_dir_step(dir, &x, &y);
     }
     return false;
+}
+
+const char *weft_program_dep_source(const weft_program *p, int kernel, int slot) {
+    const weft_kernel *k = &p->k[kernel];
+    return k->dep[slot] >= 0 ? p->graph->nodes[p->k[k->dep[slot]].node].name : p->graph->vals[k->dep_value[slot]].name;
 }
 
 int weft_program_edges_on_link(const weft_program *p, int64_t link, int *kernel, int *slot, int max) {

@@ -35,6 +35,9 @@ typedef enum { WEFT_KERNEL_GEMM, WEFT_KERNEL_STREAM, WEFT_KERNEL_WHOLE } weft_ke
 typedef struct { int chip; int x0, y0, x1, y1, xm; int channel; bool yx, via; } weft_lane;
 /* The direction (WEFT_DIR_*) of the next hop along lane l from (x, y); -1 at its end. */
 int weft_lane_step(const weft_lane *l, int x, int y);
+/* Lane l of n of an edge: the same for every consumer that splits a block n ways, so lanes with
+ * one tag carry the same bytes of a multicast (1 .. 8256: below WEFT_NET_TAGS). */
+static inline uint32_t weft_lane_tag(int l, int n) { return 1 + (uint32_t)(l * 128 + n); }
 
 /* The kernels resident together, and what moves on and off chip at the phase's start. */
 typedef struct {
@@ -138,5 +141,8 @@ int64_t weft_program_value_bytes(const weft_program *p, int v);
 /* The edges whose lanes cross link `link` ((y * width + x) * 4 + direction): up to `max` of them
  * as (consumer kernel, dependency slot) in kernel[] and slot[]; returns how many cross it. */
 int weft_program_edges_on_link(const weft_program *p, int64_t link, int *kernel, int *slot, int max);
+/* Where dependency `slot` of kernel `kernel` comes from: the producing node's name, or the graph
+ * input value's. */
+const char *weft_program_dep_source(const weft_program *p, int kernel, int slot);
 
 #endif

@@ -46,21 +46,19 @@ void weft_report_add_stats(cJSON *r, const weft_program *p, const weft_sim_stats
         cJSON_AddStringToObject(b, "node", "updates");
         cJSON_AddNumberToObject(b, "busy_fraction", st->bottleneck_busy);
     } else if (st->bottleneck == WEFT_BOTTLENECK_LINK) {
-        static const char *const dirs[] = {"east", "west", "north", "south"};
         cJSON *b = cJSON_AddObjectToObject(r, "bottleneck");
         int64_t tile = st->link_busiest / 4;
         cJSON_AddStringToObject(b, "node", "link");
         cJSON_AddNumberToObject(b, "x", (double)(tile % p->arch.width));
         cJSON_AddNumberToObject(b, "y", (double)(tile / p->arch.width));
-        cJSON_AddStringToObject(b, "direction", dirs[st->link_busiest % 4]);
+        cJSON_AddStringToObject(b, "direction", weft_dir_name((int)(st->link_busiest % 4)));
         cJSON_AddNumberToObject(b, "busy_fraction", st->bottleneck_busy);
         int kk[16], qq[16], n = weft_program_edges_on_link(p, st->link_busiest, kk, qq, 16);
         cJSON *e = cJSON_AddArrayToObject(b, "edges");
         for (int j = 0; j < n && j < 16 && e; j++) {
-            const weft_kernel *k = &p->k[kk[j]];
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "from", k->dep[qq[j]] >= 0 ? p->graph->nodes[p->k[k->dep[qq[j]]].node].name : "(off-chip input)");
-            cJSON_AddStringToObject(o, "to", p->graph->nodes[k->node].name);
+            cJSON_AddStringToObject(o, "from", weft_program_dep_source(p, kk[j], qq[j]));
+            cJSON_AddStringToObject(o, "to", p->graph->nodes[p->k[kk[j]].node].name);
             cJSON_AddItemToArray(e, o);
         }
     } else if (p->n) {

@@ -69,10 +69,9 @@ static void on_link(void *ctx, uint64_t start, uint64_t end) {
 }
 
 void weft_trace_watch_link(weft_trace *t, struct weft_sim_detail *d, int64_t link) {
-    static const char *const dirs[] = {"east", "west", "north", "south"};
     int64_t tile = link / 4;
     snprintf(t->link_name, sizeof t->link_name, "busiest link: (%lld, %lld) %s", (long long)(tile % t->p->arch.width),
-             (long long)(tile / t->p->arch.width), dirs[link % 4]);
+             (long long)(tile / t->p->arch.width), weft_dir_name((int)(link % 4)));
     d->link = on_link;
     d->watch_link = link;
 }

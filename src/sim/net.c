@@ -125,8 +125,7 @@ uint64_t weft_net_send_lane_tagged(weft_net *n, uint64_t t, const weft_lane *ln,
             n->mc_len[route]++;
         }
         head += (uint64_t)a->hop_latency;
-        x += dir == WEFT_DIR_EAST ? 1 : dir == WEFT_DIR_WEST ? -1 : 0;
-        y += dir == WEFT_DIR_SOUTH ? 1 : dir == WEFT_DIR_NORTH ? -1 : 0;
+        weft_dir_step(dir, &x, &y);
     }
     return head + ser + (uint64_t)a->ramp_latency;  /* tail through the destination ramp */
 }

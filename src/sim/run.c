@@ -209,7 +209,7 @@ static uint64_t send_lanes(sim *s, uint64_t t, int lane0, int n, uint64_t bytes,
     for (int l = 0; l < n; l++) {
         uint64_t b = bytes * (uint64_t)(l + 1) / (uint64_t)n - bytes * (uint64_t)l / (uint64_t)n;
         const weft_lane *ln = &s->p->lanes[lane0 + l];
-        uint64_t at = weft_net_send_lane_tagged(&s->net, t, ln, b, multicast ? 1 + (uint32_t)(l * 128 + n) : 0);
+        uint64_t at = weft_net_send_lane_tagged(&s->net, t, ln, b, multicast ? weft_lane_tag(l, n) : 0);
         if (at > last) last = at;
     }
     return last;
@@ -450,31 +450,52 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         s.net.watch = (size_t)s.detail->watch_link;
     }
     /* graph inputs stream from off-chip memory into the west edge, block after block, pass
-     * after pass; a value read by several kernels leaves off-chip memory once, as a multicast */
+     * after pass; a value read by several kernels leaves off-chip memory once, as a multicast to
+     * its readers: (kernel, slot) pairs, those of one value side by side */
+    int n_readers = 0, *reader_k = NULL, *reader_q = NULL;
+    for (int i = 0; i < p->n; i++)
+        for (int q = 0; q < p->k[i].n_deps; q++) n_readers += p->k[i].dep[q] < 0;
+    reader_k = weft_try_calloc((size_t)n_readers + 1, sizeof *reader_k);
+    reader_q = weft_try_calloc((size_t)n_readers + 1, sizeof *reader_q);
+    if (!reader_k || !reader_q) {
+        free(reader_k);
+        free(reader_q);
+        st = weft_err_set(err, WEFT_ERR_NOMEM, "simulating on %s: out of memory (the inputs' readers)", ar->name);
+        goto cleanup;
+    }
+    n_readers = 0;
+    for (int i = 0; i < p->n; i++)
+        for (int q = 0; q < p->k[i].n_deps; q++) {
+            if (p->k[i].dep[q] >= 0 || input_sent_with_earlier(p, i, q)) continue;
+            for (int i2 = i; i2 < p->n; i2++)
+                for (int q2 = i2 == i ? q : 0; q2 < p->k[i2].n_deps; q2++)
+                    if (p->k[i2].dep[q2] < 0 && p->k[i2].dep_value[q2] == p->k[i].dep_value[q])
+                        reader_k[n_readers] = i2, reader_q[n_readers++] = q2;
+        }
     double offchip = weft_cost_offchip_per_cycle(ar);
     double sent = 0;
     for (int pass = 0; pass < s.passes; pass++)
-        for (int i = 0; i < p->n; i++)
-            for (int q = 0; q < p->k[i].n_deps; q++) {
-                const weft_kernel *k = &p->k[i];
-                if (k->dep[q] >= 0 || input_sent_with_earlier(p, i, q)) continue;
-                int v = k->dep_value[q], nb = weft_value_blocks(p, v);
-                int64_t total = weft_shape_numel(&g->vals[v].shape) * (int64_t)weft_dtype_size(g->vals[v].dtype);
-                for (int b = 0; b < nb; b++) {
-                    uint64_t bytes = (uint64_t)(total * (b + 1) / nb - total * b / nb);
-                    sent += (double)bytes / offchip;
-                    weft_net_multicast_begin(&s.net);
-                    for (int i2 = i; i2 < p->n; i2++)
-                        for (int q2 = i2 == i ? q : 0; q2 < p->k[i2].n_deps; q2++) {
-                            const weft_kernel *k2 = &p->k[i2];
-                            if (k2->dep[q2] >= 0 || k2->dep_value[q2] != v) continue;
-                            uint64_t at = send_lanes(&s, (uint64_t)sent, k2->dep_lane0[q2], k2->dep_lanes[q2], bytes, true);
-                            if (s.detail && s.detail->transfer && i2 == i && q2 == q)
-                                s.detail->transfer(s.detail->ctx, -1, i, bytes, (uint64_t)sent, at);
-                            schedule(&s, EV_ARRIVAL, at, i2, q2, pass * nb + b);
-                        }
+        for (int r0 = 0, r1; r0 < n_readers; r0 = r1) {
+            const weft_kernel *k = &p->k[reader_k[r0]];
+            int v = k->dep_value[reader_q[r0]], nb = weft_value_blocks(p, v);
+            for (r1 = r0 + 1; r1 < n_readers && p->k[reader_k[r1]].dep_value[reader_q[r1]] == v; r1++) {}
+            int64_t total = weft_program_value_bytes(p, v);
+            for (int b = 0; b < nb; b++) {
+                uint64_t bytes = (uint64_t)(total * (b + 1) / nb - total * b / nb);
+                sent += (double)bytes / offchip;
+                weft_net_multicast_begin(&s.net);
+                for (int r = r0; r < r1; r++) {
+                    const weft_kernel *rk = &p->k[reader_k[r]];
+                    int q = reader_q[r];
+                    uint64_t at = send_lanes(&s, (uint64_t)sent, rk->dep_lane0[q], rk->dep_lanes[q], bytes, true);
+                    if (s.detail && s.detail->transfer && r == r0)
+                        s.detail->transfer(s.detail->ctx, -1, reader_k[r], bytes, (uint64_t)sent, at);
+                    schedule(&s, EV_ARRIVAL, at, reader_k[r], q, pass * nb + b);
                 }
             }
+        }
+    free(reader_k);
+    free(reader_q);
     for (int i = 0; i < p->n; i++)
         if (p->k[i].n_deps == 0) try_start(&s, i, 0);
     weft_engine_run(s.eng);
