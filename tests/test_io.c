@@ -103,7 +103,7 @@ TEST(io_damaged_files_are_refused) {
     CHECK_OK(weft_compile(g, &arch, &o, &p, &err), &err);
     char prog[1024];
     path_in_build(prog, sizeof prog, "io_mlp.weft");
-    CHECK_OK(weft_program_save(p, &o, prog, &err), &err);
+    CHECK_OK(weft_program_save(p, prog, &err), &err);
     CHECK_INT(weft_graph_load(prog, &h, &err), WEFT_ERR_INVALID);
     weft_graph *pg = NULL;
     CHECK_OK(weft_program_load(prog, &pg, &q, &err), &err);
@@ -262,9 +262,8 @@ TEST(io_program_loads_its_data_without_recompiling) {
     if (!p) { weft_graph_free(g); return; }
     char prog[1024];
     path_in_build(prog, sizeof prog, "io_mlp_data.weft");
-    weft_compile_opts o = {0};
     /* as compiled: the same lanes, channels and cycles */
-    CHECK_OK(weft_program_save(p, &o, prog, &err), &err);
+    CHECK_OK(weft_program_save(p, prog, &err), &err);
     CHECK_OK(weft_program_load(prog, &pg, &q, &err), &err);
     if (q) {
         CHECK_INT(q->n_lanes, p->n_lanes);
@@ -283,14 +282,14 @@ TEST(io_program_loads_its_data_without_recompiling) {
     weft_kernel *last = &p->k[p->n - 1];
     CHECK(last->kind != WEFT_KERNEL_GEMM && last->w > 1);
     last->w -= 1;  /* a smaller region still holds the kernel: a placement this weft would not choose */
-    CHECK_OK(weft_program_save(p, &o, prog, &err), &err);
+    CHECK_OK(weft_program_save(p, prog, &err), &err);
     CHECK_OK(weft_program_load(prog, &pg, &q, &err), &err);
     if (q) CHECK_INT(q->k[q->n - 1].w, last->w);
     weft_program_free(q);
     weft_graph_free(pg);
     q = NULL, pg = NULL;
     last->x0 = arch.width;  /* off the mesh */
-    CHECK_OK(weft_program_save(p, &o, prog, &err), &err);
+    CHECK_OK(weft_program_save(p, prog, &err), &err);
     CHECK_INT(weft_program_load(prog, &pg, &q, &err), WEFT_ERR_INVALID);
     CHECK(strstr(err.msg, "io_mlp_data.weft") && strstr(err.msg, "not on the 32 x 32 mesh"));
     CHECK(q == NULL && pg == NULL);

@@ -450,8 +450,7 @@ static int cmd_compile(int argc, char **argv) {
     printf("\ncompiled in %.3f s\n", now() - t0);
     if (a.output) {
         weft_err err = {0};
-        weft_compile_opts o = {.max_blocks = a.blocks};
-        if (weft_program_save(p, &o, a.output, &err)) rc = die(&err);
+        if (weft_program_save(p, a.output, &err)) rc = die(&err);
         else printf("wrote %s\n", a.output);
     }
     if (!rc) rc = write_pictures(p, &a);

@@ -450,8 +450,7 @@ static void free_stored(weft_program *st) {
     free(st->phases);
 }
 
-weft_status weft_program_save(const weft_program *p, const weft_compile_opts *o, const char *path, weft_err *err) {
-    (void)o;
+weft_status weft_program_save(const weft_program *p, const char *path, weft_err *err) {
     if (p->timing_only)
         return weft_err_set(err, WEFT_ERR_INVALID, "%s: a program compiled for timing only (no weights) is not saved", path);
     weft_buf b = {0};

@@ -46,7 +46,7 @@ weft_status weft_graph_deserialize(weft_reader *r, const char *where, weft_graph
 weft_status weft_graph_save(const weft_graph *g, const char *path, weft_err *err);
 weft_status weft_graph_load(const char *path, weft_graph **out, weft_err *err);
 
-weft_status weft_program_save(const weft_program *p, const weft_compile_opts *o, const char *path, weft_err *err);
+weft_status weft_program_save(const weft_program *p, const char *path, weft_err *err);
 /* Loads a program file: the graph (returned in *g, owned by the caller, outliving the program),
  * the machine, and the program from its stored data (weft_program_adopt). */
 weft_status weft_program_load(const char *path, weft_graph **g, weft_program **out, weft_err *err);
