@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
-#include <sys/mman.h>
 
 /* Determinism across threads: OpenBLAS gives different bits with different thread counts, so
  * weft calls it single-threaded on pieces of C whose boundaries depend only on the matrix sizes
@@ -32,7 +31,9 @@ typedef struct {
  * free and malloc fails, retries for ever (blas_memory_alloc): under a memory limit weft hung with
  * no message. So a call goes ahead only when its buffer is there: this thread has made a call
  * before and no more calls are in flight than have ever completed at once, or else the address
- * space for a new buffer can be reserved now (a probe mapping, returned at once). A piece that
+ * space for a new buffer can be had now: a probe malloc, freed at once, made the way OpenBLAS makes
+ * its own (on this thread, so that a first call's new malloc arena, 128 MB of address space more,
+ * is counted too: a bare mmap probe passed where OpenBLAS then spun). A piece that
  * cannot go ahead is redone afterwards on the calling thread, alone: the pieces are the same, so
  * the bits are too. */
 #define BLAS_BUFFER_PROBE ((size_t)160 << 20)
@@ -42,12 +43,12 @@ static _Thread_local bool blas_called;
 static bool blas_enter(void) {
     int k = atomic_fetch_add(&blas_inflight, 1) + 1;
     if (blas_called && k <= atomic_load(&blas_pool)) return true;
-    void *p = mmap(NULL, BLAS_BUFFER_PROBE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) {
+    void *volatile p = malloc(BLAS_BUFFER_PROBE); /* volatile: the compiler may not drop the pair */
+    if (!p) {
         atomic_fetch_sub(&blas_inflight, 1);
         return false;
     }
-    munmap(p, BLAS_BUFFER_PROBE);
+    free(p);
     return true;
 }
 
