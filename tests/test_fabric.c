@@ -305,7 +305,7 @@ static int count_prefix_deps(const char *spec_or_path) {
     if (weft_compile(g, &arch, &o, &p, &err)) weft_test_fail(__FILE__, __LINE__, "%s", err.msg);
     else
         for (int i = 0; i < p->n; i++)
-            for (int q = 0; q < p->k[i].n_deps; q++) n += weft_kernel_dep_prefix(&p->k[i], q);
+            for (int q = 0; q < p->k[i].n_deps; q++) n += p->k[i].dep_kind[q] == WEFT_DEP_PREFIX;
     weft_program_free(p);
     weft_graph_free(g);
     return n;

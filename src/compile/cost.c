@@ -104,17 +104,20 @@ uint64_t weft_cost_pass(weft_program *p) {
             if (d >= 0) {
                 uint64_t hop = edge_hops(p, d, i);
                 const weft_kernel *dk = &p->k[d];
-                uint64_t out_ser = weft_cost_serialize(a, (double)weft_program_value_bytes(p, v) / weft_kernel_out_blocks(dk), nl);
-                a0 = first[d] + hop + out_ser;
+                int nb = weft_dep_blocks(p, k, q);
+                uint64_t out_ser = weft_cost_serialize(a, (double)weft_program_value_bytes(p, v) / nb, nl);
+                a0 = (nb == 1 && dk->blocks > 1 ? last[d] : first[d]) + hop + out_ser;
                 a1 = last[d] + hop + out_ser;
             } else {
                 double total = (double)weft_program_value_bytes(p, v);
                 a0 = (uint64_t)(total / weft_value_blocks(p, v) / offchip) + ser;
                 a1 = (uint64_t)(total / offchip) + ser;
             }
-            uint64_t need = k->dep_whole[q] ? a1 : a0;
+            /* the first block needs the input's blocks up to `upto` (-1: all of them) */
+            int upto = weft_dep_last_block(p, k, q, 0), nb = weft_dep_blocks(p, k, q);
+            uint64_t need = upto < 0 ? a1 : nb > 1 ? a0 + (a1 - a0) * (uint64_t)upto / (uint64_t)(nb - 1) : a0;
             if (need > start) start = need;
-            if (!k->dep_whole[q] && a1 > streamed_last) streamed_last = a1;
+            if (upto >= 0 && a1 > streamed_last) streamed_last = a1;
         }
         uint64_t stage = k->block_cycles > in_stage ? k->block_cycles : in_stage;
         uint64_t last_start = start + stage * (uint64_t)(k->blocks - 1);
@@ -179,7 +182,7 @@ static bool link_period(const weft_program *p, uint64_t *out) {
                 if (v < 0) continue;
                 weft_lane lanes[WEFT_MAX_LANES];  /* as routing will lay them (placement has none yet) */
                 int n = weft_route_edge_lanes(p, out ? i : k->dep[q], out ? -1 : i, lanes);
-                int nb = out || src < 0 ? weft_value_blocks(p, v) : weft_kernel_out_blocks(&p->k[src]);
+                int nb = out ? weft_value_blocks(p, v) : weft_dep_blocks(p, k, q);
                 double block = (double)weft_program_value_bytes(p, v) / (nb > 0 ? nb : 1);
                 for (int l = 0; l < n; l++) {
                     const weft_lane *ln = &lanes[l];

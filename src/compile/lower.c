@@ -1,7 +1,8 @@
 /* compile: the lowering pass (passes.h).
  *
  * Reads: the graph. Writes: p->folded (every value known at compile time: constants,
- * parameters and what is computed from them only), p->stream_axis, p->blocks, the kernels
+ * parameters and what is computed from them only), p->stream_axis, p->sample_axis, p->blocks,
+ * p->blocks_per_seq, the kernels
  * (kind, dimensions, dependencies, resident weights, flops) and p->kernel_of_node / _of_value;
  * a parameter's optimizer update gets the kernel holding the parameter as its host. */
 #include "compile/passes.h"
@@ -88,6 +89,86 @@ weft_status weft_program_refresh(weft_program *p, weft_err *err) {
     return weft_pass_load_weights(p, err);
 }
 
+/* Chooses the stream: the tokens of an int64 (batch, seq) input, else the batch of the first
+ * input; other inputs with the same extent on that axis stream too. A token stream cuts each
+ * sequence into blocks and streams the batch's sequences one after another, so that a region
+ * holds a block of one sequence whatever the batch; a batch stream cuts the batch. */
+static weft_status choose_stream(weft_program *p, int max_blocks, weft_err *err) {
+    const weft_graph *g = p->graph;
+    bool tokens = false;
+    for (int i = 0; i < g->n_inputs && !p->stream_len; i++) {
+        const weft_value *v = &g->vals[g->inputs[i]];
+        if (v->shape.ndim == 2 && v->dtype == WEFT_I64) {
+            p->stream_len = v->shape.d[1];
+            p->stream_axis[g->inputs[i]] = 1;
+            tokens = true;
+        }
+    }
+    for (int i = 0; i < g->n_inputs && !p->stream_len; i++) {
+        const weft_value *v = &g->vals[g->inputs[i]];
+        if (v->shape.ndim >= 1) { p->stream_len = v->shape.d[0]; p->stream_axis[g->inputs[i]] = 0; }
+    }
+    for (int i = 0; i < g->n_inputs; i++) {
+        const weft_value *v = &g->vals[g->inputs[i]];
+        int ax = p->stream_axis[g->inputs[0]];
+        if (p->stream_axis[g->inputs[i]] < 0 && ax >= 0 && ax < v->shape.ndim && v->shape.d[ax] == p->stream_len)
+            p->stream_axis[g->inputs[i]] = ax;
+    }
+    p->samples = g->n_inputs && g->vals[g->inputs[0]].shape.ndim ? g->vals[g->inputs[0]].shape.d[0] : 1;
+    if (p->samples < 1) p->samples = 1;
+    int cap = max_blocks > 0 ? max_blocks : WEFT_DEFAULT_BLOCKS;
+    int64_t per = p->stream_len < cap ? (p->stream_len > 0 ? p->stream_len : 1) : cap;
+    p->blocks = p->blocks_per_seq = (int)per;
+    if (!tokens || p->samples == 1) return WEFT_OK;
+    if (p->samples > WEFT_MAX_BLOCKS)
+        return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "a batch of %lld sequences: a pass streams at most %d; compile a smaller batch",
+                            (long long)p->samples, WEFT_MAX_BLOCKS);
+    if (per > WEFT_MAX_BLOCKS / p->samples) per = WEFT_MAX_BLOCKS / p->samples;
+    p->blocks_per_seq = (int)per;
+    p->blocks = (int)(per * p->samples);
+    /* the streamed inputs hold the samples on their first axis; one that does not (positions
+     * shared by every sample) is read whole */
+    for (int i = 0; i < g->n_inputs; i++) {
+        int v = g->inputs[i];
+        if (p->stream_axis[v] < 0) continue;
+        if (g->vals[v].shape.ndim > 1 && g->vals[v].shape.d[0] == p->samples) p->sample_axis[v] = 0;
+        else p->stream_axis[v] = -1;
+    }
+    return WEFT_OK;
+}
+
+/* The stream axis of node n's output by its row (-1: it does not stream), in *sample the axis
+ * holding its samples (several sequences a pass), and for each input q whether block b feeds
+ * block b (same[q]) and whether it holds the output's samples on an axis of their own
+ * (same_s[q]). The samples move through an op as any axis does: the row's rule applied to the
+ * inputs' sample axes gives the output's. A value that streams tokens but lost its samples (a
+ * reduction over them) does not stream. */
+static int stream_of(weft_program *p, const weft_lowering *row, const weft_node *n, bool *same, bool *same_s, int *sample) {
+    int s = row->stream ? row->stream(p, n, same) : -1;
+    *sample = -1;
+    if (p->blocks == p->blocks_per_seq) {
+        for (int q = 0; q < n->n_in; q++) same_s[q] = true;
+        return s;
+    }
+    int *tokens = p->stream_axis;
+    p->stream_axis = p->sample_axis;
+    int m = row->stream ? row->stream(p, n, same_s) : -1;
+    p->stream_axis = tokens;
+    if (row->view && (s < 0 || m < 0)) {
+        memset(same_s, 0, WEFT_MAX_IO * sizeof *same_s);
+        s = weft_lowering_merge_samples(p, n, &m);
+        same[0] = same_s[0] = s >= 0;
+    }
+    const weft_shape *os = &p->graph->vals[n->out[0]].shape;
+    if (s >= 0 && (m < 0 || (m == s && os->d[s] != p->samples * p->stream_len))) s = -1;
+    if (s < 0) {
+        memset(same, 0, WEFT_MAX_IO * sizeof *same);
+        return -1;
+    }
+    *sample = m;
+    return s;
+}
+
 /* Sets up kernel k for node i by its lowering row: kind, dimensions, work, dependencies. */
 static weft_status lower_node(weft_program *p, int i, weft_kernel *k, weft_err *err) {
     const weft_graph *g = p->graph;
@@ -118,9 +199,14 @@ static weft_status lower_node(weft_program *p, int i, weft_kernel *k, weft_err *
             if (is_const(p, n->in[q])) k->weight_bytes += (int64_t)weft_tensor_nbytes(&p->folded[n->in[q]]);
     }
     /* streaming: along the stream axis, when the output keeps it */
-    bool same[WEFT_MAX_IO] = {0};
-    int s_out = row->stream ? row->stream(p, n, same) : -1;
-    for (int j = 0; j < n->n_out; j++) p->stream_axis[n->out[j]] = s_out;
+    bool same[WEFT_MAX_IO] = {0}, same_s[WEFT_MAX_IO] = {0};
+    int sample, s_out = stream_of(p, row, n, same, same_s, &sample);
+    for (int j = 0; j < n->n_out; j++) {  /* outputs that keep the stream (a sum over it does not) */
+        const weft_shape *oj = &g->vals[n->out[j]].shape;
+        bool keeps = s_out >= 0 && oj->ndim == os->ndim && oj->d[s_out] == os->d[s_out];
+        p->stream_axis[n->out[j]] = keeps ? s_out : -1;
+        p->sample_axis[n->out[j]] = keeps ? sample : -1;
+    }
     k->blocks = s_out >= 0 ? p->blocks : 1;
     if (s_out < 0) memset(same, 0, sizeof same);
     if (s_out < 0 && p->blocks > 1 && row->accumulates && row->accumulates(p, n, same)) {
@@ -141,7 +227,11 @@ static weft_status lower_node(weft_program *p, int i, weft_kernel *k, weft_err *
         if (k->chunks < 1) k->chunks = 1;
         k->block_rows = (k->block_rows + k->chunks - 1) / k->chunks;
     }
-    /* dependencies: the kernels producing each activation input */
+    /* dependencies: the kernels producing each activation input, and what block b needs of each:
+     * its own block where the input streams with the output; with several sequences a pass,
+     * the input's blocks of b's sequence (a prefix of them, causal attention) where the input
+     * holds the output's samples on its own axis; else all of it */
+    bool one_seq = p->blocks == p->blocks_per_seq;
     for (int q = 0; q < n->n_in; q++) {
         int v = n->in[q];
         if (v < 0 || is_const(p, v)) continue;
@@ -151,38 +241,14 @@ static weft_status lower_node(weft_program *p, int i, weft_kernel *k, weft_err *
         int d = k->n_deps++;
         k->dep[d] = p->kernel_of_value[v];
         k->dep_value[d] = v;
-        k->dep_whole[d] = k->blocks == 1 || !same[q];
-        if (k->dep_whole[d] && k->blocks > 1 && row->prefix && sax(p, v) >= 0 && weft_value_blocks(p, v) == k->blocks &&
-            row->prefix(p, n, q)) {
-            k->dep_whole[d] = false;
-            k->dep_prefix[d] = true;
-        }
+        bool streams = k->blocks > 1 && sax(p, v) >= 0 && weft_value_blocks(p, v) == k->blocks;
+        bool samples = k->accumulates || one_seq || same_s[q];
+        k->dep_kind[d] = WEFT_DEP_WHOLE;
+        if (k->blocks > 1 && same[q] && samples) k->dep_kind[d] = WEFT_DEP_BLOCK;
+        else if (streams && samples && row->prefix && row->prefix(p, n, q)) k->dep_kind[d] = WEFT_DEP_PREFIX;
+        else if (streams && !one_seq && same_s[q] && !k->accumulates) k->dep_kind[d] = WEFT_DEP_SEQUENCE;
     }
     return WEFT_OK;
-}
-
-/* Chooses the stream: the tokens of an int64 (batch, seq) input, else the batch of the first
- * input; other inputs with the same extent on that axis stream too. */
-static void choose_stream(weft_program *p, int max_blocks) {
-    const weft_graph *g = p->graph;
-    for (int i = 0; i < g->n_inputs && !p->stream_len; i++) {
-        const weft_value *v = &g->vals[g->inputs[i]];
-        if (v->shape.ndim == 2 && v->dtype == WEFT_I64) { p->stream_len = v->shape.d[1]; p->stream_axis[g->inputs[i]] = 1; }
-    }
-    for (int i = 0; i < g->n_inputs && !p->stream_len; i++) {
-        const weft_value *v = &g->vals[g->inputs[i]];
-        if (v->shape.ndim >= 1) { p->stream_len = v->shape.d[0]; p->stream_axis[g->inputs[i]] = 0; }
-    }
-    for (int i = 0; i < g->n_inputs; i++) {
-        const weft_value *v = &g->vals[g->inputs[i]];
-        int ax = p->stream_axis[g->inputs[0]];
-        if (p->stream_axis[g->inputs[i]] < 0 && ax >= 0 && ax < v->shape.ndim && v->shape.d[ax] == p->stream_len)
-            p->stream_axis[g->inputs[i]] = ax;
-    }
-    p->samples = g->n_inputs && g->vals[g->inputs[0]].shape.ndim ? g->vals[g->inputs[0]].shape.d[0] : 1;
-    if (p->samples < 1) p->samples = 1;
-    int cap = max_blocks > 0 ? max_blocks : WEFT_DEFAULT_BLOCKS;
-    p->blocks = (int)(p->stream_len < cap ? (p->stream_len > 0 ? p->stream_len : 1) : cap);
 }
 
 /* A parameter's optimizer update runs in the region that holds the parameter (the GEMM whose
@@ -229,20 +295,21 @@ static void attach_updates(weft_program *p) {
 
 weft_status weft_pass_lower(weft_program *p, int max_blocks, bool weights, weft_err *err) {
     const weft_graph *g = p->graph;
-    choose_stream(p, max_blocks);
-    weft_status s = fold_constants(p, err);
+    weft_status s = choose_stream(p, max_blocks, err);
+    if (!s) s = fold_constants(p, err);
     for (int i = 0; i < g->n_nodes && !s; i++) {
         const weft_node *n = &g->nodes[i];
         if (p->kernel_of_node[i] == WEFT_NODE_FOLDED && is_const(p, n->out[0])) continue;
         const weft_lowering *row = weft_lowering_of(n->op);
         if (row->view && n->n_out == 1 && !is_const(p, n->in[0])) {
             /* a view changes only how the rows are counted: its value lives where its input does */
-            bool same[WEFT_MAX_IO] = {0};
-            int ax = row->stream(p, n, same);
+            bool same[WEFT_MAX_IO] = {0}, same_s[WEFT_MAX_IO] = {0};
+            int sample, ax = stream_of(p, row, n, same, same_s, &sample);
             if (ax >= 0 || sax(p, n->in[0]) < 0) {
                 p->kernel_of_node[i] = WEFT_NODE_VIEW;
                 p->kernel_of_value[n->out[0]] = p->kernel_of_value[n->in[0]];
                 p->stream_axis[n->out[0]] = ax;
+                p->sample_axis[n->out[0]] = ax >= 0 ? sample : -1;
                 continue;
             }
             /* a view that folds the stream axis into others needs its input whole: a kernel */

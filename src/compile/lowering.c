@@ -98,6 +98,31 @@ static int stream_reshape(const weft_program *p, const weft_node *n, bool *same)
     return -1;
 }
 
+int weft_lowering_merge_samples(const weft_program *p, const weft_node *n, int *sample) {
+    int v = n->in[0], s0 = sax(p, v), m0 = s0 >= 0 ? p->sample_axis[v] : -1;
+    *sample = -1;
+    if (s0 < 0 || m0 < 0) return -1;
+    const weft_shape *is = shape_of(p, v), *os = shape_of(p, n->out[0]);
+    int64_t B = p->samples, T = p->stream_len, before = 1, acc = 1;
+    for (int d = 0; d < (m0 < s0 ? m0 : s0); d++) before *= is->d[d];
+    if (m0 < s0) {  /* merge */
+        if (is->d[m0] != B || is->d[s0] != T) return -1;
+        for (int d = m0 + 1; d < s0; d++)
+            if (is->d[d] != 1) return -1;
+        for (int j = 0; j < os->ndim; acc *= os->d[j], j++)
+            if (acc == before && os->d[j] == B * T) return *sample = j;
+        return -1;
+    }
+    if (m0 > s0 || is->d[s0] != B * T) return -1;
+    for (int j = 0; j < os->ndim; acc *= os->d[j], j++) {  /* split */
+        if (acc != before || os->d[j] != B) continue;
+        int t = j + 1;
+        while (t < os->ndim && os->d[t] == 1 && T != 1) t++;
+        if (t < os->ndim && os->d[t] == T) { *sample = j; return t; }
+    }
+    return -1;
+}
+
 /* Slicing other axes only: the starts, ends, axes and steps are constants. */
 static int stream_slice(const weft_program *p, const weft_node *n, bool *same) {
     int s0 = sax(p, n->in[0]);
@@ -206,6 +231,22 @@ static bool accumulates_matmul(const weft_program *p, const weft_node *n, bool *
     int sa = sax(p, n->in[0]), sb = sax(p, n->in[1]);
     int ra = shape_of(p, n->in[0])->ndim, rb = shape_of(p, n->in[1])->ndim;
     if (ra < 2 || rb < 2 || sa != ra - 1 || sb != rb - 2) return false;
+    same[0] = same[1] = true;
+    return true;
+}
+
+/* A loss reduced to its mean or sum over rows that stream: summed block by block. */
+static bool accumulates_loss(const weft_program *p, const weft_node *n, bool *same) {
+    if (n->n_out != 1 || !strcmp(weft_attr_s(n, "reduction", "mean"), "none") || sax(p, n->in[0]) != 0) return false;
+    for (int q = 0; q < n->n_in; q++) same[q] = sax(p, n->in[q]) == 0;
+    return true;
+}
+
+/* Gemm(A, B, transA): a weight's gradient dY^T X, both operands streaming on the contracted rows. */
+static bool accumulates_gemm(const weft_program *p, const weft_node *n, bool *same) {
+    if (!weft_attr_i(n, "transA", 0) || sax(p, n->in[0]) != 0 || sax(p, n->in[1]) != (weft_attr_i(n, "transB", 0) ? 1 : 0) ||
+        (n->n_in > 2 && n->in[2] >= 0 && !is_const(p, n->in[2])))
+        return false;
     same[0] = same[1] = true;
     return true;
 }
@@ -347,8 +388,11 @@ static const weft_lowering rows[] = {
     {.op = "Softmax", .stream = stream_softmax, .row_reductions = 2},
     {.op = "LogSoftmax", .stream = stream_softmax, .row_reductions = 2},
     {.op = "LayerNormalization", .stream = stream_layernorm, .row_reductions = 2},
+    {.op = "weft.LayerNormGrad", .stream = stream_layernorm, .row_reductions = 2},
     {.op = "weft.SoftmaxGrad", .stream = stream_softmax_grad, .row_reductions = 1},
     {.op = "weft.LogSoftmaxGrad", .stream = stream_softmax_grad, .row_reductions = 1},
+    {.op = "SoftmaxCrossEntropyLoss", .accumulates = accumulates_loss, .row_reductions = 2},
+    {.op = "NegativeLogLikelihoodLoss", .accumulates = accumulates_loss},
     {.op = "weft.SoftmaxCrossEntropyLossGrad", .stream = stream_class_axis, .row_reductions = 2},
     {.op = "weft.NegativeLogLikelihoodLossGrad", .stream = stream_class_axis},
     {.op = "weft.SliceGrad", .stream = stream_slice_grad},
@@ -360,7 +404,7 @@ static const weft_lowering rows[] = {
     {.op = "Split", .stream = stream_concat},
     /* GEMMs and the other matmuls */
     {.op = "MatMul", .stream = stream_matmul, .gemm = gemm_matmul, .accumulates = accumulates_matmul, .prefix = prefix_attention},
-    {.op = "Gemm", .stream = stream_batch, .gemm = gemm_gemm},
+    {.op = "Gemm", .stream = stream_batch, .gemm = gemm_gemm, .accumulates = accumulates_gemm},
     {.op = "Conv", .stream = stream_batch, .gemm = gemm_conv},
     {.op = "ReduceSum", .accumulates = accumulates_reduce_sum},
     /* batch-wise */

@@ -146,12 +146,13 @@ static weft_status lowered(const weft_graph *g, const weft_arch *a, int blocks, 
     p->k = weft_try_calloc((size_t)(g->n_nodes + 1), sizeof(weft_kernel));
     p->kernel_of_value = weft_try_malloc((size_t)(g->n_vals + 1) * sizeof(int));
     p->stream_axis = weft_try_malloc((size_t)(g->n_vals + 1) * sizeof(int));
-    if (!p->kernel_of_node || !p->folded || !p->k || !p->kernel_of_value || !p->stream_axis) {
+    p->sample_axis = weft_try_malloc((size_t)(g->n_vals + 1) * sizeof(int));
+    if (!p->kernel_of_node || !p->folded || !p->k || !p->kernel_of_value || !p->stream_axis || !p->sample_axis) {
         weft_status s = weft_pass_oom(p, "the kernels", err);
         weft_program_free(p);
         return s;
     }
-    for (int v = 0; v < g->n_vals; v++) p->kernel_of_value[v] = p->stream_axis[v] = -1;
+    for (int v = 0; v < g->n_vals; v++) p->kernel_of_value[v] = p->stream_axis[v] = p->sample_axis[v] = -1;
     p->timing_only = !weights;
     weft_status s = weft_pass_lower(p, blocks, weights, err);
     if (s) { weft_program_free(p); return s; }

@@ -6,6 +6,7 @@
 #include "compile/compile.h"
 
 #define WEFT_DEFAULT_BLOCKS 64  /* row blocks a stream is cut into when no one chooses */
+#define WEFT_MAX_BLOCKS 4096    /* blocks of one pass at most (sequences x blocks of each) */
 #define WEFT_GEMM_CHUNK_ROWS 64 /* rows a GEMM region takes at a time */
 #define WEFT_SRAM_USABLE 0.75   /* fraction of a tile's SRAM the plan may fill; the rest is code and stack */
 #define WEFT_RESERVED_CHANNELS 2 /* colors 0 and 1: multicast and reduction inside regions */
@@ -36,6 +37,10 @@ typedef struct {
 
 /* The row for op (a default row when it has none); never NULL. */
 const weft_lowering *weft_lowering_of(const weft_op_def *op);
+/* A Reshape-like view between (..., B, 1..., T, ...) and (..., B*T, ...) of a stream of B
+ * sequences of T tokens: the samples and tokens merged into one axis (sample-major), or split
+ * back. The output's stream axis, its sample axis in *sample; -1 when n is neither. */
+int weft_lowering_merge_samples(const weft_program *p, const weft_node *n, int *sample);
 /* Checks that every row names a real op and none twice (abort on a broken table). */
 void weft_lowering_check(void);
 

@@ -14,16 +14,25 @@
 bool weft_kernel_streams(const weft_kernel *k) {
     if (k->blocks == 1) return false;
     for (int q = 0; q < k->n_deps; q++)
-        if (k->dep_whole[q] || k->dep_prefix[q]) return false;
+        if (k->dep_kind[q] != WEFT_DEP_BLOCK) return false;
     return true;
 }
 
-bool weft_kernel_holds_whole(const weft_kernel *k) { return !weft_kernel_streams(k) || k->n_deps > 1; }
+/* Two blocks of an input taken block by block (one arriving while the other is used); all of
+ * one needed whole. Two sequences of one needed a sequence at a time (its prefix, or all of it),
+ * and of one that joins another stream (a residual add: the skip path's blocks arrive before
+ * the other path's, which lags by at most a sequence, the keys attention waits for): all of it
+ * when a pass is one sequence. The simulator checks that no more waited (sim/run.c). */
+int weft_kernel_held_blocks(const weft_program *p, const weft_kernel *k, int q) {
+    int nb = weft_value_blocks(p, k->dep_value[q]), two_seqs = 2 * p->blocks_per_seq;
+    if (k->dep_kind[q] == WEFT_DEP_WHOLE) return nb;
+    if (k->kind != WEFT_KERNEL_GEMM && (k->dep_kind[q] != WEFT_DEP_BLOCK || k->n_deps > 1)) return two_seqs < nb ? two_seqs : nb;
+    return 2 < nb ? 2 : nb;
+}
 
-/* The SRAM a kernel needs on each of its t tiles, in bytes. A kernel that streams one input
- * holds two row blocks of input and output. One that waits for a whole input, or that joins two
- * streams (a residual add: the skip path's blocks arrive long before the other path's and must
- * wait), holds its inputs whole. */
+/* The SRAM a kernel needs on each of its t tiles, in bytes: its inputs' blocks as
+ * weft_kernel_held_blocks says, two blocks of its output (all of it, if it sends it whole), its
+ * resident bytes. */
 int64_t weft_sram_need(const weft_program *p, const weft_kernel *k, int pk, int pn, int64_t t) {
     const weft_graph *g = p->graph;
     int64_t es = (int64_t)weft_dtype_size(g->vals[g->nodes[k->node].out[0]].dtype);
@@ -34,11 +43,10 @@ int64_t weft_sram_need(const weft_program *p, const weft_kernel *k, int pk, int 
         return kb * nb * es + 2 * k->block_rows * kb * es + 2 * k->block_rows * nb * 4 +
                (k->attached_bytes + (int64_t)pk * pn - 1) / ((int64_t)pk * pn);
     }
-    bool join = weft_kernel_holds_whole(k);
     int64_t data = 0;
     for (int q = 0; q < k->n_deps; q++) {
         int64_t b = weft_program_value_bytes(p, k->dep_value[q]);
-        data += k->dep_whole[q] || k->dep_prefix[q] || join ? b : 2 * b / k->blocks;
+        data += b * weft_kernel_held_blocks(p, k, q) / weft_value_blocks(p, k->dep_value[q]);
     }
     int64_t out = k->M * k->N * es;
     data += k->blocks == 1 || k->accumulates ? out : 2 * out / k->blocks;

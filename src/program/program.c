@@ -14,6 +14,7 @@ void weft_program_free(weft_program *p) {
     free(p->kernel_of_node);
     free(p->kernel_of_value);
     free(p->stream_axis);
+    free(p->sample_axis);
     free(p);
 }
 

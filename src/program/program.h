@@ -13,9 +13,11 @@
  *   STREAM  block b of the output needs block b of each streamed input (a prefix 0..b of a
  *           causal input, all of an input needed whole).
  *   WHOLE   waits for all blocks of its inputs, then computes the whole tensor on its region.
- * Data streams in blocks along one axis (the tokens of a sequence, else the batch); a kernel
- * takes block after block at its stage time (block_cycles) and sends each output block after
- * its latency (block_latency). */
+ * Data streams in blocks (units): the blocks of each sequence in turn, sequence after sequence
+ * (a token stream: sample s, token block j is unit s * blocks_per_seq + j; a value holds the
+ * samples on one axis and the tokens on another, or both merged on one axis, sample-major), or
+ * the batch cut into blocks when there are no tokens. A kernel takes block after block at its
+ * stage time (block_cycles) and sends each output block after its latency (block_latency). */
 #ifndef WEFT_PROGRAM_H
 #define WEFT_PROGRAM_H
 
@@ -24,6 +26,11 @@
 #include "kernels/nn.h"
 
 typedef enum { WEFT_KERNEL_GEMM, WEFT_KERNEL_STREAM, WEFT_KERNEL_WHOLE } weft_kernel_kind;
+
+/* What block b of a kernel needs of an input: its block b; the blocks of b's sequence up to b
+ * (causal attention's keys and values); every block of b's sequence (attention's keys without a
+ * mask); or every block of the pass (an input that does not stream, a batch statistic). */
+typedef enum { WEFT_DEP_BLOCK, WEFT_DEP_PREFIX, WEFT_DEP_SEQUENCE, WEFT_DEP_WHOLE } weft_dep_kind;
 
 #define WEFT_KERNEL_MAX_DEPS 64  /* = WEFT_MAX_IO: a node's inputs */
 #define WEFT_MAX_LANES 64        /* lanes of one edge */
@@ -62,8 +69,7 @@ typedef struct {
     int dep_channel[WEFT_KERNEL_MAX_DEPS];
     int dep_lane0[WEFT_KERNEL_MAX_DEPS];  /* the edge's lanes: p->lanes[dep_lane0 .. + dep_lanes) */
     int dep_lanes[WEFT_KERNEL_MAX_DEPS];
-    bool dep_whole[WEFT_KERNEL_MAX_DEPS];  /* the kernel needs all blocks of this input before its first */
-    bool dep_prefix[WEFT_KERNEL_MAX_DEPS]; /* block b needs blocks 0..b of this input (causal attention) */
+    weft_dep_kind dep_kind[WEFT_KERNEL_MAX_DEPS];
     int out_lane0, out_lanes;   /* a graph output's lanes to the off-chip edge (0 lanes: none) */
     int arith;                  /* WEFT_ARCH_FP32, _FP16 or _BF16: by its output's storage */
     int row_reductions;         /* reductions across a row per block (softmax: max, sum) */
@@ -105,9 +111,13 @@ struct weft_program {
     int *kernel_of_node;        /* (n_nodes) kernel index, WEFT_NODE_FOLDED or WEFT_NODE_VIEW */
     int *kernel_of_value;       /* (n_vals) kernel whose region holds the value, -1 for inputs and constants */
     int *stream_axis;           /* (n_vals) the axis of the value that streams in blocks, -1 if none */
+    int *sample_axis;           /* (n_vals) a token stream of several sequences: the axis holding
+                                 * the samples, = stream_axis where samples and tokens are merged
+                                 * (sample-major); -1 otherwise */
     int64_t stream_len;         /* L: the stream's extent (tokens of a sequence model, else the batch) */
     int64_t samples;            /* samples in one pass: the batch (the first input's leading extent) */
-    int blocks;                 /* blocks of every streamed value */
+    int blocks;                 /* blocks (units) of every streamed value in one pass */
+    int blocks_per_seq;         /* blocks of one sequence: = blocks unless a pass streams several */
     weft_tensor *folded;        /* (n_vals) values computed at compile time (owned), data NULL if not */
     int channels_used;
     int64_t tiles_used;
@@ -121,19 +131,32 @@ void weft_program_print(const weft_program *p, FILE *f);
 /* Appends a lane to p->lanes; returns its index. */
 int weft_program_add_lane(weft_program *p, weft_lane l);  /* its index; -1: out of memory */
 
-/* Is dependency q of k needed as a prefix (blocks 0..b for block b)? Causal attention's keys and values. */
-static inline bool weft_kernel_dep_prefix(const weft_kernel *k, int q) { return k->dep_prefix[q]; }
-/* Does block b of dependency q feed block b of kernel k (else k waits for all its blocks)? */
-static inline bool weft_kernel_dep_rowwise(const weft_kernel *k, int q) { return !k->dep_whole[q] && !k->dep_prefix[q]; }
+/* Does block b of dependency q feed block b of kernel k? */
+static inline bool weft_kernel_dep_rowwise(const weft_kernel *k, int q) { return k->dep_kind[q] == WEFT_DEP_BLOCK; }
+/* The last block of dependency q that block b of kernel k needs (blocks of the pass; -1: all). */
+static inline int weft_dep_last_block(const weft_program *p, const weft_kernel *k, int q, int b) {
+    switch (k->dep_kind[q]) {
+    case WEFT_DEP_BLOCK:
+    case WEFT_DEP_PREFIX: return b;
+    case WEFT_DEP_SEQUENCE: return (b / p->blocks_per_seq + 1) * p->blocks_per_seq - 1;
+    default: return -1;
+    }
+}
 /* Blocks in which value v travels: the program's blocks when it has the stream axis, else 1. */
 static inline int weft_value_blocks(const weft_program *p, int v) { return p->stream_axis[v] >= 0 ? p->blocks : 1; }
 /* Blocks in which kernel k's output travels (1 for a whole or accumulating kernel). */
 static inline int weft_kernel_out_blocks(const weft_kernel *k) { return k->accumulates ? 1 : k->blocks; }
+/* Blocks in which input q of kernel k arrives: the producer's blocks where the value keeps the
+ * stream; one, after the producer's last block, where it does not (the producer sums over the
+ * stream, or the value is an output that does, such as a layer norm's gradient of its gain). */
+static inline int weft_dep_blocks(const weft_program *p, const weft_kernel *k, int q) {
+    if (k->dep[q] >= 0 && p->k[k->dep[q]].accumulates) return 1;
+    return weft_value_blocks(p, k->dep_value[q]);
+}
 /* Does every dependency of k stream row block by row block? */
 bool weft_kernel_streams(const weft_kernel *k);
-/* Does k's SRAM plan hold its inputs whole (a kernel that waits for whole inputs, or joins two
- * streams)? */
-bool weft_kernel_holds_whole(const weft_kernel *k);
+/* Blocks of input q that k's SRAM plan holds at once (compile/sram.c). */
+int weft_kernel_held_blocks(const weft_program *p, const weft_kernel *k, int q);
 /* The fastest rate a tile kind of the machine has for k's arithmetic, in flops per cycle. */
 double weft_kernel_rate(const weft_program *p, const weft_kernel *k);
 /* Bytes of a value at its storage width. */

@@ -115,7 +115,8 @@ typedef struct {
     int *prefix;               /* (n_deps, passes): blocks 0..prefix-1 of the pass have all arrived */
     int next_unit;             /* the next unit (pass * blocks + block) to start */
     int passes_done;           /* passes whose last block is done */
-    int waiting, max_waiting;  /* blocks of the first pass arrived and not yet started */
+    int *held, *max_held;      /* (n_deps) blocks of the first pass arrived and not yet used up,
+                                * and the most at once: checked against the SRAM plan */
     uint64_t free_at;          /* when the region can take the next block */
     int n_updates, *updates;   /* update kernels attached to this region (their passes gate ours) */
     weft_kernel_time time;
@@ -189,9 +190,7 @@ static weft_status compute_node(sim *s, int i) {
     return WEFT_OK;
 }
 
-static int blocks_of_dep(const weft_program *p, const weft_kernel *k, int q) {
-    return k->dep[q] < 0 ? weft_value_blocks(p, k->dep_value[q]) : weft_kernel_out_blocks(&p->k[k->dep[q]]);
-}
+static int blocks_of_dep(const weft_program *p, const weft_kernel *k, int q) { return weft_dep_blocks(p, k, q); }
 
 /* Bytes of output block b of kernel k (an accumulating kernel's single block is all of it). */
 static int64_t block_bytes(const weft_program *p, const weft_kernel *k, int b) {
@@ -270,9 +269,10 @@ static void try_start(sim *s, int ki, uint64_t now) {
     while (st->next_unit < U) {
         int u = st->next_unit, b = u % B, pass = u / B;
         for (int q = 0; q < k->n_deps; q++) {
+            int upto = weft_dep_last_block(s->p, k, q, b);
             bool ok = weft_kernel_dep_rowwise(k, q) ? st->arrived[q * U + u] > 0
-                      : weft_kernel_dep_prefix(k, q) ? st->prefix[q * s->passes + pass] > b
-                                                     : st->arrived_all[q * s->passes + pass] == blocks_of_dep(s->p, k, q);
+                      : upto >= 0 ? st->prefix[q * s->passes + pass] > upto
+                                  : st->arrived_all[q * s->passes + pass] == blocks_of_dep(s->p, k, q);
             if (!ok) return;
         }
         /* a region holding parameters takes a new pass once their updates of the last are done */
@@ -294,7 +294,11 @@ static void try_start(sim *s, int ki, uint64_t now) {
         if (done > st->time.last_end) st->time.last_end = done;
         if (s->detail && s->detail->task) s->detail->task(s->detail->ctx, ki, pass, b, start, start + k->block_cycles);
         st->next_unit++;
-        if (st->waiting > 0) st->waiting--;
+        /* the inputs' blocks this block used up: its own, or its sequence's after its last */
+        int seq = s->p->blocks_per_seq;
+        for (int q = 0; pass == 0 && q < k->n_deps; q++)
+            if (weft_kernel_dep_rowwise(k, q)) st->held[q]--;
+            else if (k->dep_kind[q] != WEFT_DEP_WHOLE && b % seq == seq - 1) st->held[q] -= seq;
         schedule(s, EV_DONE, done, ki, 0, u);
     }
 }
@@ -303,15 +307,12 @@ static void on_arrival(sim *s, uint64_t t, int ki, int slot, int unit) {
     const weft_kernel *k = &s->p->k[ki];
     kstate *st = &s->ks[ki];
     int B = k->blocks, U = B * s->passes, nb = blocks_of_dep(s->p, k, slot), pass = unit / nb;
-    if (weft_kernel_dep_rowwise(k, slot) || weft_kernel_dep_prefix(k, slot)) st->arrived[slot * U + unit]++;
+    if (k->dep_kind[slot] != WEFT_DEP_WHOLE) st->arrived[slot * U + unit]++;
     else st->arrived_all[slot * s->passes + pass]++;
     /* the prefix of consecutive blocks of the pass that have arrived */
     int *pre = &st->prefix[slot * s->passes + pass];
     while (*pre < B && st->arrived[slot * U + pass * B + *pre] > 0) (*pre)++;
-    if (pass == 0) {
-        st->waiting++;
-        if (st->waiting > st->max_waiting) st->max_waiting = st->waiting;
-    }
+    if (pass == 0 && ++st->held[slot] > st->max_held[slot]) st->max_held[slot] = st->held[slot];
     try_start(s, ki, t);
 }
 
@@ -336,15 +337,23 @@ static void on_done(sim *s, uint64_t t, int ki, int unit) {
         out_unit = pass;         /* the whole output, once a pass */
         out_b = 0;
     }
+    /* the block goes to every consumer that streams it as one multicast; an output that does not
+     * keep the stream (a sum over it: a layer norm's gradients of its gain and bias) goes once,
+     * whole, after the last block */
     uint64_t bytes = (uint64_t)block_bytes(p, k, out_b);
-    bool multicast = st->n_edges > 1;  /* the block goes to every consumer as one multicast */
+    int n_block = 0;
+    for (int c = 0; c < st->n_edges; c++) n_block += weft_dep_blocks(p, &p->k[st->edges[c].consumer], st->edges[c].slot) == B;
+    bool multicast = n_block > 1;
     if (multicast) weft_net_multicast_begin(&s->net);
     for (int c = 0; c < st->n_edges; c++) {
         const weft_kernel *dk = &p->k[st->edges[c].consumer];
         int slot = st->edges[c].slot;
-        uint64_t at = send_lanes(s, t, dk->dep_lane0[slot], dk->dep_lanes[slot], bytes, multicast);
-        if (s->detail && s->detail->transfer) s->detail->transfer(s->detail->ctx, ki, st->edges[c].consumer, bytes, t, at);
-        schedule(s, EV_ARRIVAL, at, st->edges[c].consumer, slot, out_unit);
+        bool per_block = weft_dep_blocks(p, dk, slot) == B;
+        if (!per_block && b != B - 1) continue;
+        uint64_t nb = per_block ? bytes : (uint64_t)weft_program_value_bytes(p, dk->dep_value[slot]);
+        uint64_t at = send_lanes(s, t, dk->dep_lane0[slot], dk->dep_lanes[slot], nb, multicast && per_block);
+        if (s->detail && s->detail->transfer) s->detail->transfer(s->detail->ctx, ki, st->edges[c].consumer, nb, t, at);
+        schedule(s, EV_ARRIVAL, at, st->edges[c].consumer, slot, per_block ? out_unit : pass);
     }
     if (st->to_output) {
         /* to off-chip memory at the east edge: the mesh to the edge, then the off-chip link */
@@ -396,7 +405,9 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         ks->arrived = weft_try_calloc((size_t)k->n_deps * units + 1, sizeof(int));
         ks->arrived_all = weft_try_calloc((size_t)k->n_deps * (size_t)s.passes + 1, sizeof(int));
         ks->prefix = weft_try_calloc((size_t)k->n_deps * (size_t)s.passes + 1, sizeof(int));
-        ok = ks->arrived && ks->arrived_all && ks->prefix;
+        ks->held = weft_try_calloc((size_t)k->n_deps + 1, sizeof(int));
+        ks->max_held = weft_try_calloc((size_t)k->n_deps + 1, sizeof(int));
+        ok = ks->arrived && ks->arrived_all && ks->prefix && ks->held && ks->max_held;
         if (ok && s.per_pe && k->kind == WEFT_KERNEL_GEMM) {
             size_t tiles = (size_t)k->pk * (size_t)k->pn;
             ks->row_link_free = weft_try_calloc(tiles, sizeof(uint64_t));
@@ -570,13 +581,13 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         out->flops += k->flops;
         busy += (double)k->flops / weft_kernel_rate(p, k);
         flops_by_arith[k->arith] += (double)k->flops;
-        /* SRAM at run time: the plan holds two input blocks per dependency (a whole kernel: its
-         * whole inputs); blocks that waited beyond that need room beside the plan */
-        int64_t in_block = 0;
-        for (int q = 0; q < k->n_deps; q++)
-            in_block += k->dep[q] >= 0 ? block_bytes(p, &p->k[k->dep[q]], 0) : block_bytes(p, k, 0);
-        int extra = weft_kernel_holds_whole(k) ? 0 : s.ks[i].max_waiting - 2 * k->n_deps;
-        int64_t waited = extra > 0 ? (int64_t)extra * in_block / (k->n_deps ? k->n_deps : 1) / (t ? t : 1) : 0;
+        /* SRAM at run time: the plan holds so many blocks of each input (compile/sram.c); blocks
+         * that waited beyond that need room beside the plan */
+        int64_t waited = 0;
+        for (int q = 0; q < k->n_deps; q++) {
+            int extra = s.ks[i].max_held[q] - weft_kernel_held_blocks(p, k, q), v = k->dep_value[q];
+            if (extra > 0) waited += (int64_t)extra * (weft_program_value_bytes(p, v) / blocks_of_dep(p, k, q)) / (t ? t : 1);
+        }
         int64_t use = k->sram_per_tile + waited;
         if (k->host >= 0) continue;  /* its SRAM and tiles are its host region's */
         int64_t cap = 0;
@@ -616,7 +627,7 @@ cleanup:
     free(s.readers);
     for (int i = 0; s.ks && i < p->n; i++) {
         kstate *k = &s.ks[i];
-        free(k->arrived); free(k->arrived_all); free(k->prefix); free(k->updates);
+        free(k->arrived); free(k->arrived_all); free(k->prefix); free(k->held); free(k->max_held); free(k->updates);
         free(k->row_link_free); free(k->tile_free); free(k->col_link_free); free(k->ready); free(k->edges);
     }
     free(s.ks);
