@@ -1404,7 +1404,19 @@ BWD(matmul_backward) {
     y2.d[y2.ndim++] = b2.d[b2.ndim - 1];
     int A2 = weft_gb_reshape(b, A, a2), B2 = weft_gb_reshape(b, B, b2), G = weft_gb_reshape(b, dy[0], y2);
     int dA = weft_gb_op2(b, "MatMul", G, swap_last(b, B2));
-    int dB = weft_gb_op2(b, "MatMul", swap_last(b, A2), G);
+    int dB;
+    if (b2.ndim == 2 && a2.ndim > 2) {
+        /* a weight shared by every row of a batched A (a linear layer over (B, T, K)): one
+         * contraction over all rows, dB (K, N) = A (rows, K)^T G (rows, N), with no per-sample
+         * (B, K, N) products to sum; on the fabric it accumulates over the streamed rows */
+        int64_t rows = 1;
+        for (int k = 0; k < a2.ndim - 1; k++) rows *= a2.d[k];
+        int Ar = weft_gb_reshape(b, A2, WEFT_SHAPE(rows, a2.d[a2.ndim - 1]));
+        int Gr = weft_gb_reshape(b, G, WEFT_SHAPE(rows, y2.d[y2.ndim - 1]));
+        dB = weft_gb_node(b, "Gemm", (int[]){Ar, Gr}, 2, (weft_attr[]){WEFT_ATTR_I("transA", 1)}, 1);
+    } else {
+        dB = weft_gb_op2(b, "MatMul", swap_last(b, A2), G);
+    }
     dx[0] = weft_gb_reshape(b, weft_gb_unbroadcast(b, dA, a2), as);
     dx[1] = weft_gb_reshape(b, weft_gb_unbroadcast(b, dB, b2), bs);
     return b->s;
