@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <math.h>
+#include <limits.h>
 
 /* ---- numeric pass ---- */
 
@@ -117,6 +118,8 @@ typedef struct {
     int passes_done;           /* passes whose last block is done */
     int *held, *max_held;      /* (n_deps) blocks of the first pass arrived and not yet used up,
                                 * and the most at once: checked against the SRAM plan */
+    int *room;                 /* (n_deps) back-pressure: blocks of slot q its producer may still
+                                * start before this kernel uses some up (INT_MAX: no limit) */
     uint64_t free_at;          /* when the region can take the next block */
     int n_updates, *updates;   /* update kernels attached to this region (their passes gate ours) */
     weft_kernel_time time;
@@ -278,6 +281,13 @@ static void try_start(sim *s, int ki, uint64_t now) {
         /* a region holding parameters takes a new pass once their updates of the last are done */
         for (int j = 0; b == 0 && j < st->n_updates; j++)
             if (s->ks[st->updates[j]].passes_done < pass) return;
+        /* back-pressure: a block starts only when every consumer streaming it has room for it */
+        for (int c = 0; c < st->n_edges; c++)
+            if (s->ks[st->edges[c].consumer].room[st->edges[c].slot] <= 0) return;
+        for (int c = 0; c < st->n_edges; c++) {
+            int *r = &s->ks[st->edges[c].consumer].room[st->edges[c].slot];
+            if (*r != INT_MAX) (*r)--;
+        }
         uint64_t start = now > st->free_at ? now : st->free_at, done;
         if (st->next_unit == 0) st->time.first_start = start;
         else if (now > st->free_at) st->time.waiting += now - st->free_at;
@@ -294,12 +304,18 @@ static void try_start(sim *s, int ki, uint64_t now) {
         if (done > st->time.last_end) st->time.last_end = done;
         if (s->detail && s->detail->task) s->detail->task(s->detail->ctx, ki, pass, b, start, start + k->block_cycles);
         st->next_unit++;
-        /* the inputs' blocks this block used up: its own, or its sequence's after its last */
+        /* the inputs' blocks this block used up: its own, or its sequence's after its last; their
+         * room goes back to the producers, which may be waiting for it */
         int seq = s->p->blocks_per_seq;
-        for (int q = 0; pass == 0 && q < k->n_deps; q++)
-            if (weft_kernel_dep_rowwise(k, q)) st->held[q]--;
-            else if (k->dep_kind[q] != WEFT_DEP_WHOLE && b % seq == seq - 1) st->held[q] -= seq;
         schedule(s, EV_DONE, done, ki, 0, u);
+        for (int q = 0; q < k->n_deps; q++) {
+            int used = weft_kernel_dep_rowwise(k, q) ? 1 : k->dep_kind[q] != WEFT_DEP_WHOLE && b % seq == seq - 1 ? seq : 0;
+            if (!used) continue;
+            if (pass == 0) st->held[q] -= used;
+            if (st->room[q] == INT_MAX) continue;
+            st->room[q] += used;
+            try_start(s, k->dep[q], start);
+        }
     }
 }
 
@@ -373,6 +389,33 @@ static void handle(void *state, const weft_event *ev, weft_engine *e) {
     else on_done(s, ev->time, ev->arg[0], ev->arg[2]);
 }
 
+/* Every block of every pass ran, or the pipeline stalled: a producer waited for room that its
+ * consumer would free only with blocks that wait for the producer (the SRAM plan held fewer
+ * blocks than the order of arrivals needs). Names the first kernel that stopped for room. */
+static weft_status check_all_ran(sim *s) {
+    const weft_program *p = s->p;
+    for (int i = 0; i < p->n; i++) {
+        const kstate *st = &s->ks[i];
+        if (st->next_unit == p->k[i].blocks * s->passes) continue;
+        for (int c = 0; c < st->n_edges; c++) {
+            const weft_kernel *dk = &p->k[st->edges[c].consumer];
+            int q = st->edges[c].slot;
+            if (s->ks[st->edges[c].consumer].room[q] > 0) continue;
+            const weft_graph *g = p->graph;
+            return weft_err_set(s->err, WEFT_ERR_UNSUPPORTED,
+                                "simulating on %s: the pipeline stalled: node '%s' (%s) waits for room in the input "
+                                "buffer of node '%s' (%s), which holds %d blocks of '%s' (and 2 on their way) and frees none until later "
+                                "blocks arrive; block %d of pass %d never started (try a smaller batch, or --blocks)",
+                                p->arch.name, g->nodes[p->k[i].node].name, g->nodes[p->k[i].node].op->name,
+                                g->nodes[dk->node].name, g->nodes[dk->node].op->name, weft_kernel_held_blocks(p, dk, q),
+                                g->vals[dk->dep_value[q]].name, st->next_unit % p->k[i].blocks, st->next_unit / p->k[i].blocks);
+        }
+    }
+    for (int i = 0; i < p->n; i++)  /* without a wait for room, every block runs */
+        WEFT_ASSERT(s->ks[i].next_unit == p->k[i].blocks * s->passes);
+    return WEFT_OK;
+}
+
 /* Whether an earlier graph-input dependency (kernel, slot) than (i, q) reads the same value:
  * then the value's blocks went to (i, q) in that one's multicast. */
 static bool input_sent_with_earlier(const weft_program *p, int i, int q) {
@@ -407,7 +450,17 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         ks->prefix = weft_try_calloc((size_t)k->n_deps * (size_t)s.passes + 1, sizeof(int));
         ks->held = weft_try_calloc((size_t)k->n_deps + 1, sizeof(int));
         ks->max_held = weft_try_calloc((size_t)k->n_deps + 1, sizeof(int));
-        ok = ks->arrived && ks->arrived_all && ks->prefix && ks->held && ks->max_held;
+        ks->room = weft_try_calloc((size_t)k->n_deps + 1, sizeof(int));
+        ok = ks->arrived && ks->arrived_all && ks->prefix && ks->held && ks->max_held && ks->room;
+        /* room for the blocks the SRAM plan holds of a streamed input from a kernel, block by
+         * block: the consumer's own, and the two of the producer's output (one being computed,
+         * one on its way); graph inputs, inputs needed whole and outputs sent once a pass are not
+         * limited */
+        for (int q = 0; q < k->n_deps && ok; q++) {
+            bool streamed = k->dep[q] >= 0 && k->dep_kind[q] != WEFT_DEP_WHOLE &&
+                            weft_dep_blocks(p, k, q) == p->k[k->dep[q]].blocks && !p->k[k->dep[q]].accumulates;
+            ks->room[q] = streamed ? weft_kernel_held_blocks(p, k, q) + 2 : INT_MAX;
+        }
         if (ok && s.per_pe && k->kind == WEFT_KERNEL_GEMM) {
             size_t tiles = (size_t)k->pk * (size_t)k->pn;
             ks->row_link_free = weft_try_calloc(tiles, sizeof(uint64_t));
@@ -519,8 +572,7 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         st = need_value(&s, g->outputs[j]);
         if (!st) st = weft_tensor_convert(&outputs[j], &s.val[g->outputs[j]], g->vals[g->outputs[j]].dtype, err);
     }
-    for (int i = 0; i < p->n && !st; i++)
-        WEFT_ASSERT(s.ks[i].next_unit == p->k[i].blocks * s.passes);  /* every block of every pass ran */
+    if (!st) st = check_all_ran(&s);
     /* a kernel that feeds no output and no consumer still ends its pass */
     for (int pass = 0; pass < s.passes; pass++)
         for (int i = 0; i < p->n; i++)
@@ -627,7 +679,7 @@ cleanup:
     free(s.readers);
     for (int i = 0; s.ks && i < p->n; i++) {
         kstate *k = &s.ks[i];
-        free(k->arrived); free(k->arrived_all); free(k->prefix); free(k->held); free(k->max_held); free(k->updates);
+        free(k->arrived); free(k->arrived_all); free(k->prefix); free(k->held); free(k->max_held); free(k->room); free(k->updates);
         free(k->row_link_free); free(k->tile_free); free(k->col_link_free); free(k->ready); free(k->edges);
     }
     free(s.ks);
