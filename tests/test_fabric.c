@@ -377,3 +377,45 @@ TEST(fabric_compile_reports_progress) {
     }
     weft_graph_free(g);
 }
+
+/* The largest SRAM per tile the plan of `spec` on wse2-mini asks for, and its blocks. */
+static int64_t planned_sram_max(const char *spec, int *blocks, int *per_seq) {
+    weft_err err = {0};
+    weft_graph *g = NULL;
+    weft_arch arch;
+    int64_t most = -1;
+    weft_arch_preset("wse2-mini", &arch, &err);
+    if (weft_model_load(spec, &g, &err)) { weft_test_fail(__FILE__, __LINE__, "%s", err.msg); return -1; }
+    weft_program *p = NULL;
+    weft_compile_opts o = {.timing_only = true, .max_blocks = 16};
+    if (weft_compile(g, &arch, &o, &p, &err)) weft_test_fail(__FILE__, __LINE__, "%s: %s", spec, err.msg);
+    else {
+        for (int i = 0; i < p->n; i++)
+            if (p->k[i].sram_per_tile > most) most = p->k[i].sram_per_tile;
+        *blocks = p->blocks;
+        *per_seq = p->blocks_per_seq;
+    }
+    weft_program_free(p);
+    weft_graph_free(g);
+    return most;
+}
+
+/* A batch of sequences streams sequence after sequence, each cut in token blocks: the fabric
+ * still matches the reference, the pass has batch x blocks-per-sequence blocks, and SRAM per tile
+ * stays that of two sequences however big the batch (it grew with the batch when the batch was
+ * one stream unit). */
+TEST(fabric_batch_streams_sequence_after_sequence) {
+    check_model("builtin:gpt:layers=2,dim=64,heads=2,vocab=64,seq=32,batch=3", "wse2-mini");
+    int b1, s1, b8, s8, b16, s16;
+    int64_t m1 = planned_sram_max("builtin:gpt:layers=2,dim=64,heads=2,vocab=64,seq=32,batch=1,shapes_only=1", &b1, &s1);
+    int64_t m8 = planned_sram_max("builtin:gpt:layers=2,dim=64,heads=2,vocab=64,seq=32,batch=8,shapes_only=1", &b8, &s8);
+    int64_t m16 = planned_sram_max("builtin:gpt:layers=2,dim=64,heads=2,vocab=64,seq=32,batch=16,shapes_only=1", &b16, &s16);
+    printf("    SRAM per tile, most: batch 1 %lld B, 8 %lld B, 16 %lld B; blocks %d, %d, %d\n", (long long)m1, (long long)m8,
+           (long long)m16, b1, b8, b16);
+    CHECK_INT(b1, 16);
+    CHECK_INT(b8, 8 * s8);
+    CHECK_INT(s8, 16);
+    CHECK_INT(b16, 16 * s16);
+    CHECK(m16 <= m8);            /* beyond two sequences the batch costs no SRAM */
+    CHECK(m8 <= 4 * m1);         /* joins hold two sequences where one was, and more tiles divide less */
+}
