@@ -7,8 +7,11 @@
 weft_status weft_model_load(const char *spec, weft_graph **out, weft_err *err) {
     weft_status s = !strncmp(spec, "builtin:", 8) ? weft_model_builtin(spec + 8, out, err) : weft_onnx_load(spec, NULL, 0, out, err);
     if (s) return s;
-    /* the whole model within weft's limits before anything runs it */
+    /* the whole model within weft's limits before anything runs it; a shapes-only built-in
+     * allocates no activation and runs no reference pass, so only its parameters and nodes count
+     * (as the built-in's own check, models/builtin.c) */
     weft_model_size m = weft_graph_size(*out);
+    if (!strncmp(spec, "builtin:", 8) && strstr(spec, "shapes_only=1")) m.act_bytes = m.flops = 0;
     s = weft_model_check_size(&m, spec, err);
     if (s) {
         weft_graph_free(*out);
