@@ -389,9 +389,19 @@ static void handle(void *state, const weft_event *ev, weft_engine *e) {
     else on_done(s, ev->time, ev->arg[0], ev->arg[2]);
 }
 
+/* Whether kernel i, unfinished, waits for room at one of its consumers. */
+static bool waits_for_room(const sim *s, int i) {
+    const kstate *st = &s->ks[i];
+    if (st->next_unit == s->p->k[i].blocks * s->passes) return false;
+    for (int c = 0; c < st->n_edges; c++)
+        if (s->ks[st->edges[c].consumer].room[st->edges[c].slot] <= 0) return true;
+    return false;
+}
+
 /* Every block of every pass ran, or the pipeline stalled: a producer waited for room that its
  * consumer would free only with blocks that wait for the producer (the SRAM plan held fewer
- * blocks than the order of arrivals needs). Names the first kernel that stopped for room. */
+ * blocks than the order of arrivals needs). Names the kernel that stopped for room at a
+ * consumer which itself waits for something else: where the chain of waits ends. */
 static weft_status check_all_ran(sim *s) {
     const weft_program *p = s->p;
     for (int i = 0; i < p->n; i++) {
@@ -400,7 +410,7 @@ static weft_status check_all_ran(sim *s) {
         for (int c = 0; c < st->n_edges; c++) {
             const weft_kernel *dk = &p->k[st->edges[c].consumer];
             int q = st->edges[c].slot;
-            if (s->ks[st->edges[c].consumer].room[q] > 0) continue;
+            if (s->ks[st->edges[c].consumer].room[q] > 0 || waits_for_room(s, st->edges[c].consumer)) continue;
             const weft_graph *g = p->graph;
             return weft_err_set(s->err, WEFT_ERR_UNSUPPORTED,
                                 "simulating on %s: the pipeline stalled: node '%s' (%s) waits for room in the input "
