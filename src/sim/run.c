@@ -594,9 +594,9 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     out->passes = s.passes;
     out->cycles = s.pass_end[0];
     uint64_t run_end = s.pass_end[s.passes - 1] > 0 ? s.pass_end[s.passes - 1] : 1;
-    /* The steady state. A pipeline that nothing gates (inference) queues without bound (there is
-     * no back-pressure), so in the long run a pass takes the busy cycles of its busiest resource:
-     * a region, a link or the off-chip link. (The interval between the last passes' ends swings
+    /* The steady state. In a pipeline that nothing gates (inference), in the long run a pass
+     * takes the busy cycles of its busiest resource: a region, a link or the off-chip link (where
+     * back-pressure binds, the simulated intervals can be longer: not yet taken into account). (The interval between the last passes' ends swings
      * with the transients of a few passes: queues still filling, or draining at the end.) A
      * pipeline whose updates gate the next pass (training) is bound by that loop: its period is
      * the mean interval between pass ends, and at least the busiest resource's. */
