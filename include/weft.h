@@ -188,7 +188,7 @@ typedef struct {
     struct weft_sim_detail *detail; /* NULL, or per-kernel times and an observer (sim/run.h) */
 } weft_sim_opts;
 
-enum { WEFT_BOTTLENECK_OFFCHIP = -1, WEFT_BOTTLENECK_LINK = -2, WEFT_BOTTLENECK_UPDATES = -3 };
+enum { WEFT_BOTTLENECK_OFFCHIP = -1, WEFT_BOTTLENECK_LINK = -2, WEFT_BOTTLENECK_UPDATES = -3, WEFT_BOTTLENECK_BUFFERS = -4 };
 
 typedef struct {
     uint64_t cycles;           /* first input byte leaving off-chip memory to the last output byte arriving */
@@ -214,7 +214,9 @@ typedef struct {
                                 * into the program), WEFT_BOTTLENECK_LINK (link_busiest),
                                 * WEFT_BOTTLENECK_OFFCHIP (the off-chip link) or
                                 * WEFT_BOTTLENECK_UPDATES (a pass waits for the last one's
-                                * optimizer updates: the step's latency) */
+                                * optimizer updates: the step's latency) or
+                                * WEFT_BOTTLENECK_BUFFERS (back-pressure: passes end further apart
+                                * than the busiest resource needs) */
     double bottleneck_busy;    /* its busy cycles over all cycles of the run */
 } weft_sim_stats;
 

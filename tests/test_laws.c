@@ -163,3 +163,23 @@ TEST(laws_gpt2_on_wse2) {
                  "wse3 over wse2");
     passes = 3;
 }
+
+/* With back-pressure, the steady state of more passes is measured from the passes' ends where
+ * that is longer than the busiest resource's pace: never faster than the bound of fewer passes. */
+TEST(laws_measured_steady_state_never_beats_the_bound) {
+    const char *models[] = {"builtin:mlp:batch=16", "builtin:gpt:layers=2,dim=64,heads=2,vocab=64,seq=32,batch=2",
+                            "builtin:weather-cnn:lat=16,lon=32",
+                            "builtin:gpt2:layers=1,vocab=256,seq=256"};  /* where buffers bind (2026-12) */
+    weft_err err = {0};
+    weft_arch a;
+    CHECK_OK(weft_arch_preset("wse2-mini", &a, &err), &err);
+    for (int i = 0; i < 4; i++) {
+        passes = 3;
+        double bound = model_rate(models[i], &a, "3 passes");
+        passes = 8;
+        double measured = model_rate(models[i], &a, "8 passes");
+        passes = 3;
+        printf("    %-60s %12.6g samples/s (3 passes), %12.6g (8)\n", models[i], bound, measured);
+        CHECK(measured > 0 && measured <= bound * 1.0001);
+    }
+}

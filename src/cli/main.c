@@ -319,6 +319,9 @@ static void print_stats(const weft_program *p, const weft_sim_stats *st, double 
     if (st->bottleneck == WEFT_BOTTLENECK_OFFCHIP)
         fprintf(f, "  bottleneck      the off-chip link (%.4g GB/s), busy %.1f%% of the run\n", p->arch.offchip_bytes_per_s * 1e-9,
                 100 * st->bottleneck_busy);
+    if (st->bottleneck == WEFT_BOTTLENECK_BUFFERS)
+        fprintf(f, "  bottleneck      the buffers: blocks wait for room in their consumers' input buffers, so passes end further apart "
+                   "than the busiest resource (busy %.1f%% of the run) needs\n", 100 * st->bottleneck_busy);
     if (st->bottleneck == WEFT_BOTTLENECK_UPDATES)
         fprintf(f, "  bottleneck      the updates: a pass starts when the last one's optimizer updates are done (one step's latency)\n");
     if (st->bottleneck == WEFT_BOTTLENECK_LINK) {

@@ -41,6 +41,10 @@ void weft_report_add_stats(cJSON *r, const weft_program *p, const weft_sim_stats
         cJSON *b = cJSON_AddObjectToObject(r, "bottleneck");
         cJSON_AddStringToObject(b, "node", "off-chip link");
         cJSON_AddNumberToObject(b, "busy_fraction", st->bottleneck_busy);
+    } else if (st->bottleneck == WEFT_BOTTLENECK_BUFFERS) {
+        cJSON *b = cJSON_AddObjectToObject(r, "bottleneck");
+        cJSON_AddStringToObject(b, "node", "buffers");
+        cJSON_AddNumberToObject(b, "busy_fraction", st->bottleneck_busy);
     } else if (st->bottleneck == WEFT_BOTTLENECK_UPDATES) {
         cJSON *b = cJSON_AddObjectToObject(r, "bottleneck");
         cJSON_AddStringToObject(b, "node", "updates");

@@ -596,7 +596,8 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     uint64_t run_end = s.pass_end[s.passes - 1] > 0 ? s.pass_end[s.passes - 1] : 1;
     /* The steady state. In a pipeline that nothing gates (inference), in the long run a pass
      * takes the busy cycles of its busiest resource: a region, a link or the off-chip link (where
-     * back-pressure binds, the simulated intervals can be longer: not yet taken into account). (The interval between the last passes' ends swings
+     * back-pressure binds, blocks wait for room and the passes end further apart: with at least
+     * four passes, the mean interval of the second half's pass ends is taken when longer). (The interval between the last passes' ends swings
      * with the transients of a few passes: queues still filling, or draining at the end.) A
      * pipeline whose updates gate the next pass (training) is bound by that loop: its period is
      * the mean interval between pass ends, and at least the busiest resource's. */
@@ -627,6 +628,14 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
             period = mean;
             out->bottleneck = WEFT_BOTTLENECK_UPDATES;  /* a pass waits for the last one's updates */
             out->bottleneck_busy = 1;
+        }
+    }
+    if (!gated && s.passes >= 4) {
+        int h = s.passes / 2;
+        double mean = (double)(s.pass_end[s.passes - 1] - s.pass_end[h - 1]) / (double)(s.passes - h);
+        if (mean > period) {
+            period = mean;
+            out->bottleneck = WEFT_BOTTLENECK_BUFFERS;
         }
     }
     if (s.passes == 1) period = (double)s.pass_end[0];  /* one pass: no steady state to speak of */
