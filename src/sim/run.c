@@ -193,8 +193,6 @@ static weft_status compute_node(sim *s, int i) {
     return WEFT_OK;
 }
 
-static int blocks_of_dep(const weft_program *p, const weft_kernel *k, int q) { return weft_dep_blocks(p, k, q); }
-
 /* Bytes of output block b of kernel k (an accumulating kernel's single block is all of it). */
 static int64_t block_bytes(const weft_program *p, const weft_kernel *k, int b) {
     const weft_value *v = &p->graph->vals[p->graph->nodes[k->node].out[0]];
@@ -275,7 +273,7 @@ static void try_start(sim *s, int ki, uint64_t now) {
             int upto = weft_dep_last_block(s->p, k, q, b);
             bool ok = weft_kernel_dep_rowwise(k, q) ? st->arrived[q * U + u] > 0
                       : upto >= 0 ? st->prefix[q * s->passes + pass] > upto
-                                  : st->arrived_all[q * s->passes + pass] == blocks_of_dep(s->p, k, q);
+                                  : st->arrived_all[q * s->passes + pass] == weft_dep_blocks(s->p, k, q);
             if (!ok) return;
         }
         /* a region holding parameters takes a new pass once their updates of the last are done */
@@ -322,7 +320,7 @@ static void try_start(sim *s, int ki, uint64_t now) {
 static void on_arrival(sim *s, uint64_t t, int ki, int slot, int unit) {
     const weft_kernel *k = &s->p->k[ki];
     kstate *st = &s->ks[ki];
-    int B = k->blocks, U = B * s->passes, nb = blocks_of_dep(s->p, k, slot), pass = unit / nb;
+    int B = k->blocks, U = B * s->passes, nb = weft_dep_blocks(s->p, k, slot), pass = unit / nb;
     if (k->dep_kind[slot] != WEFT_DEP_WHOLE) st->arrived[slot * U + unit]++;
     else st->arrived_all[slot * s->passes + pass]++;
     /* the prefix of consecutive blocks of the pass that have arrived */
@@ -657,7 +655,7 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         int64_t waited = 0;
         for (int q = 0; q < k->n_deps; q++) {
             int extra = s.ks[i].max_held[q] - weft_kernel_held_blocks(p, k, q), v = k->dep_value[q];
-            if (extra > 0) waited += (int64_t)extra * (weft_program_value_bytes(p, v) / blocks_of_dep(p, k, q)) / (t ? t : 1);
+            if (extra > 0) waited += (int64_t)extra * (weft_program_value_bytes(p, v) / weft_dep_blocks(p, k, q)) / (t ? t : 1);
         }
         int64_t use = k->sram_per_tile + waited;
         if (k->host >= 0) continue;  /* its SRAM and tiles are its host region's */
