@@ -188,7 +188,10 @@ typedef struct {
     struct weft_sim_detail *detail; /* NULL, or per-kernel times and an observer (sim/run.h) */
 } weft_sim_opts;
 
-enum { WEFT_BOTTLENECK_OFFCHIP = -1, WEFT_BOTTLENECK_LINK = -2, WEFT_BOTTLENECK_UPDATES = -3, WEFT_BOTTLENECK_BUFFERS = -4 };
+enum {
+    WEFT_BOTTLENECK_OFFCHIP = -1, WEFT_BOTTLENECK_LINK = -2, WEFT_BOTTLENECK_UPDATES = -3, WEFT_BOTTLENECK_BUFFERS = -4,
+    WEFT_BOTTLENECK_WEIGHTS = -5
+};
 
 typedef struct {
     uint64_t cycles;           /* first input byte leaving off-chip memory to the last output byte arriving */
@@ -216,8 +219,14 @@ typedef struct {
                                 * WEFT_BOTTLENECK_UPDATES (a pass waits for the last one's
                                 * optimizer updates: the step's latency) or
                                 * WEFT_BOTTLENECK_BUFFERS (back-pressure: passes end further apart
-                                * than the busiest resource needs) */
+                                * than the busiest resource needs) or WEFT_BOTTLENECK_WEIGHTS
+                                * (weight streaming: layers wait for their weights) */
     double bottleneck_busy;    /* its busy cycles over all cycles of the run */
+    /* weight streaming, per pass (0 otherwise): bytes streamed in (weights, resident constants)
+     * and out (gradients to the off-chip unit); cycles the layers computed, waited for their
+     * weights after the layer before was done, and the off-chip unit spent on updates */
+    int64_t weight_bytes_in, gradient_bytes_out;
+    uint64_t layer_cycles, weight_wait_cycles, update_cycles;
 } weft_sim_stats;
 
 /* Runs the program on the simulated fabric: outputs as weft_ref_run (untouched with

@@ -22,9 +22,10 @@ static const weft_arch presets[] = {
         .width = 750, .height = 994, .clock_hz = 850e6,
         .n_kinds = 1, .kinds = {WSE2_PE}, .n_pattern = 1, .pattern = {0},
         .link_bytes_per_cycle = 4, .hop_latency = 1, .ramp_latency = 2, .channels = 24,
-        .offchip_bytes = (int64_t)12 << 40, .offchip_bytes_per_s = 150e9, .offchip_edge = WEFT_EDGE_WEST,
+        .offchip_bytes = (int64_t)12 << 40, .offchip_bytes_per_s = 150e9, .offchip_latency_s = 2e-6, .offchip_update_flops_per_s = 1e12, .offchip_edge = WEFT_EDGE_WEST,
+        .modes = WEFT_MODE_PIPELINED | WEFT_MODE_WEIGHT_STREAMING,
         .chips = 1, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
-        .n_assumptions = 6,
+        .n_assumptions = 7,
         .assumptions = {
             "clock 850 MHz: the SDK's timing code; 1.1 GHz is also quoted (Hot Chips 34 summary)",
             "arithmetic: 1 fp32 FMAC (2 flops) and 4 fp16/bf16 FMAC (8 flops) per cycle per PE; width quoted for WSE-1",
@@ -32,6 +33,7 @@ static const weft_arch presets[] = {
             "off-chip: MemoryX capacity 12 TB (one of the quoted options)",
             "off-chip bandwidth 150 GB/s: 12 x 100 GbE system I/O (secondary source)",
             "chip-to-chip: the same 150 GB/s I/O and 2 us latency, through SwarmX",
+            "MemoryX: 2 us latency; the update at 1 TFLOP/s (not published: 'small next to the forward and backward')",
         },
         .n_sources = 4,
         .sources = {
@@ -47,9 +49,10 @@ static const weft_arch presets[] = {
         .width = 760, .height = 1184, .clock_hz = 850e6,
         .n_kinds = 1, .kinds = {{"pe", 48 * 1024, 16, 8, {4, 16, 16}}}, .n_pattern = 1, .pattern = {0},
         .link_bytes_per_cycle = 4, .hop_latency = 1, .ramp_latency = 2, .channels = 24,
-        .offchip_bytes = (int64_t)12 << 40, .offchip_bytes_per_s = 150e9, .offchip_edge = WEFT_EDGE_WEST,
+        .offchip_bytes = (int64_t)12 << 40, .offchip_bytes_per_s = 150e9, .offchip_latency_s = 2e-6, .offchip_update_flops_per_s = 1e12, .offchip_edge = WEFT_EDGE_WEST,
+        .modes = WEFT_MODE_PIPELINED | WEFT_MODE_WEIGHT_STREAMING,
         .chips = 1, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
-        .n_assumptions = 6,
+        .n_assumptions = 7,
         .assumptions = {
             "grid 760 x 1184 (899,840 PEs): the published count is 900,000; the grid shape is not published",
             "clock 850 MHz: not published for WSE-3; WSE-2's SDK figure",
@@ -57,6 +60,7 @@ static const weft_arch presets[] = {
             "links, latencies and colors as WSE-2",
             "off-chip: MemoryX 12 TB at 150 GB/s (options 1.5 TB, 12 TB, 1.2 PB quoted)",
             "chip-to-chip: 150 GB/s and 2 us, as WSE-2",
+            "MemoryX: 2 us latency, the update at 1 TFLOP/s, as WSE-2 (not published)",
         },
         .n_sources = 2,
         .sources = {
@@ -72,7 +76,8 @@ static const weft_arch presets[] = {
         .kinds = {{"pcu", 0, 0, 0, {100, 400, 400}}, {"pmu", 512 * 1024, 64, 64, {0, 0, 0}}},
         .n_pattern = 2, .pattern = {0, 1},
         .link_bytes_per_cycle = 32, .hop_latency = 2, .ramp_latency = 1, .channels = 32,
-        .offchip_bytes = (int64_t)1 << 40, .offchip_bytes_per_s = 200e9, .offchip_edge = WEFT_EDGE_ALL,
+        .offchip_bytes = (int64_t)1 << 40, .offchip_bytes_per_s = 200e9, .offchip_latency_s = 1e-6, .offchip_edge = WEFT_EDGE_ALL,
+        .modes = WEFT_MODE_PIPELINED | WEFT_MODE_SECTIONS,
         .chips = 1, .chip_link_bytes_per_s = 50e9, .chip_link_latency_s = 5e-6,
         .n_assumptions = 7,
         .assumptions = {
@@ -81,7 +86,7 @@ static const weft_arch presets[] = {
             "PCU rate 400 bf16 flops per cycle: 320 TFLOP/s per SN10 over 640 PCUs at the assumed clock; fp32 a quarter",
             "PCU holds no addressable SRAM (pipeline registers only); PMU 512 KB (320 MB / 640)",
             "switch links 32 bytes per cycle, 2 cycles per hop, 32 channels: not published",
-            "DDR4 bandwidth 200 GB/s per RDU: not published",
+            "DDR4 bandwidth 200 GB/s per RDU and 1 us latency: not published",
             "RDU-to-RDU link 50 GB/s, 5 us: not published",
         },
         .n_sources = 3,
@@ -97,7 +102,8 @@ static const weft_arch presets[] = {
         .width = 64, .height = 48, .clock_hz = 850e6,
         .n_kinds = 1, .kinds = {WSE2_PE}, .n_pattern = 1, .pattern = {0},
         .link_bytes_per_cycle = 4, .hop_latency = 1, .ramp_latency = 2, .channels = 24,
-        .offchip_bytes = (int64_t)64 << 30, .offchip_bytes_per_s = 150e9, .offchip_edge = WEFT_EDGE_WEST,
+        .offchip_bytes = (int64_t)64 << 30, .offchip_bytes_per_s = 150e9, .offchip_latency_s = 2e-6, .offchip_update_flops_per_s = 1e12, .offchip_edge = WEFT_EDGE_WEST,
+        .modes = WEFT_MODE_PIPELINED | WEFT_MODE_WEIGHT_STREAMING,
         .chips = 1, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
         .n_assumptions = 2,
         .assumptions = {"a patch of the WSE-2 preset: its PE, link and clock assumptions apply",
@@ -109,7 +115,8 @@ static const weft_arch presets[] = {
         .width = 8, .height = 8, .clock_hz = 850e6,
         .n_kinds = 1, .kinds = {WSE2_PE}, .n_pattern = 1, .pattern = {0},
         .link_bytes_per_cycle = 4, .hop_latency = 1, .ramp_latency = 2, .channels = 24,
-        .offchip_bytes = (int64_t)1 << 30, .offchip_bytes_per_s = 150e9, .offchip_edge = WEFT_EDGE_WEST,
+        .offchip_bytes = (int64_t)1 << 30, .offchip_bytes_per_s = 150e9, .offchip_latency_s = 2e-6, .offchip_update_flops_per_s = 1e12, .offchip_edge = WEFT_EDGE_WEST,
+        .modes = WEFT_MODE_PIPELINED | WEFT_MODE_WEIGHT_STREAMING,
         .chips = 1, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
         .n_assumptions = 1, .assumptions = {"a teaching mesh with the WSE-2 preset's PE figures"},
     },
@@ -119,7 +126,8 @@ static const weft_arch presets[] = {
         .width = 32, .height = 32, .clock_hz = 850e6,
         .n_kinds = 1, .kinds = {WSE2_PE}, .n_pattern = 1, .pattern = {0},
         .link_bytes_per_cycle = 4, .hop_latency = 1, .ramp_latency = 2, .channels = 24,
-        .offchip_bytes = (int64_t)8 << 30, .offchip_bytes_per_s = 150e9, .offchip_edge = WEFT_EDGE_WEST,
+        .offchip_bytes = (int64_t)8 << 30, .offchip_bytes_per_s = 150e9, .offchip_latency_s = 2e-6, .offchip_update_flops_per_s = 1e12, .offchip_edge = WEFT_EDGE_WEST,
+        .modes = WEFT_MODE_PIPELINED | WEFT_MODE_WEIGHT_STREAMING,
         .chips = 1, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
         .n_assumptions = 1, .assumptions = {"a teaching mesh with the WSE-2 preset's PE figures"},
     },
@@ -235,6 +243,15 @@ weft_status weft_arch_validate(const weft_arch *a, const char *w, weft_err *err)
     if (a->offchip_bytes < 0 || a->offchip_bytes > WEFT_ARCH_MAX_OFFCHIP)
         BAD("offchip.bytes", "%lld is not in 0..%lld", (long long)a->offchip_bytes, (long long)WEFT_ARCH_MAX_OFFCHIP);
     if (a->offchip_bytes > 0) RATE("offchip.bytes_per_s", a->offchip_bytes_per_s, 1e6, 1e15, "bytes per second", false);
+    if (!(a->offchip_latency_s >= 0 && a->offchip_latency_s < 1)) BAD("offchip.latency_s", "must be in [0, 1) seconds");
+    RATE("offchip.update_flops_per_s", a->offchip_update_flops_per_s, 1e6, 1e18, "flops per second", true);
+    if (!(a->modes & WEFT_MODE_PIPELINED) && !(a->modes & (WEFT_MODE_WEIGHT_STREAMING | WEFT_MODE_SECTIONS)))
+        BAD("modes", "names no execution mode");
+    if (a->modes & ~7u) BAD("modes", "has an unknown mode");
+    if ((a->modes & WEFT_MODE_WEIGHT_STREAMING) && a->offchip_bytes <= 0)
+        BAD("modes", "weight-streaming needs off-chip memory to hold the weights (offchip.bytes is 0)");
+    if ((a->modes & WEFT_MODE_SECTIONS) && a->offchip_bytes <= 0)
+        BAD("modes", "sections need off-chip memory for the tensors between sections (offchip.bytes is 0)");
     if (a->chips < 1 || a->chips > 4096) BAD("chips.count", "%d is not in 1..4096", a->chips);
     if (a->chips > 1) RATE("chips.link_bytes_per_s", a->chip_link_bytes_per_s, 1e6, 1e15, "bytes per second", false);
     if (!(a->chip_link_latency_s >= 0 && a->chip_link_latency_s < 1)) BAD("chips.link_latency_s", "must be in [0, 1) seconds");
@@ -273,7 +290,13 @@ char *weft_arch_to_json(const weft_arch *a) {
     cJSON *off = cJSON_AddObjectToObject(r, "offchip");
     cJSON_AddNumberToObject(off, "bytes", (double)a->offchip_bytes);
     cJSON_AddNumberToObject(off, "bytes_per_s", a->offchip_bytes_per_s);
+    cJSON_AddNumberToObject(off, "latency_s", a->offchip_latency_s);
+    cJSON_AddNumberToObject(off, "update_flops_per_s", a->offchip_update_flops_per_s);
     cJSON_AddStringToObject(off, "edge", edge_names[a->offchip_edge]);
+    static const char *const mode_names[] = WEFT_MODE_NAMES;
+    cJSON *modes = cJSON_AddArrayToObject(r, "modes");
+    for (int m = 0; m < 3; m++)
+        if (a->modes >> m & 1) cJSON_AddItemToArray(modes, cJSON_CreateString(mode_names[m]));
     cJSON *ch = cJSON_AddObjectToObject(r, "chips");
     cJSON_AddNumberToObject(ch, "count", a->chips);
     cJSON_AddNumberToObject(ch, "link_bytes_per_s", a->chip_link_bytes_per_s);
@@ -405,12 +428,12 @@ static weft_status arch_parse(const char *json, const char *where, weft_arch *a,
     }
     reader r = {where, err, WEFT_OK};
     static const char *top[] = {"name", "description", "mesh", "clock_hz", "tile_kinds", "column_pattern", "link", "channels",
-                                "offchip", "chips", "assumptions", "sources", NULL};
+                                "offchip", "modes", "chips", "assumptions", "sources", NULL};
     static const char *mesh_keys[] = {"width", "height", NULL};
     static const char *kind_keys[] = {"name", "sram_bytes", "sram_read_bytes_per_cycle", "sram_write_bytes_per_cycle",
                                       "flops_per_cycle", NULL};
     static const char *link_keys[] = {"bytes_per_cycle", "hop_latency_cycles", "ramp_latency_cycles", NULL};
-    static const char *off_keys[] = {"bytes", "bytes_per_s", "edge", NULL};
+    static const char *off_keys[] = {"bytes", "bytes_per_s", "latency_s", "update_flops_per_s", "edge", NULL};
     static const char *chip_keys[] = {"count", "link_bytes_per_s", "link_latency_s", NULL};
     if (check_keys(&r, root, "", top)) {
         get_str(&r, root, "", "name", true, a->name, sizeof a->name);
@@ -471,6 +494,8 @@ static weft_status arch_parse(const char *json, const char *where, weft_arch *a,
         if (off && check_keys(&r, off, "offchip", off_keys)) {
             a->offchip_bytes = get_i64(&r, off, "offchip", "bytes", true, WEFT_ARCH_MAX_OFFCHIP);
             a->offchip_bytes_per_s = get_num(&r, off, "offchip", "bytes_per_s", a->offchip_bytes > 0, 0);
+            a->offchip_latency_s = get_num(&r, off, "offchip", "latency_s", false, 0);
+            a->offchip_update_flops_per_s = get_num(&r, off, "offchip", "update_flops_per_s", false, 0);
             char edge[16] = "west";
             get_str(&r, off, "offchip", "edge", false, edge, sizeof edge);
             int e = -1;
@@ -478,6 +503,28 @@ static weft_status arch_parse(const char *json, const char *where, weft_arch *a,
                 if (!strcmp(edge, edge_names[i])) e = i;
             if (!r.s && e < 0) r.s = weft_err_set(err, WEFT_ERR_INVALID, "%s: field 'offchip.edge': '%s' is not west, east, north, south or all", where, edge);
             a->offchip_edge = e < 0 ? WEFT_EDGE_WEST : (weft_edge)e;
+        }
+        /* the modes: absent, pipelined only (every machine runs what fits it) */
+        const cJSON *modes = cJSON_GetObjectItemCaseSensitive(root, "modes");
+        a->modes = WEFT_MODE_PIPELINED;
+        if (!r.s && modes) {
+            static const char *const mode_names[] = WEFT_MODE_NAMES;
+            a->modes = 0;
+            if (!cJSON_IsArray(modes) || cJSON_GetArraySize(modes) < 1)
+                r.s = weft_err_set(err, WEFT_ERR_INVALID, "%s: field 'modes': must be an array of mode names (pipelined, weight-streaming, sections)", where);
+            const cJSON *m;
+            int at = 0;
+            if (!r.s) cJSON_ArrayForEach(m, modes) {
+                int found = -1;
+                for (int i = 0; i < 3 && cJSON_IsString(m); i++)
+                    if (!strcmp(m->valuestring, mode_names[i])) found = i;
+                if (found < 0) {
+                    r.s = weft_err_set(err, WEFT_ERR_INVALID, "%s: field 'modes[%d]': not pipelined, weight-streaming or sections", where, at);
+                    break;
+                }
+                a->modes |= 1u << found;
+                at++;
+            }
         }
         const cJSON *chips = cJSON_GetObjectItemCaseSensitive(root, "chips");
         a->chips = 1;
@@ -549,8 +596,16 @@ void weft_arch_print(const weft_arch *a, FILE *f) {
     fprintf(f, "  links           %g B/cycle per direction, %d cycle%s per hop, ramp %d cycles, %d channels\n",
             a->link_bytes_per_cycle, a->hop_latency, a->hop_latency == 1 ? "" : "s", a->ramp_latency, a->channels);
     if (a->offchip_bytes)
-        fprintf(f, "  off-chip        %.4g GB at %.4g GB/s, %s edge\n", (double)a->offchip_bytes * 1e-9, a->offchip_bytes_per_s * 1e-9,
-                edge_names[a->offchip_edge]);
+        fprintf(f, "  off-chip        %.4g GB at %.4g GB/s each way, %.3g us latency, %s edge%s\n", (double)a->offchip_bytes * 1e-9,
+                a->offchip_bytes_per_s * 1e-9, a->offchip_latency_s * 1e6, edge_names[a->offchip_edge],
+                a->offchip_update_flops_per_s > 0 ? "" : "; computes nothing");
+    if (a->offchip_update_flops_per_s > 0)
+        fprintf(f, "  off-chip update %.3g TFLOP/s (the optimizer runs in off-chip memory in weight streaming)\n", a->offchip_update_flops_per_s * 1e-12);
+    static const char *const mode_names[] = WEFT_MODE_NAMES;
+    fprintf(f, "  modes          ");
+    for (int m = 0; m < 3; m++)
+        if (a->modes >> m & 1) fprintf(f, " %s", mode_names[m]);
+    fprintf(f, "\n");
     if (a->chips > 1)
         fprintf(f, "  chip links      %.3g GB/s, %.3g us\n", a->chip_link_bytes_per_s * 1e-9, a->chip_link_latency_s * 1e6);
     fprintf(f, "  totals          SRAM %.4g GB; peak %.4g TFLOP/s fp32, %.4g TFLOP/s fp16, %.4g TFLOP/s bf16\n",

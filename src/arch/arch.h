@@ -41,6 +41,12 @@ static inline void weft_dir_step(int d, int *x, int *y) {
 
 typedef enum { WEFT_EDGE_WEST, WEFT_EDGE_EAST, WEFT_EDGE_NORTH, WEFT_EDGE_SOUTH, WEFT_EDGE_ALL } weft_edge;
 
+/* Execution modes a machine supports (a bit each): every layer resident at once; weights held
+ * off the chip and streamed in layer by layer (Cerebras MemoryX); the graph cut into sections run
+ * one after another (SambaNova). */
+enum { WEFT_MODE_PIPELINED = 1, WEFT_MODE_WEIGHT_STREAMING = 2, WEFT_MODE_SECTIONS = 4 };
+#define WEFT_MODE_NAMES {"pipelined", "weight-streaming", "sections"}
+
 typedef struct weft_arch {
     char name[64];
     char description[256];
@@ -55,8 +61,12 @@ typedef struct weft_arch {
     int ramp_latency;                    /* cycles between a tile and its router, each way */
     int channels;                        /* routable channels (colors) */
     int64_t offchip_bytes;               /* 0: none */
-    double offchip_bytes_per_s;
+    double offchip_bytes_per_s;          /* each way */
+    double offchip_latency_s;            /* from a request to the first byte */
+    double offchip_update_flops_per_s;   /* the off-chip memory unit's optimizer arithmetic
+                                          * (MemoryX runs the update); 0: it computes nothing */
     weft_edge offchip_edge;
+    unsigned modes;                      /* WEFT_MODE_* bits */
     int chips;
     double chip_link_bytes_per_s, chip_link_latency_s;
     int n_assumptions, n_sources;

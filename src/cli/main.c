@@ -254,7 +254,7 @@ static int cmd_arch(int argc, char **argv) {
 /* ---- compile, run, check ---- */
 
 typedef struct {
-    const char *model, *arch, *report, *heatmap, *heatmap_sram, *output;
+    const char *model, *arch, *report, *heatmap, *heatmap_sram, *output, *mode;
     bool timing_only, per_pe, arch_given, train;
     int blocks, passes;
     const char *trace;
@@ -284,6 +284,7 @@ static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
             a->passes = (int)v;
         } else if (!strcmp(argv[i], "--trace") && i + 1 < argc) a->trace = argv[++i];
         else if (!strcmp(argv[i], "--train")) a->train = true;
+        else if (!strcmp(argv[i], "--mode") && i + 1 < argc) a->mode = argv[++i];
         else if (argv[i][0] == '-') { fprintf(stderr, "weft: unknown option '%s'\n", argv[i]); return 2; }
         else if (!a->model) a->model = argv[i];
         else { fprintf(stderr, "weft: unexpected argument '%s'\n", argv[i]); return 2; }
@@ -307,8 +308,8 @@ static int64_t tokens_per_pass(const weft_graph *g, int64_t *samples) {
 
 static void print_stats(const weft_program *p, const weft_sim_stats *st, double host_s, FILE *f) {
     int64_t samples, tokens = tokens_per_pass(p->graph, &samples);
-    fprintf(f, "simulated on %s: %d passes streamed back to back (%llu events)\n", p->arch.name, st->passes,
-            (unsigned long long)st->events);
+    fprintf(f, "simulated on %s in %s mode: %d passes %s (%llu events)\n", p->arch.name, p->mode, st->passes,
+            p->phased ? "one after another, each its layers in turn" : "streamed back to back", (unsigned long long)st->events);
     fprintf(f, "  samples/s       %.6g in the steady state (a pass of %lld every %llu cycles = %.6g ms)\n",
             (double)samples * st->passes_per_s, (long long)samples, (unsigned long long)st->period_cycles,
             1e3 / st->passes_per_s);
@@ -324,6 +325,15 @@ static void print_stats(const weft_program *p, const weft_sim_stats *st, double 
                    "than the busiest resource (busy %.1f%% of the run) needs\n", 100 * st->bottleneck_busy);
     if (st->bottleneck == WEFT_BOTTLENECK_UPDATES)
         fprintf(f, "  bottleneck      the updates: a pass starts when the last one's optimizer updates are done (one step's latency)\n");
+    if (st->bottleneck == WEFT_BOTTLENECK_WEIGHTS)
+        fprintf(f, "  bottleneck      the weights: layers wait for their weights over the off-chip link (%.4g GB/s), %.1f%% of a pass\n",
+                p->arch.offchip_bytes_per_s * 1e-9, 100 * st->bottleneck_busy);
+    if (p->phased) {
+        double c = (double)st->period_cycles;
+        fprintf(f, "  weight stream   %.4g GB in, %.4g GB of gradients out a pass; of a pass: layers %.1f%%, waiting for weights "
+                   "%.1f%%, off-chip updates %.1f%% (busy)\n", (double)st->weight_bytes_in * 1e-9, (double)st->gradient_bytes_out * 1e-9,
+                100 * (double)st->layer_cycles / c, 100 * (double)st->weight_wait_cycles / c, 100 * (double)st->update_cycles / c);
+    }
     if (st->bottleneck == WEFT_BOTTLENECK_LINK) {
         int64_t tile = st->link_busiest / 4;
         int kk[3], qq[3], n = weft_program_edges_on_link(p, st->link_busiest, kk, qq, 3);
@@ -433,11 +443,12 @@ static int load_program(const fabric_args *a, bool shapes_only, weft_graph **g, 
         t->gu = NULL;
         weft_train_free(t);
     } else if ((shapes_only ? weft_model_load_shapes : weft_model_load)(a->model, g, &err)) return die(&err);
-    weft_compile_opts o = {.max_blocks = a->blocks, .timing_only = shapes_only};
+    weft_compile_opts o = {.max_blocks = a->blocks, .timing_only = shapes_only, .mode = a->mode};
     if (isatty(STDERR_FILENO)) o.progress = show_progress, o.progress_ctx = arch.name;
     weft_status s = weft_compile(*g, &arch, &o, p, &err);
     if (o.progress) fputs("\r\033[K", stderr);
     if (s) { weft_graph_free(*g); return die(&err); }
+    if ((*p)->mode_reason[0]) printf("mode: %s\n", (*p)->mode_reason);
     return 0;
 }
 

@@ -207,7 +207,76 @@ static bool link_period(const weft_program *p, uint64_t *out) {
     return ok;
 }
 
+/* A program of phases run one after another (weight streaming), as the simulator runs it: phase
+ * j's resident bytes stream in over the off-chip link once phase j - 2 is done (two phases'
+ * worth in SRAM: the one computing and the next), and phase j starts when they are in and phase
+ * j - 1 is done; it takes its blocks back to back (its inputs wait in the stash). A gradient that
+ * leaves for the off-chip unit crosses the link out after its phase; the unit applies each
+ * update in program order as its gradient arrives. The passes run one after another, so the
+ * period is a pass. */
+static uint64_t phased_pass(weft_program *p) {
+    const weft_arch *a = &p->arch;
+    double per = weft_cost_offchip_per_cycle(a), lat = a->offchip_latency_s * a->clock_hz;
+    double unit = a->offchip_update_flops_per_s > 0 ? a->offchip_update_flops_per_s / a->clock_hz : 1;
+    uint64_t *end = weft_xcalloc((size_t)p->n + 1, sizeof(uint64_t));  /* (n) when each kernel's output is ready where read */
+    uint64_t w_free = 0, out_free = 0, unit_free = 0, last = 0, prev = 0, prev2 = 0;
+    for (int i = 0; i < p->n; i++) weft_cost_kernel(p, &p->k[i]);
+    for (int i = 0; i < p->n; i++) {
+        weft_kernel *k = &p->k[i];
+        uint64_t ready = 0;
+        for (int q = 0; q < k->n_deps; q++) {
+            int d = k->dep[q];
+            uint64_t at = d >= 0 ? end[d] : (uint64_t)((double)weft_program_value_bytes(p, k->dep_value[q]) / per);
+            if (d >= 0 && p->k[d].offchip != k->offchip) {  /* across the off-chip link */
+                uint64_t t = at > out_free ? at : out_free;
+                out_free = t + (uint64_t)((double)weft_program_value_bytes(p, k->dep_value[q]) / per);
+                at = out_free + (uint64_t)lat;
+            }
+            if (at > ready) ready = at;
+        }
+        if (k->offchip) {
+            uint64_t start = ready > unit_free ? ready : unit_free;
+            unit_free = end[i] = start + (uint64_t)((double)k->flops / unit) + 1;
+        } else {
+            uint64_t w0 = w_free > prev2 ? w_free : prev2;
+            w_free = w0 + (uint64_t)((double)k->weight_bytes / per);
+            uint64_t start = prev > w_free + (uint64_t)lat ? prev : w_free + (uint64_t)lat;
+            if (ready > start) start = ready;
+            end[i] = start + k->block_latency + k->block_cycles * (uint64_t)(k->blocks - 1);
+            prev2 = prev;
+            prev = end[i];
+        }
+        if (end[i] > last) last = end[i];
+    }
+    free(end);
+    return last;
+}
+
+static weft_status finish_phased(weft_program *p) {
+    p->tiles_used = p->sram_total = p->sram_max = 0;
+    for (int i = 0; i < p->n; i++) {
+        weft_kernel *k = &p->k[i];
+        int64_t t = (int64_t)k->w * k->h;
+        k->sram_per_tile = k->offchip ? 0 : weft_sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, t);
+        if (t > p->tiles_used) p->tiles_used = t;
+    }
+    /* the peak: a phase's own plan, the stash and the next phase's weights, on the mesh */
+    double tiles = (double)p->arch.width * p->arch.height;
+    for (int j = 0; j < p->n_phases; j++) {
+        const weft_kernel *k = &p->k[p->phases[j].first_kernel];
+        int64_t next = j + 1 < p->n_phases ? p->phases[j + 1].weight_in_bytes : 0;
+        int64_t use = k->sram_per_tile + (int64_t)((double)(p->phases[j].stash_bytes + next) / tiles);
+        if (use > p->sram_max) p->sram_max = use;
+        int64_t total = k->sram_per_tile * (int64_t)k->w * k->h + p->phases[j].stash_bytes + next;
+        if (total > p->sram_total) p->sram_total = total;
+    }
+    p->predicted_cycles = phased_pass(p);
+    p->predicted_period = p->predicted_cycles;
+    return WEFT_OK;
+}
+
 weft_status weft_pass_finish(weft_program *p, weft_err *err) {
+    if (p->phased) return finish_phased(p);
     p->tiles_used = p->sram_total = p->sram_max = 0;
     for (int i = 0; i < p->n; i++) {
         weft_kernel *k = &p->k[i];

@@ -2,10 +2,15 @@
  * passes.
  *
  * A mode turns a lowered program into phases: pipelined keeps every kernel resident in one
- * phase (each layer its own region, samples streaming through). Weight streaming and sections
- * will be modes of their own; until they exist, asking for them is an error that says so. */
+ * phase (each layer its own region, samples streaming through); weight streaming runs a phase
+ * per layer on the whole mesh, its weights streamed in from off-chip memory (Cerebras MemoryX)
+ * and the optimizer update done there. Sections (SambaNova) is not built yet: asking for it is
+ * an error that says so. `auto` (the default) takes pipelined when the model fits, else the
+ * machine's streaming mode, and says why in p->mode_reason. */
 #include "compile/passes.h"
+#include "arch/cost.h"
 
+#include <stdio.h>
 #include <string.h>
 
 typedef struct {
@@ -14,7 +19,7 @@ typedef struct {
     weft_status (*plan)(weft_program *p, const weft_progress *pr, weft_err *err);
 } weft_mode;
 
-static bool pipelined_supports(const weft_program *p) { (void)p; return true; }
+static bool pipelined_supports(const weft_program *p) { return (p->arch.modes & WEFT_MODE_PIPELINED) != 0; }
 
 /* Pipelined: place every region, route every edge, one phase holding every kernel. */
 static weft_status pipelined_plan(weft_program *p, const weft_progress *pr, weft_err *err) {
@@ -30,13 +35,171 @@ static weft_status pipelined_plan(weft_program *p, const weft_progress *pr, weft
     return WEFT_OK;
 }
 
+/* ---- weight streaming ----
+ *
+ * Every kernel on the fabric is a phase of its own, in program order (the forward layers, then
+ * the backward ones in reverse), on the whole mesh: a GEMM on a grid as large as its K x N
+ * allows, any other kernel on every tile. A phase's resident bytes (a GEMM's weight, a layer
+ * norm's gain) stream in from off-chip memory while the phase before computes, so they must fit
+ * in SRAM beside it; activations stay on the fabric, spread over it, from the phase that makes
+ * them to the last that reads them (the stash). Optimizer updates, and the reductions of
+ * gradients beside them (the global norm's), run in the off-chip memory unit: the gradients
+ * stream out, and the next step's weights wait for the update. Edges between phases carry no
+ * lanes: a phase reads its inputs where the stash holds them, which its own cost prices (a
+ * GEMM's rows serialized into its grid, a block spread across the mesh). */
+static bool ws_supports(const weft_program *p) { return (p->arch.modes & WEFT_MODE_WEIGHT_STREAMING) != 0; }
+
+static int64_t gb_str(char *b, size_t n, double bytes) { snprintf(b, n, "%.3g GB", bytes * 1e-9); return 0; }
+
+static weft_status ws_plan(weft_program *p, const weft_progress *pr, weft_err *err) {
+    const weft_arch *a = &p->arch;
+    const weft_graph *g = p->graph;
+    weft_progress_say(pr, "placing layers");
+    /* the updates and what only they read go to the off-chip memory unit */
+    bool updates = false;
+    for (int i = 0; i < p->n; i++) {
+        weft_kernel *k = &p->k[i];
+        const weft_lowering *row = weft_lowering_of(g->nodes[k->node].op);
+        bool off = row->update_state || row->beside_update;
+        if (!off && k->n_deps > 0) {  /* fed only by the unit's results (the global norm's scale) */
+            off = true;
+            for (int q = 0; q < k->n_deps; q++) off &= k->dep[q] >= 0 && p->k[k->dep[q]].offchip;
+        }
+        k->offchip = off;
+        k->host = -1;
+        k->attached_bytes = 0;  /* gradients and optimizer state live off the chip */
+        updates |= off;
+    }
+    if (updates && a->offchip_update_flops_per_s <= 0)
+        return weft_err_set(err, WEFT_ERR_UNSUPPORTED,
+                            "weight streaming on %s: its off-chip memory computes nothing (offchip.update_flops_per_s is 0), so it "
+                            "cannot apply the optimizer update", a->name);
+    int quantum = weft_arch_column_quantum(a), W = a->width - a->width % quantum, H = a->height;
+    double cap = weft_sram_cap(p);
+    int n_ph = 0;
+    for (int i = 0; i < p->n; i++) n_ph += !p->k[i].offchip;
+    p->phases = weft_try_calloc((size_t)n_ph + 1, sizeof *p->phases);
+    int *phase_of = weft_try_calloc((size_t)p->n + 1, sizeof(int)), *last_use = weft_try_malloc(((size_t)g->n_vals + 1) * sizeof(int));
+    if (!p->phases || !phase_of || !last_use) { free(phase_of); free(last_use); return weft_pass_oom(p, "the phases", err); }
+    weft_status s = WEFT_OK;
+    /* regions: the whole mesh (a GEMM's grid up to its K x N) */
+    for (int i = 0, ph = 0; i < p->n && !s; i++) {
+        weft_kernel *k = &p->k[i];
+        k->chip = 0;
+        if (k->offchip) { phase_of[i] = -1; k->x0 = k->y0 = k->w = k->h = 0; k->pk = k->pn = 0; continue; }
+        phase_of[i] = ph;
+        p->phases[ph] = (weft_phase){.first_kernel = i, .n_kernels = 1, .weight_in_bytes = k->weight_bytes};
+        ph++;
+        k->x0 = k->y0 = 0;
+        if (k->kind == WEFT_KERNEL_GEMM) {
+            k->pk = (int)(k->K < H ? k->K : H);
+            k->pn = (int)(k->N < W ? k->N : W);
+            k->h = k->pk;
+            k->w = (k->pn + quantum - 1) / quantum * quantum;
+            if (k->w > W) k->w = W;
+        } else {
+            k->w = W;
+            k->h = H;
+        }
+        int64_t t = (int64_t)k->w * k->h;
+        int64_t need = weft_sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, k->kind == WEFT_KERNEL_GEMM ? (int64_t)k->pk * k->pn : t);
+        if ((double)need > cap) {
+            const weft_node *n = &g->nodes[k->node];
+            s = weft_err_set(err, WEFT_ERR_NOMEM,
+                             "model does not fit %s in weight streaming: layer '%s' (%s) needs %lld bytes per tile on all %lld "
+                             "tiles it can use (%.3g GB), more than the %.0f usable bytes a tile has; try a smaller batch or sequence",
+                             a->name, n->name, n->op->name, (long long)need, (long long)t, (double)need * (double)t * 1e-9, cap);
+        }
+    }
+    p->n_phases = n_ph;
+    p->phased = true;
+    /* the stash: a value made in one phase and read in a later one stays on the fabric until then */
+    for (int v = 0; v < g->n_vals; v++) last_use[v] = -1;
+    for (int i = 0; i < p->n; i++)
+        for (int q = 0; q < p->k[i].n_deps && !p->k[i].offchip; q++)
+            if (p->k[i].dep[q] >= 0 && phase_of[i] > last_use[p->k[i].dep_value[q]]) last_use[p->k[i].dep_value[q]] = phase_of[i];
+    int64_t tiles = (int64_t)W * H;
+    for (int j = 0; j < n_ph && !s; j++) {
+        int64_t live = 0;
+        for (int v = 0; v < g->n_vals; v++) {
+            int pk_ = p->kernel_of_value[v];
+            if (pk_ < 0 || last_use[v] < 0 || p->k[pk_].offchip) continue;
+            if (phase_of[pk_] < j && last_use[v] >= j) live += weft_program_value_bytes(p, v);
+        }
+        p->phases[j].stash_bytes = live;
+        const weft_kernel *k = &p->k[p->phases[j].first_kernel];
+        int64_t t = (int64_t)k->w * k->h;
+        int64_t own = weft_sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, k->kind == WEFT_KERNEL_GEMM ? (int64_t)k->pk * k->pn : t);
+        int64_t next = j + 1 < n_ph ? p->phases[j + 1].weight_in_bytes : 0;
+        double per_tile = (double)own + (double)(live + next) / (double)tiles;
+        if (per_tile > cap) {
+            const weft_node *n = &g->nodes[k->node];
+            char l[32], o[32], x[32], c[32];
+            gb_str(l, sizeof l, (double)live);
+            gb_str(o, sizeof o, (double)own * (double)t);
+            gb_str(x, sizeof x, (double)next);
+            gb_str(c, sizeof c, cap * (double)tiles);
+            double fit = ((double)cap * (double)tiles - (double)own * (double)t - (double)next) / (double)live;
+            int64_t m = (int64_t)((double)p->samples * fit);
+            s = weft_err_set(err, WEFT_ERR_NOMEM,
+                             "model does not fit %s in weight streaming: at layer '%s' (%s) the activations kept for later layers "
+                             "take %s, beside %s for the layer and %s of the next layer's weights; the fabric holds %s (at %.0f%% "
+                             "use). %s",
+                             a->name, n->name, n->op->name, l, o, x, c, WEFT_SRAM_USABLE * 100,
+                             m >= 1 && m < p->samples ? "A micro-batch of fewer samples fits" : "Try a smaller sequence");
+            if (m >= 1 && m < p->samples) {
+                size_t len = strlen(err->msg);
+                snprintf(err->msg + len, sizeof err->msg - len, ": about %lld of the %lld (gradient accumulation over %lld micro-batches)",
+                         (long long)m, (long long)p->samples, (long long)((p->samples + m - 1) / m));
+            }
+        }
+    }
+    free(phase_of);
+    free(last_use);
+    if (s) return s;
+    /* lanes: a graph input enters at the west edge, an output leaves at the east; edges between
+     * phases have none (the stash) */
+    weft_progress_say(pr, "routing");
+    weft_lane lanes[WEFT_MAX_LANES];
+    p->n_lanes = 0;
+    int channel = WEFT_RESERVED_CHANNELS < a->channels ? WEFT_RESERVED_CHANNELS : a->channels - 1;
+    for (int i = 0; i < p->n; i++) {
+        weft_kernel *k = &p->k[i];
+        for (int q = 0; q < k->n_deps; q++) {
+            int nl = k->dep[q] < 0 && !k->offchip ? weft_route_edge_lanes(p, -1, i, lanes) : 0;
+            k->dep_lane0[q] = p->n_lanes;
+            k->dep_lanes[q] = nl;
+            k->dep_channel[q] = nl ? channel : -1;
+            for (int l = 0; l < nl; l++) {
+                lanes[l].channel = channel;
+                if (weft_program_add_lane(p, lanes[l]) < 0) return weft_pass_oom(p, "the routes", err);
+            }
+        }
+        k->out_lane0 = p->n_lanes;
+        k->out_lanes = 0;
+        for (int j = 0; j < g->n_outputs && !k->offchip; j++)
+            if (p->kernel_of_value[g->outputs[j]] == i) {
+                int nl = weft_route_edge_lanes(p, i, -1, lanes);
+                k->out_lanes = nl;
+                for (int l = 0; l < nl; l++)
+                    if (weft_program_add_lane(p, lanes[l]) < 0) return weft_pass_oom(p, "the routes", err);
+                break;
+            }
+    }
+    p->channels_used = channel + 1;
+    return WEFT_OK;
+}
+
 static const weft_mode modes[] = {
     {"pipelined", pipelined_supports, pipelined_plan},
+    {"weight-streaming", ws_supports, ws_plan},
 };
 
 static weft_status compile_one(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, int plan, int plans,
                                weft_program **out, weft_err *err);
 static weft_status lowered(const weft_graph *g, const weft_arch *a, int blocks, bool weights, weft_program **out, weft_err *err);
+static weft_status compile_mode(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, const weft_mode *mode,
+                                const weft_progress *pr, weft_program **out, weft_err *err);
 
 /* The planner's objective, as place.c's: one pass's latency and seven steady-state periods. */
 static double objective(const weft_program *p) { return (double)p->predicted_cycles + 7.0 * (double)p->predicted_period; }
@@ -103,22 +266,49 @@ static weft_status compile_one(const weft_graph *g, const weft_arch *a, const we
     if (a->chips > 1)
         return weft_err_set(err, WEFT_ERR_UNSUPPORTED,
                             "machine '%s' has %d chips: weft compiles for one chip only so far (set \"chips\": 1)", a->name, a->chips);
-    const weft_mode *mode = &modes[0];
+    const weft_mode *mode = NULL;  /* NULL: auto */
     if (o->mode && strcmp(o->mode, "auto")) {
-        mode = NULL;
         for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
             if (!strcmp(modes[i].name, o->mode)) mode = &modes[i];
+        if (!mode && !strcmp(o->mode, "sections"))
+            return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "execution mode 'sections' (SambaNova) is not built in weft yet; "
+                                "'pipelined' and 'weight-streaming' are");
         if (!mode)
-            return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "execution mode '%s': weft has only 'pipelined' so far", o->mode);
+            return weft_err_set(err, WEFT_ERR_INVALID, "execution mode '%s': not auto, pipelined, weight-streaming or sections", o->mode);
+        if (!mode->supports(&(weft_program){.arch = *a}))
+            return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "execution mode '%s': machine '%s' does not run it (its modes: %s%s%s)",
+                                o->mode, a->name, a->modes & WEFT_MODE_PIPELINED ? "pipelined " : "",
+                                a->modes & WEFT_MODE_WEIGHT_STREAMING ? "weight-streaming " : "", a->modes & WEFT_MODE_SECTIONS ? "sections" : "");
     }
-    weft_program *p = NULL;
     weft_progress pr = {o->progress, o->progress_ctx, plan, plans, o->max_blocks};
-    weft_progress_say(&pr, "lowering");
-    s = lowered(g, a, o->max_blocks, !o->timing_only, &p, err);
+    if (mode) return compile_mode(g, a, o, mode, &pr, out, err);
+    /* auto: pipelined when the model fits; else the machine's streaming mode */
+    weft_err first = {0};
+    s = compile_mode(g, a, o, &modes[0], &pr, out, &first);
+    if (!s || s != WEFT_ERR_NOMEM || !(a->modes & (WEFT_MODE_WEIGHT_STREAMING | WEFT_MODE_SECTIONS))) {
+        if (s) *err = first;
+        return s;
+    }
+    if (!(a->modes & WEFT_MODE_WEIGHT_STREAMING))
+        return weft_err_set(err, s, "%s; this machine's streaming mode, sections, is not built in weft yet", first.msg);
+    weft_err second = {0};
+    s = compile_mode(g, a, o, &modes[1], &pr, out, &second);
+    if (s) return weft_err_set(err, s, "pipelined: %s; weight streaming: %s", first.msg, second.msg);
+    snprintf((*out)->mode_reason, sizeof (*out)->mode_reason, "weight streaming, as the model does not fit pipelined: %.320s", first.msg);
+    return WEFT_OK;
+}
+
+/* One compile in `mode`. */
+static weft_status compile_mode(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, const weft_mode *mode,
+                                const weft_progress *pr, weft_program **out, weft_err *err) {
+    weft_program *p = NULL;
+    *out = NULL;
+    weft_progress_say(pr, "lowering");
+    weft_status s = lowered(g, a, o->max_blocks, !o->timing_only, &p, err);
     if (!s) p->mode = mode->name;
     if (!s && !mode->supports(p))
         s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "execution mode '%s' cannot run this model on %s", mode->name, a->name);
-    if (!s) s = mode->plan(p, &pr, err);
+    if (!s) s = mode->plan(p, pr, err);
     if (s) { weft_program_free(p); return s; }  /* NULL-safe */
     s = weft_pass_finish(p, err);
     if (s) { weft_program_free(p); return s; }

@@ -46,11 +46,16 @@ int weft_lane_step(const weft_lane *l, int x, int y);
  * one tag carry the same bytes of a multicast (1 .. 8256: below WEFT_NET_TAGS). */
 static inline uint32_t weft_lane_tag(int l, int n) { return 1 + (uint32_t)(l * 128 + n); }
 
-/* The kernels resident together, and what moves on and off chip at the phase's start. */
+/* The kernels resident together, and what moves on and off chip at the phase's start. A
+ * pipelined program has one phase holding every kernel; a weight-streaming one a phase per
+ * layer in program order (forward, then backward), each on the whole mesh, whose weights stream
+ * in from off-chip memory while the phase before computes. */
 typedef struct {
     int first_kernel, n_kernels;
     int64_t weight_in_bytes;            /* streamed in from off-chip memory at the start */
     int64_t spill_bytes, fill_bytes;    /* activations out to / back from off-chip memory */
+    int64_t stash_bytes;                /* activations made earlier, kept on the fabric for this
+                                         * phase or a later one (spread over the mesh) */
 } weft_phase;
 
 typedef struct {
@@ -87,6 +92,8 @@ typedef struct {
     bool accumulates;           /* takes its inputs' blocks one by one into a whole output that it
                                  * sends once, after the last (a sum over the stream: a weight's
                                  * gradient X^T dY, the keys' and values' gradients, a bias's) */
+    bool offchip;               /* runs in the off-chip memory unit, not on the fabric (weight
+                                 * streaming: MemoryX applies the optimizer update); no region */
     int host;                   /* -1, or the kernel whose region this kernel shares: a
                                  * parameter's optimizer update runs on the tiles holding it */
     int64_t attached_bytes;     /* a host: SRAM its attached updates add (gradient and optimizer
@@ -100,12 +107,15 @@ typedef struct {
 struct weft_program {
     weft_arch arch;
     const weft_graph *graph;    /* borrowed: must outlive the program */
-    const char *mode;           /* the execution mode that planned it ("pipelined") */
+    const char *mode;           /* the execution mode that planned it ("pipelined", "weight-streaming") */
+    char mode_reason[400];      /* why the compiler chose it, when it chose ("" when asked for) */
     bool timing_only;           /* compiled without weights on the tiles: it can only be timed */
     weft_kernel *k;
     int n;
     weft_phase *phases;
     int n_phases;
+    bool phased;                /* the phases run one after another (weight streaming), each on
+                                 * the whole mesh; else one phase holds every kernel */
     weft_lane *lanes;           /* (n_lanes) every edge's lanes, owned */
     int n_lanes, cap_lanes;
     int *kernel_of_node;        /* (n_nodes) kernel index, WEFT_NODE_FOLDED or WEFT_NODE_VIEW */

@@ -145,9 +145,23 @@ typedef struct {
     int *readers;              /* (n_vals) */
     weft_status status;        /* the first failure of a kernel's numbers stops the run */
     weft_err *err;
+    /* weight streaming (p->phased): phase j of pass n is g = n * n_ph + j; its kernels start
+     * once it is open: its weights are in and phase g - 1 is done */
+    int n_ph;
+    int *phase_of;             /* (n) a kernel's phase, -1 in the off-chip unit */
+    int *phase_left;           /* (passes * n_ph) kernels of the phase yet to finish its pass */
+    uint64_t *phase_end;       /* (passes * n_ph) when the phase finished, UINT64_MAX before */
+    uint64_t *loaded;          /* (passes * n_ph) when its weights are in (valid below next_load) */
+    bool *opened, *open_scheduled; /* (passes * n_ph) */
+    int next_load;             /* the next phase whose weights stream in, in order */
+    int *unit_left;            /* (passes) off-chip kernels yet to finish the pass */
+    uint64_t offchip_in_free;  /* when the link in can take the next bytes */
+    uint64_t unit_free;        /* when the off-chip unit can take the next update */
+    uint64_t weight_wait, layer_busy, unit_busy;
+    int64_t bytes_in, bytes_out;
 } sim;
 
-enum { EV_ARRIVAL, EV_DONE };  /* arg: {kernel, slot, unit}; a DONE's slot is unused */
+enum { EV_ARRIVAL, EV_DONE, EV_PHASE };  /* arg: {kernel, slot, unit}; a DONE's slot is unused; a PHASE's unit is g */
 
 /* One reader of v is done with it: free it when it was the last. */
 static void release(sim *s, int v) {
@@ -263,12 +277,49 @@ static uint64_t gemm_block_per_pe(sim *s, int ki, uint64_t t0) {
     return done;
 }
 
+/* Bytes across the off-chip link, out (to off-chip memory) or in, one transfer at a time each
+ * way: when they have arrived. */
+static uint64_t offchip_send(sim *s, uint64_t t, uint64_t bytes, bool in) {
+    const weft_arch *a = &s->p->arch;
+    uint64_t *free_at = in ? &s->offchip_in_free : &s->offchip_out_free;
+    if (t < *free_at) t = *free_at;
+    *free_at = t + (uint64_t)((double)bytes / weft_cost_offchip_per_cycle(a) + 0.999999);
+    if (in) s->bytes_in += (int64_t)bytes; else s->bytes_out += (int64_t)bytes;
+    return *free_at + (uint64_t)(a->offchip_latency_s * a->clock_hz);
+}
+
+/* Phase g opens when its weights are in and phase g - 1 is done. */
+static void ws_open(sim *s, int g) {
+    if (g >= s->passes * s->n_ph || g >= s->next_load || s->open_scheduled[g]) return;
+    if (g > 0 && s->phase_end[g - 1] == UINT64_MAX) return;
+    uint64_t before = g > 0 ? s->phase_end[g - 1] : 0, t = s->loaded[g] > before ? s->loaded[g] : before;
+    s->weight_wait += t - before;
+    s->open_scheduled[g] = true;
+    schedule(s, EV_PHASE, t, s->p->phases[g % s->n_ph].first_kernel, 0, g);
+}
+
+/* Streams in the weights of the next phases whose room is free: phase g's once phase g - 2 is
+ * done (SRAM holds the phase computing and the next one's weights), and a pass's first phase's
+ * once the off-chip unit has applied the last pass's updates (the iteration boundary). */
+static void ws_load(sim *s, uint64_t now) {
+    while (s->next_load < s->passes * s->n_ph) {
+        int g = s->next_load, pass = g / s->n_ph;
+        if (g >= 2 && s->phase_end[g - 2] == UINT64_MAX) return;
+        if (g % s->n_ph == 0 && pass > 0 && s->unit_left[pass - 1] > 0) return;
+        const weft_phase *ph = &s->p->phases[g % s->n_ph];
+        s->loaded[g] = ph->weight_in_bytes ? offchip_send(s, now, (uint64_t)ph->weight_in_bytes, true) : now;
+        s->next_load++;
+        ws_open(s, g);
+    }
+}
+
 static void try_start(sim *s, int ki, uint64_t now) {
     const weft_kernel *k = &s->p->k[ki];
     kstate *st = &s->ks[ki];
     int B = k->blocks, U = B * s->passes;
     while (st->next_unit < U) {
         int u = st->next_unit, b = u % B, pass = u / B;
+        if (s->n_ph && s->phase_of[ki] >= 0 && !s->opened[pass * s->n_ph + s->phase_of[ki]]) return;
         for (int q = 0; q < k->n_deps; q++) {
             int upto = weft_dep_last_block(s->p, k, q, b);
             bool ok = weft_kernel_dep_rowwise(k, q) ? st->arrived[q * U + u] > 0
@@ -287,9 +338,17 @@ static void try_start(sim *s, int ki, uint64_t now) {
             if (*r != INT_MAX) (*r)--;
         }
         uint64_t start = now > st->free_at ? now : st->free_at, done;
+        if (k->offchip && s->unit_free > start) start = s->unit_free;  /* the unit applies one update at a time */
         if (st->next_unit == 0) st->time.first_start = start;
         else if (now > st->free_at) st->time.waiting += now - st->free_at;
-        if (s->per_pe && k->kind == WEFT_KERNEL_GEMM) {
+        if (k->offchip) {
+            /* the off-chip memory unit: the update's arithmetic at its own rate */
+            const weft_arch *a = &s->p->arch;
+            uint64_t c = (uint64_t)((double)k->flops / B / (a->offchip_update_flops_per_s / a->clock_hz)) + 1;
+            s->unit_free = st->free_at = done = start + c;
+            st->time.busy += c;
+            s->unit_busy += c;
+        } else if (s->per_pe && k->kind == WEFT_KERNEL_GEMM) {
             done = gemm_block_per_pe(s, ki, now);
             st->free_at = start + k->block_cycles;  /* for the statistics; the tiles keep their own times */
             st->time.busy += k->block_cycles;
@@ -299,6 +358,7 @@ static void try_start(sim *s, int ki, uint64_t now) {
             done = start + k->block_latency;
             st->time.busy += k->block_cycles;
         }
+        if (s->n_ph && !k->offchip) s->layer_busy += k->block_cycles;
         if (done > st->time.last_end) st->time.last_end = done;
         if (s->detail && s->detail->task) s->detail->task(s->detail->ctx, ki, pass, b, start, start + k->block_cycles);
         st->next_unit++;
@@ -344,6 +404,15 @@ static void on_done(sim *s, uint64_t t, int ki, int unit) {
         st->passes_done = pass + 1;
         /* the regions this update gates may take their next pass now */
         if (k->host >= 0) try_start(s, k->host, t);
+        if (s->n_ph && k->offchip && --s->unit_left[pass] == 0) ws_load(s, t);
+        if (s->n_ph && !k->offchip) {
+            int g = pass * s->n_ph + s->phase_of[ki];
+            if (--s->phase_left[g] == 0) {
+                s->phase_end[g] = t;
+                ws_load(s, t);
+                ws_open(s, g + 1);
+            }
+        }
     }
     int out_unit = unit, out_b = b;
     if (k->accumulates) {
@@ -365,11 +434,14 @@ static void on_done(sim *s, uint64_t t, int ki, int unit) {
         bool per_block = weft_dep_blocks(p, dk, slot) == B;
         if (!per_block && b != B - 1) continue;
         uint64_t nb = per_block ? bytes : (uint64_t)weft_program_value_bytes(p, dk->dep_value[slot]);
-        uint64_t at = send_lanes(s, t, dk->dep_lane0[slot], dk->dep_lanes[slot], nb, multicast && per_block);
+        uint64_t at = k->offchip == dk->offchip ? send_lanes(s, t, dk->dep_lane0[slot], dk->dep_lanes[slot], nb, multicast && per_block)
+                                                : offchip_send(s, t, nb, k->offchip);  /* to or from the off-chip unit */
         if (s->detail && s->detail->transfer) s->detail->transfer(s->detail->ctx, ki, st->edges[c].consumer, nb, t, at);
         schedule(s, EV_ARRIVAL, at, st->edges[c].consumer, slot, per_block ? out_unit : pass);
     }
-    if (st->to_output) {
+    if (st->to_output && k->offchip) {  /* stays in off-chip memory (an updated parameter) */
+        if (t > s->pass_end[pass]) s->pass_end[pass] = t;
+    } else if (st->to_output) {
         /* to off-chip memory at the east edge: the mesh to the edge, then the off-chip link */
         uint64_t at = send_lanes(s, t, k->out_lane0, k->out_lanes, bytes, false);
         if (at < s->offchip_out_free) at = s->offchip_out_free;  /* the off-chip link takes one block at a time */
@@ -384,7 +456,13 @@ static void handle(void *state, const weft_event *ev, weft_engine *e) {
     (void)e;
     sim *s = state;
     if (ev->kind == EV_ARRIVAL) on_arrival(s, ev->time, ev->arg[0], ev->arg[1], ev->arg[2]);
-    else on_done(s, ev->time, ev->arg[0], ev->arg[2]);
+    else if (ev->kind == EV_DONE) on_done(s, ev->time, ev->arg[0], ev->arg[2]);
+    else {  /* a phase opens: its kernels may start */
+        int g = ev->arg[2];
+        const weft_phase *ph = &s->p->phases[g % s->n_ph];
+        s->opened[g] = true;
+        for (int i = ph->first_kernel; i < ph->first_kernel + ph->n_kernels; i++) try_start(s, i, ev->time);
+    }
 }
 
 /* Whether kernel i, unfinished, waits for room at one of its consumers. */
@@ -465,7 +543,8 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
          * one on its way); graph inputs, inputs needed whole and outputs sent once a pass are not
          * limited */
         for (int q = 0; q < k->n_deps && ok; q++) {
-            bool streamed = k->dep[q] >= 0 && k->dep_kind[q] != WEFT_DEP_WHOLE &&
+            /* (weight streaming: every edge crosses phases, its blocks wait in the stash) */
+            bool streamed = !p->phased && k->dep[q] >= 0 && k->dep_kind[q] != WEFT_DEP_WHOLE &&
                             weft_dep_blocks(p, k, q) == p->k[k->dep[q]].blocks && !p->k[k->dep[q]].accumulates;
             ks->room[q] = streamed ? weft_kernel_held_blocks(p, k, q) + 2 : INT_MAX;
         }
@@ -515,7 +594,31 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         for (int j = 0; j < g->n_outputs; j++)
             if (s.readers[g->outputs[j]] >= 0) s.readers[g->outputs[j]]++;
     }
-    WEFT_ASSERT(p->n_phases == 1);  /* pipelined: one phase, every kernel resident */
+    if (ok && p->phased) {
+        size_t np = (size_t)p->n_phases * (size_t)s.passes;
+        s.n_ph = p->n_phases;
+        s.phase_of = weft_try_malloc(((size_t)p->n + 1) * sizeof(int));
+        s.phase_left = weft_try_calloc(np + 1, sizeof(int));
+        s.phase_end = weft_try_malloc((np + 1) * sizeof(uint64_t));
+        s.loaded = weft_try_calloc(np + 1, sizeof(uint64_t));
+        s.opened = weft_try_calloc(np + 1, sizeof(bool));
+        s.open_scheduled = weft_try_calloc(np + 1, sizeof(bool));
+        s.unit_left = weft_try_calloc((size_t)s.passes + 1, sizeof(int));
+        ok = s.phase_of && s.phase_left && s.phase_end && s.loaded && s.opened && s.open_scheduled && s.unit_left;
+        for (int i = 0; ok && i < p->n; i++) s.phase_of[i] = -1;
+        for (int j = 0; ok && j < p->n_phases; j++)
+            for (int i = p->phases[j].first_kernel; i < p->phases[j].first_kernel + p->phases[j].n_kernels; i++) s.phase_of[i] = j;
+        for (size_t g2 = 0; ok && g2 < np; g2++) {
+            s.phase_end[g2] = UINT64_MAX;
+            s.phase_left[g2] = p->phases[g2 % (size_t)p->n_phases].n_kernels;
+        }
+        for (int pass = 0; ok && pass < s.passes; pass++)
+            for (int i = 0; i < p->n; i++) s.unit_left[pass] += p->k[i].offchip;
+        if (!ok) {
+            st = weft_err_set(err, WEFT_ERR_NOMEM, "simulating on %s: out of memory (the phases)", ar->name);
+            goto cleanup;
+        }
+    } else WEFT_ASSERT(p->n_phases == 1);  /* pipelined: one phase, every kernel resident */
     if (s.detail && s.detail->link && s.detail->watch_link >= 0) {
         s.net.on_busy = s.detail->link;
         s.net.ctx = s.detail->ctx;
@@ -570,6 +673,7 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     free(reader_q);
     for (int i = 0; i < p->n; i++)
         if (p->k[i].n_deps == 0) try_start(&s, i, 0);
+    if (s.n_ph) ws_load(&s, 0);
     weft_engine_run(s.eng);
     st = s.status;
     if (!st && (weft_engine_failed(s.eng) || s.net.failed)) {
@@ -636,13 +740,39 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
             out->bottleneck = WEFT_BOTTLENECK_BUFFERS;
         }
     }
+    if (s.n_ph) {
+        /* weight streaming: the passes run one after another, each its layers in turn; the
+         * bottleneck is what the pass spent most of its time on: layers computing (the busiest),
+         * waiting for their weights, or the off-chip unit's updates after the last layer */
+        period = s.passes > 1 ? (double)(s.pass_end[s.passes - 1] - s.pass_end[0]) / (double)(s.passes - 1) : (double)s.pass_end[0];
+        out->weight_bytes_in = s.bytes_in / s.passes;
+        out->gradient_bytes_out = s.bytes_out / s.passes;
+        out->layer_cycles = s.layer_busy / (uint64_t)s.passes;
+        out->weight_wait_cycles = s.weight_wait / (uint64_t)s.passes;
+        out->update_cycles = s.unit_busy / (uint64_t)s.passes;
+        out->bottleneck = 0;
+        for (int i = 0; i < p->n; i++)
+            if (!p->k[i].offchip && s.ks[i].time.busy > s.ks[out->bottleneck].time.busy) out->bottleneck = i;
+        out->bottleneck_busy = (double)out->layer_cycles / period;
+        if (out->weight_wait_cycles > out->layer_cycles) {
+            out->bottleneck = WEFT_BOTTLENECK_WEIGHTS;
+            out->bottleneck_busy = (double)out->weight_wait_cycles / period;
+        }
+        uint64_t last_layer = 0;
+        for (int j = 0; j < s.n_ph; j++)
+            if (s.phase_end[j] != UINT64_MAX && s.phase_end[j] > last_layer) last_layer = s.phase_end[j];
+        if (s.pass_end[0] > last_layer && (double)(s.pass_end[0] - last_layer) > (double)out->layer_cycles) {
+            out->bottleneck = WEFT_BOTTLENECK_UPDATES;
+            out->bottleneck_busy = (double)(s.pass_end[0] - last_layer) / period;
+        }
+    }
     if (s.passes == 1) period = (double)s.pass_end[0];  /* one pass: no steady state to speak of */
     out->period_cycles = (uint64_t)ceil(period);
     if (out->period_cycles < 1) out->period_cycles = 1;
     out->passes_per_s = ar->clock_hz / (double)out->period_cycles;
     out->run_cycles = run_end;
     out->seconds = (double)out->cycles / ar->clock_hz;
-    double busy = 0, sram_sum = 0, flops_by_arith[WEFT_ARCH_NUM_DTYPES] = {0};
+    double busy = 0, sram_sum = 0, tiles_sum = 0, flops_by_arith[WEFT_ARCH_NUM_DTYPES] = {0};
     int64_t tiles_total = (int64_t)ar->width * ar->height;
     for (int i = 0; i < p->n && !st; i++) {
         const weft_kernel *k = &p->k[i];
@@ -652,8 +782,9 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         flops_by_arith[k->arith] += (double)k->flops;
         /* SRAM at run time: the plan holds so many blocks of each input (compile/sram.c); blocks
          * that waited beyond that need room beside the plan */
-        int64_t waited = 0;
-        for (int q = 0; q < k->n_deps; q++) {
+        if (k->offchip) continue;  /* in the off-chip unit: no tiles */
+        int64_t waited = 0;  /* (weight streaming: blocks wait in the stash, planned at compile time) */
+        for (int q = 0; q < k->n_deps && !p->phased; q++) {
             int extra = s.ks[i].max_held[q] - weft_kernel_held_blocks(p, k, q), v = k->dep_value[q];
             if (extra > 0) waited += (int64_t)extra * (weft_program_value_bytes(p, v) / weft_dep_blocks(p, k, q)) / (t ? t : 1);
         }
@@ -667,9 +798,12 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
                               g->nodes[k->node].name, g->nodes[k->node].op->name, (long long)use, (long long)cap);
         if (use > out->sram_bytes_max) out->sram_bytes_max = use;
         sram_sum += (double)use * (double)t;
-        out->tiles_used += t;
+        tiles_sum += (double)t;
+        if (!p->phased) out->tiles_used += t;
+        else if (t > out->tiles_used) out->tiles_used = t;  /* the phases take the mesh in turn */
     }
-    out->sram_bytes_mean = out->tiles_used ? sram_sum / (double)out->tiles_used : 0;
+    out->sram_bytes_mean = tiles_sum > 0 ? sram_sum / tiles_sum : 0;
+    if (p->phased && p->sram_max > out->sram_bytes_max) out->sram_bytes_max = p->sram_max;  /* with the stash and the next weights */
     /* in the steady state: a pass's arithmetic over the tile-cycles of one period */
     out->pe_utilization = busy / ((double)tiles_total * (double)out->period_cycles);
     if (s.detail && s.detail->kernels)
@@ -701,6 +835,7 @@ cleanup:
     }
     free(s.ks);
     free(s.pass_end);
+    free(s.phase_of); free(s.phase_left); free(s.phase_end); free(s.loaded); free(s.opened); free(s.open_scheduled); free(s.unit_left);
     weft_net_free(&s.net);
     weft_engine_free(s.eng);
     return st;
