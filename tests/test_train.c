@@ -36,11 +36,12 @@ static weft_data *data_for(const weft_trainer *t) {
  * (SGD, because an update linear in the gradient carries the executors' rounding differences
  * through unamplified; AdamW's g / sqrt(v) turns a gradient of 1e-9 into a full step of either
  * sign.) */
-static void check_fabric_step(const char *spec, const char *arch_name) {
+static void check_fabric_step_in(const char *spec, const char *arch_name, const char *mode) {
     weft_err err = {0};
     weft_arch arch;
     CHECK_OK(weft_arch_get(arch_name, &arch, &err), &err);
     weft_train_config c = weft_train_defaults();
+    c.mode = mode;
     c.optim.kind = WEFT_OPT_MOMENTUM;
     c.optim.lr = 0.05;
     weft_trainer *ref = NULL, *fab = NULL;
@@ -69,7 +70,15 @@ static void check_fabric_step(const char *spec, const char *arch_name) {
     weft_train_free(fab);
 }
 
+static void check_fabric_step(const char *spec, const char *arch_name) { check_fabric_step_in(spec, arch_name, NULL); }
+
 TEST(train_fabric_step_mlp) { check_fabric_step("builtin:mlp", "mesh-32x32"); }
+/* weight streaming: the layers in turn, the update in the off-chip unit; the same steps */
+TEST(train_fabric_step_weight_streaming) {
+    check_fabric_step_in("builtin:mlp", "mesh-32x32", "weight-streaming");
+    check_fabric_step_in("builtin:gpt:layers=1,dim=32,heads=2,vocab=64,seq=16", "wse2-mini", "weight-streaming");
+    check_fabric_step_in("builtin:weather-cnn:lat=8,lon=16", "wse2-mini", "weight-streaming");
+}
 TEST(train_fabric_step_gpt) { check_fabric_step("builtin:gpt:layers=1,dim=32,heads=2,vocab=64,seq=16", "wse2-mini"); }
 TEST(train_fabric_step_weather) { check_fabric_step("builtin:weather-cnn:lat=8,lon=16", "wse2-mini"); }
 

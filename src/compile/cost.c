@@ -36,6 +36,11 @@ void weft_cost_kernel(const weft_program *p, weft_kernel *k) {
     int64_t tiles = (int64_t)k->w * k->h;
     int64_t es = 4;
     if (k->host >= 0) { k->block_cycles = 1; k->block_latency = 1; }
+    if (k->offchip) {  /* the off-chip unit's arithmetic */
+        double rate = a->offchip_update_flops_per_s > 0 ? a->offchip_update_flops_per_s / a->clock_hz : 1;
+        k->block_cycles = k->block_latency = (uint64_t)((double)k->flops / k->blocks / rate) + 1;
+        return;
+    }
     if (k->kind == WEFT_KERNEL_GEMM) {
         int64_t kb = (k->K + k->pk - 1) / k->pk, nb = (k->N + k->pn - 1) / k->pn;
         uint64_t compute = weft_cost_compute(a, 2.0 * (double)(k->block_rows * kb * nb), (weft_arch_dtype)k->arith, 1);
@@ -207,9 +212,9 @@ static bool link_period(const weft_program *p, uint64_t *out) {
     return ok;
 }
 
-/* A program of phases run one after another (weight streaming), as the simulator runs it: phase
- * j's resident bytes stream in over the off-chip link once phase j - 2 is done (two phases'
- * worth in SRAM: the one computing and the next), and phase j starts when they are in and phase
+/* A program of phases run one after another (weight streaming), as the simulator runs it: the
+ * phases' resident bytes stream in over the off-chip link back to back, ahead of the phases as
+ * far as SRAM allows (here: without bound), and phase j starts when its bytes are in and phase
  * j - 1 is done; it takes its blocks back to back (its inputs wait in the stash). A gradient that
  * leaves for the off-chip unit crosses the link out after its phase; the unit applies each
  * update in program order as its gradient arrives. The passes run one after another, so the
@@ -219,7 +224,7 @@ static uint64_t phased_pass(weft_program *p) {
     double per = weft_cost_offchip_per_cycle(a), lat = a->offchip_latency_s * a->clock_hz;
     double unit = a->offchip_update_flops_per_s > 0 ? a->offchip_update_flops_per_s / a->clock_hz : 1;
     uint64_t *end = weft_xcalloc((size_t)p->n + 1, sizeof(uint64_t));  /* (n) when each kernel's output is ready where read */
-    uint64_t w_free = 0, out_free = 0, unit_free = 0, last = 0, prev = 0, prev2 = 0;
+    uint64_t w_free = 0, out_free = 0, unit_free = 0, last = 0, prev = 0;
     for (int i = 0; i < p->n; i++) weft_cost_kernel(p, &p->k[i]);
     for (int i = 0; i < p->n; i++) {
         weft_kernel *k = &p->k[i];
@@ -238,12 +243,10 @@ static uint64_t phased_pass(weft_program *p) {
             uint64_t start = ready > unit_free ? ready : unit_free;
             unit_free = end[i] = start + (uint64_t)((double)k->flops / unit) + 1;
         } else {
-            uint64_t w0 = w_free > prev2 ? w_free : prev2;
-            w_free = w0 + (uint64_t)((double)k->weight_bytes / per);
+            w_free += (uint64_t)((double)k->weight_bytes / per);
             uint64_t start = prev > w_free + (uint64_t)lat ? prev : w_free + (uint64_t)lat;
             if (ready > start) start = ready;
             end[i] = start + k->block_latency + k->block_cycles * (uint64_t)(k->blocks - 1);
-            prev2 = prev;
             prev = end[i];
         }
         if (end[i] > last) last = end[i];
@@ -269,6 +272,8 @@ static weft_status finish_phased(weft_program *p) {
         if (use > p->sram_max) p->sram_max = use;
         int64_t total = k->sram_per_tile * (int64_t)k->w * k->h + p->phases[j].stash_bytes + next;
         if (total > p->sram_total) p->sram_total = total;
+        int64_t room = (int64_t)(weft_sram_cap(p) * tiles) - k->sram_per_tile * (int64_t)k->w * k->h - p->phases[j].stash_bytes;
+        p->phases[j].prefetch_bytes = room > 0 ? room : 0;
     }
     p->predicted_cycles = phased_pass(p);
     p->predicted_period = p->predicted_cycles;

@@ -285,7 +285,9 @@ static weft_status compile_one(const weft_graph *g, const weft_arch *a, const we
     /* auto: pipelined when the model fits; else the machine's streaming mode */
     weft_err first = {0};
     s = compile_mode(g, a, o, &modes[0], &pr, out, &first);
-    if (!s || s != WEFT_ERR_NOMEM || !(a->modes & (WEFT_MODE_WEIGHT_STREAMING | WEFT_MODE_SECTIONS))) {
+    /* (a refused allocation on the host is not the model's size: "out of memory", "cannot allocate") */
+    bool host = strstr(first.msg, "out of memory") || strstr(first.msg, "cannot allocate");
+    if (!s || s != WEFT_ERR_NOMEM || host || !(a->modes & (WEFT_MODE_WEIGHT_STREAMING | WEFT_MODE_SECTIONS))) {
         if (s) *err = first;
         return s;
     }

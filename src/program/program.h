@@ -56,6 +56,8 @@ typedef struct {
     int64_t spill_bytes, fill_bytes;    /* activations out to / back from off-chip memory */
     int64_t stash_bytes;                /* activations made earlier, kept on the fabric for this
                                          * phase or a later one (spread over the mesh) */
+    int64_t prefetch_bytes;             /* SRAM free for later phases' weights while this one
+                                         * runs (the mesh's usable bytes less its plan and the stash) */
 } weft_phase;
 
 typedef struct {

@@ -154,6 +154,7 @@ typedef struct {
     uint64_t *loaded;          /* (passes * n_ph) when its weights are in (valid below next_load) */
     bool *opened, *open_scheduled; /* (passes * n_ph) */
     int next_load;             /* the next phase whose weights stream in, in order */
+    int current;               /* the first phase not yet done */
     int *unit_left;            /* (passes) off-chip kernels yet to finish the pass */
     uint64_t offchip_in_free;  /* when the link in can take the next bytes */
     uint64_t unit_free;        /* when the off-chip unit can take the next update */
@@ -298,16 +299,27 @@ static void ws_open(sim *s, int g) {
     schedule(s, EV_PHASE, t, s->p->phases[g % s->n_ph].first_kernel, 0, g);
 }
 
-/* Streams in the weights of the next phases whose room is free: phase g's once phase g - 2 is
- * done (SRAM holds the phase computing and the next one's weights), and a pass's first phase's
- * once the off-chip unit has applied the last pass's updates (the iteration boundary). */
+/* Streams in the weights of the next phases, in order, as far ahead as SRAM holds them: phase
+ * g's may come in while phase c runs when the weights of c + 1 .. g fit in the room c leaves
+ * (weft_phase.prefetch_bytes), and so on for each phase up to g; a pass's first phase's only
+ * once the off-chip unit has applied the last pass's updates (the iteration boundary). The
+ * compiler made sure the next phase's always fit. */
+#define WS_LOOKAHEAD 256  /* phases loaded ahead at most (bounds the check's cost) */
 static void ws_load(sim *s, uint64_t now) {
-    while (s->next_load < s->passes * s->n_ph) {
+    const weft_phase *ph = s->p->phases;
+    int total = s->passes * s->n_ph;
+    while (s->current < total && s->phase_end[s->current] != UINT64_MAX) s->current++;
+    while (s->next_load < total) {
         int g = s->next_load, pass = g / s->n_ph;
-        if (g >= 2 && s->phase_end[g - 2] == UINT64_MAX) return;
         if (g % s->n_ph == 0 && pass > 0 && s->unit_left[pass - 1] > 0) return;
-        const weft_phase *ph = &s->p->phases[g % s->n_ph];
-        s->loaded[g] = ph->weight_in_bytes ? offchip_send(s, now, (uint64_t)ph->weight_in_bytes, true) : now;
+        if (g - s->current > WS_LOOKAHEAD) return;
+        int64_t ahead = 0;
+        for (int j = g - 1; j >= s->current; j--) {
+            ahead += ph[(j + 1) % s->n_ph].weight_in_bytes;
+            if (ahead > ph[j % s->n_ph].prefetch_bytes) return;
+        }
+        int64_t bytes = ph[g % s->n_ph].weight_in_bytes;
+        s->loaded[g] = bytes ? offchip_send(s, now, (uint64_t)bytes, true) : now;
         s->next_load++;
         ws_open(s, g);
     }

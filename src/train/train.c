@@ -220,7 +220,7 @@ static weft_status fabric_step(weft_trainer *t, weft_data *d, weft_step_result *
      * (the placement depends only on shapes) */
     double t0 = now();
     if (!t->progu) {
-        weft_compile_opts co = {0};
+        weft_compile_opts co = {.mode = t->c.mode};
         s = weft_compile(g, &t->arch, &co, &t->progu, err);
     } else s = weft_program_refresh(t->progu, err);
     t->compile_seconds += now() - t0;
@@ -364,7 +364,7 @@ weft_status weft_train_forward_backward(weft_trainer *t, const weft_tensor in[2]
         s = WEFT_OK;
         double t0 = now();
         if (!t->prog) {
-            weft_compile_opts o = {0};
+            weft_compile_opts o = {.mode = t->c.mode};
             s = weft_compile(g, &t->arch, &o, &t->prog, err);
         } else if (t->prog_stale) s = weft_program_refresh(t->prog, err);
         t->prog_stale = false;

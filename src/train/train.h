@@ -113,6 +113,7 @@ typedef enum { WEFT_LOSS_CROSS_ENTROPY, WEFT_LOSS_MSE } weft_loss_kind;
 typedef struct {
     weft_optim_config optim;
     const weft_arch *arch;   /* NULL: the reference executor; else the fabric (copied) */
+    const char *mode;        /* the fabric's execution mode (weft_compile_opts.mode; NULL: auto) */
     int accum;               /* micro-batches per step (gradients averaged), >= 1 */
     weft_dtype precision;    /* storage of weights and activations: F32, or BF16 / F16 mixed
                               * precision (fp32 master weights and optimizer, fp32 arithmetic;
