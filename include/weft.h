@@ -186,6 +186,9 @@ typedef struct {
     int passes;        /* passes streamed back to back, for the steady state (0: 3); the numbers
                         * and `cycles` are the first pass's */
     struct weft_sim_detail *detail; /* NULL, or per-kernel times and an observer (sim/run.h) */
+    int accumulate;    /* weight streaming, timing only: micro-batches (passes) per step; the
+                        * off-chip unit sums each one's gradients and applies the update after
+                        * the last (gradient accumulation). 0 or 1: every pass is a step */
 } weft_sim_opts;
 
 enum {
@@ -226,6 +229,7 @@ typedef struct {
      * and out (gradients to the off-chip unit); cycles the layers computed, waited for their
      * weights after the layer before was done, and the off-chip unit spent on updates */
     int64_t weight_bytes_in, gradient_bytes_out;
+    int accumulate;            /* micro-batches a step (passes are micro-batches; 1: a pass is a step) */
     uint64_t layer_cycles, weight_wait_cycles, update_cycles;
 } weft_sim_stats;
 

@@ -9,6 +9,7 @@
 #include "io/io.h"
 #include "cli/train.h"
 #include "train/train.h"
+#include "grad/precision.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -254,9 +255,11 @@ static int cmd_arch(int argc, char **argv) {
 /* ---- compile, run, check ---- */
 
 typedef struct {
-    const char *model, *arch, *report, *heatmap, *heatmap_sram, *output, *mode;
+    const char *model, *arch, *report, *heatmap, *heatmap_sram, *output, *mode, *precision;
     bool timing_only, per_pe, arch_given, train;
     int blocks, passes;
+    long long batch, micro_batch;  /* --batch, --micro-batch (0: the model's) */
+    int accumulate;                /* micro-batches a step, as chosen (1: none) */
     const char *trace;
 } fabric_args;
 
@@ -285,11 +288,31 @@ static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
         } else if (!strcmp(argv[i], "--trace") && i + 1 < argc) a->trace = argv[++i];
         else if (!strcmp(argv[i], "--train")) a->train = true;
         else if (!strcmp(argv[i], "--mode") && i + 1 < argc) a->mode = argv[++i];
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            a->precision = argv[++i];
+            if (strcmp(a->precision, "fp32") && strcmp(a->precision, "bf16") && strcmp(a->precision, "fp16")) {
+                fprintf(stderr, "weft: --precision '%s' is not fp32, bf16 or fp16\n", a->precision);
+                return 2;
+            }
+        } else if ((!strcmp(argv[i], "--batch") || !strcmp(argv[i], "--micro-batch")) && i + 1 < argc) {
+            char *end;
+            long long v = strtoll(argv[i + 1], &end, 10);
+            if (*end || v < 1 || v > 1 << 20) { fprintf(stderr, "weft: %s needs an integer from 1 to 1048576, got '%s'\n", argv[i], argv[i + 1]); return 2; }
+            *(!strcmp(argv[i], "--batch") ? &a->batch : &a->micro_batch) = v;
+            i++;
+        }
         else if (argv[i][0] == '-') { fprintf(stderr, "weft: unknown option '%s'\n", argv[i]); return 2; }
         else if (!a->model) a->model = argv[i];
         else { fprintf(stderr, "weft: unexpected argument '%s'\n", argv[i]); return 2; }
     }
     if (!a->model) { usage(stderr); return 2; }
+    a->accumulate = 1;
+    if (a->micro_batch && !a->batch) { fprintf(stderr, "weft: --micro-batch needs --batch (the step's samples)\n"); return 2; }
+    if (a->micro_batch && (a->batch % a->micro_batch || !a->train || !a->timing_only)) {
+        fprintf(stderr, "weft: --micro-batch M times a training step (--train --timing-only) of --batch B, a multiple of M\n");
+        return 2;
+    }
+    if (a->micro_batch) a->accumulate = (int)(a->batch / a->micro_batch);
     return 0;
 }
 
@@ -328,6 +351,9 @@ static void print_stats(const weft_program *p, const weft_sim_stats *st, double 
     if (st->bottleneck == WEFT_BOTTLENECK_WEIGHTS)
         fprintf(f, "  bottleneck      the weights: layers wait for their weights over the off-chip link (%.4g GB/s), %.1f%% of a pass\n",
                 p->arch.offchip_bytes_per_s * 1e-9, 100 * st->bottleneck_busy);
+    if (st->accumulate > 1)
+        fprintf(f, "  step            %d micro-batches of %lld samples (gradients accumulated): %.6g ms a step of %lld samples\n",
+                st->accumulate, (long long)samples, 1e3 * st->accumulate / st->passes_per_s, (long long)samples * st->accumulate);
     if (p->phased) {
         double c = (double)st->period_cycles;
         fprintf(f, "  weight stream   %.4g GB in, %.4g GB of gradients out a pass; of a pass: layers %.1f%%, waiting for weights "
@@ -343,7 +369,10 @@ static void print_stats(const weft_program *p, const weft_sim_stats *st, double 
             fprintf(f, "%s '%s' -> '%s'", j ? "," : "", weft_program_dep_source(p, kk[j], qq[j]), p->graph->nodes[p->k[kk[j]].node].name);
         fprintf(f, "%s\n", n > 3 ? ", ..." : "");
     }
-    if (bn)
+    if (bn && p->phased)
+        fprintf(f, "  bottleneck      the layers' arithmetic and data movement, %.1f%% of a pass; the longest layer is kernel %d '%s' (%s)\n",
+                100 * st->bottleneck_busy, st->bottleneck, bn->name, bn->op->name);
+    else if (bn)
         fprintf(f, "  bottleneck      kernel %d '%s' (%s), busy %.1f%% of the run\n", st->bottleneck, bn->name, bn->op->name,
                 100 * st->bottleneck_busy);
     fprintf(f, "  FLOP/s          %.4g achieved of %.4g peak %s (%.2f%%)\n", st->achieved_flops, st->peak_flops, st->peak_dtype,
@@ -420,7 +449,53 @@ static void show_progress(void *ctx, int plan, int plans, int blocks, const char
 /* Loads or compiles the program; with shapes_only (a compile that writes no program file, a
  * timing-only run) a built-in's parameters stay zero and the GEMM tiles get no weights. */
 
-static int load_program(const fabric_args *a, bool shapes_only, weft_graph **g, weft_program **p) {
+/* The graph of `spec` (the training step's with --train) in a->precision, compiled; errors in err. */
+static weft_status build_and_compile(const fabric_args *a, const char *spec, const weft_arch *arch, bool shapes_only, weft_graph **g,
+                                     weft_program **p, weft_err *err) {
+    weft_dtype dt = !a->precision || !strcmp(a->precision, "fp32") ? WEFT_F32 : !strcmp(a->precision, "bf16") ? WEFT_BF16 : WEFT_F16;
+    *g = NULL;
+    char shapes[1024];
+    if (a->train && shapes_only && !strncmp(spec, "builtin:", 8)) {  /* timed only: parameters stay zero, no size limit on activations */
+        if (weft_model_spec_set(spec, "shapes_only", 1, shapes, sizeof shapes, err)) return err->status;
+        spec = shapes;
+    }
+    if (a->train) {
+        /* the training step: forward, loss, backward, clipping and the AdamW update (train/) */
+        weft_train_config c = weft_train_defaults();
+        c.arch = arch;
+        c.precision = dt;
+        weft_trainer *t;
+        if (weft_train_new(spec, &c, &t, err)) return err->status;
+        *g = t->gu;
+        t->gu = NULL;
+        weft_train_free(t);
+        if (!*g) return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: fp16 training updates on the host (loss scaling): no step to time", spec);
+    } else {
+        if ((shapes_only ? weft_model_load_shapes : weft_model_load)(spec, g, err)) return err->status;
+        if (dt != WEFT_F32) {
+            weft_graph *c = NULL;
+            weft_status s = weft_precision_cast(*g, dt, &c, err);
+            weft_graph_free(*g);
+            *g = c;
+            if (s) return s;
+        }
+    }
+    weft_compile_opts o = {.max_blocks = a->blocks, .timing_only = shapes_only, .mode = a->mode};
+    if (isatty(STDERR_FILENO)) o.progress = show_progress, o.progress_ctx = (void *)arch->name;
+    weft_status s = weft_compile(*g, arch, &o, p, err);
+    if (o.progress) fputs("\r\033[K", stderr);
+    if (s) { weft_graph_free(*g); *g = NULL; }
+    return s;
+}
+
+/* The micro-batch the weight-streaming fit error suggests ("about M of the B"), 0 if none. */
+static long long micro_batch_hint(const char *msg) {
+    const char *q = strstr(msg, "fits: about ");
+    long long m = 0;
+    return q && sscanf(q + 12, "%lld", &m) == 1 ? m : 0;
+}
+
+static int load_program(fabric_args *a, bool shapes_only, weft_graph **g, weft_program **p) {
     weft_err err = {0};
     if (is_program_file(a->model)) {
         if (weft_program_load(a->model, g, p, &err)) return die(&err);
@@ -433,21 +508,35 @@ static int load_program(const fabric_args *a, bool shapes_only, weft_graph **g, 
     }
     weft_arch arch;
     if (weft_arch_get(a->arch, &arch, &err)) return die(&err);
-    if (a->train) {
-        /* the training step: forward, loss, backward, clipping and the AdamW update (train/) */
-        weft_train_config c = weft_train_defaults();
-        c.arch = &arch;
-        weft_trainer *t;
-        if (weft_train_new(a->model, &c, &t, &err)) return die(&err);
-        *g = t->gu;
-        t->gu = NULL;
-        weft_train_free(t);
-    } else if ((shapes_only ? weft_model_load_shapes : weft_model_load)(a->model, g, &err)) return die(&err);
-    weft_compile_opts o = {.max_blocks = a->blocks, .timing_only = shapes_only, .mode = a->mode};
-    if (isatty(STDERR_FILENO)) o.progress = show_progress, o.progress_ctx = arch.name;
-    weft_status s = weft_compile(*g, &arch, &o, p, &err);
-    if (o.progress) fputs("\r\033[K", stderr);
-    if (s) { weft_graph_free(*g); return die(&err); }
+    char spec[1024];
+    snprintf(spec, sizeof spec, "%s", a->model);
+    if ((a->batch || a->micro_batch) && weft_model_spec_set(a->model, "batch", a->micro_batch ? a->micro_batch : a->batch, spec, sizeof spec, &err))
+        return die(&err);
+    weft_status s = build_and_compile(a, spec, &arch, shapes_only, g, p, &err);
+    /* a training step whose activations do not fit in weight streaming: micro-batches of the
+     * largest divisor of the batch that fits, the gradients accumulated (timed only) */
+    long long hint = s ? micro_batch_hint(err.msg) : 0, batch = a->batch;
+    if (s && hint > 0 && a->train && a->timing_only && batch > 1 && !a->micro_batch) {
+        weft_err first = err;
+        for (long long m = hint < batch ? hint : batch - 1; m >= 1 && s; m--) {
+            if (batch % m) continue;
+            if (weft_model_spec_set(a->model, "batch", m, spec, sizeof spec, &err)) return die(&err);
+            memset(&err, 0, sizeof err);
+            s = build_and_compile(a, spec, &arch, shapes_only, g, p, &err);
+            if (!s) {
+                a->micro_batch = m;
+                a->accumulate = (int)(batch / m);
+                printf("micro-batches: %d of %lld samples a step, the gradients accumulated, as a batch of %lld does not fit: %s\n",
+                       a->accumulate, m, batch, first.msg);
+            } else if (!micro_batch_hint(err.msg)) break;  /* fails for another reason */
+        }
+        if (s) err = first;
+    }
+    if (s) return die(&err);
+    if (a->accumulate > 64) {
+        fprintf(stderr, "weft: %d micro-batches a step: weft times at most 64 (give a larger --micro-batch)\n", a->accumulate);
+        return 2;
+    }
     if ((*p)->mode_reason[0]) printf("mode: %s\n", (*p)->mode_reason);
     return 0;
 }
@@ -493,7 +582,7 @@ static int fabric(int argc, char **argv, bool check) {
     if (!a.timing_only && make_inputs(g, &in, &inp, &err)) return die(&err);
     weft_tensor *out = weft_xcalloc((size_t)g->n_outputs + 1, sizeof *out);
     weft_sim_stats st;
-    weft_sim_opts so = {.timing_only = a.timing_only, .per_pe = a.per_pe, .passes = a.passes};
+    weft_sim_opts so = {.timing_only = a.timing_only, .per_pe = a.per_pe, .passes = a.passes, .accumulate = a.accumulate};
     struct weft_sim_detail detail = {0};
     weft_kernel_time *ktimes = weft_xcalloc((size_t)p->n + 1, sizeof *ktimes);
     detail.kernels = ktimes;
@@ -502,7 +591,7 @@ static int fabric(int argc, char **argv, bool check) {
     if (a.trace && !(trace = weft_trace_open(p, a.trace, &detail, &err))) return die(&err);
     if (trace) {
         /* a first run, timing only, finds the busiest link, whose occupation the trace shows */
-        weft_sim_opts pre = {.timing_only = true, .passes = a.passes};
+        weft_sim_opts pre = {.timing_only = true, .passes = a.passes, .accumulate = a.accumulate};
         weft_sim_stats ps;
         if (weft_sim_run(p, NULL, 0, NULL, g->n_outputs, &pre, &ps, &err)) { weft_trace_abort(trace); return die(&err); }
         weft_trace_watch_link(trace, &detail, ps.link_busiest);

@@ -58,8 +58,9 @@ void weft_cost_kernel(const weft_program *p, weft_kernel *k) {
     }
     double per_block_flops = (double)(k->flops > 0 ? k->flops : k->M * k->N) / k->blocks;
     uint64_t compute = weft_cost_compute(a, per_block_flops, (weft_arch_dtype)k->arith, tiles);
-    /* a block enters along the region's west column (h rows in parallel) and spreads east */
-    uint64_t move = weft_cost_serialize(a, (double)(k->block_rows * k->N * es), k->h);
+    /* a block enters along the region's west column (h rows in parallel) and spreads east; in
+     * weight streaming it is already spread over the mesh (the stash), each tile reading its own */
+    uint64_t move = weft_cost_serialize(a, (double)(k->block_rows * k->N * es), p->phased ? tiles : k->h);
     uint64_t spread = weft_cost_hops(a, k->w - 1);
     if (k->kind == WEFT_KERNEL_WHOLE) {
         /* an all-to-all exchange of the inputs across the region: bytes over the bisection */

@@ -75,6 +75,7 @@ static weft_status ws_plan(weft_program *p, const weft_progress *pr, weft_err *e
                             "weight streaming on %s: its off-chip memory computes nothing (offchip.update_flops_per_s is 0), so it "
                             "cannot apply the optimizer update", a->name);
     int quantum = weft_arch_column_quantum(a), W = a->width - a->width % quantum, H = a->height;
+    p->phased = true;  /* (the cost model reads it: inputs wait in the stash) */
     double cap = weft_sram_cap(p);
     int n_ph = 0;
     for (int i = 0; i < p->n; i++) n_ph += !p->k[i].offchip;
@@ -92,11 +93,23 @@ static weft_status ws_plan(weft_program *p, const weft_progress *pr, weft_err *e
         ph++;
         k->x0 = k->y0 = 0;
         if (k->kind == WEFT_KERNEL_GEMM) {
-            k->pk = (int)(k->K < H ? k->K : H);
-            k->pn = (int)(k->N < W ? k->N : W);
-            k->h = k->pk;
-            k->w = (k->pn + quantum - 1) / quantum * quantum;
-            if (k->w > W) k->w = W;
+            /* the grid: as wide as N and the mesh allow; as tall as K allows, or shorter where
+             * fewer, deeper K blocks are faster (a one-row K block sends a partial down its
+             * column for every multiply-add: the chain, not the arithmetic, sets the pace) */
+            int pn = (int)(k->N < W ? k->N : W), best = 0;
+            uint64_t best_t = 0;
+            for (int pk = (int)(k->K < H ? k->K : H);; pk = (pk + 1) / 2) {
+                k->pk = pk;
+                k->pn = pn;
+                k->h = pk;
+                k->w = (pn + quantum - 1) / quantum * quantum;
+                if (k->w > W) k->w = W;
+                weft_cost_kernel(p, k);
+                uint64_t t = k->block_latency + k->block_cycles * (uint64_t)(k->blocks - 1);
+                if ((double)weft_sram_need(p, k, pk, pn, (int64_t)pk * pn) <= cap && (!best || t < best_t)) { best = pk; best_t = t; }
+                if (pk == 1) break;
+            }
+            k->pk = k->h = best ? best : (int)(k->K < H ? k->K : H);
         } else {
             k->w = W;
             k->h = H;
@@ -112,7 +125,6 @@ static weft_status ws_plan(weft_program *p, const weft_progress *pr, weft_err *e
         }
     }
     p->n_phases = n_ph;
-    p->phased = true;
     /* the stash: a value made in one phase and read in a later one stays on the fabric until then */
     for (int v = 0; v < g->n_vals; v++) last_use[v] = -1;
     for (int i = 0; i < p->n; i++)

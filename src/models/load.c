@@ -29,3 +29,21 @@ weft_status weft_model_load_shapes(const char *spec, weft_graph **out, weft_err 
         return weft_err_set(err, WEFT_ERR_INVALID, "%s: model spec too long", spec);
     return weft_model_builtin(buf, out, err);
 }
+
+weft_status weft_model_spec_set(const char *spec, const char *key, long long value, char *out, size_t n, weft_err *err) {
+    if (strncmp(spec, "builtin:", 8))
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: only a built-in model's %s can be changed (an ONNX file's is in the file)", spec, key);
+    char kv[96];
+    snprintf(kv, sizeof kv, "%s=", key);
+    size_t kl = strlen(kv);
+    const char *at = NULL;  /* key= at the start of a key (after ':' or ',') */
+    for (const char *q = strstr(spec + 8, kv); q && !at; q = strstr(q + 1, kv))
+        if (q[-1] == ':' || q[-1] == ',') at = q;
+    int w;
+    if (at) {
+        const char *end = at + kl + strcspn(at + kl, ",");
+        w = snprintf(out, n, "%.*s%s%lld%s", (int)(at - spec), spec, kv, value, end);
+    } else w = snprintf(out, n, "%s%s%s%lld", spec, strchr(spec + 8, ':') ? "," : ":", kv, value);
+    if (w < 0 || (size_t)w >= n) return weft_err_set(err, WEFT_ERR_INVALID, "%s: model spec too long", spec);
+    return WEFT_OK;
+}

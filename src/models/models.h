@@ -21,6 +21,9 @@ weft_status weft_model_load(const char *spec, weft_graph **out, weft_err *err);
 /* The same with shapes only (a built-in's parameters left zero: shapes_only=1; an ONNX file
  * loads as usual): for compiling and timing-only runs. */
 weft_status weft_model_load_shapes(const char *spec, weft_graph **out, weft_err *err);
+/* A built-in's spec with key=value set (replaced where it is given, else added) into out (n
+ * bytes). Fails naming the spec for an ONNX file or a spec too long. */
+weft_status weft_model_spec_set(const char *spec, const char *key, long long value, char *out, size_t n, weft_err *err);
 /* Builds a built-in model from "name[:key=value,...]" (without the "builtin:" prefix). */
 weft_status weft_model_builtin(const char *spec, weft_graph **out, weft_err *err);
 /* Prints the list of built-ins and their keys. */

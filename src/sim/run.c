@@ -148,6 +148,7 @@ typedef struct {
     /* weight streaming (p->phased): phase j of pass n is g = n * n_ph + j; its kernels start
      * once it is open: its weights are in and phase g - 1 is done */
     int n_ph;
+    int accumulate;            /* micro-batches (passes) per step: updates after the last of each */
     int *phase_of;             /* (n) a kernel's phase, -1 in the off-chip unit */
     int *phase_left;           /* (passes * n_ph) kernels of the phase yet to finish its pass */
     uint64_t *phase_end;       /* (passes * n_ph) when the phase finished, UINT64_MAX before */
@@ -311,7 +312,7 @@ static void ws_load(sim *s, uint64_t now) {
     while (s->current < total && s->phase_end[s->current] != UINT64_MAX) s->current++;
     while (s->next_load < total) {
         int g = s->next_load, pass = g / s->n_ph;
-        if (g % s->n_ph == 0 && pass > 0 && s->unit_left[pass - 1] > 0) return;
+        if (g % s->n_ph == 0 && pass > 0 && pass % s->accumulate == 0 && s->unit_left[pass - 1] > 0) return;
         if (g - s->current > WS_LOOKAHEAD) return;
         int64_t ahead = 0;
         for (int j = g - 1; j >= s->current; j--) {
@@ -354,9 +355,14 @@ static void try_start(sim *s, int ki, uint64_t now) {
         if (st->next_unit == 0) st->time.first_start = start;
         else if (now > st->free_at) st->time.waiting += now - st->free_at;
         if (k->offchip) {
-            /* the off-chip memory unit: the update's arithmetic at its own rate */
+            /* the off-chip memory unit: the update's arithmetic at its own rate; within a step of
+             * several micro-batches, before the last, only the sum of the gradient into its
+             * accumulator (an add per element of the parameter) */
             const weft_arch *a = &s->p->arch;
-            uint64_t c = (uint64_t)((double)k->flops / B / (a->offchip_update_flops_per_s / a->clock_hz)) + 1;
+            const weft_value *ov = &s->p->graph->vals[s->p->graph->nodes[k->node].out[0]];
+            bool update = (pass + 1) % s->accumulate == 0;
+            double flops = update ? (double)k->flops : (double)weft_shape_numel(&ov->shape);
+            uint64_t c = (uint64_t)(flops / B / (a->offchip_update_flops_per_s / a->clock_hz)) + 1;
             s->unit_free = st->free_at = done = start + c;
             st->time.busy += c;
             s->unit_busy += c;
@@ -532,6 +538,14 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     sim s = {.p = p, .per_pe = o->per_pe, .numerics = numerics, .err = err, .detail = o->detail};
     s.passes = o->passes > 0 ? o->passes : 3;
     if (s.passes > 64) s.passes = 64;
+    s.accumulate = o->accumulate > 1 ? o->accumulate : 1;
+    if (s.accumulate > 1) {
+        if (!p->phased || numerics)
+            return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "simulating on %s: gradient accumulation over %d micro-batches is timed "
+                                "in weight streaming only, without numbers (weft train --accum runs it on the host)", ar->name, s.accumulate);
+        if (s.accumulate > 64) return weft_err_set(err, WEFT_ERR_INVALID, "simulating: %d micro-batches a step, at most 64", s.accumulate);
+        s.passes = s.accumulate;  /* one step: its micro-batches run one after another, as any step's */
+    }
     weft_status st = WEFT_OK;
     s.pass_end = weft_try_calloc((size_t)s.passes, sizeof(uint64_t));
     s.val = weft_try_calloc((size_t)g->n_vals + 1, sizeof *s.val);
@@ -757,6 +771,7 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
          * bottleneck is what the pass spent most of its time on: layers computing (the busiest),
          * waiting for their weights, or the off-chip unit's updates after the last layer */
         period = s.passes > 1 ? (double)(s.pass_end[s.passes - 1] - s.pass_end[0]) / (double)(s.passes - 1) : (double)s.pass_end[0];
+        if (s.accumulate > 1) period = (double)s.pass_end[s.accumulate - 1] / s.accumulate;  /* a step, per micro-batch */
         out->weight_bytes_in = s.bytes_in / s.passes;
         out->gradient_bytes_out = s.bytes_out / s.passes;
         out->layer_cycles = s.layer_busy / (uint64_t)s.passes;
@@ -779,6 +794,7 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         }
     }
     if (s.passes == 1) period = (double)s.pass_end[0];  /* one pass: no steady state to speak of */
+    out->accumulate = s.accumulate;
     out->period_cycles = (uint64_t)ceil(period);
     if (out->period_cycles < 1) out->period_cycles = 1;
     out->passes_per_s = ar->clock_hz / (double)out->period_cycles;
