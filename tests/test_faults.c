@@ -144,14 +144,14 @@ TEST(faults_checkpoint_load_and_save) {
 
 /* ---- compiling and simulating ---- */
 
-typedef struct { weft_graph *g; weft_arch a; bool per_pe, timing; } run_ctx;
+typedef struct { weft_graph *g; weft_arch a; bool per_pe, timing; const char *mode; } run_ctx;
 
 /* Compiles the graph (the compiler choosing its blocks), simulates it (the MLP with numbers, a
  * GPT for timing: multicasts, attention's prefixes), and frees. */
 static weft_status compile_and_run(void *ctx, weft_err *err) {
     run_ctx *c = ctx;
     weft_program *p = NULL;
-    weft_compile_opts co = {.timing_only = c->timing};
+    weft_compile_opts co = {.timing_only = c->timing, .mode = c->mode};
     weft_status s = weft_compile(c->g, &c->a, &co, &p, err);
     if (s) return p ? weft_err_set(err, WEFT_ERR_INVALID, "a failed compile returned a program") : s;
     if (c->timing) {
@@ -179,9 +179,18 @@ TEST(faults_compile_and_simulate) {
     run_ctx c = {0};
     CHECK_OK(weft_model_load("builtin:mlp:batch=2,in=4,hidden=8,out=3", &c.g, &err), &err);
     CHECK_OK(weft_arch_preset("mesh-8x8", &c.a, &err), &err);
-    for (int run = 0; run < 3 && c.g; run++) {
-        int per_pe = run == 1;
+    for (int run = 0; run < 5 && c.g; run++) {
+        int per_pe = run == 1 || run == 4;
         c.per_pe = per_pe;
+        c.mode = run >= 3 ? "weight-streaming" : NULL;
+        if (run == 3) {  /* the MLP again, its weights streamed */
+            weft_graph_free(c.g);
+            c.g = NULL;
+            c.timing = false;
+            CHECK_OK(weft_model_load("builtin:mlp:batch=2,in=4,hidden=8,out=3", &c.g, &err), &err);
+            CHECK_OK(weft_arch_preset("mesh-8x8", &c.a, &err), &err);
+            if (!c.g) break;
+        }
         if (run == 2) {  /* a GPT, timing only */
             weft_graph_free(c.g);
             c.g = NULL;
@@ -194,7 +203,8 @@ TEST(faults_compile_and_simulate) {
         CHECK_OK(compile_and_run(&c, &err), &err);
         int64_t k = weft_alloc_count();
         CHECK(k > 10);
-        printf("    %s: %lld fallible allocations, each failed in turn\n", run == 2 ? "gpt, timing" : per_pe ? "mlp, per-PE" : "mlp", (long long)k);
+        printf("    %s%s: %lld fallible allocations, each failed in turn\n", run == 2 ? "gpt, timing" : per_pe ? "mlp, per-PE" : "mlp",
+               c.mode ? ", weight streaming" : "", (long long)k);
         for (int64_t n = 1; n <= k; n++) {
             memset(&err, 0, sizeof err);
             weft_alloc_fail_at(n, false);

@@ -515,7 +515,9 @@ static int load_program(fabric_args *a, bool shapes_only, weft_graph **g, weft_p
     weft_status s = build_and_compile(a, spec, &arch, shapes_only, g, p, &err);
     /* a training step whose activations do not fit in weight streaming: micro-batches of the
      * largest divisor of the batch that fits, the gradients accumulated (timed only) */
+    /* (also where one tensor of the step's graph exceeds weft's size limit at the whole batch) */
     long long hint = s ? micro_batch_hint(err.msg) : 0, batch = a->batch;
+    if (s && !hint && strstr(err.msg, "-byte limit")) hint = batch - 1;
     if (s && hint > 0 && a->train && a->timing_only && batch > 1 && !a->micro_batch) {
         weft_err first = err;
         for (long long m = hint < batch ? hint : batch - 1; m >= 1 && s; m--) {
@@ -528,7 +530,10 @@ static int load_program(fabric_args *a, bool shapes_only, weft_graph **g, weft_p
                 a->accumulate = (int)(batch / m);
                 printf("micro-batches: %d of %lld samples a step, the gradients accumulated, as a batch of %lld does not fit: %s\n",
                        a->accumulate, m, batch, first.msg);
-            } else if (!micro_batch_hint(err.msg)) break;  /* fails for another reason */
+            } else if (getenv("WEFT_VERBOSE")) fprintf(stderr, "weft: micro-batch %lld: %s\n", m, err.msg);
+            if (s && micro_batch_hint(err.msg) && micro_batch_hint(err.msg) < m) m = micro_batch_hint(err.msg) + 1;
+            else if (s && !micro_batch_hint(err.msg) && !strstr(err.msg, "-byte limit") && !strstr(err.msg, "activations kept"))
+                break;  /* fails for another reason */
         }
         if (s) err = first;
     }

@@ -151,7 +151,7 @@ static weft_status ws_plan(weft_program *p, const weft_progress *pr, weft_err *e
             gb_str(o, sizeof o, (double)own * (double)t);
             gb_str(x, sizeof x, (double)next);
             gb_str(c, sizeof c, cap * (double)tiles);
-            double fit = ((double)cap * (double)tiles - (double)own * (double)t - (double)next) / (double)live;
+            double fit = ((cap - (double)own) * (double)tiles - (double)next) / (double)live;  /* the stash scales with the samples */
             int64_t m = (int64_t)((double)p->samples * fit);
             s = weft_err_set(err, WEFT_ERR_NOMEM,
                              "model does not fit %s in weight streaming: at layer '%s' (%s) the activations kept for later layers "

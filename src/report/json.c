@@ -14,6 +14,19 @@ int64_t weft_report_peak_rss(void) {
 void weft_report_add_stats(cJSON *r, const weft_program *p, const weft_sim_stats *st, int64_t samples, int64_t tokens,
                            double seconds) {
     cJSON_AddStringToObject(r, "arch", p->arch.name);
+    cJSON_AddStringToObject(r, "mode", p->mode);
+    if (p->mode_reason[0]) cJSON_AddStringToObject(r, "mode_reason", p->mode_reason);
+    cJSON_AddNumberToObject(r, "samples_per_pass", (double)samples);
+    if (st->accumulate > 1) cJSON_AddNumberToObject(r, "micro_batches", st->accumulate);
+    if (p->phased) {
+        cJSON *w = cJSON_AddObjectToObject(r, "weight_streaming");
+        cJSON_AddNumberToObject(w, "phases", p->n_phases);
+        cJSON_AddNumberToObject(w, "weight_bytes_in", (double)st->weight_bytes_in);
+        cJSON_AddNumberToObject(w, "gradient_bytes_out", (double)st->gradient_bytes_out);
+        cJSON_AddNumberToObject(w, "layer_cycles", (double)st->layer_cycles);
+        cJSON_AddNumberToObject(w, "weight_wait_cycles", (double)st->weight_wait_cycles);
+        cJSON_AddNumberToObject(w, "update_cycles", (double)st->update_cycles);
+    }
     cJSON_AddNumberToObject(r, "cycles", (double)st->cycles);
     cJSON_AddNumberToObject(r, "latency_seconds", st->seconds);
     cJSON_AddNumberToObject(r, "passes", st->passes);
@@ -48,6 +61,10 @@ void weft_report_add_stats(cJSON *r, const weft_program *p, const weft_sim_stats
     } else if (st->bottleneck == WEFT_BOTTLENECK_UPDATES) {
         cJSON *b = cJSON_AddObjectToObject(r, "bottleneck");
         cJSON_AddStringToObject(b, "node", "updates");
+        cJSON_AddNumberToObject(b, "busy_fraction", st->bottleneck_busy);
+    } else if (st->bottleneck == WEFT_BOTTLENECK_WEIGHTS) {
+        cJSON *b = cJSON_AddObjectToObject(r, "bottleneck");
+        cJSON_AddStringToObject(b, "node", "weights");
         cJSON_AddNumberToObject(b, "busy_fraction", st->bottleneck_busy);
     } else if (st->bottleneck == WEFT_BOTTLENECK_LINK) {
         cJSON *b = cJSON_AddObjectToObject(r, "bottleneck");
