@@ -519,7 +519,7 @@ static int load_program(fabric_args *a, bool shapes_only, weft_graph **g, weft_p
     long long hint = s ? micro_batch_hint(err.msg) : 0, batch = a->batch;
     if (s && !hint && strstr(err.msg, "-byte limit")) hint = batch - 1;
     if (s && hint > 0 && a->train && a->timing_only && batch > 1 && !a->micro_batch) {
-        weft_err first = err;
+        weft_err first = err, last_fit = {0};  /* the last larger micro-batch's reason */
         for (long long m = hint < batch ? hint : batch - 1; m >= 1 && s; m--) {
             if (batch % m) continue;
             if (weft_model_spec_set(a->model, "batch", m, spec, sizeof spec, &err)) return die(&err);
@@ -528,9 +528,12 @@ static int load_program(fabric_args *a, bool shapes_only, weft_graph **g, weft_p
             if (!s) {
                 a->micro_batch = m;
                 a->accumulate = (int)(batch / m);
-                printf("micro-batches: %d of %lld samples a step, the gradients accumulated, as a batch of %lld does not fit: %s\n",
-                       a->accumulate, m, batch, first.msg);
-            } else if (getenv("WEFT_VERBOSE")) fprintf(stderr, "weft: micro-batch %lld: %s\n", m, err.msg);
+                printf("micro-batches: %d of %lld samples a step, the gradients accumulated, as a batch of %lld does not fit "
+                       "(%s)%s%s\n", a->accumulate, m, batch, first.msg, last_fit.msg[0] ? "; nor a larger micro-batch: " : "", last_fit.msg);
+            } else {
+                last_fit = err;
+                if (getenv("WEFT_VERBOSE")) fprintf(stderr, "weft: micro-batch %lld: %s\n", m, err.msg);
+            }
             if (s && micro_batch_hint(err.msg) && micro_batch_hint(err.msg) < m) m = micro_batch_hint(err.msg) + 1;
             else if (s && !micro_batch_hint(err.msg) && !strstr(err.msg, "-byte limit") && !strstr(err.msg, "activations kept"))
                 break;  /* fails for another reason */
