@@ -224,6 +224,53 @@ TEST(fabric_weight_streaming_matches_reference) {
     weft_graph_free(g);
 }
 
+/* Sections (SambaNova): the graph cut into sections run one after another, each loading its
+ * weights, tensors between sections kept or spilled to DDR; the numbers equal the reference for
+ * every cut, and auto takes sections on an SN30 too small for the model pipelined. */
+TEST(fabric_sections_match_reference) {
+    weft_err err = {0};
+    weft_arch sn30, small;
+    CHECK_OK(weft_arch_preset("sn30", &sn30, &err), &err);
+    const char *specs[] = {"builtin:mlp", "builtin:gpt:layers=2,dim=128,heads=4,vocab=256,seq=64", "builtin:weather-cnn:lat=16,lon=32"};
+    const char *cuts[] = {"o0", "o1", "o3"};
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < 3; i++) {
+            weft_graph *g = NULL;
+            CHECK_OK(weft_model_load(specs[i], &g, &err), &err);
+            if (!g) continue;
+            weft_program *p = NULL;
+            weft_compile_opts o = {.mode = "sections", .sections = cuts[c]};
+            CHECK_OK(weft_compile(g, &sn30, &o, &p, &err), &err);
+            if (p) printf("    %s, %s: %d sections\n", specs[i], cuts[c], p->n_phases);
+            if (p && !strcmp(cuts[c], "o0")) CHECK_INT(p->n_phases, p->n);
+            weft_program_free(p);
+            weft_graph_free(g);
+        }
+    for (int i = 0; i < 3; i++) check_model_mode(specs[i], &sn30, "sections", "sections");
+    const char *cases[] = {"mlp", "cnn", "gpt"};
+    for (int i = 0; i < 3; i++) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/pytorch-cases/pytorch_%s/model.onnx", weft_test_builddir(), cases[i]);
+        check_model_mode(path, &sn30, "sections", "sections");
+    }
+    /* memory units of 1 KB: the GPT does not fit pipelined; auto cuts it into sections, which
+     * spill what they cannot keep */
+    small = sn30;
+    small.kinds[1].sram_bytes = 1024;
+    weft_graph *g = NULL;
+    CHECK_OK(weft_model_load(specs[1], &g, &err), &err);
+    weft_program *p = NULL;
+    weft_compile_opts o = {0};
+    if (g && !weft_compile(g, &small, &o, &p, &err)) {
+        int64_t spilled = 0;
+        for (int j = 0; j < p->n_phases; j++) spilled += p->phases[j].spill_bytes;
+        printf("    auto on 1 KB memory units: %d sections, %lld bytes spilled: %.120s\n", p->n_phases, (long long)spilled, p->mode_reason);
+        CHECK(!strcmp(p->mode, "sections") && strstr(p->mode_reason, "does not fit pipelined") && p->n_phases > 1 && spilled > 0);
+    } else weft_test_fail(__FILE__, __LINE__, "auto on 1 KB memory units: %s", err.msg);
+    weft_program_free(p);
+    if (g) check_graph_on(g, specs[1], &small, NULL, "sections");
+}
+
 /* Weight streaming's timing on paper: a pass is at least its weights over the off-chip link and
  * at least its layers one after another; more off-chip bandwidth is never slower. */
 TEST(fabric_weight_streaming_timing_on_paper) {
@@ -345,7 +392,7 @@ TEST(fabric_too_big_names_the_layer) {
     CHECK_INT(weft_compile(g, &arch, &o, &p, &err), WEFT_ERR_NOMEM);
     printf("    %s\n", err.msg);
     CHECK(strstr(err.msg, "does not fit mesh-8x8") && strstr(err.msg, "fc0") && strstr(err.msg, "bytes"));
-    CHECK(strstr(err.msg, "pipelined: ") && strstr(err.msg, "weight streaming: "));  /* why each mode fails */
+    CHECK(strstr(err.msg, "pipelined: ") && strstr(err.msg, "weight-streaming: "));  /* why each mode fails */
     weft_graph_free(g);
 }
 
@@ -432,11 +479,18 @@ TEST(fabric_sn30_runs_the_suite) {
     weft_graph *g = NULL;
     weft_arch arch;
     CHECK_OK(weft_arch_preset("sn30", &arch, &err), &err);
-    CHECK_OK(weft_model_load("builtin:gpt2", &g, &err), &err);
+    CHECK_OK(weft_model_load_shapes("builtin:gpt2", &g, &err), &err);
     weft_program *p = NULL;
-    CHECK_INT(weft_compile(g, &arch, NULL, &p, &err), WEFT_ERR_NOMEM);
+    weft_compile_opts pipe = {.mode = "pipelined", .timing_only = true}, any = {.timing_only = true};
+    CHECK_INT(weft_compile(g, &arch, &pipe, &p, &err), WEFT_ERR_NOMEM);
     CHECK(strstr(err.msg, "does not fit sn30") != NULL && strstr(err.msg, " 0 GB") == NULL);
-    printf("    %s\n", err.msg);
+    printf("    pipelined: %s\n", err.msg);
+    /* auto: GPT-2 124M in sections */
+    CHECK_OK(weft_compile(g, &arch, &any, &p, &err), &err);
+    if (p) {
+        printf("    auto: %s, %d sections\n", p->mode, p->n_phases);
+        CHECK(!strcmp(p->mode, "sections") && p->n_phases > 1);
+    }
     weft_program_free(p);
     weft_graph_free(g);
 }

@@ -79,6 +79,11 @@ TEST(train_fabric_step_weight_streaming) {
     check_fabric_step_in("builtin:gpt:layers=1,dim=32,heads=2,vocab=64,seq=16", "wse2-mini", "weight-streaming");
     check_fabric_step_in("builtin:weather-cnn:lat=8,lon=16", "wse2-mini", "weight-streaming");
 }
+/* sections: the step cut into sections on an SN30, the updates in sections of their own */
+TEST(train_fabric_step_sections) {
+    check_fabric_step_in("builtin:mlp", "sn30", "sections");
+    check_fabric_step_in("builtin:gpt:layers=1,dim=32,heads=2,vocab=64,seq=16", "sn30", "sections");
+}
 TEST(train_fabric_step_gpt) { check_fabric_step("builtin:gpt:layers=1,dim=32,heads=2,vocab=64,seq=16", "wse2-mini"); }
 TEST(train_fabric_step_weather) { check_fabric_step("builtin:weather-cnn:lat=8,lon=16", "wse2-mini"); }
 

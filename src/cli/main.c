@@ -255,7 +255,7 @@ static int cmd_arch(int argc, char **argv) {
 /* ---- compile, run, check ---- */
 
 typedef struct {
-    const char *model, *arch, *report, *heatmap, *heatmap_sram, *output, *mode, *precision;
+    const char *model, *arch, *report, *heatmap, *heatmap_sram, *output, *mode, *precision, *sections;
     bool timing_only, per_pe, arch_given, train;
     int blocks, passes;
     long long batch, micro_batch;  /* --batch, --micro-batch (0: the model's) */
@@ -288,6 +288,7 @@ static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
         } else if (!strcmp(argv[i], "--trace") && i + 1 < argc) a->trace = argv[++i];
         else if (!strcmp(argv[i], "--train")) a->train = true;
         else if (!strcmp(argv[i], "--mode") && i + 1 < argc) a->mode = argv[++i];
+        else if (!strcmp(argv[i], "--sections") && i + 1 < argc) a->sections = argv[++i];
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
             a->precision = argv[++i];
             if (strcmp(a->precision, "fp32") && strcmp(a->precision, "bf16") && strcmp(a->precision, "fp16")) {
@@ -354,7 +355,12 @@ static void print_stats(const weft_program *p, const weft_sim_stats *st, double 
     if (st->accumulate > 1)
         fprintf(f, "  step            %d micro-batches of %lld samples (gradients accumulated): %.6g ms a step of %lld samples\n",
                 st->accumulate, (long long)samples, 1e3 * st->accumulate / st->passes_per_s, (long long)samples * st->accumulate);
-    if (p->phased) {
+    if (p->phased && !p->weight_streaming) {
+        double c = (double)st->period_cycles;
+        fprintf(f, "  DDR             %.4g GB in (weights, spilled tensors read back), %.4g GB out a pass; waiting for them between "
+                   "sections %.1f%% of a pass\n", (double)st->weight_bytes_in * 1e-9, (double)st->gradient_bytes_out * 1e-9,
+                100 * (double)st->weight_wait_cycles / c);
+    } else if (p->phased) {
         double c = (double)st->period_cycles;
         fprintf(f, "  weight stream   %.4g GB in, %.4g GB of gradients out a pass; of a pass: layers %.1f%%, waiting for weights "
                    "%.1f%%, off-chip updates %.1f%% (busy)\n", (double)st->weight_bytes_in * 1e-9, (double)st->gradient_bytes_out * 1e-9,
@@ -369,7 +375,10 @@ static void print_stats(const weft_program *p, const weft_sim_stats *st, double 
             fprintf(f, "%s '%s' -> '%s'", j ? "," : "", weft_program_dep_source(p, kk[j], qq[j]), p->graph->nodes[p->k[kk[j]].node].name);
         fprintf(f, "%s\n", n > 3 ? ", ..." : "");
     }
-    if (bn && p->phased)
+    if (bn && p->phased && !p->weight_streaming)
+        fprintf(f, "  bottleneck      the sections, one after another (below); the busiest kernel is %d '%s' (%s)\n", st->bottleneck,
+                bn->name, bn->op->name);
+    else if (bn && p->phased)
         fprintf(f, "  bottleneck      the layers' arithmetic and data movement, %.1f%% of a pass; the longest layer is kernel %d '%s' (%s)\n",
                 100 * st->bottleneck_busy, st->bottleneck, bn->name, bn->op->name);
     else if (bn)
@@ -403,6 +412,39 @@ static void print_kernels(const weft_program *p, const weft_sim_stats *st, const
         fprintf(f, "    %-4d %-28.28s %-12.12s %12llu %12llu %12llu %12llu\n", top[r], n->name, n->op->name,
                 (unsigned long long)(k->block_cycles * (uint64_t)k->blocks * (uint64_t)st->passes),
                 (unsigned long long)kt[top[r]].busy, (unsigned long long)kt[top[r]].waiting, (unsigned long long)kt[top[r]].last_end);
+    }
+}
+
+/* Sections: each one's kernels, tiles, time (first pass), the bytes it loads and spills, and what
+ * bounds it: DDR when its off-chip traffic takes half its time or more, else the arithmetic when
+ * its busiest kernel's flops at the tiles' rate do, else the fabric (data movement, fill). */
+static void print_sections(const weft_program *p, const uint64_t *start, const uint64_t *end, FILE *f) {
+    const weft_arch *a = &p->arch;
+    double per = a->offchip_bytes_per_s / a->clock_hz;
+    fprintf(f, "  sections: %d (time of the first pass; GB loaded: weights and resident operands, spilled: written to DDR, "
+               "read: read back)\n", p->n_phases);
+    fprintf(f, "    %-4s %-28s %6s %6s %12s %10s %10s %10s  %s\n", "#", "first node", "ops", "tiles", "cycles", "GB loaded",
+            "GB spilled", "GB read", "bound");
+    for (int j = 0; j < p->n_phases; j++) {
+        if (p->n_phases > 24 && j >= 12 && j < p->n_phases - 12) {
+            if (j == 12) fprintf(f, "    ... (%d more)\n", p->n_phases - 24);
+            continue;
+        }
+        const weft_phase *ph = &p->phases[j];
+        int64_t tiles = 0;
+        double arith = 0;
+        for (int i = ph->first_kernel; i < ph->first_kernel + ph->n_kernels; i++) {
+            const weft_kernel *k = &p->k[i];
+            tiles += (int64_t)k->w * k->h;
+            double t = (double)k->flops / (weft_kernel_rate(p, k) * (double)((int64_t)k->w * k->h > 0 ? (int64_t)k->w * k->h : 1));
+            if (t > arith) arith = t;
+        }
+        double dur = end[j] > start[j] ? (double)(end[j] - start[j]) : 1;
+        double ddr = (double)(ph->weight_in_bytes + ph->fill_bytes + ph->spill_bytes) / per;
+        const char *bound = ddr >= 0.5 * dur ? "DDR" : arith >= 0.5 * dur ? "compute" : "fabric";
+        fprintf(f, "    %-4d %-28.28s %6d %6lld %12.0f %10.4g %10.4g %10.4g  %s\n", j, p->graph->nodes[p->k[ph->first_kernel].node].name,
+                ph->n_kernels, (long long)tiles, dur, (double)ph->weight_in_bytes * 1e-9, (double)ph->spill_bytes * 1e-9,
+                (double)ph->fill_bytes * 1e-9, bound);
     }
 }
 
@@ -480,7 +522,7 @@ static weft_status build_and_compile(const fabric_args *a, const char *spec, con
             if (s) return s;
         }
     }
-    weft_compile_opts o = {.max_blocks = a->blocks, .timing_only = shapes_only, .mode = a->mode};
+    weft_compile_opts o = {.max_blocks = a->blocks, .timing_only = shapes_only, .mode = a->mode, .sections = a->sections};
     if (isatty(STDERR_FILENO)) o.progress = show_progress, o.progress_ctx = (void *)arch->name;
     weft_status s = weft_compile(*g, arch, &o, p, err);
     if (o.progress) fputs("\r\033[K", stderr);
@@ -593,7 +635,10 @@ static int fabric(int argc, char **argv, bool check) {
     weft_sim_opts so = {.timing_only = a.timing_only, .per_pe = a.per_pe, .passes = a.passes, .accumulate = a.accumulate};
     struct weft_sim_detail detail = {0};
     weft_kernel_time *ktimes = weft_xcalloc((size_t)p->n + 1, sizeof *ktimes);
+    uint64_t *ph_start = weft_xcalloc((size_t)p->n_phases + 1, sizeof *ph_start), *ph_end = weft_xcalloc((size_t)p->n_phases + 1, sizeof *ph_end);
     detail.kernels = ktimes;
+    detail.phase_start = ph_start;
+    detail.phase_end = ph_end;
     so.detail = &detail;
     weft_trace *trace = NULL;
     if (a.trace && !(trace = weft_trace_open(p, a.trace, &detail, &err))) return die(&err);
@@ -636,9 +681,12 @@ static int fabric(int argc, char **argv, bool check) {
                (unsigned long long)weft_fnv64(out[j].data, weft_tensor_nbytes(&out[j])));
     print_stats(p, &st, host, stdout);
     print_kernels(p, &st, ktimes, stdout);
+    if (p->phased && !p->weight_streaming) print_sections(p, ph_start, ph_end, stdout);
     if (a.report && write_report(a.report, p, &st, ktimes, host)) rc = 1;
     else if (a.report) printf("wrote %s\n", a.report);
     free(ktimes);
+    free(ph_start);
+    free(ph_end);
     if (write_pictures(p, &a)) rc = 1;
     for (int j = 0; j < g->n_outputs; j++) weft_tensor_free(&out[j]);
     for (int i = 0; in && i < g->n_inputs; i++) weft_tensor_free(&in[i]);

@@ -21,6 +21,9 @@
 typedef struct {
     int max_blocks;             /* blocks the stream is cut into (0: the compiler chooses 16, 32 or 64) */
     const char *mode;           /* NULL or "auto": the compiler chooses; else a mode's name */
+    const char *sections;       /* sections mode's cut (SambaFlow's levels): "o0" a kernel a
+                                 * section, "o1" a module (the nodes of one name prefix), "o3" or
+                                 * NULL/"auto" as many kernels as fit */
     bool timing_only;           /* the program will only be timed: GEMM tiles get no weights */
     /* Called as the compiler works (NULL: not called): the plan it is on (`plan` of `plans`, each
      * a block count it tries) and the pass it starts ("lowering", "placing", "routing"). The

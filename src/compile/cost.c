@@ -60,7 +60,7 @@ void weft_cost_kernel(const weft_program *p, weft_kernel *k) {
     uint64_t compute = weft_cost_compute(a, per_block_flops, (weft_arch_dtype)k->arith, tiles);
     /* a block enters along the region's west column (h rows in parallel) and spreads east; in
      * weight streaming it is already spread over the mesh (the stash), each tile reading its own */
-    uint64_t move = weft_cost_serialize(a, (double)(k->block_rows * k->N * es), p->phased ? tiles : k->h);
+    uint64_t move = weft_cost_serialize(a, (double)(k->block_rows * k->N * es), p->weight_streaming ? tiles : k->h);
     uint64_t spread = weft_cost_hops(a, k->w - 1);
     if (k->kind == WEFT_KERNEL_WHOLE) {
         /* an all-to-all exchange of the inputs across the region: bytes over the bisection */
@@ -213,46 +213,70 @@ static bool link_period(const weft_program *p, uint64_t *out) {
     return ok;
 }
 
-/* A program of phases run one after another (weight streaming), as the simulator runs it: the
- * phases' resident bytes stream in over the off-chip link back to back, ahead of the phases as
- * far as SRAM allows (here: without bound), and phase j starts when its bytes are in and phase
- * j - 1 is done; it takes its blocks back to back (its inputs wait in the stash). A gradient that
- * leaves for the off-chip unit crosses the link out after its phase; the unit applies each
- * update in program order as its gradient arrives. The passes run one after another, so the
- * period is a pass. */
+/* A program of phases run one after another (weight streaming, sections), as the simulator runs
+ * it: a phase starts when the phase before is done and its resident bytes (and, in sections, the
+ * tensors spilled to DDR that it reads back) are in over the off-chip link. In weight streaming
+ * the weights stream back to back, ahead of the phases as far as SRAM allows (here: without
+ * bound); a section loads its own when it starts, and writes its spilled tensors out when done.
+ * Within a phase the kernels pipeline: each starts when the first block of each input from the
+ * phase is out, and ends a stage per block later, no earlier than its inputs' last blocks. A
+ * gradient that leaves for the off-chip unit crosses the link out after its phase; the unit
+ * applies each update in program order as its gradient arrives. The passes run one after
+ * another, so the period is a pass. */
 static uint64_t phased_pass(weft_program *p) {
     const weft_arch *a = &p->arch;
     double per = weft_cost_offchip_per_cycle(a), lat = a->offchip_latency_s * a->clock_hz;
     double unit = a->offchip_update_flops_per_s > 0 ? a->offchip_update_flops_per_s / a->clock_hz : 1;
-    uint64_t *end = weft_xcalloc((size_t)p->n + 1, sizeof(uint64_t));  /* (n) when each kernel's output is ready where read */
-    uint64_t w_free = 0, out_free = 0, unit_free = 0, last = 0, prev = 0;
+    size_t n = (size_t)p->n + 1;
+    uint64_t *first = weft_xcalloc(n, sizeof(uint64_t)), *end = weft_xcalloc(n, sizeof(uint64_t));  /* (n) a kernel's first and last block out */
+    int *phase_of = weft_xcalloc(n, sizeof(int));
+    for (int i = 0; i < p->n; i++) phase_of[i] = -1;
+    for (int j = 0; j < p->n_phases; j++)
+        for (int i = p->phases[j].first_kernel; i < p->phases[j].first_kernel + p->phases[j].n_kernels; i++) phase_of[i] = j;
+    uint64_t w_free = 0, out_free = 0, unit_free = 0, last = 0, phase_start = 0, cur_end = 0;
+    int cur = -1;
     for (int i = 0; i < p->n; i++) weft_cost_kernel(p, &p->k[i]);
     for (int i = 0; i < p->n; i++) {
         weft_kernel *k = &p->k[i];
-        uint64_t ready = 0;
+        if (!k->offchip && phase_of[i] != cur) {  /* the next phase */
+            if (cur >= 0 && p->phases[cur].spill_bytes) {
+                out_free = (out_free > cur_end ? out_free : cur_end) + (uint64_t)((double)p->phases[cur].spill_bytes / per);
+                if (out_free > cur_end) cur_end = out_free;
+            }
+            cur = phase_of[i];
+            const weft_phase *ph = &p->phases[cur];
+            if (!p->weight_streaming && w_free < cur_end) w_free = cur_end;  /* a section loads when it starts */
+            w_free += (uint64_t)((double)(ph->weight_in_bytes + ph->fill_bytes) / per);
+            phase_start = cur_end > w_free + (uint64_t)lat ? cur_end : w_free + (uint64_t)lat;
+        }
+        uint64_t ready = k->offchip ? 0 : phase_start, inputs_end = 0;
         for (int q = 0; q < k->n_deps; q++) {
             int d = k->dep[q];
-            uint64_t at = d >= 0 ? end[d] : (uint64_t)((double)weft_program_value_bytes(p, k->dep_value[q]) / per);
+            uint64_t at = d >= 0 ? (phase_of[d] == phase_of[i] && !k->offchip ? first[d] : end[d])
+                                 : (uint64_t)((double)weft_program_value_bytes(p, k->dep_value[q]) / per);
             if (d >= 0 && p->k[d].offchip != k->offchip) {  /* across the off-chip link */
                 uint64_t t = at > out_free ? at : out_free;
                 out_free = t + (uint64_t)((double)weft_program_value_bytes(p, k->dep_value[q]) / per);
                 at = out_free + (uint64_t)lat;
             }
             if (at > ready) ready = at;
+            if (d >= 0 && end[d] > inputs_end) inputs_end = end[d];
         }
         if (k->offchip) {
             uint64_t start = ready > unit_free ? ready : unit_free;
-            unit_free = end[i] = start + (uint64_t)((double)k->flops / unit) + 1;
+            unit_free = end[i] = first[i] = start + (uint64_t)((double)k->flops / unit) + 1;
         } else {
-            w_free += (uint64_t)((double)k->weight_bytes / per);
-            uint64_t start = prev > w_free + (uint64_t)lat ? prev : w_free + (uint64_t)lat;
-            if (ready > start) start = ready;
-            end[i] = start + k->block_latency + k->block_cycles * (uint64_t)(k->blocks - 1);
-            prev = end[i];
+            first[i] = ready + k->block_latency;
+            end[i] = ready + k->block_latency + k->block_cycles * (uint64_t)(k->blocks - 1);
+            if (inputs_end + k->block_latency > end[i]) end[i] = inputs_end + k->block_latency;
+            if (k->accumulates) first[i] = end[i];
+            if (end[i] > cur_end) cur_end = end[i];
         }
         if (end[i] > last) last = end[i];
     }
+    free(first);
     free(end);
+    free(phase_of);
     return last;
 }
 
@@ -262,19 +286,26 @@ static weft_status finish_phased(weft_program *p) {
         weft_kernel *k = &p->k[i];
         int64_t t = (int64_t)k->w * k->h;
         k->sram_per_tile = k->offchip ? 0 : weft_sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, t);
-        if (t > p->tiles_used) p->tiles_used = t;
     }
-    /* the peak: a phase's own plan, the stash and the next phase's weights, on the mesh */
+    /* the peak: a phase's own plans, the tensors kept for later phases and (weight streaming) the
+     * next phase's weights, on the mesh; what is left is room for weights ahead */
     double tiles = (double)p->arch.width * p->arch.height;
     for (int j = 0; j < p->n_phases; j++) {
-        const weft_kernel *k = &p->k[p->phases[j].first_kernel];
-        int64_t next = j + 1 < p->n_phases ? p->phases[j + 1].weight_in_bytes : 0;
-        int64_t use = k->sram_per_tile + (int64_t)((double)(p->phases[j].stash_bytes + next) / tiles);
+        weft_phase *ph = &p->phases[j];
+        int64_t next = p->weight_streaming && j + 1 < p->n_phases ? p->phases[j + 1].weight_in_bytes : 0, own = 0, t = 0, peak = 0;
+        for (int i = ph->first_kernel; i < ph->first_kernel + ph->n_kernels; i++) {
+            const weft_kernel *k = &p->k[i];
+            own += k->sram_per_tile * (int64_t)k->w * k->h;
+            t += (int64_t)k->w * k->h;
+            if (k->sram_per_tile > peak) peak = k->sram_per_tile;
+        }
+        if (t > p->tiles_used) p->tiles_used = t;
+        int64_t use = (int64_t)((double)(own + ph->stash_bytes + next) / tiles);  /* the phase's fill, on average */
+        if (peak > use) use = peak;                                                /* or its fullest plan */
         if (use > p->sram_max) p->sram_max = use;
-        int64_t total = k->sram_per_tile * (int64_t)k->w * k->h + p->phases[j].stash_bytes + next;
-        if (total > p->sram_total) p->sram_total = total;
-        int64_t room = (int64_t)(weft_sram_cap(p) * tiles) - k->sram_per_tile * (int64_t)k->w * k->h - p->phases[j].stash_bytes;
-        p->phases[j].prefetch_bytes = room > 0 ? room : 0;
+        if (own + ph->stash_bytes + next > p->sram_total) p->sram_total = own + ph->stash_bytes + next;
+        int64_t room = (int64_t)(weft_sram_cap(p) * tiles) - own - ph->stash_bytes;
+        ph->prefetch_bytes = p->weight_streaming && room > 0 ? room : 0;  /* a section's weights come when it starts */
     }
     p->predicted_cycles = phased_pass(p);
     p->predicted_period = p->predicted_cycles;

@@ -222,7 +222,10 @@ static weft_status lower_node(weft_program *p, int i, weft_kernel *k, weft_err *
         /* a wide GEMM (the logits' vocabulary) takes fewer rows at a time, so that its two fp32
          * partial blocks stay within a quarter of a tile's SRAM even on a grid as wide as the mesh */
         int64_t nb_min = (k->N + p->arch.width - 1) / p->arch.width;
+        /* and a deep one (the logits' gradient on a mesh of 40 rows) its two input row blocks */
+        int64_t kb_min = (k->K + p->arch.height - 1) / p->arch.height, es = (int64_t)weft_dtype_size(dt);
         while (chunk > 1 && (double)(2 * chunk * nb_min * 4) > weft_sram_cap(p) / 4) chunk /= 2;
+        while (chunk > 1 && (double)(2 * chunk * kb_min * es) > weft_sram_cap(p) / 4) chunk /= 2;
         k->chunks = (int)((k->block_rows + chunk - 1) / chunk);
         if (k->chunks < 1) k->chunks = 1;
         k->block_rows = (k->block_rows + k->chunks - 1) / k->chunks;

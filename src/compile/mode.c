@@ -16,13 +16,14 @@
 typedef struct {
     const char *name;
     bool (*supports)(const weft_program *p);
-    weft_status (*plan)(weft_program *p, const weft_progress *pr, weft_err *err);
+    weft_status (*plan)(weft_program *p, const weft_compile_opts *o, const weft_progress *pr, weft_err *err);
 } weft_mode;
 
 static bool pipelined_supports(const weft_program *p) { return (p->arch.modes & WEFT_MODE_PIPELINED) != 0; }
 
 /* Pipelined: place every region, route every edge, one phase holding every kernel. */
-static weft_status pipelined_plan(weft_program *p, const weft_progress *pr, weft_err *err) {
+static weft_status pipelined_plan(weft_program *p, const weft_compile_opts *o, const weft_progress *pr, weft_err *err) {
+    (void)o;
     weft_progress_say(pr, "placing");
     weft_status s = weft_pass_place(p, err);
     weft_progress_say(pr, "routing");
@@ -51,7 +52,8 @@ static bool ws_supports(const weft_program *p) { return (p->arch.modes & WEFT_MO
 
 static int64_t gb_str(char *b, size_t n, double bytes) { snprintf(b, n, "%.3g GB", bytes * 1e-9); return 0; }
 
-static weft_status ws_plan(weft_program *p, const weft_progress *pr, weft_err *err) {
+static weft_status ws_plan(weft_program *p, const weft_compile_opts *o, const weft_progress *pr, weft_err *err) {
+    (void)o;
     const weft_arch *a = &p->arch;
     const weft_graph *g = p->graph;
     weft_progress_say(pr, "placing layers");
@@ -75,7 +77,7 @@ static weft_status ws_plan(weft_program *p, const weft_progress *pr, weft_err *e
                             "weight streaming on %s: its off-chip memory computes nothing (offchip.update_flops_per_s is 0), so it "
                             "cannot apply the optimizer update", a->name);
     int quantum = weft_arch_column_quantum(a), W = a->width - a->width % quantum, H = a->height;
-    p->phased = true;  /* (the cost model reads it: inputs wait in the stash) */
+    p->phased = p->weight_streaming = true;  /* (the cost model reads it: inputs wait in the stash) */
     double cap = weft_sram_cap(p);
     int n_ph = 0;
     for (int i = 0; i < p->n; i++) n_ph += !p->k[i].offchip;
@@ -202,9 +204,182 @@ static weft_status ws_plan(weft_program *p, const weft_progress *pr, weft_err *e
     return WEFT_OK;
 }
 
+/* ---- sections (SambaNova) ----
+ *
+ * The kernels, in program order, are cut into sections that each fit the chip spatially; a
+ * section is placed and routed as a pipelined program of its own on the whole mesh (place.c,
+ * route.c), and the sections run one after another, each loading its weights from off-chip
+ * memory (DDR) when it starts. A tensor made in one section and read in a later one stays in
+ * the memory tiles when every section it spans leaves room for it, else it is written to DDR and
+ * read back by the section that reads it, at the off-chip bandwidth. The cut (o->sections):
+ * "o0" a kernel a section; "o1" a module a section (the kernels whose nodes share a name up to
+ * its last '.', a module that does not fit split further); "o3" or auto, as many kernels as fit.
+ * Optimizer updates are kernels like any other (their parameter and state are their weights,
+ * loaded and written back). */
+static bool sections_supports(const weft_program *p) { return (p->arch.modes & WEFT_MODE_SECTIONS) != 0; }
+
+/* Places and routes kernels [first, first + n) of p on the whole mesh as a program of their own:
+ * an input made before `first` enters like a graph input (from off-chip memory, at the west
+ * edge). On success the regions, grids and lanes are p's; on failure p is unchanged. */
+static weft_status place_section(weft_program *p, int first, int n, weft_err *err) {
+    const weft_graph *g = p->graph;
+    weft_program sub = *p;
+    sub.k = weft_try_malloc(((size_t)n + 1) * sizeof *sub.k);
+    sub.kernel_of_value = weft_try_malloc(((size_t)g->n_vals + 1) * sizeof(int));
+    sub.lanes = NULL;
+    sub.n_lanes = sub.cap_lanes = 0;
+    sub.n = n;
+    if (!sub.k || !sub.kernel_of_value) { free(sub.k); free(sub.kernel_of_value); return weft_pass_oom(p, "a section", err); }
+    memcpy(sub.k, p->k + first, (size_t)n * sizeof *sub.k);  /* (the weights' tensors shared, not owned) */
+    for (int i = 0; i < n; i++)
+        for (int q = 0; q < sub.k[i].n_deps; q++) {
+            int d = sub.k[i].dep[q];
+            sub.k[i].dep[q] = d >= first && d < first + n ? d - first : -1;
+        }
+    for (int v = 0; v < g->n_vals; v++) {
+        int k = p->kernel_of_value[v];
+        sub.kernel_of_value[v] = k >= first && k < first + n ? k - first : -1;
+    }
+    weft_status s = weft_pass_place(&sub, err);
+    if (!s) s = weft_pass_route(&sub, err);
+    int base = p->n_lanes;
+    for (int l = 0; l < sub.n_lanes && !s; l++)
+        if (weft_program_add_lane(p, sub.lanes[l]) < 0) s = weft_pass_oom(p, "the routes", err);
+    if (s) p->n_lanes = base;
+    for (int i = 0; i < n && !s; i++) {
+        weft_kernel *k = &p->k[first + i];
+        const weft_kernel *q = &sub.k[i];
+        k->chip = q->chip, k->x0 = q->x0, k->y0 = q->y0, k->w = q->w, k->h = q->h, k->pk = q->pk, k->pn = q->pn;
+        for (int d = 0; d < k->n_deps; d++) {
+            k->dep_lane0[d] = base + q->dep_lane0[d];
+            k->dep_lanes[d] = q->dep_lanes[d];
+            k->dep_channel[d] = q->dep_channel[d];
+        }
+        k->out_lane0 = base + q->out_lane0;
+        k->out_lanes = q->out_lanes;
+    }
+    if (!s && sub.channels_used > p->channels_used) p->channels_used = sub.channels_used;
+    free(sub.k);
+    free(sub.kernel_of_value);
+    free(sub.lanes);
+    return s;
+}
+
+/* The module of node name: up to its last '.' (the whole name without one). */
+static size_t module_len(const char *name) {
+    const char *dot = strrchr(name, '.');
+    return dot ? (size_t)(dot - name) : strlen(name);
+}
+
+static weft_status sections_plan(weft_program *p, const weft_compile_opts *o, const weft_progress *pr, weft_err *err) {
+    const weft_graph *g = p->graph;
+    const weft_arch *a = &p->arch;
+    const char *cut = o->sections && strcmp(o->sections, "auto") ? o->sections : "o3";
+    if (strcmp(cut, "o0") && strcmp(cut, "o1") && strcmp(cut, "o3"))
+        return weft_err_set(err, WEFT_ERR_INVALID, "sections '%s': not o0, o1, o3 or auto", cut);
+    p->phased = true;
+    for (int i = 0; i < p->n; i++) {  /* updates are kernels of their own: parameter and state their weights */
+        weft_kernel *k = &p->k[i];
+        k->host = -1;
+        k->attached_bytes = 0;
+        /* what cannot be held even on the whole mesh streams its resident operands from DDR */
+        if (k->kind != WEFT_KERNEL_GEMM && weft_sram_min_tiles(p, k) < 0) {
+            k->weights_streamed = true;
+            if (weft_sram_min_tiles(p, k) < 0) k->weights_streamed = false;  /* its buffers alone do not fit: the error says so */
+        }
+    }
+    p->phases = weft_try_calloc((size_t)p->n + 1, sizeof *p->phases);
+    if (!p->phases) return weft_pass_oom(p, "the sections", err);
+    int64_t tiles = (int64_t)a->width * a->height;
+    weft_status s = WEFT_OK;
+    for (int first = 0; first < p->n && !s;) {
+        if (pr) weft_progress_say(pr, "placing sections");
+        /* the largest n that fits: o0 one; o1 the module; o3 grown while the SRAM plans fit, then
+         * shrunk until placement and routing succeed */
+        int n = 1;
+        if (!strcmp(cut, "o1")) {
+            const char *name = g->nodes[p->k[first].node].name;
+            size_t m = module_len(name);
+            while (first + n < p->n && module_len(g->nodes[p->k[first + n].node].name) == m &&
+                   !strncmp(g->nodes[p->k[first + n].node].name, name, m))
+                n++;
+        } else if (!strcmp(cut, "o3")) {
+            int64_t need = 0;
+            while (first + n < p->n) {
+                int64_t t = weft_sram_min_tiles(p, &p->k[first + n]);
+                if (t < 0 || need + t > tiles * 9 / 10) break;
+                need += t;
+                n++;
+            }
+        }
+        weft_err e = {0};
+        for (;;) {
+            memset(&e, 0, sizeof e);
+            s = place_section(p, first, n, &e);
+            if (!s || n == 1 || strstr(e.msg, "out of memory") || strstr(e.msg, "cannot allocate")) break;
+            n = n > 8 ? n * 3 / 4 : n - 1;
+        }
+        if (s) {
+            *err = e;
+            weft_err_prefix(err, "sections on %s: the section from node '%s' (%s)", a->name, g->nodes[p->k[first].node].name,
+                            g->nodes[p->k[first].node].op->name);
+            break;
+        }
+        weft_phase *ph = &p->phases[p->n_phases++];
+        *ph = (weft_phase){.first_kernel = first, .n_kernels = n};
+        for (int i = first; i < first + n; i++) ph->weight_in_bytes += p->k[i].weight_bytes;
+        first += n;
+    }
+    if (s) return s;
+    /* the tensors between sections: kept in the memory tiles while every section they span has
+     * room beside its plan, else spilled to DDR and read back */
+    int *phase_of = weft_try_malloc(((size_t)p->n + 1) * sizeof(int)), *last_use = weft_try_malloc(((size_t)g->n_vals + 1) * sizeof(int));
+    int64_t *room = weft_try_calloc((size_t)p->n_phases + 1, sizeof(int64_t));
+    bool *spill = weft_try_calloc((size_t)g->n_vals + 1, sizeof(bool));
+    if (!phase_of || !last_use || !room || !spill) s = weft_pass_oom(p, "the sections' tensors", err);
+    for (int j = 0; j < p->n_phases && !s; j++) {
+        int64_t used = 0;
+        for (int i = p->phases[j].first_kernel; i < p->phases[j].first_kernel + p->phases[j].n_kernels; i++) {
+            weft_kernel *k = &p->k[i];
+            phase_of[i] = j;
+            used += weft_sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, (int64_t)k->w * k->h) * (int64_t)k->w * k->h;
+        }
+        room[j] = (int64_t)(weft_sram_cap(p) * (double)tiles) - used;
+    }
+    for (int v = 0; v < g->n_vals && !s; v++) last_use[v] = -1;
+    for (int i = 0; i < p->n && !s; i++)
+        for (int q = 0; q < p->k[i].n_deps; q++)
+            if (p->k[i].dep[q] >= 0 && phase_of[i] > last_use[p->k[i].dep_value[q]]) last_use[p->k[i].dep_value[q]] = phase_of[i];
+    for (int v = 0; v < g->n_vals && !s; v++) {  /* in program order: earlier tensors take the room first */
+        int pk_ = p->kernel_of_value[v];
+        if (pk_ < 0 || last_use[v] <= phase_of[pk_]) continue;
+        int64_t b = weft_program_value_bytes(p, v);
+        bool fits = true;
+        for (int j = phase_of[pk_] + 1; j <= last_use[v]; j++) fits &= room[j] >= b;
+        if (fits)
+            for (int j = phase_of[pk_] + 1; j <= last_use[v]; j++) { room[j] -= b; p->phases[j].stash_bytes += b; }
+        else {
+            spill[v] = true;
+            p->phases[phase_of[pk_]].spill_bytes += b;
+        }
+    }
+    for (int i = 0; i < p->n && !s; i++)
+        for (int q = 0; q < p->k[i].n_deps; q++) {
+            int d = p->k[i].dep[q];
+            p->k[i].dep_spilled[q] = d >= 0 && phase_of[d] != phase_of[i] && spill[p->k[i].dep_value[q]];
+            if (p->k[i].dep_spilled[q]) p->phases[phase_of[i]].fill_bytes += weft_program_value_bytes(p, p->k[i].dep_value[q]);
+        }
+    free(phase_of);
+    free(last_use);
+    free(room);
+    free(spill);
+    return s;
+}
+
 static const weft_mode modes[] = {
     {"pipelined", pipelined_supports, pipelined_plan},
     {"weight-streaming", ws_supports, ws_plan},
+    {"sections", sections_supports, sections_plan},
 };
 
 static weft_status compile_one(const weft_graph *g, const weft_arch *a, const weft_compile_opts *o, int plan, int plans,
@@ -282,9 +457,6 @@ static weft_status compile_one(const weft_graph *g, const weft_arch *a, const we
     if (o->mode && strcmp(o->mode, "auto")) {
         for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
             if (!strcmp(modes[i].name, o->mode)) mode = &modes[i];
-        if (!mode && !strcmp(o->mode, "sections"))
-            return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "execution mode 'sections' (SambaNova) is not built in weft yet; "
-                                "'pipelined' and 'weight-streaming' are");
         if (!mode)
             return weft_err_set(err, WEFT_ERR_INVALID, "execution mode '%s': not auto, pipelined, weight-streaming or sections", o->mode);
         if (!mode->supports(&(weft_program){.arch = *a}))
@@ -303,12 +475,11 @@ static weft_status compile_one(const weft_graph *g, const weft_arch *a, const we
         if (s) *err = first;
         return s;
     }
-    if (!(a->modes & WEFT_MODE_WEIGHT_STREAMING))
-        return weft_err_set(err, s, "%s; this machine's streaming mode, sections, is not built in weft yet", first.msg);
+    const weft_mode *other = &modes[a->modes & WEFT_MODE_WEIGHT_STREAMING ? 1 : 2];
     weft_err second = {0};
-    s = compile_mode(g, a, o, &modes[1], &pr, out, &second);
-    if (s) return weft_err_set(err, s, "pipelined: %s; weight streaming: %s", first.msg, second.msg);
-    snprintf((*out)->mode_reason, sizeof (*out)->mode_reason, "weight streaming, as the model does not fit pipelined: %.320s", first.msg);
+    s = compile_mode(g, a, o, other, &pr, out, &second);
+    if (s) return weft_err_set(err, s, "pipelined: %.480s; %s: %.480s", first.msg, other->name, second.msg);
+    snprintf((*out)->mode_reason, sizeof (*out)->mode_reason, "%s, as the model does not fit pipelined: %.320s", other->name, first.msg);
     return WEFT_OK;
 }
 
@@ -322,7 +493,7 @@ static weft_status compile_mode(const weft_graph *g, const weft_arch *a, const w
     if (!s) p->mode = mode->name;
     if (!s && !mode->supports(p))
         s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "execution mode '%s' cannot run this model on %s", mode->name, a->name);
-    if (!s) s = mode->plan(p, pr, err);
+    if (!s) s = mode->plan(p, o, pr, err);
     if (s) { weft_program_free(p); return s; }  /* NULL-safe */
     s = weft_pass_finish(p, err);
     if (s) { weft_program_free(p); return s; }

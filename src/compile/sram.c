@@ -50,7 +50,7 @@ int64_t weft_sram_need(const weft_program *p, const weft_kernel *k, int pk, int 
     }
     int64_t out = k->M * k->N * es;
     data += k->blocks == 1 || k->accumulates ? out : 2 * out / k->blocks;
-    return (data + k->weight_bytes + k->attached_bytes + t - 1) / t;
+    return (data + (k->weights_streamed ? 0 : k->weight_bytes) + k->attached_bytes + t - 1) / t;
 }
 
 double weft_sram_cap(const weft_program *p) { return WEFT_SRAM_USABLE * weft_arch_tile_sram(&p->arch); }

@@ -77,11 +77,16 @@ typedef struct {
     int dep_lane0[WEFT_KERNEL_MAX_DEPS];  /* the edge's lanes: p->lanes[dep_lane0 .. + dep_lanes) */
     int dep_lanes[WEFT_KERNEL_MAX_DEPS];
     weft_dep_kind dep_kind[WEFT_KERNEL_MAX_DEPS];
+    bool dep_spilled[WEFT_KERNEL_MAX_DEPS]; /* sections: made in an earlier section, written to
+                                             * off-chip memory and read back in this one's */
     int out_lane0, out_lanes;   /* a graph output's lanes to the off-chip edge (0 lanes: none) */
     int arith;                  /* WEFT_ARCH_FP32, _FP16 or _BF16: by its output's storage */
     int row_reductions;         /* reductions across a row per block (softmax: max, sum) */
     int64_t flops;              /* whole tensor */
     int64_t weight_bytes;       /* resident in the region */
+    bool weights_streamed;      /* sections: too large to hold, its resident operands stream in
+                                 * from DDR as it runs (an optimizer update over a large
+                                 * parameter); not counted in its SRAM plan */
     int64_t sram_per_tile;      /* the plan's peak, bytes */
     uint64_t block_cycles;      /* planned cycles a row block occupies the region (its stage time) */
     uint64_t block_latency;     /* planned cycles from a block's start to its output being ready */
@@ -116,8 +121,9 @@ struct weft_program {
     int n;
     weft_phase *phases;
     int n_phases;
-    bool phased;                /* the phases run one after another (weight streaming), each on
-                                 * the whole mesh; else one phase holds every kernel */
+    bool phased;                /* the phases run one after another (weight streaming, sections);
+                                 * else one phase holds every kernel */
+    bool weight_streaming;      /* a phase per layer on the whole mesh, its inputs in the stash */
     weft_lane *lanes;           /* (n_lanes) every edge's lanes, owned */
     int n_lanes, cap_lanes;
     int *kernel_of_node;        /* (n_nodes) kernel index, WEFT_NODE_FOLDED or WEFT_NODE_VIEW */

@@ -129,6 +129,9 @@ typedef struct {
     uint64_t *row_link_free, *tile_free, *col_link_free, *ready;
 } kstate;
 
+/* A block spilled to DDR, read back when phase g opens. */
+typedef struct { int g, consumer, slot, unit; uint64_t bytes, ready; } spilled;
+
 typedef struct {
     const weft_program *p;
     bool per_pe, numerics;
@@ -160,6 +163,9 @@ typedef struct {
     uint64_t offchip_in_free;  /* when the link in can take the next bytes */
     uint64_t unit_free;        /* when the off-chip unit can take the next update */
     uint64_t weight_wait, layer_busy, unit_busy;
+    spilled *spills;           /* (n_spills) blocks waiting in DDR for their phase */
+    int n_spills, cap_spills;
+    uint64_t *phase_open_at;   /* (n_ph) when each phase of the first pass opened */
     int64_t bytes_in, bytes_out;
 } sim;
 
@@ -288,6 +294,18 @@ static uint64_t offchip_send(sim *s, uint64_t t, uint64_t bytes, bool in) {
     *free_at = t + (uint64_t)((double)bytes / weft_cost_offchip_per_cycle(a) + 0.999999);
     if (in) s->bytes_in += (int64_t)bytes; else s->bytes_out += (int64_t)bytes;
     return *free_at + (uint64_t)(a->offchip_latency_s * a->clock_hz);
+}
+
+static bool spill_later(sim *s, int g, int consumer, int slot, int unit, uint64_t bytes, uint64_t ready) {
+    if (s->n_spills == s->cap_spills) {
+        int cap = s->cap_spills ? 2 * s->cap_spills : 64;
+        spilled *n = weft_try_realloc(s->spills, (size_t)cap * sizeof *n);
+        if (!n) return false;
+        s->spills = n;
+        s->cap_spills = cap;
+    }
+    s->spills[s->n_spills++] = (spilled){g, consumer, slot, unit, bytes, ready};
+    return true;
 }
 
 /* Phase g opens when its weights are in and phase g - 1 is done. */
@@ -445,6 +463,7 @@ static void on_done(sim *s, uint64_t t, int ki, int unit) {
     int n_block = 0;
     for (int c = 0; c < st->n_edges; c++) n_block += weft_dep_blocks(p, &p->k[st->edges[c].consumer], st->edges[c].slot) == B;
     bool multicast = n_block > 1;
+    uint64_t written = 0;  /* a spilled block's write to DDR is done */
     if (multicast) weft_net_multicast_begin(&s->net);
     for (int c = 0; c < st->n_edges; c++) {
         const weft_kernel *dk = &p->k[st->edges[c].consumer];
@@ -452,6 +471,14 @@ static void on_done(sim *s, uint64_t t, int ki, int unit) {
         bool per_block = weft_dep_blocks(p, dk, slot) == B;
         if (!per_block && b != B - 1) continue;
         uint64_t nb = per_block ? bytes : (uint64_t)weft_program_value_bytes(p, dk->dep_value[slot]);
+        if (dk->dep_spilled[slot]) {
+            /* sections: written to DDR once, read back when the consumer's section opens */
+            if (!written) written = offchip_send(s, t, nb, false);
+            if (!spill_later(s, pass * s->n_ph + s->phase_of[st->edges[c].consumer], st->edges[c].consumer, slot,
+                             per_block ? out_unit : pass, nb, written))
+                s->status = weft_err_set(s->err, WEFT_ERR_NOMEM, "simulating on %s: out of memory (the spilled tensors)", p->arch.name);
+            continue;
+        }
         uint64_t at = k->offchip == dk->offchip ? send_lanes(s, t, dk->dep_lane0[slot], dk->dep_lanes[slot], nb, multicast && per_block)
                                                 : offchip_send(s, t, nb, k->offchip);  /* to or from the off-chip unit */
         if (s->detail && s->detail->transfer) s->detail->transfer(s->detail->ctx, ki, st->edges[c].consumer, nb, t, at);
@@ -479,6 +506,18 @@ static void handle(void *state, const weft_event *ev, weft_engine *e) {
         int g = ev->arg[2];
         const weft_phase *ph = &s->p->phases[g % s->n_ph];
         s->opened[g] = true;
+        if (g < s->n_ph) s->phase_open_at[g] = ev->time;
+        /* the blocks it reads back from DDR, over the link in and the lanes into their regions */
+        for (int j = 0; j < s->n_spills; j++) {
+            spilled *sp = &s->spills[j];
+            if (sp->g != g) continue;
+            const weft_kernel *dk = &s->p->k[sp->consumer];
+            uint64_t at = offchip_send(s, ev->time > sp->ready ? ev->time : sp->ready, sp->bytes, true);
+            at = send_lanes(s, at, dk->dep_lane0[sp->slot], dk->dep_lanes[sp->slot], sp->bytes, false);
+            schedule(s, EV_ARRIVAL, at, sp->consumer, sp->slot, sp->unit);
+            *sp = s->spills[--s->n_spills];
+            j--;
+        }
         for (int i = ph->first_kernel; i < ph->first_kernel + ph->n_kernels; i++) try_start(s, i, ev->time);
     }
 }
@@ -552,7 +591,11 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     s.readers = weft_try_calloc((size_t)g->n_vals + 1, sizeof *s.readers);
     s.ks = weft_try_calloc((size_t)p->n + 1, sizeof *s.ks);
     s.eng = weft_engine_new(handle, &s);
-    bool ok = weft_net_init(&s.net, ar) && s.pass_end && s.val && s.readers && s.ks && s.eng;
+    s.phase_of = weft_try_malloc(((size_t)p->n + 1) * sizeof(int));  /* (pipelined: every kernel in phase 0) */
+    bool ok = weft_net_init(&s.net, ar) && s.pass_end && s.val && s.readers && s.ks && s.eng && s.phase_of;
+    for (int i = 0; ok && i < p->n; i++) s.phase_of[i] = p->phased ? -1 : 0;
+    for (int j = 0; ok && p->phased && j < p->n_phases; j++)
+        for (int i = p->phases[j].first_kernel; i < p->phases[j].first_kernel + p->phases[j].n_kernels; i++) s.phase_of[i] = j;
     for (int i = 0; i < p->n && ok; i++) {
         const weft_kernel *k = &p->k[i];
         size_t units = (size_t)k->blocks * (size_t)s.passes;
@@ -569,8 +612,8 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
          * one on its way); graph inputs, inputs needed whole and outputs sent once a pass are not
          * limited */
         for (int q = 0; q < k->n_deps && ok; q++) {
-            /* (weight streaming: every edge crosses phases, its blocks wait in the stash) */
-            bool streamed = !p->phased && k->dep[q] >= 0 && k->dep_kind[q] != WEFT_DEP_WHOLE &&
+            /* (an edge between phases: its blocks wait in the stash or in DDR) */
+            bool streamed = k->dep[q] >= 0 && s.phase_of[k->dep[q]] == s.phase_of[i] && !k->offchip && k->dep_kind[q] != WEFT_DEP_WHOLE &&
                             weft_dep_blocks(p, k, q) == p->k[k->dep[q]].blocks && !p->k[k->dep[q]].accumulates;
             ks->room[q] = streamed ? weft_kernel_held_blocks(p, k, q) + 2 : INT_MAX;
         }
@@ -623,17 +666,14 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     if (ok && p->phased) {
         size_t np = (size_t)p->n_phases * (size_t)s.passes;
         s.n_ph = p->n_phases;
-        s.phase_of = weft_try_malloc(((size_t)p->n + 1) * sizeof(int));
         s.phase_left = weft_try_calloc(np + 1, sizeof(int));
         s.phase_end = weft_try_malloc((np + 1) * sizeof(uint64_t));
         s.loaded = weft_try_calloc(np + 1, sizeof(uint64_t));
         s.opened = weft_try_calloc(np + 1, sizeof(bool));
         s.open_scheduled = weft_try_calloc(np + 1, sizeof(bool));
         s.unit_left = weft_try_calloc((size_t)s.passes + 1, sizeof(int));
-        ok = s.phase_of && s.phase_left && s.phase_end && s.loaded && s.opened && s.open_scheduled && s.unit_left;
-        for (int i = 0; ok && i < p->n; i++) s.phase_of[i] = -1;
-        for (int j = 0; ok && j < p->n_phases; j++)
-            for (int i = p->phases[j].first_kernel; i < p->phases[j].first_kernel + p->phases[j].n_kernels; i++) s.phase_of[i] = j;
+        s.phase_open_at = weft_try_calloc((size_t)p->n_phases + 1, sizeof(uint64_t));
+        ok = s.phase_open_at && s.phase_left && s.phase_end && s.loaded && s.opened && s.open_scheduled && s.unit_left;
         for (size_t g2 = 0; ok && g2 < np; g2++) {
             s.phase_end[g2] = UINT64_MAX;
             s.phase_left[g2] = p->phases[g2 % (size_t)p->n_phases].n_kernels;
@@ -832,10 +872,15 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     }
     out->sram_bytes_mean = tiles_sum > 0 ? sram_sum / tiles_sum : 0;
     if (p->phased && p->sram_max > out->sram_bytes_max) out->sram_bytes_max = p->sram_max;  /* with the stash and the next weights */
+    if (p->phased) out->tiles_used = p->tiles_used;  /* the largest phase's */
     /* in the steady state: a pass's arithmetic over the tile-cycles of one period */
     out->pe_utilization = busy / ((double)tiles_total * (double)out->period_cycles);
     if (s.detail && s.detail->kernels)
         for (int i = 0; i < p->n; i++) s.detail->kernels[i] = s.ks[i].time;
+    for (int j = 0; s.detail && s.n_ph && j < s.n_ph; j++) {
+        if (s.detail->phase_start) s.detail->phase_start[j] = s.phase_open_at[j];
+        if (s.detail->phase_end) s.detail->phase_end[j] = s.phase_end[j] == UINT64_MAX ? 0 : s.phase_end[j];
+    }
     /* the peak of the arithmetic that does most of the program's flops */
     int main_arith = WEFT_ARCH_FP32;
     for (int d = 0; d < WEFT_ARCH_NUM_DTYPES; d++)
@@ -863,6 +908,7 @@ cleanup:
     }
     free(s.ks);
     free(s.pass_end);
+    free(s.spills); free(s.phase_open_at);
     free(s.phase_of); free(s.phase_left); free(s.phase_end); free(s.loaded); free(s.opened); free(s.open_scheduled); free(s.unit_left);
     weft_net_free(&s.net);
     weft_engine_free(s.eng);

@@ -35,6 +35,8 @@ typedef struct {
  * a graph input). Callbacks may be NULL. */
 struct weft_sim_detail {
     weft_kernel_time *kernels;  /* (p->n), filled when non-NULL */
+    uint64_t *phase_start, *phase_end; /* (p->n_phases) of a phased program, the first pass: when
+                                        * each phase opened and finished, filled when non-NULL */
     void *ctx;
     void (*task)(void *ctx, int kernel, int pass, int block, uint64_t start, uint64_t end);
     void (*transfer)(void *ctx, int src, int dst, uint64_t bytes, uint64_t sent, uint64_t arrived);
