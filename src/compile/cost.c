@@ -230,6 +230,7 @@ static uint64_t phased_pass(weft_program *p) {
     size_t n = (size_t)p->n + 1;
     uint64_t *first = weft_xcalloc(n, sizeof(uint64_t)), *end = weft_xcalloc(n, sizeof(uint64_t));  /* (n) a kernel's first and last block out */
     int *phase_of = weft_xcalloc(n, sizeof(int));
+    uint64_t *sent = weft_xcalloc(n, sizeof(uint64_t));  /* (n) when a kernel's output reached the off-chip unit */
     for (int i = 0; i < p->n; i++) phase_of[i] = -1;
     for (int j = 0; j < p->n_phases; j++)
         for (int i = p->phases[j].first_kernel; i < p->phases[j].first_kernel + p->phases[j].n_kernels; i++) phase_of[i] = j;
@@ -254,10 +255,13 @@ static uint64_t phased_pass(weft_program *p) {
             int d = k->dep[q];
             uint64_t at = d >= 0 ? (phase_of[d] == phase_of[i] && !k->offchip ? first[d] : end[d])
                                  : (uint64_t)((double)weft_program_value_bytes(p, k->dep_value[q]) / per);
-            if (d >= 0 && p->k[d].offchip != k->offchip) {  /* across the off-chip link */
-                uint64_t t = at > out_free ? at : out_free;
-                out_free = t + (uint64_t)((double)weft_program_value_bytes(p, k->dep_value[q]) / per);
-                at = out_free + (uint64_t)lat;
+            if (d >= 0 && p->k[d].offchip != k->offchip) {  /* across the off-chip link (once to the unit) */
+                if (!sent[d] || p->k[d].offchip) {
+                    uint64_t t = at > out_free ? at : out_free;
+                    out_free = t + (uint64_t)((double)weft_program_value_bytes(p, k->dep_value[q]) / per);
+                    sent[d] = out_free + (uint64_t)lat;
+                }
+                at = sent[d];
             }
             if (at > ready) ready = at;
             if (d >= 0 && end[d] > inputs_end) inputs_end = end[d];
@@ -277,6 +281,7 @@ static uint64_t phased_pass(weft_program *p) {
     free(first);
     free(end);
     free(phase_of);
+    free(sent);
     return last;
 }
 

@@ -15,27 +15,51 @@
 static int64_t cols_of(const weft_shape *s) { return s->ndim ? (s->d[s->ndim - 1] ? s->d[s->ndim - 1] : 1) : 1; }
 static int64_t rows_of(const weft_shape *s) { return weft_shape_numel(s) / cols_of(s); }
 
+/* A program compiled for timing only never computes what it folds from the parameters (their
+ * transposes, casts, ...) beyond this size: such a value has its shape and dtype and no storage
+ * (its data points at `shape_only`, never read: the lowering rows read only the shapes of
+ * parameter-derived values, and a timing-only program is neither loaded with weights, simulated
+ * with numbers nor refreshed), so a 7 B model's timing fits a small host. */
+#define FOLD_SHAPE_ONLY_BYTES (1 << 16)
+static char shape_only;
+
 static weft_status fold_constants(weft_program *p, weft_err *err) {
     const weft_graph *g = p->graph;
-    for (int v = 0; v < g->n_vals; v++)
+    bool *from_param = weft_try_calloc((size_t)g->n_vals + 1, sizeof(bool));  /* (n_vals) */
+    if (!from_param) return weft_pass_oom(p, "the folded values", err);
+    for (int v = 0; v < g->n_vals; v++) {
+        from_param[v] = g->vals[v].kind == WEFT_VAL_PARAM;
         if (g->vals[v].data.data) {
             p->folded[v] = g->vals[v].data;
             p->folded[v].owns = 0;
         }
+    }
     for (int i = 0; i < g->n_nodes; i++) {
         const weft_node *n = &g->nodes[i];
-        bool all = true;
-        for (int k = 0; k < n->n_in; k++)
+        bool all = true, param = false;
+        for (int k = 0; k < n->n_in; k++) {
             if (n->in[k] >= 0 && !is_const(p, n->in[k])) all = false;
+            if (n->in[k] >= 0) param |= from_param[n->in[k]];
+        }
         p->kernel_of_node[i] = WEFT_NODE_FOLDED;
         if (!all) continue;
+        for (int j = 0; j < n->n_out; j++) from_param[n->out[j]] = param;
+        if (p->timing_only && param) {
+            bool big = false;
+            for (int j = 0; j < n->n_out; j++)
+                big |= weft_shape_numel(&g->vals[n->out[j]].shape) * (int64_t)weft_dtype_size(g->vals[n->out[j]].dtype) > FOLD_SHAPE_ONLY_BYTES;
+            for (int j = 0; j < n->n_out && big; j++)
+                p->folded[n->out[j]] = (weft_tensor){.dtype = g->vals[n->out[j]].dtype, .shape = g->vals[n->out[j]].shape, .data = &shape_only};
+            if (big) continue;
+        }
         const weft_tensor *in[WEFT_MAX_IO];
         weft_tensor out[WEFT_MAX_IO] = {{0}};
         for (int k = 0; k < n->n_in; k++) in[k] = n->in[k] >= 0 ? &p->folded[n->in[k]] : NULL;
         weft_status s = weft_node_eval(g, n, in, out, err);
-        if (s) return weft_err_prefix(err, "compile-time evaluation");
+        if (s) { free(from_param); return weft_err_prefix(err, "compile-time evaluation"); }
         for (int j = 0; j < n->n_out; j++) p->folded[n->out[j]] = out[j];
     }
+    free(from_param);
     return WEFT_OK;
 }
 
@@ -73,6 +97,7 @@ weft_status weft_pass_load_weights(weft_program *p, weft_err *err) {
 
 weft_status weft_program_refresh(weft_program *p, weft_err *err) {
     const weft_graph *g = p->graph;
+    if (p->timing_only) return weft_err_set(err, WEFT_ERR_INVALID, "the program was compiled for timing only: no weights to refresh");
     for (int i = 0; i < g->n_nodes; i++) {
         const weft_node *n = &g->nodes[i];
         if (p->kernel_of_node[i] != WEFT_NODE_FOLDED) continue;

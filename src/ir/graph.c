@@ -76,6 +76,23 @@ int weft_graph_input(weft_graph *g, const char *name, weft_dtype dt, weft_shape 
     return id;
 }
 
+/* Are n bytes all zero? (Copying zeros into a fresh zeroed tensor would only fault its pages in:
+ * the parameters of a shapes-only model are zeros, and of a 7 B one that is 27 GB.) */
+static bool all_zero(const void *p, size_t n) {
+    const unsigned char *b = p;
+    size_t i = 0;
+    for (; i < n && (uintptr_t)(b + i) % sizeof(uint64_t); i++)
+        if (b[i]) return false;
+    for (; i + sizeof(uint64_t) <= n; i += sizeof(uint64_t)) {
+        uint64_t w;
+        memcpy(&w, b + i, sizeof w);
+        if (w) return false;
+    }
+    for (; i < n; i++)
+        if (b[i]) return false;
+    return true;
+}
+
 int weft_graph_param(weft_graph *g, const char *name, weft_dtype dt, weft_shape shape, const void *data) {
     weft_tensor t = {0};
     weft_err err = {0};
@@ -83,7 +100,7 @@ int weft_graph_param(weft_graph *g, const char *name, weft_dtype dt, weft_shape 
         fprintf(stderr, "weft: parameter '%s': %s\n", name, err.msg);
         return -1;
     }
-    if (data) memcpy(t.data, data, weft_tensor_nbytes(&t));
+    if (data && !all_zero(data, weft_tensor_nbytes(&t))) memcpy(t.data, data, weft_tensor_nbytes(&t));
     return weft_graph_add_value(g, name, WEFT_VAL_PARAM, dt, shape, &t);
 }
 

@@ -463,7 +463,7 @@ static void on_done(sim *s, uint64_t t, int ki, int unit) {
     int n_block = 0;
     for (int c = 0; c < st->n_edges; c++) n_block += weft_dep_blocks(p, &p->k[st->edges[c].consumer], st->edges[c].slot) == B;
     bool multicast = n_block > 1;
-    uint64_t written = 0;  /* a spilled block's write to DDR is done */
+    uint64_t written = 0, to_unit = 0;  /* a spilled block's write to DDR is done; the block reached the off-chip unit */
     if (multicast) weft_net_multicast_begin(&s->net);
     for (int c = 0; c < st->n_edges; c++) {
         const weft_kernel *dk = &p->k[st->edges[c].consumer];
@@ -479,8 +479,11 @@ static void on_done(sim *s, uint64_t t, int ki, int unit) {
                 s->status = weft_err_set(s->err, WEFT_ERR_NOMEM, "simulating on %s: out of memory (the spilled tensors)", p->arch.name);
             continue;
         }
-        uint64_t at = k->offchip == dk->offchip ? send_lanes(s, t, dk->dep_lane0[slot], dk->dep_lanes[slot], nb, multicast && per_block)
-                                                : offchip_send(s, t, nb, k->offchip);  /* to or from the off-chip unit */
+        uint64_t at;
+        if (k->offchip == dk->offchip) at = send_lanes(s, t, dk->dep_lane0[slot], dk->dep_lanes[slot], nb, multicast && per_block);
+        else if (!k->offchip && to_unit) at = to_unit;  /* the unit has it already (an update and its sum of squares) */
+        else at = offchip_send(s, t, nb, k->offchip);   /* to or from the off-chip unit */
+        if (!k->offchip && dk->offchip) to_unit = at;
         if (s->detail && s->detail->transfer) s->detail->transfer(s->detail->ctx, ki, st->edges[c].consumer, nb, t, at);
         schedule(s, EV_ARRIVAL, at, st->edges[c].consumer, slot, per_block ? out_unit : pass);
     }
