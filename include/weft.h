@@ -144,6 +144,9 @@ weft_graph_stats weft_graph_count(const weft_graph *g);
  * becomes a constant, so that models with shape inputs import as static graphs. */
 weft_status weft_onnx_load(const char *path, const weft_tensor *const *bound, int n_bound,
                            weft_graph **out, weft_err *err);
+/* Reads an ONNX model with the leading dimension of every graph input set to `batch` (where the
+ * graph allows: a shape fixed inside it fails naming the node). */
+weft_status weft_onnx_load_batch(const char *path, int64_t batch, weft_graph **out, weft_err *err);
 /* Reads one TensorProto file (.pb) as in ONNX's test_data_set_* folders. */
 weft_status weft_onnx_load_tensor(const char *path, weft_tensor *out, char *name, size_t name_len,
                                   weft_err *err);

@@ -271,6 +271,25 @@ TEST(fabric_sections_match_reference) {
     if (g) check_graph_on(g, specs[1], &small, NULL, "sections");
 }
 
+/* ONNX models re-batched ("PATH#batch=N", --batch): the inputs' leading dimension changes and
+ * the numbers still equal the reference; a graph that fixes its batch inside fails naming the node. */
+TEST(fabric_onnx_rebatched) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/pytorch-cases/pytorch_cnn/model.onnx#batch=5", weft_test_builddir());
+    weft_err err = {0};
+    weft_graph *g = NULL;
+    CHECK_OK(weft_model_load(path, &g, &err), &err);
+    if (g) {
+        CHECK_INT(g->vals[g->inputs[0]].shape.d[0], 5);
+        check_graph(g, path, "wse2-mini");
+    }
+    snprintf(path, sizeof path, "%s/pytorch-cases/pytorch_gpt/model.onnx#batch=3", weft_test_builddir());
+    g = NULL;
+    CHECK(weft_model_load(path, &g, &err) != WEFT_OK && g == NULL);
+    printf("    %s\n", err.msg);
+    CHECK(strstr(err.msg, "re-batched to 3") && strstr(err.msg, "Reshape"));
+}
+
 /* Weight streaming's timing on paper: a pass is at least its weights over the off-chip link and
  * at least its layers one after another; more off-chip bandwidth is never slower. */
 TEST(fabric_weight_streaming_timing_on_paper) {

@@ -2,10 +2,24 @@
 #include "models/models.h"
 #include "ir/ir.h"
 
+#include <stdio.h>
 #include <string.h>
 
+/* An ONNX file re-batched: "PATH#batch=N". */
+static weft_status load_onnx_spec(const char *spec, weft_graph **out, weft_err *err) {
+    const char *hash = strrchr(spec, '#');
+    long long b = 0;
+    char end = 0;
+    if (!hash || strncmp(hash, "#batch=", 7)) return weft_onnx_load(spec, NULL, 0, out, err);
+    if (sscanf(hash + 7, "%lld%c", &b, &end) != 1) return weft_err_set(err, WEFT_ERR_INVALID, "%s: '#batch=' needs an integer", spec);
+    char path[1024];
+    if ((size_t)(hash - spec) >= sizeof path) return weft_err_set(err, WEFT_ERR_INVALID, "%s: path too long", spec);
+    snprintf(path, sizeof path, "%.*s", (int)(hash - spec), spec);
+    return weft_onnx_load_batch(path, b, out, err);
+}
+
 weft_status weft_model_load(const char *spec, weft_graph **out, weft_err *err) {
-    weft_status s = !strncmp(spec, "builtin:", 8) ? weft_model_builtin(spec + 8, out, err) : weft_onnx_load(spec, NULL, 0, out, err);
+    weft_status s = !strncmp(spec, "builtin:", 8) ? weft_model_builtin(spec + 8, out, err) : load_onnx_spec(spec, out, err);
     if (s) return s;
     /* the whole model within weft's limits before anything runs it; a shapes-only built-in
      * allocates no activation and runs no reference pass, so only its parameters and nodes count
@@ -31,8 +45,14 @@ weft_status weft_model_load_shapes(const char *spec, weft_graph **out, weft_err 
 }
 
 weft_status weft_model_spec_set(const char *spec, const char *key, long long value, char *out, size_t n, weft_err *err) {
-    if (strncmp(spec, "builtin:", 8))
-        return weft_err_set(err, WEFT_ERR_INVALID, "%s: only a built-in model's %s can be changed (an ONNX file's is in the file)", spec, key);
+    if (strncmp(spec, "builtin:", 8)) {  /* an ONNX file: only its batch, as PATH#batch=N */
+        if (strcmp(key, "batch")) return weft_err_set(err, WEFT_ERR_INVALID, "%s: an ONNX file's %s is in the file", spec, key);
+        const char *hash = strrchr(spec, '#');
+        int len = hash && !strncmp(hash, "#batch=", 7) ? (int)(hash - spec) : (int)strlen(spec);
+        int w = snprintf(out, n, "%.*s#batch=%lld", len, spec, value);
+        if (w < 0 || (size_t)w >= n) return weft_err_set(err, WEFT_ERR_INVALID, "%s: model spec too long", spec);
+        return WEFT_OK;
+    }
     char kv[96];
     snprintf(kv, sizeof kv, "%s=", key);
     size_t kl = strlen(kv);

@@ -232,7 +232,7 @@ static bool const_position(const char *op_type, int i) {
 }
 
 static weft_status import_graph(const char *path, const Onnx__GraphProto *gp, int opset, const weft_tensor *const *bound,
-                                int n_bound, bool *stays_input, weft_graph *g, weft_err *err) {
+                                int n_bound, bool *stays_input, int64_t batch, weft_graph *g, weft_err *err) {
     name_map names = {0};
     weft_status s = WEFT_OK;
     /* every named thing must have a name: the graph is wired by names */
@@ -302,6 +302,7 @@ static weft_status import_graph(const char *path, const Onnx__GraphProto *gp, in
         weft_dtype dt = WEFT_F32;
         weft_shape sh = {0};
         s = value_info_shape(vi, &dt, &sh, path, err);
+        if (!s && batch > 0 && sh.ndim >= 1) sh.d[0] = batch;  /* re-batched: the leading dimension */
         if (!s) map_put(&names, vi->name, weft_graph_input(g, vi->name, dt, sh));
     }
     /* nodes */
@@ -363,7 +364,7 @@ static weft_status import_graph(const char *path, const Onnx__GraphProto *gp, in
     for (size_t i = 0; i < gp->n_output && !s; i++) {
         int v = map_get(&names, gp->output[i]->name);
         if (v < 0) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: graph output '%s' is never produced", path, gp->output[i]->name);
-        else s = check_declared_output(path, gp->output[i], &g->vals[v], err);
+        else if (!batch) s = check_declared_output(path, gp->output[i], &g->vals[v], err);  /* (re-batched: declared for the old batch) */
         if (!s) weft_graph_output(g, v);
     }
     free(names.keys);
@@ -375,8 +376,22 @@ weft_status weft_onnx_load(const char *path, const weft_tensor *const *bound, in
     return weft_onnx_load_bound(path, bound, n_bound, NULL, out, err);
 }
 
+static weft_status load_onnx(const char *path, const weft_tensor *const *bound, int n_bound, bool *stays_input, int64_t batch,
+                             weft_graph **out, weft_err *err);
+
 weft_status weft_onnx_load_bound(const char *path, const weft_tensor *const *bound, int n_bound, bool *stays_input,
                                  weft_graph **out, weft_err *err) {
+    return load_onnx(path, bound, n_bound, stays_input, 0, out, err);
+}
+
+weft_status weft_onnx_load_batch(const char *path, int64_t batch, weft_graph **out, weft_err *err) {
+    if (batch < 1 || batch > ((int64_t)1 << 31)) return weft_err_set(err, WEFT_ERR_INVALID, "%s: batch %lld out of range", path, (long long)batch);
+    weft_status s = load_onnx(path, NULL, 0, NULL, batch, out, err);
+    return s ? weft_err_prefix(err, "re-batched to %lld (the graph may fix its batch, in a Reshape's shape for one)", (long long)batch) : s;
+}
+
+static weft_status load_onnx(const char *path, const weft_tensor *const *bound, int n_bound, bool *stays_input, int64_t batch,
+                             weft_graph **out, weft_err *err) {
     *out = NULL;
     uint8_t *buf;
     size_t len;
@@ -403,7 +418,7 @@ weft_status weft_onnx_load_bound(const char *path, const weft_tensor *const *bou
                          ONNX_OPSET_MAX);
     if (!s) {
         weft_graph *g = weft_graph_new(m->graph->name && *m->graph->name ? m->graph->name : path);
-        s = import_graph(path, m->graph, opset, bound, n_bound, stays_input, g, err);
+        s = import_graph(path, m->graph, opset, bound, n_bound, stays_input, batch, g, err);
         if (!s) s = weft_graph_verify(g, err) ? weft_err_prefix(err, "%s", path) : WEFT_OK;
         if (s) weft_graph_free(g);
         else *out = g;
