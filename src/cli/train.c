@@ -40,6 +40,7 @@ static void train_usage(FILE *f) {
             "  --allow-nonfinite   go on when the loss becomes NaN or inf (default: stop with an error)\n"
             "  --report FILE       JSON: the run's losses, and the simulated step as weft run reports it\n"
             "  --seed S            data sampling seed (default 1)\n"
+            "  --mode M            the fabric's execution mode: auto (default), pipelined, weight-streaming, sections\n"
             "  --precision P       fp32 (default); bf16 or fp16: weights and activations stored narrow, fp32 master\n"
             "                      weights and arithmetic; fp16 with dynamic loss scaling (steps skipped on overflow)\n");
 }
@@ -81,7 +82,7 @@ static bool parse_int(const char *s, int64_t *out) {
 }
 
 typedef struct {
-    const char *model, *arch, *data, *ckpt_dir, *log, *precision, *optimizer, *report;
+    const char *model, *arch, *data, *ckpt_dir, *log, *precision, *optimizer, *report, *mode;
     int64_t steps, batch, accum, every, eval_every, eval_batches, stop_at, seed, warmup;
     double lr, wd, clip, min_lr_frac;
     bool resume, allow_nonfinite;
@@ -120,7 +121,8 @@ static int parse_args(int argc, char **argv, train_args *a) {
                    : !strcmp(o, "--min-lr-frac") ? &a->min_lr_frac : NULL;
         const char **sv = !strcmp(o, "--arch") ? &a->arch : !strcmp(o, "--data") ? &a->data : !strcmp(o, "--checkpoint") ? &a->ckpt_dir
                         : !strcmp(o, "--log") ? &a->log : !strcmp(o, "--precision") ? &a->precision
-                        : !strcmp(o, "--optimizer") ? &a->optimizer : !strcmp(o, "--report") ? &a->report : NULL;
+                        : !strcmp(o, "--optimizer") ? &a->optimizer : !strcmp(o, "--report") ? &a->report
+                        : !strcmp(o, "--mode") ? &a->mode : NULL;
         if (iv) {
             if (!parse_int(v, iv) || *iv < 0) return bad("%s '%s' is not a non-negative integer", o, v);
         } else if (dv) {
@@ -228,8 +230,9 @@ static void print_final(const weft_trainer *t, const train_args *a, double host_
     if (t->c.arch && steps_done > 0) {
         const weft_sim_stats *st = &t->last;
         double per_step = sim_total / (double)steps_done;
-        printf("  simulated on %s: forward + backward%s of one step (%d micro-batch%s)\n", t->arch.name,
-               t->update_simulated ? " + update" : "", t->c.accum, t->c.accum > 1 ? "es" : "");
+        const weft_program *pg = t->progu ? t->progu : t->prog;
+        printf("  simulated on %s in %s mode: forward + backward%s of one step (%d micro-batch%s)\n", t->arch.name,
+               pg ? pg->mode : "?", t->update_simulated ? " + update" : "", t->c.accum, t->c.accum > 1 ? "es" : "");
         printf("    cycles        %llu per micro-batch = %.6g ms at %.3g GHz\n", (unsigned long long)st->cycles, st->seconds * 1e3,
                t->arch.clock_hz * 1e-9);
         printf("    step          %.6g ms simulated\n", per_step * 1e3);
@@ -243,9 +246,11 @@ static void print_final(const weft_trainer *t, const train_args *a, double host_
         printf("    links         max load %.4f, mean %.6f; %llu messages, %.4g MB\n", st->link_load_max, st->link_load_mean,
                (unsigned long long)st->messages, (double)st->bytes_moved * 1e-6);
         if (t->update_simulated)
-            printf("  the optimizer update (%s) ran on the fabric, in the step above, beside the parameters and\n"
-                   "  their optimizer state; NOT simulated: the validation loss, on the host's reference executor\n",
-                   weft_optim_name(t->opt->c.kind));
+            printf("  the optimizer update (%s) ran %s, in the step above; NOT simulated: the validation loss, on the\n"
+                   "  host's reference executor\n", weft_optim_name(t->opt->c.kind),
+                   pg && pg->weight_streaming ? "in the off-chip memory unit (weight streaming)"
+                   : pg && pg->phased ? "in sections of its own, its state loaded from off-chip memory"
+                                      : "on the fabric, beside the parameters and their optimizer state");
         else
             printf("  NOT simulated: the optimizer update (%s) runs on the host, %.3g ms per step (with --accum > 1 the\n"
                    "  update follows the accumulated micro-batches); the validation loss runs on the host's reference executor\n",
@@ -284,6 +289,7 @@ int weft_cli_train(int argc, char **argv) {
     c.optim.decay_steps = a.steps;
     c.optim.min_lr_frac = a.min_lr_frac;
     c.precision = !strcmp(a.precision, "bf16") ? WEFT_BF16 : !strcmp(a.precision, "fp16") ? WEFT_F16 : WEFT_F32;
+    c.mode = a.mode;  /* (NULL: auto) */
     weft_trainer *t = NULL;
     if (weft_train_new(spec, &c, &t, &err)) return fail(&err);
 
