@@ -1,9 +1,13 @@
 /* Tests of the built-in models: each builds, verifies and runs on the reference executor; GPT-2's
- * parameter count is the published one; a tiny GPT, an MLP and the weather CNN agree with plain C
- * forward passes written here from the papers (not from weft's kernels); bad specs fail naming
- * the key. */
+ * parameter count is the published one, and so are those of the AI-testbed workloads (BERT,
+ * LLaMA 2 / 3, GPT-J, ResNet-50, UNet, the 1 B weather CNN); a tiny GPT, an MLP and the weather
+ * CNN agree with plain C forward passes written here from the papers (not from weft's kernels),
+ * tiny LLaMA / BERT / GPT-J / ResNet / UNet agree between the fabric and the reference; bad specs
+ * fail naming the key. */
+#include "compile/compile.h"
 #include "ir/ir.h"
 #include "models/models.h"
+#include "sim/run.h"
 #include "models/nn.h"
 #include "test.h"
 
@@ -400,6 +404,15 @@ TEST(models_bad_specs_name_the_key) {
         {"builtin:mlp:heads=2", "unknown key 'heads'"},
         {"builtin:weather-cnn:lon=-1", "key 'lon'"},
         {"builtin:weather-cnn:vars=1.5", "key 'vars'"},
+        {"builtin:weather-cnn:size=huge", "unknown size 'huge' (sizes: large)"},
+        {"builtin:bert:size=", "key 'size'"},
+        {"builtin:bert:size=base,size=large", "key 'size' given twice"},
+        {"builtin:bert:seq=513", "seq 513 exceeds the model's 512 positions"},
+        {"builtin:llama:heads=32,kv_heads=5", "kv_heads must divide heads"},
+        {"builtin:gptj:rotary=300", "rotary must be even"},
+        {"builtin:gptj:size=large", "unknown key 'size'"},
+        {"builtin:unet:image=100", "image 100 is not a multiple of 16"},
+        {"builtin:resnet:image=16", "key 'image'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         weft_err err = {0};
@@ -413,11 +426,12 @@ TEST(models_bad_specs_name_the_key) {
 }
 
 TEST(models_list_names_every_builtin) {
-    char buf[4096] = {0};
+    char buf[8192] = {0};
     FILE *f = fmemopen(buf, sizeof buf - 1, "w");
     weft_model_list(f);
     fclose(f);
-    const char *names[] = {"mlp", "gpt ", "gpt2 ", "gpt2-medium", "gpt2-large", "gpt2-xl", "weather-cnn", "heads="};
+    const char *names[] = {"mlp", "gpt ", "gpt2 ", "gpt2-medium", "gpt2-large", "gpt2-xl", "weather-cnn", "heads=",
+                           "bert ", "llama ", "gptj ", "resnet ", "unet ", "size=base|large", "size=llama2-7b|llama3-8b", "kv_heads="};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strstr(buf, names[i])) weft_test_fail(__FILE__, __LINE__, "weft_model_list lacks '%s'", names[i]);
 }
@@ -432,6 +446,11 @@ TEST(models_every_parameter_feeds_a_node) {
         "builtin:gpt:layers=1,dim=12,heads=3,vocab=17,seq=5",
         "builtin:mlp:batch=2,in=3,hidden=4,out=2,layers=3",
         "builtin:weather-cnn:lat=4,lon=6,vars=2,hidden=4,blocks=1",
+        "builtin:bert:layers=1,dim=16,heads=2,ff=32,vocab=40,seq=6,positions=10,nsp=1",
+        "builtin:llama:layers=1,dim=16,heads=4,kv_heads=2,ff=24,vocab=40,seq=6",
+        "builtin:gptj:layers=1,dim=16,heads=2,rotary=4,ff=32,vocab=40,seq=6",
+        "builtin:resnet:image=32,classes=5,width=4,blocks=1",
+        "builtin:unet:image=16,features=2,in=2",
     };
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
         weft_graph *g = build(specs[i]);
@@ -476,4 +495,286 @@ TEST(models_param_init_is_one_stream) {
     for (int64_t i = 0; i < n; i++) bad += wu[i] != 2.0f * (2.0f * weft_rng_uniform(&r) - 1.0f);
     CHECK_INT(bad, 0);
     weft_graph_free(g);
+}
+
+/* ---- the AI-testbed workloads: published sizes ---- */
+
+/* Builds spec (shapes only) with the parameter-bytes limit raised for the 6-8 B models (their
+ * zero parameters are never touched: a few MB of host memory) and returns its parameter count. */
+static int64_t shapes_only_params(const char *spec) {
+    const char *old = getenv("WEFT_MAX_PARAM_BYTES");
+    char saved[64] = {0};
+    if (old) snprintf(saved, sizeof saved, "%s", old);
+    setenv("WEFT_MAX_PARAM_BYTES", "4e10", 1);
+    weft_graph *g = build(spec);
+    if (old) setenv("WEFT_MAX_PARAM_BYTES", saved, 1);
+    else unsetenv("WEFT_MAX_PARAM_BYTES");
+    if (!g) return -1;
+    int64_t n = count_params(g);
+    weft_graph_free(g);
+    return n;
+}
+
+TEST(models_testbed_workloads_have_published_sizes) {
+    /* published counts: Hugging Face's num_parameters() of bert-base/large-uncased
+     * (BertForPreTraining), Llama-2-7b-hf, Meta-Llama-3-8B, EleutherAI/gpt-j-6b (its model card:
+     * 6,053,381,344), torchvision's resnet50, brain-segmentation-pytorch's UNet(3, 1, 32) */
+    static const struct { const char *spec; double published; } cases[] = {
+        {"builtin:bert:nsp=1,shapes_only=1", 110106428},
+        {"builtin:bert:size=large,nsp=1,shapes_only=1", 336226108},
+        {"builtin:llama:size=llama2-7b,seq=8,shapes_only=1", 6738415616},
+        {"builtin:llama:size=llama3-8b,seq=8,shapes_only=1", 8030261248},
+        {"builtin:gptj:seq=8,shapes_only=1", 6053381344},
+        {"builtin:resnet:shapes_only=1", 25557032},
+        {"builtin:unet:shapes_only=1", 7763041},
+        {"builtin:weather-cnn:size=large,shapes_only=1", 1e9},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t n = shapes_only_params(cases[i].spec);
+        printf("    %-50s %14lld parameters (published %.0f)\n", cases[i].spec, (long long)n, cases[i].published);
+        if (fabs((double)n - cases[i].published) > 0.02 * cases[i].published ||
+            (i < 7 && fabs((double)n - cases[i].published) > 0.01 * cases[i].published))
+            weft_test_fail(__FILE__, __LINE__, "%s: %lld parameters, published %.0f", cases[i].spec, (long long)n, cases[i].published);
+    }
+    /* the formulas are what the full-size graphs hold */
+    weft_bert_config bert = {.batch = 1, .seq = 128, .layers = 24, .dim = 1024, .heads = 16, .ff = 4096, .vocab = 30522, .positions = 512};
+    CHECK_INT(weft_bert_param_count(&bert, true), 336226108);
+    weft_llama_config llama = {.batch = 1, .seq = 8, .layers = 32, .dim = 4096, .heads = 32, .kv_heads = 8, .ff = 14336, .vocab = 128256};
+    CHECK_INT(weft_llama_param_count(&llama), 8030261248);
+    weft_gptj_config gptj = {.batch = 1, .seq = 8, .layers = 28, .dim = 4096, .heads = 16, .rotary = 64, .ff = 16384, .vocab = 50400};
+    CHECK_INT(weft_gptj_param_count(&gptj), shapes_only_params("builtin:gptj:seq=8,shapes_only=1"));
+    weft_resnet_config resnet = {.batch = 1, .image = 224, .classes = 1000, .width = 64};
+    CHECK_INT(weft_resnet_param_count(&resnet), 25557032);
+    weft_unet_config unet = {.batch = 1, .image = 256, .in = 3, .out = 1, .features = 32};
+    CHECK_INT(weft_unet_param_count(&unet), 7763041);
+}
+
+/* Small configurations: the graph holds what the formula says, the outputs have their shapes, and
+ * the reference runs them to finite numbers. */
+TEST(models_testbed_small_configs_match_their_formulas) {
+    weft_bert_config bert = {.batch = 2, .seq = 6, .layers = 2, .dim = 16, .heads = 2, .ff = 32, .vocab = 40, .positions = 10};
+    weft_llama_config llama = {.batch = 2, .seq = 6, .layers = 2, .dim = 16, .heads = 4, .kv_heads = 2, .ff = 24, .vocab = 40};
+    weft_gptj_config gptj = {.batch = 2, .seq = 6, .layers = 2, .dim = 16, .heads = 2, .rotary = 4, .ff = 32, .vocab = 40};
+    weft_resnet_config resnet = {.batch = 2, .image = 32, .classes = 5, .width = 4, .blocks = 1};
+    weft_unet_config unet = {.batch = 1, .image = 16, .in = 2, .out = 3, .features = 2};
+    static const struct { const char *spec; int64_t int_bound; } cases[] = {
+        {"builtin:bert:batch=2,seq=6,layers=2,dim=16,heads=2,ff=32,vocab=40,positions=10", 40},
+        {"builtin:bert:batch=2,seq=6,layers=2,dim=16,heads=2,ff=32,vocab=40,positions=10,nsp=1", 40},
+        {"builtin:llama:batch=2,seq=6,layers=2,dim=16,heads=4,kv_heads=2,ff=24,vocab=40", 40},
+        {"builtin:gptj:batch=2,seq=6,layers=2,dim=16,heads=2,rotary=4,ff=32,vocab=40", 40},
+        {"builtin:resnet:batch=2,image=32,classes=5,width=4,blocks=1", 0},
+        {"builtin:unet:image=16,in=2,out=3,features=2", 0},
+    };
+    const int64_t want[] = {weft_bert_param_count(&bert, false), weft_bert_param_count(&bert, true), weft_llama_param_count(&llama),
+                            weft_gptj_param_count(&gptj), weft_resnet_param_count(&resnet), weft_unet_param_count(&unet)};
+    const weft_shape shapes[] = {WEFT_SHAPE(2, 6, 40), WEFT_SHAPE(2, 6, 40), WEFT_SHAPE(2, 6, 40), WEFT_SHAPE(2, 6, 40), WEFT_SHAPE(2, 5),
+                                 WEFT_SHAPE(1, 3, 16, 16)};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        weft_graph *g = build(cases[i].spec);
+        if (!g) continue;
+        CHECK_INT(count_params(g), want[i]);
+        CHECK_INT(g->n_outputs, i == 1 ? 2 : 1);
+        weft_tensor in[1] = {{0}}, out[2] = {{0}};
+        make_inputs(g, in, cases[i].int_bound, 5);
+        const weft_tensor *inp[1] = {&in[0]};
+        weft_err err = {0};
+        CHECK_OK(weft_ref_run(g, inp, 1, out, g->n_outputs, &err), &err);
+        if (!err.status) {
+            if (!weft_shape_eq(&out[0].shape, &shapes[i])) weft_test_fail(__FILE__, __LINE__, "%s: output shape", cases[i].spec);
+            weft_shape nsp_shape = WEFT_SHAPE(2, 2);
+            if (i == 1) CHECK(weft_shape_eq(&out[1].shape, &nsp_shape));
+            int64_t bad = 0;
+            for (int j = 0; j < g->n_outputs; j++)
+                for (int64_t k = 0; k < weft_tensor_numel(&out[j]); k++) bad += !isfinite(weft_tensor_get_f(&out[j], k));
+            CHECK_INT(bad, 0);
+        }
+        for (int j = 0; j < 2; j++) weft_tensor_free(&out[j]);
+        weft_tensor_free(&in[0]);
+        weft_graph_free(g);
+    }
+}
+
+/* ---- tiny configurations on the fabric ---- */
+
+/* Compiles spec for arch (pipelined), runs it on the fabric and compares every output with the
+ * reference executor: relative 1e-4, absolute 1e-5, as tests/test_fabric.c's check_model. */
+static void check_on_fabric(const char *spec, const char *arch_name, int64_t int_bound) {
+    weft_err err = {0};
+    weft_graph *g = build(spec);
+    weft_arch arch;
+    CHECK_OK(weft_arch_preset(arch_name, &arch, &err), &err);
+    if (!g || err.status) { weft_graph_free(g); return; }
+    weft_program *p = NULL;
+    weft_compile_opts o = {0};
+    CHECK_OK(weft_compile(g, &arch, &o, &p, &err), &err);
+    if (!p) { weft_graph_free(g); return; }
+    weft_tensor in[1] = {{0}}, ref[2] = {{0}}, fab[2] = {{0}};
+    make_inputs(g, in, int_bound, 9);
+    const weft_tensor *inp[1] = {&in[0]};
+    weft_sim_stats st;
+    weft_sim_opts so = {0};
+    CHECK_OK(weft_ref_run(g, inp, 1, ref, g->n_outputs, &err), &err);
+    CHECK_OK(weft_sim_run(p, inp, 1, fab, g->n_outputs, &so, &st, &err), &err);
+    for (int j = 0; j < g->n_outputs && !err.status; j++) {
+        double worst = 0;
+        for (int64_t i = 0; i < weft_tensor_numel(&ref[j]); i++) {
+            double x = weft_tensor_get_f(&fab[j], i), y = weft_tensor_get_f(&ref[j], i);
+            double excess = fabs(x - y) - (1e-5 + 1e-4 * fabs(y));
+            if (!(excess <= worst)) worst = isnan(excess) ? INFINITY : excess;
+        }
+        if (worst > 0) weft_test_fail(__FILE__, __LINE__, "%s on %s: output %d beyond tolerance by %g", spec, arch_name, j, worst);
+    }
+    if (!err.status) CHECK(st.cycles > 0);
+    for (int j = 0; j < 2; j++) { weft_tensor_free(&ref[j]); weft_tensor_free(&fab[j]); }
+    weft_tensor_free(&in[0]);
+    weft_program_free(p);
+    weft_graph_free(g);
+}
+
+TEST(models_testbed_tiny_on_fabric) {
+    check_on_fabric("builtin:bert:layers=2,dim=32,heads=2,ff=64,vocab=64,seq=16,positions=32,nsp=1", "mesh-32x32", 64);
+    check_on_fabric("builtin:llama:layers=2,dim=32,heads=4,kv_heads=2,ff=48,vocab=64,seq=16", "mesh-32x32", 64);
+    check_on_fabric("builtin:gptj:layers=2,dim=32,heads=2,rotary=8,ff=64,vocab=64,seq=16", "mesh-32x32", 64);
+    check_on_fabric("builtin:resnet:image=32,classes=10,width=4,blocks=1", "mesh-32x32", 0);
+    check_on_fabric("builtin:unet:image=16,features=2", "mesh-32x32", 0);
+    check_on_fabric("builtin:llama:layers=1,dim=32,heads=4,kv_heads=1,ff=48,vocab=64,seq=32,batch=2", "wse2-mini", 64);
+    check_on_fabric("builtin:bert:layers=1,dim=32,heads=2,ff=64,vocab=64,seq=32,positions=64,batch=2", "wse2-mini", 64);
+    check_on_fabric("builtin:resnet:image=32,classes=10,width=4,blocks=1", "wse2-mini", 0);
+}
+
+/* ---- LLaMA against a plain C forward pass (Hugging Face's modeling_llama, in double) ---- */
+
+static void ref_rms_norm(double *out, const double *x, const float *w, int C) {
+    double ms = 0;
+    for (int i = 0; i < C; i++) ms += x[i] * x[i];
+    double r = 1.0 / sqrt(ms / C + 1e-5);
+    for (int i = 0; i < C; i++) out[i] = x[i] * r * w[i];
+}
+
+/* rotate_half rotary on one head's D values at position t */
+static void ref_rope(double *x, int t, int D) {
+    for (int i = 0; i < D / 2; i++) {
+        double a = t * pow(10000.0, -2.0 * i / D), x1 = x[i], x2 = x[i + D / 2];
+        x[i] = x1 * cos(a) - x2 * sin(a);
+        x[i + D / 2] = x2 * cos(a) + x1 * sin(a);
+    }
+}
+
+TEST(models_llama_matches_plain_c_forward) {
+    enum { T = 5, C = 16, H = 4, KV = 2, D = C / H, FF = 12, V = 11, L = 2 };
+    weft_graph *g = build("builtin:llama:seq=5,dim=16,heads=4,kv_heads=2,ff=12,vocab=11,layers=2,seed=3");
+    if (!g) return;
+    /* N(0, 0.02) projections leave the scores near zero and the attention near uniform, which
+     * would hide the rotary embedding and the K/V heads' grouping: q and k weights x 25 */
+    for (int l = 0; l < L; l++)
+        for (int w = 0; w < 2; w++) {
+            char n[96];
+            snprintf(n, sizeof n, "layers.%d.self_attn.%s_proj.weight", l, w ? "k" : "q");
+            float *p = (float *)param(g, n);
+            for (int i = 0; i < C * (w ? KV * D : C); i++) p[i] *= 25;
+        }
+    weft_tensor in[1] = {{0}}, out = {0};
+    make_inputs(g, in, V, 4);
+    if (run(g, in, &out)) { weft_tensor_free(&in[0]); weft_graph_free(g); return; }
+    const int64_t *tok = in[0].data;
+    static double x[T][C], h[T][C], q[T][C], k[T][KV * D], v[T][KV * D], y[T][C], o[T][C], gt[T][FF], up[T][FF], logits[T][V];
+    const float *wte = param(g, "embed_tokens.weight");
+    for (int t = 0; t < T; t++)
+        for (int c = 0; c < C; c++) x[t][c] = wte[tok[t] * C + c];
+    for (int l = 0; l < L; l++) {
+        char n[96];
+#define P(leaf) (snprintf(n, sizeof n, "layers.%d.%s", l, leaf), param(g, n))
+        for (int t = 0; t < T; t++) ref_rms_norm(h[t], x[t], P("input_layernorm.weight"), C);
+        ref_linear(&q[0][0], &h[0][0], P("self_attn.q_proj.weight"), NULL, T, C, C);
+        ref_linear(&k[0][0], &h[0][0], P("self_attn.k_proj.weight"), NULL, T, C, KV * D);
+        ref_linear(&v[0][0], &h[0][0], P("self_attn.v_proj.weight"), NULL, T, C, KV * D);
+        for (int t = 0; t < T; t++) {
+            for (int hd = 0; hd < H; hd++) ref_rope(&q[t][hd * D], t, D);
+            for (int hd = 0; hd < KV; hd++) ref_rope(&k[t][hd * D], t, D);
+        }
+        for (int hd = 0; hd < H; hd++) {
+            int kvh = hd / (H / KV); /* query head hd reads K/V head hd / (H / KV) */
+            for (int t = 0; t < T; t++) {
+                double s[T], mx = -1e300, sum = 0;
+                for (int u = 0; u <= t; u++) {
+                    s[u] = 0;
+                    for (int d = 0; d < D; d++) s[u] += q[t][hd * D + d] * k[u][kvh * D + d];
+                    s[u] /= sqrt((double)D);
+                    mx = fmax(mx, s[u]);
+                }
+                for (int u = 0; u <= t; u++) sum += (s[u] = exp(s[u] - mx));
+                for (int d = 0; d < D; d++) {
+                    double acc = 0;
+                    for (int u = 0; u <= t; u++) acc += s[u] / sum * v[u][kvh * D + d];
+                    y[t][hd * D + d] = acc;
+                }
+            }
+        }
+        ref_linear(&o[0][0], &y[0][0], P("self_attn.o_proj.weight"), NULL, T, C, C);
+        for (int t = 0; t < T; t++)
+            for (int c = 0; c < C; c++) x[t][c] += o[t][c];
+        for (int t = 0; t < T; t++) ref_rms_norm(h[t], x[t], P("post_attention_layernorm.weight"), C);
+        ref_linear(&gt[0][0], &h[0][0], P("mlp.gate_proj.weight"), NULL, T, C, FF);
+        ref_linear(&up[0][0], &h[0][0], P("mlp.up_proj.weight"), NULL, T, C, FF);
+        for (int t = 0; t < T; t++)
+            for (int f = 0; f < FF; f++) gt[t][f] = gt[t][f] / (1 + exp(-gt[t][f])) * up[t][f];
+        ref_linear(&o[0][0], &gt[0][0], P("mlp.down_proj.weight"), NULL, T, FF, C);
+        for (int t = 0; t < T; t++)
+            for (int c = 0; c < C; c++) x[t][c] += o[t][c];
+#undef P
+    }
+    for (int t = 0; t < T; t++) ref_rms_norm(h[t], x[t], param(g, "norm.weight"), C);
+    ref_linear(&logits[0][0], &h[0][0], param(g, "lm_head.weight"), NULL, T, C, V);
+    double worst = 0, scale = 0;
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < V; j++) {
+            worst = fmax(worst, fabs(((const float *)out.data)[t * V + j] - logits[t][j]));
+            scale = fmax(scale, fabs(logits[t][j]));
+        }
+    CHECK(scale > 0.05);
+    CHECK_NEAR(worst, 0, 1e-5 * scale);
+    weft_tensor_free(&out);
+    weft_tensor_free(&in[0]);
+    weft_graph_free(g);
+}
+
+/* weft_nn_rotary against GPT-J's rotate_every_two and LLaMA's rotate_half, on part of each head. */
+TEST(models_rotary_pairings_match_plain_c) {
+    enum { T = 3, H = 2, D = 6, R = 4 };
+    for (int inter = 0; inter < 2; inter++) {
+        weft_graph *g = weft_graph_new("rotary");
+        weft_err err = {0};
+        weft_nn b;
+        weft_nn_init(&b, g, 1, &err);
+        int x = weft_graph_input(g, "x", WEFT_F32, WEFT_SHAPE(1, T, H, D));
+        int c, s;
+        weft_nn_rotary_tables(&b, "rope", T, R, 10000.0, inter, &c, &s);
+        int y = weft_nn_rotary(&b, "rot", x, R, c, s, inter);
+        CHECK(b.status == WEFT_OK);
+        if (b.status) { weft_graph_free(g); continue; }
+        weft_graph_output(g, y);
+        weft_tensor in[1] = {{0}}, out = {0};
+        make_inputs(g, in, 0, 2);
+        if (!run(g, in, &out)) {
+            const float *xi = in[0].data, *yo = out.data;
+            double worst = 0;
+            for (int t = 0; t < T; t++)
+                for (int h = 0; h < H; h++) {
+                    const float *xv = xi + (t * H + h) * D;
+                    double want[D];
+                    for (int d = 0; d < D; d++) want[d] = xv[d]; /* dims R.. pass through */
+                    for (int i = 0; i < R / 2; i++) {
+                        double a = t * pow(10000.0, -2.0 * i / R);
+                        int p0 = inter ? 2 * i : i, p1 = inter ? 2 * i + 1 : i + R / 2;
+                        want[p0] = xv[p0] * cos(a) - xv[p1] * sin(a);
+                        want[p1] = xv[p1] * cos(a) + xv[p0] * sin(a);
+                    }
+                    for (int d = 0; d < D; d++) worst = fmax(worst, fabs(yo[(t * H + h) * D + d] - want[d]));
+                }
+            CHECK_NEAR(worst, 0, 1e-6);
+        }
+        weft_tensor_free(&out);
+        weft_tensor_free(&in[0]);
+        weft_graph_free(g);
+    }
 }

@@ -87,4 +87,44 @@ int weft_nn_mlp_gelu(weft_nn *b, const char *name, int x, float std, float proj_
 int weft_nn_conv(weft_nn *b, const char *name, int x, int64_t cin, int64_t cout, int64_t k, bool periodic_w,
                  float gain);
 
+/* ---- helpers of the transformer and CNN built-ins (bert.c, llama.c, gptj.c, resnet.c, unet.c) ---- */
+
+/* An F32 constant of any shape from data (numel(shape) floats). */
+int weft_nn_const_table(weft_nn *b, const char *name, weft_shape shape, const float *data);
+/* Expand: x broadcast to `to`. */
+int weft_nn_expand(weft_nn *b, const char *name, int x, weft_shape to);
+/* y = x W over the last axis, no bias: x (..., in) -> (..., out), name.weight (in, out). */
+int weft_nn_linear_no_bias(weft_nn *b, const char *name, int x, int64_t in, int64_t out, weft_nn_init_kind init,
+                           float scale);
+/* weft_nn_layer_norm with epsilon eps (BERT's is 1e-12). */
+int weft_nn_layer_norm_eps(weft_nn *b, const char *name, int x, int64_t dim, float eps);
+/* RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * name.weight (dim, ones), from
+ * Mul, ReduceMean, Add, Sqrt, Div. */
+int weft_nn_rms_norm(weft_nn *b, const char *name, int x, int64_t dim, float eps);
+
+/* Rotary position embedding (Su et al. 2021) over x (B, T, H, D), on the first `rot` dims of
+ * each head (rot even, <= D; the rest pass through). Angle t * theta^(-2i/rot) for pair i at
+ * position t. The pairs are (i, i + rot/2) (LLaMA's rotate_half) or, when interleaved,
+ * (2i, 2i + 1) (GPT-J's rotate_every_two). cos and sin are (T, 1, rot) constants from
+ * weft_nn_rotary_tables, made once per model. */
+void weft_nn_rotary_tables(weft_nn *b, const char *name, int64_t T, int64_t rot, double theta, bool interleaved,
+                           int *cos, int *sin);
+int weft_nn_rotary(weft_nn *b, const char *name, int x, int64_t rot, int cos, int sin, bool interleaved);
+/* Scaled dot-product attention over heads: q, k, v (B, T, H, D) -> (B, T, H*D); softmax over the
+ * keys of each query, causal where `mask` (a (T, T) bool constant, weft_nn_causal_mask) is given,
+ * over the whole sequence when mask < 0. */
+int weft_nn_sdpa(weft_nn *b, const char *name, int q, int k, int v, int mask);
+
+/* A 2-D convolution: x (B, cin, H, W) -> (B, cout, H', W'), k x k kernel, stride, zero padding
+ * `pad` on every side; name.weight (cout, cin, k, k) N(0, std) (std 0: PyTorch's default, U(+-1 /
+ * sqrt(fan_in))), and name.bias (cout) when `bias` (PyTorch's default). */
+int weft_nn_conv2d(weft_nn *b, const char *name, int x, int64_t cin, int64_t cout, int64_t k, int64_t stride,
+                   int64_t pad, bool bias, float std);
+/* BatchNormalization in its inference form over x (B, C, ...): name.weight (C) ones and
+ * name.bias (C) zeros are parameters; name.running_mean (zeros) and name.running_var (ones)
+ * are constants (buffers in PyTorch, not trained), epsilon 1e-5. */
+int weft_nn_batch_norm(weft_nn *b, const char *name, int x, int64_t C);
+/* MaxPool k x k, stride s, padding p: x (B, C, H, W) -> (B, C, H', W'). */
+int weft_nn_max_pool(weft_nn *b, const char *name, int x, int64_t k, int64_t s, int64_t p);
+
 #endif

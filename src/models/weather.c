@@ -7,6 +7,9 @@
  *     h = ReLU(h + proc.i.conv2(ReLU(proc.i.conv1(h))))
  *   next = state + dec(h)                    3x3 conv hidden -> V: the model predicts the change
  *
+ * size=large (hidden 2048, 13 blocks: 0.98 B parameters, builtin.c) is a foundation-model-sized
+ * case, for timing-only runs.
+ *
  * Every conv pads longitude by wrapping around (the grid is periodic east-west: the column
  * west of 0 degrees is the last one) and latitude with zeros (the poles have no neighbour).
  * The wrap is Slice + Concat, as ONNX opsets before 19 have no Pad mode "wrap". Weights take
