@@ -191,7 +191,8 @@ typedef struct {
     struct weft_sim_detail *detail; /* NULL, or per-kernel times and an observer (sim/run.h) */
     int accumulate;    /* weight streaming, timing only: micro-batches (passes) per step; the
                         * off-chip unit sums each one's gradients and applies the update after
-                        * the last (gradient accumulation). 0 or 1: every pass is a step */
+                        * the last (gradient accumulation); up to 8 are simulated, the period of a
+                        * longer step extrapolated from them. 0 or 1: every pass is a step */
 } weft_sim_opts;
 
 enum {

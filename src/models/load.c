@@ -25,7 +25,7 @@ weft_status weft_model_load(const char *spec, weft_graph **out, weft_err *err) {
      * allocates no activation and runs no reference pass, so only its parameters and nodes count
      * (as the built-in's own check, models/builtin.c) */
     weft_model_size m = weft_graph_size(*out);
-    if (!strncmp(spec, "builtin:", 8) && strstr(spec, "shapes_only=1")) m.act_bytes = m.flops = 0;
+    if (!strncmp(spec, "builtin:", 8) && strstr(spec, "shapes_only=1")) m.act_bytes = m.flops = 0, m.param_bytes /= 16;  /* as builtin.c's */
     s = weft_model_check_size(&m, spec, err);
     if (s) {
         weft_graph_free(*out);

@@ -378,7 +378,7 @@ static void try_start(sim *s, int ki, uint64_t now) {
              * accumulator (an add per element of the parameter) */
             const weft_arch *a = &s->p->arch;
             const weft_value *ov = &s->p->graph->vals[s->p->graph->nodes[k->node].out[0]];
-            bool update = (pass + 1) % s->accumulate == 0;
+            bool update = pass == s->passes - 1 || (pass + 1) % s->accumulate == 0;
             double flops = update ? (double)k->flops : (double)weft_shape_numel(&ov->shape);
             uint64_t c = (uint64_t)(flops / B / (a->offchip_update_flops_per_s / a->clock_hz)) + 1;
             s->unit_free = st->free_at = done = start + c;
@@ -585,8 +585,9 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         if (!p->phased || numerics)
             return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "simulating on %s: gradient accumulation over %d micro-batches is timed "
                                 "in weight streaming only, without numbers (weft train --accum runs it on the host)", ar->name, s.accumulate);
-        if (s.accumulate > 64) return weft_err_set(err, WEFT_ERR_INVALID, "simulating: %d micro-batches a step, at most 64", s.accumulate);
-        s.passes = s.accumulate;  /* one step: its micro-batches run one after another, as any step's */
+        /* one step's last micro-batches: up to 8, the last of them applying the update (the
+         * others of a longer step are like the first ones: the period is extrapolated) */
+        s.passes = s.accumulate < 8 ? s.accumulate : 8;
     }
     weft_status st = WEFT_OK;
     s.pass_end = weft_try_calloc((size_t)s.passes, sizeof(uint64_t));
@@ -814,7 +815,11 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
          * bottleneck is what the pass spent most of its time on: layers computing (the busiest),
          * waiting for their weights, or the off-chip unit's updates after the last layer */
         period = s.passes > 1 ? (double)(s.pass_end[s.passes - 1] - s.pass_end[0]) / (double)(s.passes - 1) : (double)s.pass_end[0];
-        if (s.accumulate > 1) period = (double)s.pass_end[s.accumulate - 1] / s.accumulate;  /* a step, per micro-batch */
+        if (s.accumulate > 1) {  /* a step, per micro-batch: the accumulating ones at their mean, then the updating one */
+            int k = s.passes;
+            double acc = (double)s.pass_end[k - 2] / (k - 1), last = (double)(s.pass_end[k - 1] - s.pass_end[k - 2]);
+            period = ((s.accumulate - 1) * acc + last) / s.accumulate;
+        }
         out->weight_bytes_in = s.bytes_in / s.passes;
         out->gradient_bytes_out = s.bytes_out / s.passes;
         out->layer_cycles = s.layer_busy / (uint64_t)s.passes;
@@ -828,12 +833,15 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
             out->bottleneck = WEFT_BOTTLENECK_WEIGHTS;
             out->bottleneck_busy = (double)out->weight_wait_cycles / period;
         }
-        uint64_t last_layer = 0;
-        for (int j = 0; j < s.n_ph; j++)
+        /* the update's tail: after the last pass's last layer (the one that updates) */
+        uint64_t last_layer = 0, end = s.pass_end[s.passes - 1];
+        for (int j = (s.passes - 1) * s.n_ph; j < s.passes * s.n_ph; j++)
             if (s.phase_end[j] != UINT64_MAX && s.phase_end[j] > last_layer) last_layer = s.phase_end[j];
-        if (s.pass_end[0] > last_layer && (double)(s.pass_end[0] - last_layer) > (double)out->layer_cycles) {
+        uint64_t wait = out->weight_wait_cycles > out->layer_cycles ? out->weight_wait_cycles : out->layer_cycles;
+        double tail = end > last_layer ? (double)(end - last_layer) / s.accumulate : 0;  /* per micro-batch */
+        if (tail > (double)wait) {
             out->bottleneck = WEFT_BOTTLENECK_UPDATES;
-            out->bottleneck_busy = (double)(s.pass_end[0] - last_layer) / period;
+            out->bottleneck_busy = tail / period;
         }
     }
     if (s.passes == 1) period = (double)s.pass_end[0];  /* one pass: no steady state to speak of */
