@@ -28,28 +28,31 @@ ROWS = [
          args=["builtin:gpt2:seq=2048,positions=2048", "--arch", "wse2", "--train", "--timing-only", "--mode", "weight-streaming",
                "--batch", "112", "--precision", "bf16"],
          sensitive=True),
-    dict(id="cs2-bert-large", machine="1 CS-2", model="BERT-large (stand-in: a 24-layer, 1024-wide GPT, causal)", work="training",
+    dict(id="cs2-bert-large", machine="1 CS-2", model="BERT-large (MLM head; no NSP)", work="training",
          batch=1024, seq=128, precision="mixed fp16 (weft: bf16)", mode="weight streaming", release="R2.0.3 (log 2023-11-29)",
          measured=4047.95, unit="samples/s",
          source=f"{UG} docs/ai-testbed/cerebras/example-programs.md @ 8285f1d7: 'GlobalRate=4047.95 samples/sec'",
-         args=["builtin:gpt2:layers=24,dim=1024,heads=16,seq=128,positions=128,vocab=30522", "--arch", "wse2", "--train",
-               "--timing-only", "--mode", "weight-streaming", "--batch", "1024", "--precision", "bf16"]),
-    dict(id="cs2-gptj-6b", machine="1 CS-2", model="GPT-J 6B", work="training", batch=66, seq=2048, precision="mixed fp16",
+         args=["builtin:bert:size=large,seq=128", "--arch", "wse2", "--train", "--timing-only", "--mode", "weight-streaming",
+               "--batch", "1024", "--precision", "bf16"]),
+    dict(id="cs2-gptj-6b", machine="1 CS-2", model="GPT-J 6B", work="training", batch=66, seq=2048, precision="mixed fp16 (weft: bf16)",
          mode="weight streaming", release="R1.9.2 (log 2023-11-10)", measured=19.80, unit="samples/s",
          source="argonne-lcf/AIaccelerators-SC23-tutorial Cerebras/gpt-j.md @ 7cafbc3d: 'Rate=19.80 samples/sec'",
-         args=None, why="no gptj built-in yet, and a 6B timing-only run still materializes its parameters on the host"),
-    dict(id="cs2-llama-7b", machine="1 CS-2", model="LLaMA-7B", work="training", batch=99, seq=2048, precision="mixed fp16",
+         args=["builtin:gptj:seq=2048", "--arch", "wse2", "--train", "--timing-only", "--mode", "weight-streaming", "--batch", "66",
+               "--micro-batch", "1", "--precision", "bf16"]),
+    dict(id="cs2-llama-7b", machine="1 CS-2", model="LLaMA-7B", work="training", batch=99, seq=2048, precision="mixed fp16 (weft: bf16)",
          mode="weight streaming", release="R2.1-2.2 (log 2024-03-21)", measured=20.45, unit="samples/s",
          source=f"{UG} docs/ai-testbed/cerebras/example-programs.md @ 8285f1d7: 'GlobalRate=20.45 samples/sec'",
-         args=None, why="no llama built-in yet (RMSNorm, SwiGLU, rotary), and the host-memory limit as GPT-J"),
+         args=["builtin:llama:size=llama2-7b,seq=2048", "--arch", "wse2", "--train", "--timing-only", "--mode", "weight-streaming",
+               "--batch", "99", "--micro-batch", "1", "--precision", "bf16"]),
     dict(id="cs3-llama2-7b", machine="1 CS-3", model="Llama-2 7B", work="training", batch=1024, seq=4096,
-         precision="cbfloat16", mode="weight streaming", release="image 2.5.1 (log 2025-10-13)", measured=31.99, unit="samples/s",
-         source=f"{UG} docs/ai-testbed/cerebras/example-programs.md @ 7d04a3f9: 'GlobalRate=31.99 samples/sec'",
-         args=None, why="as LLaMA-7B"),
-    dict(id="sn30-unet", machine="SN30, half an RDU (4 tiles)", model="UNet2D (256 x 256)", work="training", batch=256, seq=None,
-         precision="bf16 (assumed)", mode="sections", release="not stated", measured=88.82, unit="samples/s",
+         precision="cbfloat16 (weft: bf16)", mode="weight streaming", release="image 2.5.1 (log 2025-10-13)", measured=31.99,
+         unit="samples/s", source=f"{UG} docs/ai-testbed/cerebras/example-programs.md @ 7d04a3f9: 'GlobalRate=31.99 samples/sec'",
+         args=["builtin:llama:size=llama2-7b,seq=4096", "--arch", "wse3", "--train", "--timing-only", "--mode", "weight-streaming",
+               "--batch", "1024", "--micro-batch", "1", "--precision", "bf16"]),
+    dict(id="sn30-unet", machine="SN30, half an RDU (4 tiles; weft: half the sn30 mesh)", model="UNet2D (256 x 256)", work="training",
+         batch=256, seq=None, precision="bf16 (assumed)", mode="sections", release="not stated", measured=88.82, unit="samples/s",
          source=f"{UG} docs/ai-testbed/sambanova/example-programs.md @ 38f77f84: 'e2e samples_per_sec: 88.82'",
-         args=None, why="sections mode is not built yet; no unet built-in"),
+         args=["builtin:unet:batch=256", "--arch", "@sn30-half", "--train", "--timing-only", "--mode", "sections", "--precision", "bf16"]),
     dict(id="sn30-gpt13b", machine="SN30, 4 RDUs", model="GPT 13B", work="training", batch=128, seq=2048, precision="bf16 (assumed)",
          mode="sections", release="not stated (Nov 2023)", measured=10052.1, unit="tokens/s",
          source="argonne-lcf/AIaccelerators-SC23-tutorial SambaNova/gpt13b.md @ 7cafbc3d: 'training_tokens_per_second ... 10052.1'",
@@ -60,11 +63,23 @@ ROWS = [
 KNOBS = [("off-chip bandwidth", "offchip", "bytes_per_s"), ("clock", None, "clock_hz"), ("arithmetic rate", "tile_kinds", "flops_per_cycle")]
 
 
-def run(weft, args, report):
+def run(weft, args, report, out):
+    args = list(args)
+    i = args.index("--arch") + 1
+    if args[i] == "@sn30-half":  # half an RDU: 4 of its 8 tiles, as half the mesh's columns
+        a = json.loads(subprocess.run([weft, "arch", "show", "sn30", "--json"], capture_output=True, text=True, check=True).stdout)
+        a["mesh"]["width"] //= 2
+        a["name"] = "sn30-half"
+        args[i] = f"{out}/sn30-half.arch.json"
+        with open(args[i], "w") as f:
+            json.dump(a, f)
     cmd = [weft, "run"] + args + ["--report", report]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode:
-        sys.stderr.write(" ".join(cmd) + "\n" + r.stdout[-2000:] + r.stderr[-2000:])
+        err = (r.stderr.strip().splitlines() or ["failed"])[-1]
+        sys.stderr.write(" ".join(cmd) + "\n" + err + "\n")
+        with open(report, "w") as f:
+            json.dump({"error": err}, f)
         return False
     return True
 
@@ -104,7 +119,7 @@ def main():
             if not row["args"]:
                 continue
             print(f"running {row['id']}", flush=True)
-            run(o.weft, row["args"], f"{o.out}/{row['id']}.json")
+            run(o.weft, row["args"], f"{o.out}/{row['id']}.json", o.out)
             if not row.get("sensitive"):
                 continue
             arch = row["args"][row["args"].index("--arch") + 1]
@@ -113,7 +128,7 @@ def main():
                     a = varied_arch(o.weft, arch, knob, factor, f"{o.out}/{row['id']}-{knob[2]}-{factor:g}.arch.json")
                     args = list(row["args"])
                     args[args.index("--arch") + 1] = a
-                    run(o.weft, args, f"{o.out}/{row['id']}-{knob[2]}-{factor:g}.json")
+                    run(o.weft, args, f"{o.out}/{row['id']}-{knob[2]}-{factor:g}.json", o.out)
     lines = []
     w = lines.append
     w("# Validation: weft's predictions beside measured throughput of the real machines")
@@ -136,8 +151,16 @@ def main():
             with open(path) as f:
                 rep = json.load(f)
             pred = predicted(row, rep)
-        mode = row["mode"] + "; " + (rep["mode"] + (f", {rep['micro_batches']} micro-batches" if rep.get("micro_batches") else "") if rep else "-")
-        weft = f"{pred:.4g} {row['unit']}" if pred else ("not run" if row["args"] else "not yet: " + row["why"])
+        failed = rep and "error" in rep
+        mode = row["mode"] + "; " + (rep["mode"] + (f", {rep['micro_batches']} micro-batches" if rep.get("micro_batches") else "")
+                                     if rep and not failed else "-")
+        if failed:
+            pred = None
+            msg = rep["error"].replace("weft: error: ", "")
+            i = msg.find("weight-streaming: ")
+            weft = "does not fit: " + (msg[i + 18:] if i >= 0 else msg)[:260].replace("|", "/")
+        else:
+            weft = f"{pred:.4g} {row['unit']}" if pred else ("not run" if row["args"] else "not yet: " + row["why"])
         ratio = f"{pred / row['measured']:.2f}" if pred else "-"
         w(f"| {row['machine']} | {row['model']} | {row['work']} | {bs} | {row['precision']} | {mode} | {row['release']} | "
           f"{row['measured']:g} {row['unit']} | {weft} | {ratio} | {row['source']} |")

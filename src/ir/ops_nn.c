@@ -1458,6 +1458,46 @@ BWD(conv_backward) {
     return b->s;
 }
 
+/* ConvTranspose is the adjoint of the Conv from y back to x with the same window and W as that
+ * Conv's weight: dX = Conv(dY, W); dW is that Conv's weight gradient, with dY as its input and X
+ * as the gradient of its output; the bias's, dY summed over all but the channels. The Conv gets
+ * the window's strides, dilations, group and explicit pads (ConvTranspose's auto_pad,
+ * output_padding and output_shape resolved into them; an output_padding row is one the Conv's
+ * window does not reach, as it never reached x). */
+BWD(convt_backward) {
+    BEGIN;
+    const weft_graph *cg = g;
+    weft_op_ctx c = {.node = n, .graph = cg, .n_in = n->n_in, .err = err};
+    weft_tensor desc[3] = {{0}};
+    for (int q = 0; q < n->n_in && q < 3; q++) {
+        if (n->in[q] < 0) continue;
+        desc[q].dtype = g->vals[n->in[q]].dtype;
+        desc[q].shape = g->vals[n->in[q]].shape;
+        c.in[q] = &desc[q];
+    }
+    weft_window w;
+    int64_t group, M;
+    if (convt_geom(&c, &w, &group, &M)) return err->status;
+    int64_t strides[WEFT_NN_MAX_SP], dil[WEFT_NN_MAX_SP], pads[2 * WEFT_NN_MAX_SP], ks[WEFT_NN_MAX_SP];
+    for (int j = 0; j < w.nsp; j++) {
+        strides[j] = w.stride[j], dil[j] = w.dil[j], ks[j] = w.k[j];
+        pads[j] = w.pad0[j], pads[w.nsp + j] = w.pad1[j];
+        if (w.pad0[j] < 0 || w.pad1[j] < 0)
+            return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "node '%s' (ConvTranspose): no backward rule for an output larger "
+                                "than the input reaches (negative padding on axis %d)", n->name, j);
+    }
+    weft_attr at[] = {{.name = "strides", .type = WEFT_ATTR_INTS, .ints = strides, .n = w.nsp},
+                      {.name = "dilations", .type = WEFT_ATTR_INTS, .ints = dil, .n = w.nsp},
+                      {.name = "pads", .type = WEFT_ATTR_INTS, .ints = pads, .n = 2 * w.nsp},
+                      {.name = "kernel_shape", .type = WEFT_ATTR_INTS, .ints = ks, .n = w.nsp},
+                      {.name = "group", .type = WEFT_ATTR_INT, .i = group}};
+    int X = n->in[0], W = n->in[1];
+    dx[0] = weft_gb_node(b, "Conv", (int[]){dy[0], W}, 2, at, 5);
+    dx[1] = weft_gb_node(b, "weft.ConvGradWeight", (int[]){dy[0], W, X}, 3, at, 5);
+    if (n->n_in > 2 && n->in[2] >= 0) dx[2] = channel_sum(b, dy[0]);
+    return b->s;
+}
+
 /* weft.ConvGradInput / weft.ConvGradWeight (X, W, dY): X and W give the geometry (as Conv's,
  * from the same attributes); the output is dX (X's shape) or dW (W's shape). */
 static weft_status conv_grad_geom(weft_op_ctx *c, weft_window *w, int64_t *group) {
@@ -1732,7 +1772,7 @@ const weft_op_def weft_ops_nn[] = {
     {"Gemm", 2, 3, 1, 1, 0, "transA,transB,alpha,beta", infer_gemm, eval_gemm, cost_gemm, gemm_backward},
     {"Conv", 2, 3, 1, 1, 0, "auto_pad,dilations,group,kernel_shape,pads,strides", infer_conv, eval_conv, cost_conv, conv_backward},
     {"ConvTranspose", 2, 3, 1, 1, 0, "auto_pad,dilations,group,kernel_shape,output_padding,output_shape,pads,strides",
-     infer_convt, eval_convt, cost_convt, NULL},
+     infer_convt, eval_convt, cost_convt, convt_backward},
     {"MaxPool", 1, 1, 1, 2, 0, POOL_ATTRS ",storage_order", infer_pool, eval_pool, cost_pool, pool_backward},
     {"AveragePool", 1, 1, 1, 1, 0, POOL_ATTRS ",count_include_pad", infer_pool, eval_pool, cost_pool, pool_backward},
     {"LpPool", 1, 1, 1, 1, 0, POOL_ATTRS ",p", infer_pool, eval_pool, cost_pool, NULL},

@@ -815,10 +815,10 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
          * bottleneck is what the pass spent most of its time on: layers computing (the busiest),
          * waiting for their weights, or the off-chip unit's updates after the last layer */
         period = s.passes > 1 ? (double)(s.pass_end[s.passes - 1] - s.pass_end[0]) / (double)(s.passes - 1) : (double)s.pass_end[0];
-        if (s.accumulate > 1) {  /* a step, per micro-batch: the accumulating ones at their mean, then the updating one */
+        if (s.accumulate > 1) {  /* a step, per micro-batch: the accumulating ones at the interval between them, then the updating one */
             int k = s.passes;
-            double acc = (double)s.pass_end[k - 2] / (k - 1), last = (double)(s.pass_end[k - 1] - s.pass_end[k - 2]);
-            period = ((s.accumulate - 1) * acc + last) / s.accumulate;
+            double acc = k >= 3 ? (double)(s.pass_end[k - 2] - s.pass_end[0]) / (k - 2) : (double)s.pass_end[0];
+            period = ((double)s.pass_end[k - 1] + (double)(s.accumulate - k) * acc) / s.accumulate;
         }
         out->weight_bytes_in = s.bytes_in / s.passes;
         out->gradient_bytes_out = s.bytes_out / s.passes;
