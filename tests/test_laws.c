@@ -27,11 +27,12 @@
 /* Steady-state samples/s of graph g on arch a; checks that no figure beats the machine's peaks.
  * -1 when it does not compile (the failure is reported). */
 static int passes = 3;  /* passes simulated for the steady state (GPT-2: 2, to keep the suite short) */
+static const char *mode = NULL;  /* the execution mode the laws are checked in (NULL: auto) */
 
 static double rate_of(const weft_graph *g, const weft_arch *a, const char *what) {
     weft_err err = {0};
     weft_program *p = NULL;
-    weft_compile_opts co = {.timing_only = true};  /* the compiler chooses the blocks, as for a user */
+    weft_compile_opts co = {.timing_only = true, .mode = mode};  /* the compiler chooses the blocks, as for a user */
     if (weft_compile(g, a, &co, &p, &err)) {
         weft_test_fail(__FILE__, __LINE__, "%s: %s", what, err.msg);
         return -1;
@@ -130,6 +131,34 @@ TEST(laws_resources_small_models) {
     resource_laws("builtin:mlp", "mesh-32x32", true);
     resource_laws("builtin:gpt:layers=2,dim=64,heads=2,vocab=64,seq=32", "wse2-mini", true);
     resource_laws("builtin:weather-cnn:lat=16,lon=32", "wse2-mini", true);
+}
+
+/* The same laws in the streaming modes, with the off-chip link besides: weight streaming on a
+ * WSE-2 patch, sections on an SN30. */
+static void offchip_law(const char *spec, const char *arch_name) {
+    weft_err err = {0};
+    weft_arch a, b;
+    CHECK_OK(weft_arch_preset(arch_name, &a, &err), &err);
+    b = a;
+    b.offchip_bytes_per_s *= 2;
+    never_slower(model_rate(spec, &a, "base"), model_rate(spec, &b, "off-chip x2"), spec, "off-chip bandwidth x 2");
+    b = a;
+    b.offchip_latency_s /= 2;
+    b.offchip_update_flops_per_s *= 2;
+    never_slower(model_rate(spec, &a, "base"), model_rate(spec, &b, "off-chip unit x2"), spec, "off-chip latency / 2, update x 2");
+}
+
+TEST(laws_resources_in_weight_streaming_and_sections) {
+    const char *gpt = "builtin:gpt:layers=2,dim=64,heads=2,vocab=64,seq=32";
+    mode = "weight-streaming";
+    resource_laws(gpt, "wse2-mini", true);
+    resource_laws("builtin:weather-cnn:lat=16,lon=32", "wse2-mini", true);
+    offchip_law(gpt, "wse2-mini");
+    mode = "sections";
+    resource_laws(gpt, "sn30", true);
+    resource_laws("builtin:mlp", "sn30", true);
+    offchip_law(gpt, "sn30");
+    mode = NULL;
 }
 
 TEST(laws_batch_small_models) {
