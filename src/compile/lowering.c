@@ -182,6 +182,22 @@ static int stream_batch(const weft_program *p, const weft_node *n, bool *same) {
     return 0;
 }
 
+/* A pooling's gradient (X, dY): sample b's dX needs sample b of both. */
+static int stream_batch_grad(const weft_program *p, const weft_node *n, bool *same) {
+    if (sax(p, n->in[0]) != 0) return -1;
+    for (int q = 0; q < n->n_in; q++) same[q] = n->in[q] >= 0 && sax(p, n->in[q]) == 0;
+    return 0;
+}
+
+/* A convolution's input gradient (X, W, dY): sample b's dX needs sample b's dY (and X, for its
+ * geometry, where it streams). */
+static int stream_conv_grad_input(const weft_program *p, const weft_node *n, bool *same) {
+    if (n->n_in < 3 || sax(p, n->in[2]) != 0) return -1;
+    same[2] = true;
+    same[0] = sax(p, n->in[0]) == 0;
+    return 0;
+}
+
 /* ---- GEMM with a resident operand ---- */
 
 static bool gemm_matmul(const weft_program *p, const weft_node *n, weft_kernel *k) {
@@ -248,6 +264,13 @@ static bool accumulates_gemm(const weft_program *p, const weft_node *n, bool *sa
         (n->n_in > 2 && n->in[2] >= 0 && !is_const(p, n->in[2])))
         return false;
     same[0] = same[1] = true;
+    return true;
+}
+
+/* A convolution's weight gradient (X, W, dY): a sum over the batch of each sample's X and dY. */
+static bool accumulates_conv_grad_weight(const weft_program *p, const weft_node *n, bool *same) {
+    if (n->n_in < 3 || sax(p, n->in[0]) != 0 || sax(p, n->in[2]) != 0) return false;
+    same[0] = same[2] = true;
     return true;
 }
 
@@ -409,6 +432,10 @@ static const weft_lowering rows[] = {
     {.op = "ReduceSum", .accumulates = accumulates_reduce_sum},
     /* batch-wise */
     {.op = "ConvTranspose", .stream = stream_batch},
+    {.op = "weft.ConvGradInput", .stream = stream_conv_grad_input},
+    {.op = "weft.MaxPoolGrad", .stream = stream_batch_grad},
+    {.op = "weft.AveragePoolGrad", .stream = stream_batch_grad},
+    {.op = "weft.ConvGradWeight", .accumulates = accumulates_conv_grad_weight},
     {.op = "MaxPool", .stream = stream_batch},
     {.op = "AveragePool", .stream = stream_batch},
     {.op = "GlobalAveragePool", .stream = stream_batch},

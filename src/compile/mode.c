@@ -342,6 +342,7 @@ static weft_status sections_plan(weft_program *p, const weft_compile_opts *o, co
         for (int i = p->phases[j].first_kernel; i < p->phases[j].first_kernel + p->phases[j].n_kernels; i++) {
             weft_kernel *k = &p->k[i];
             phase_of[i] = j;
+            for (int q = 0; q < k->n_deps; q++) k->dep_outside[q] = k->dep[q] >= 0 && phase_of[k->dep[q]] != j;  /* (earlier kernels' phases are set) */
             used += weft_sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, (int64_t)k->w * k->h) * (int64_t)k->w * k->h;
         }
         room[j] = (int64_t)(weft_sram_cap(p) * (double)tiles) - used;
@@ -366,7 +367,7 @@ static weft_status sections_plan(weft_program *p, const weft_compile_opts *o, co
     for (int i = 0; i < p->n && !s; i++)
         for (int q = 0; q < p->k[i].n_deps; q++) {
             int d = p->k[i].dep[q];
-            p->k[i].dep_spilled[q] = d >= 0 && phase_of[d] != phase_of[i] && spill[p->k[i].dep_value[q]];
+            p->k[i].dep_spilled[q] = d >= 0 && p->k[i].dep_outside[q] && spill[p->k[i].dep_value[q]];
             if (p->k[i].dep_spilled[q]) p->phases[phase_of[i]].fill_bytes += weft_program_value_bytes(p, p->k[i].dep_value[q]);
         }
     free(phase_of);

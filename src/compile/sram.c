@@ -26,6 +26,9 @@ bool weft_kernel_streams(const weft_kernel *k) {
 int weft_kernel_held_blocks(const weft_program *p, const weft_kernel *k, int q) {
     int nb = weft_value_blocks(p, k->dep_value[q]), two_seqs = 2 * p->blocks_per_seq;
     if (k->dep_kind[q] == WEFT_DEP_WHOLE) return nb;
+    /* weight streaming: every input was made in an earlier phase and waits in the stash (counted
+     * there); the kernel reads it at its own pace, two blocks at a time */
+    if (p->weight_streaming) return 2 < nb ? 2 : nb;
     if (k->kind != WEFT_KERNEL_GEMM && (k->dep_kind[q] != WEFT_DEP_BLOCK || k->n_deps > 1)) return two_seqs < nb ? two_seqs : nb;
     return 2 < nb ? 2 : nb;
 }

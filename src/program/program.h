@@ -79,6 +79,8 @@ typedef struct {
     weft_dep_kind dep_kind[WEFT_KERNEL_MAX_DEPS];
     bool dep_spilled[WEFT_KERNEL_MAX_DEPS]; /* sections: made in an earlier section, written to
                                              * off-chip memory and read back in this one's */
+    bool dep_outside[WEFT_KERNEL_MAX_DEPS]; /* sections: made in an earlier section (kept in the
+                                             * memory tiles or spilled), read at this one's pace */
     int out_lane0, out_lanes;   /* a graph output's lanes to the off-chip edge (0 lanes: none) */
     int arith;                  /* WEFT_ARCH_FP32, _FP16 or _BF16: by its output's storage */
     int row_reductions;         /* reductions across a row per block (softmax: max, sum) */
