@@ -56,7 +56,7 @@ ROWS = [
     dict(id="sn30-gpt13b", machine="SN30, 4 RDUs", model="GPT 13B", work="training", batch=128, seq=2048, precision="bf16 (assumed)",
          mode="sections", release="not stated (Nov 2023)", measured=10052.1, unit="tokens/s",
          source="argonne-lcf/AIaccelerators-SC23-tutorial SambaNova/gpt13b.md @ 7cafbc3d: 'training_tokens_per_second ... 10052.1'",
-         args=None, why="sections mode and several chips are not built yet"),
+         args=None, why="several chips are not built yet (data and tensor parallel over RDUs)"),
 ]
 
 # The hardware figures a prediction depends on, varied by +-20 % in the sensitivity runs.
