@@ -283,6 +283,15 @@ static weft_status lower_node(weft_program *p, int i, weft_kernel *k, weft_err *
  * weight it is, else the kernel that keeps it, such as a bias's add): the update shares that
  * region's tiles, and the region's SRAM plan gains the gradient and the optimizer state (updated
  * in place). weft's own ops (names "weft.*": gradients, updates) never host one. */
+/* Is value v the parameter, or its cast folded at compile time (mixed precision's bf16 copy)? */
+static bool reads_param(const weft_program *p, int v, int param) {
+    if (v == param) return true;
+    int prod = v >= 0 ? p->graph->vals[v].producer : -1;
+    if (prod < 0 || p->kernel_of_node[prod] != WEFT_NODE_FOLDED) return false;
+    const weft_node *n = &p->graph->nodes[prod];
+    return !strcmp(n->op->name, "Cast") && n->in[0] == param;
+}
+
 static void attach_updates(weft_program *p) {
     const weft_graph *g = p->graph;
     for (int i = 0; i < p->n; i++) {
@@ -296,14 +305,18 @@ static void attach_updates(weft_program *p) {
                 const weft_kernel *gk = &p->k[h];
                 const weft_node *gn = &g->nodes[gk->node];
                 if (gk->host >= 0 || h == i || !strncmp(gn->op->name, "weft.", 5)) continue;
-                if (pass == 0 && gk->kind == WEFT_KERNEL_GEMM && gn->in[1] == param) host = h;
+                if (pass == 0 && gk->kind == WEFT_KERNEL_GEMM && reads_param(p, gn->in[1], param)) host = h;
                 for (int q = 0; pass == 1 && q < gn->n_in; q++)
-                    if (gn->in[q] == param) host = h;
+                    if (reads_param(p, gn->in[q], param)) host = h;
             }
         if (host < 0) continue;
         k->host = host;
-        int64_t bytes = 0;  /* the gradient and the state stay in the host's tiles; P is already there */
+        int64_t bytes = 0;  /* the gradient and the state stay in the host's tiles; P is already there, */
         for (int q = 1; q < state && q < n->n_in; q++) bytes += weft_program_value_bytes(p, n->in[q]);
+        bool master = true;  /* unless the host holds only its 16-bit copy: then the fp32 master joins it */
+        const weft_node *hn = &g->nodes[p->k[host].node];
+        for (int q = 0; q < hn->n_in; q++) master &= hn->in[q] != param;
+        if (master) bytes += weft_program_value_bytes(p, param);
         p->k[host].attached_bytes += bytes;
     }
     /* a reduction over a gradient joins the update of that gradient, where the gradient arrives

@@ -149,6 +149,10 @@ static bool place_order(const weft_program *p, int *order) {
     for (int i = 0; i < p->n; i++) {
         int node = p->k[i].node, f = p->graph->nodes[node].forward;
         s[i] = (place_slot){f >= 0 ? 2 * f + 1 : 2 * node, i};
+        /* the backward of a node folded at compile time (a parameter's cast to bf16) has no
+         * forward region to sit beside: it goes beside the kernel that feeds it (its gradient's
+         * producer), not to the start of the mesh where every such gradient would converge */
+        if (f >= 0 && p->kernel_of_node[f] < 0 && p->k[i].n_deps > 0 && p->k[i].dep[0] >= 0) s[i].key = s[p->k[i].dep[0]].key;
     }
     qsort(s, (size_t)p->n, sizeof *s, by_key);
     for (int i = 0; i < p->n; i++) order[i] = s[i].kernel;
