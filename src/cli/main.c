@@ -572,6 +572,13 @@ static int load_program(fabric_args *a, bool shapes_only, weft_graph **g, weft_p
             if (weft_model_spec_set(a->model, "batch", m, spec, sizeof spec, &err)) return die(&err);
             memset(&err, 0, sizeof err);
             s = build_and_compile(a, spec, &arch, shapes_only, g, p, &err);
+            if (!s && !(*p)->weight_streaming) {  /* accumulation is timed in weight streaming only */
+                s = weft_err_set(&err, WEFT_ERR_UNSUPPORTED, "a micro-batch of %lld compiles in %s mode, which does not accumulate", m, (*p)->mode);
+                weft_program_free(*p);
+                weft_graph_free(*g);
+                *p = NULL;
+                *g = NULL;
+            }
             if (!s) {
                 a->micro_batch = m;
                 a->accumulate = (int)(batch / m);

@@ -45,7 +45,8 @@ static weft_status fold_constants(weft_program *p, weft_err *err) {
         if (!all) continue;
         for (int j = 0; j < n->n_out; j++) from_param[n->out[j]] = param;
         if (p->timing_only && param) {
-            bool big = false;
+            bool big = false;  /* (or computed from a value that has no storage) */
+            for (int k = 0; k < n->n_in; k++) big |= n->in[k] >= 0 && p->folded[n->in[k]].data == &shape_only;
             for (int j = 0; j < n->n_out; j++)
                 big |= weft_shape_numel(&g->vals[n->out[j]].shape) * (int64_t)weft_dtype_size(g->vals[n->out[j]].dtype) > FOLD_SHAPE_ONLY_BYTES;
             for (int j = 0; j < n->n_out && big; j++)

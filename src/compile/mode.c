@@ -4,8 +4,8 @@
  * A mode turns a lowered program into phases: pipelined keeps every kernel resident in one
  * phase (each layer its own region, samples streaming through); weight streaming runs a phase
  * per layer on the whole mesh, its weights streamed in from off-chip memory (Cerebras MemoryX)
- * and the optimizer update done there. Sections (SambaNova) is not built yet: asking for it is
- * an error that says so. `auto` (the default) takes pipelined when the model fits, else the
+ * and the optimizer update done there; sections (SambaNova) cut the graph into pieces that fit,
+ * run in turn. `auto` (the default) takes pipelined when the model fits, else the
  * machine's streaming mode, and says why in p->mode_reason. */
 #include "compile/passes.h"
 #include "arch/cost.h"
@@ -77,6 +77,9 @@ static weft_status ws_plan(weft_program *p, const weft_compile_opts *o, const we
                             "weight streaming on %s: its off-chip memory computes nothing (offchip.update_flops_per_s is 0), so it "
                             "cannot apply the optimizer update", a->name);
     int quantum = weft_arch_column_quantum(a), W = a->width - a->width % quantum, H = a->height;
+    if (W < 1)
+        return weft_err_set(err, WEFT_ERR_INVALID, "weight streaming on %s: the mesh (%d wide) is narrower than its column pattern (%d)",
+                            a->name, a->width, quantum);
     p->phased = p->weight_streaming = true;  /* (the cost model reads it: inputs wait in the stash) */
     double cap = weft_sram_cap(p);
     int n_ph = 0;
@@ -100,7 +103,7 @@ static weft_status ws_plan(weft_program *p, const weft_compile_opts *o, const we
              * column for every multiply-add: the chain, not the arithmetic, sets the pace) */
             int pn = (int)(k->N < W ? k->N : W), best = 0;
             uint64_t best_t = 0;
-            for (int pk = (int)(k->K < H ? k->K : H);; pk = (pk + 1) / 2) {
+            for (int pk = (int)(k->K < H ? (k->K > 1 ? k->K : 1) : H);; pk = (pk + 1) / 2) {
                 k->pk = pk;
                 k->pn = pn;
                 k->h = pk;
@@ -111,7 +114,7 @@ static weft_status ws_plan(weft_program *p, const weft_compile_opts *o, const we
                 if ((double)weft_sram_need(p, k, pk, pn, (int64_t)pk * pn) <= cap && (!best || t < best_t)) { best = pk; best_t = t; }
                 if (pk == 1) break;
             }
-            k->pk = k->h = best ? best : (int)(k->K < H ? k->K : H);
+            k->pk = k->h = best ? best : (int)(k->K < H ? (k->K > 1 ? k->K : 1) : H);
         } else {
             k->w = W;
             k->h = H;
@@ -153,15 +156,15 @@ static weft_status ws_plan(weft_program *p, const weft_compile_opts *o, const we
             gb_str(o, sizeof o, (double)own * (double)t);
             gb_str(x, sizeof x, (double)next);
             gb_str(c, sizeof c, cap * (double)tiles);
-            double fit = ((cap - (double)own) * (double)tiles - (double)next) / (double)live;  /* the stash scales with the samples */
-            int64_t m = (int64_t)((double)p->samples * fit);
+            double fit = live > 0 ? ((cap - (double)own) * (double)tiles - (double)next) / (double)live : 0;  /* the stash scales with the samples */
+            int64_t m = fit > 0 && fit < 1 ? (int64_t)((double)p->samples * fit) : 0;
             s = weft_err_set(err, WEFT_ERR_NOMEM,
                              "model does not fit %s in weight streaming: at layer '%s' (%s) the activations kept for later layers "
                              "take %s, beside %s for the layer and %s of the next layer's weights; the fabric holds %s (at %.0f%% "
                              "use). %s",
                              a->name, n->name, n->op->name, l, o, x, c, WEFT_SRAM_USABLE * 100,
                              m >= 1 && m < p->samples ? "A micro-batch of fewer samples fits" : "Try a smaller sequence");
-            if (m >= 1 && m < p->samples) {
+            if (m >= 1 && m < p->samples && err) {
                 size_t len = strlen(err->msg);
                 snprintf(err->msg + len, sizeof err->msg - len, ": about %lld of the %lld (gradient accumulation over %lld micro-batches)",
                          (long long)m, (long long)p->samples, (long long)((p->samples + m - 1) / m));
@@ -469,6 +472,12 @@ static weft_status compile_one(const weft_graph *g, const weft_arch *a, const we
     if (mode) return compile_mode(g, a, o, mode, &pr, out, err);
     /* auto: pipelined when the model fits; else the machine's streaming mode */
     weft_err first = {0};
+    if (!(a->modes & WEFT_MODE_PIPELINED)) {  /* a machine that only streams */
+        const weft_mode *only = &modes[a->modes & WEFT_MODE_WEIGHT_STREAMING ? 1 : 2];
+        s = compile_mode(g, a, o, only, &pr, out, err);
+        if (!s) snprintf((*out)->mode_reason, sizeof (*out)->mode_reason, "%s, the only mode of %s", only->name, a->name);
+        return s;
+    }
     s = compile_mode(g, a, o, &modes[0], &pr, out, &first);
     /* (a refused allocation on the host is not the model's size: "out of memory", "cannot allocate") */
     bool host = strstr(first.msg, "out of memory") || strstr(first.msg, "cannot allocate");

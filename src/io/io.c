@@ -451,6 +451,9 @@ static void free_stored(weft_program *st) {
 }
 
 weft_status weft_program_save(const weft_program *p, const char *path, weft_err *err) {
+    if (p->phased)  /* (the file holds one phase's placement; phases, the stash and spills are not stored) */
+        return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: a %s program cannot be saved yet (only pipelined ones); compile it "
+                            "where it runs", path, p->mode);
     if (p->timing_only)
         return weft_err_set(err, WEFT_ERR_INVALID, "%s: a program compiled for timing only (no weights) is not saved", path);
     weft_buf b = {0};

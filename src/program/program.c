@@ -56,7 +56,15 @@ int64_t weft_program_value_bytes(const weft_program *p, int v) {
 void weft_program_print(const weft_program *p, FILE *f) {
     const weft_arch *a = &p->arch;
     static const char *kinds[] = {"gemm", "stream", "whole"};
-    fprintf(f, "program: %d kernels on %s (%d x %d tiles)\n", p->n, a->name, a->width, a->height);
+    fprintf(f, "program: %d kernels on %s (%d x %d tiles), %s mode", p->n, a->name, a->width, a->height, p->mode);
+    if (p->phased) {
+        int64_t w = 0, spill = 0;
+        for (int j = 0; j < p->n_phases; j++) w += p->phases[j].weight_in_bytes, spill += p->phases[j].spill_bytes;
+        fprintf(f, ": %d %s run in turn, %.4g GB of weights streamed in a pass%s", p->n_phases,
+                p->weight_streaming ? "layers" : "sections", (double)w * 1e-9, spill ? "" : "");
+        if (spill) fprintf(f, ", %.4g GB spilled to off-chip memory", (double)spill * 1e-9);
+    }
+    fprintf(f, "\n");
     fprintf(f, "  tiles used      %lld of %lld (%.1f%%)\n", (long long)p->tiles_used, (long long)a->width * a->height,
             100.0 * (double)p->tiles_used / ((double)a->width * a->height));
     fprintf(f, "  SRAM            max %lld B per tile (of %lld), %.4g MB in all\n", (long long)p->sram_max,

@@ -582,7 +582,7 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     if (s.passes > 64) s.passes = 64;
     s.accumulate = o->accumulate > 1 ? o->accumulate : 1;
     if (s.accumulate > 1) {
-        if (!p->phased || numerics)
+        if (!p->weight_streaming || numerics)
             return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "simulating on %s: gradient accumulation over %d micro-batches is timed "
                                 "in weight streaming only, without numbers (weft train --accum runs it on the host)", ar->name, s.accumulate);
         /* one step's last micro-batches: up to 8, the last of them applying the update (the
