@@ -11,6 +11,7 @@ run() {
 }
 run "builtin:gpt2:seq=2048,positions=2048" --arch wse2 --train --precision bf16 --batch 112 --mode weight-streaming
 run builtin:gpt2 --arch wse2 --train --mode pipelined
+run builtin:gpt2 --arch wse2 --train --precision bf16 --mode pipelined
 run builtin:gpt2-xl --arch wse2 --train --precision bf16 --batch 16 --mode weight-streaming
 run "builtin:gptj:seq=2048" --arch wse2 --train --precision bf16 --batch 66 --micro-batch 1 --mode weight-streaming
 run "builtin:llama:size=llama2-7b,seq=1024" --arch wse3 --train --precision bf16 --batch 8 --micro-batch 1 --mode weight-streaming
