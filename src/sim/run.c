@@ -557,6 +557,16 @@ static weft_status check_all_ran(sim *s) {
                                 g->vals[dk->dep_value[q]].name, st->next_unit % p->k[i].blocks, st->next_unit / p->k[i].blocks);
         }
     }
+    /* phases run in turn: one that never opened waited for its weights, the phase before or the
+     * last step's updates (a planning error, named rather than asserted) */
+    for (int g = 0; s->n_ph && g < s->passes * s->n_ph; g++)
+        if (!s->opened[g]) {
+            const weft_node *n = &p->graph->nodes[p->k[p->phases[g % s->n_ph].first_kernel].node];
+            return weft_err_set(s->err, WEFT_ERR_UNSUPPORTED, "simulating on %s: phase %d of pass %d (from node '%s') never opened: %s",
+                                p->arch.name, g % s->n_ph, g / s->n_ph, n->name,
+                                g >= s->next_load ? "its weights never streamed in (no room, or the updates before it never ended)"
+                                                  : "the phase before it never finished");
+        }
     for (int i = 0; i < p->n; i++)  /* without a wait for room, every block runs */
         WEFT_ASSERT(s->ks[i].next_unit == p->k[i].blocks * s->passes);
     return WEFT_OK;
@@ -823,6 +833,11 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         out->weight_bytes_in = s.bytes_in / s.passes;
         out->gradient_bytes_out = s.bytes_out / s.passes;
         out->layer_cycles = s.layer_busy / (uint64_t)s.passes;
+        if (!p->weight_streaming) {  /* sections: kernels of a section run together; the sections' own time */
+            out->layer_cycles = 0;
+            for (int j = 0; j < s.n_ph; j++)
+                if (s.phase_end[j] != UINT64_MAX && s.phase_end[j] > s.phase_open_at[j]) out->layer_cycles += s.phase_end[j] - s.phase_open_at[j];
+        }
         out->weight_wait_cycles = s.weight_wait / (uint64_t)s.passes;
         out->update_cycles = s.unit_busy / (uint64_t)s.passes;
         out->bottleneck = 0;
