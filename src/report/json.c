@@ -19,8 +19,24 @@ void weft_report_add_stats(cJSON *r, const weft_program *p, const weft_sim_stats
     cJSON_AddNumberToObject(r, "samples_per_pass", (double)samples);
     if (st->accumulate > 1) cJSON_AddNumberToObject(r, "micro_batches", st->accumulate);
     if (p->phased) {
-        cJSON *w = cJSON_AddObjectToObject(r, "weight_streaming");
+        cJSON *w = cJSON_AddObjectToObject(r, p->weight_streaming ? "weight_streaming" : "sections");
         cJSON_AddNumberToObject(w, "phases", p->n_phases);
+        cJSON *list = p->weight_streaming ? NULL : cJSON_AddArrayToObject(w, "list");
+        for (int j = 0; list && j < p->n_phases; j++) {  /* each section as planned */
+            const weft_phase *ph = &p->phases[j];
+            cJSON *o = cJSON_CreateObject();
+            if (!o) break;
+            int64_t tiles = 0;
+            for (int i = ph->first_kernel; i < ph->first_kernel + ph->n_kernels; i++) tiles += (int64_t)p->k[i].w * p->k[i].h;
+            cJSON_AddStringToObject(o, "first_node", p->graph->nodes[p->k[ph->first_kernel].node].name);
+            cJSON_AddNumberToObject(o, "kernels", ph->n_kernels);
+            cJSON_AddNumberToObject(o, "tiles", (double)tiles);
+            cJSON_AddNumberToObject(o, "weight_bytes", (double)ph->weight_in_bytes);
+            cJSON_AddNumberToObject(o, "kept_bytes", (double)ph->stash_bytes);
+            cJSON_AddNumberToObject(o, "spilled_bytes", (double)ph->spill_bytes);
+            cJSON_AddNumberToObject(o, "read_back_bytes", (double)ph->fill_bytes);
+            cJSON_AddItemToArray(list, o);
+        }
         cJSON_AddNumberToObject(w, "weight_bytes_in", (double)st->weight_bytes_in);
         cJSON_AddNumberToObject(w, "gradient_bytes_out", (double)st->gradient_bytes_out);
         cJSON_AddNumberToObject(w, "layer_cycles", (double)st->layer_cycles);
