@@ -596,6 +596,9 @@ static int load_program(fabric_args *a, bool shapes_only, weft_graph **g, weft_p
     }
     if (s) return die(&err);
     if ((*p)->mode_reason[0]) printf("mode: %s\n", (*p)->mode_reason);
+    if ((*p)->n_recomputed)
+        printf("recomputation: %d activations (%.4g GB) are made again where the backward pass reads them, as keeping them all "
+               "does not fit\n", (*p)->n_recomputed, (double)(*p)->recomputed_bytes * 1e-9);
     return 0;
 }
 

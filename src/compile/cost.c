@@ -248,7 +248,7 @@ static uint64_t phased_pass(weft_program *p) {
             const weft_phase *ph = &p->phases[cur];
             if (!p->weight_streaming && w_free < cur_end) w_free = cur_end;  /* a section loads when it starts */
             w_free += (uint64_t)((double)(ph->weight_in_bytes + ph->fill_bytes) / per);
-            phase_start = cur_end > w_free + (uint64_t)lat ? cur_end : w_free + (uint64_t)lat;
+            phase_start = (cur_end > w_free + (uint64_t)lat ? cur_end : w_free + (uint64_t)lat) + ph->recompute_cycles;
         }
         uint64_t ready = k->offchip ? 0 : phase_start, inputs_end = 0;
         for (int q = 0; q < k->n_deps; q++) {

@@ -52,6 +52,77 @@ static bool ws_supports(const weft_program *p) { return (p->arch.modes & WEFT_MO
 
 static int64_t gb_str(char *b, size_t n, double bytes) { snprintf(b, n, "%.3g GB", bytes * 1e-9); return 0; }
 
+/* Recomputation: an activation kept for a later phase may instead be made again just before each
+ * phase that reads it, by the chain of kernels that made it, from values kept anyway (a layer's
+ * attention probabilities from its queries and keys). The chain: v's producer and, recursively,
+ * the producers of its inputs that are not kept, at most RECOMPUTE_DEPTH deep, none a GEMM with
+ * resident weights nor an off-chip kernel. Its cost is each kernel's time on the whole mesh. */
+#define RECOMPUTE_DEPTH 6
+
+static bool recompute_chain(const weft_program *p, const int *phase_of, const int *last_use, const bool *recomputed, int v, int depth,
+                            uint64_t *cycles) {
+    int k = p->kernel_of_value[v];
+    if (k < 0 || depth > RECOMPUTE_DEPTH || p->k[k].offchip || p->k[k].kind == WEFT_KERNEL_GEMM) return false;
+    const weft_kernel *kk = &p->k[k];
+    *cycles += kk->block_latency + kk->block_cycles * (uint64_t)(kk->blocks - 1);
+    for (int q = 0; q < kk->n_deps; q++) {
+        int u = kk->dep_value[q], d = kk->dep[q];
+        if (d < 0) continue;  /* a graph input: kept off the fabric */
+        bool kept = last_use[u] > phase_of[d] && !recomputed[u];
+        if (!kept && !recompute_chain(p, phase_of, last_use, recomputed, u, depth + 1, cycles)) return false;
+    }
+    return true;
+}
+
+/* Extends the life of the kept inputs of v's chain to phase `until`; *from: the first phase whose
+ * kept values grew. */
+static void keep_chain_inputs(const weft_program *p, const int *phase_of, int *last_use, const bool *recomputed, int v, int until,
+                              int *from) {
+    int k = p->kernel_of_value[v];
+    for (int q = 0; k >= 0 && q < p->k[k].n_deps; q++) {
+        int u = p->k[k].dep_value[q], d = p->k[k].dep[q];
+        if (d < 0) continue;
+        if (last_use[u] > phase_of[d] && !recomputed[u]) {
+            if (until > last_use[u]) {
+                if (last_use[u] + 1 < *from) *from = last_use[u] + 1;
+                last_use[u] = until;
+            }
+        } else keep_chain_inputs(p, phase_of, last_use, recomputed, u, until, from);
+    }
+}
+
+/* At phase j, whose kept values do not fit: recomputes the largest of them that can be; false
+ * when none can. *from: the first phase to check again. */
+static bool recompute_one(weft_program *p, const int *phase_of, int *last_use, bool *recomputed, int j, int *from) {
+    const weft_graph *g = p->graph;
+    int best = -1;
+    int64_t best_b = 0;
+    uint64_t best_c = 0;
+    for (int v = 0; v < g->n_vals; v++) {
+        int k = p->kernel_of_value[v];
+        if (k < 0 || recomputed[v] || last_use[v] < j || phase_of[k] >= j || p->k[k].offchip) continue;
+        int64_t b = weft_program_value_bytes(p, v);
+        uint64_t c = 0;
+        if (b > best_b && recompute_chain(p, phase_of, last_use, recomputed, v, 0, &c)) { best = v; best_b = b; best_c = c; }
+    }
+    if (best < 0) return false;
+    recomputed[best] = true;
+    *from = j;
+    keep_chain_inputs(p, phase_of, last_use, recomputed, best, last_use[best], from);
+    /* each later phase that reads it pays the chain once */
+    for (int i = 0; i < p->n; i++) {
+        if (phase_of[i] < 0) continue;
+        for (int q = 0; q < p->k[i].n_deps; q++)
+            if (p->k[i].dep_value[q] == best && phase_of[i] > phase_of[p->kernel_of_value[best]]) {
+                p->phases[phase_of[i]].recompute_cycles += best_c;
+                break;
+            }
+    }
+    p->n_recomputed++;
+    p->recomputed_bytes += best_b;
+    return true;
+}
+
 static weft_status ws_plan(weft_program *p, const weft_compile_opts *o, const weft_progress *pr, weft_err *err) {
     (void)o;
     const weft_arch *a = &p->arch;
@@ -130,17 +201,22 @@ static weft_status ws_plan(weft_program *p, const weft_compile_opts *o, const we
         }
     }
     p->n_phases = n_ph;
-    /* the stash: a value made in one phase and read in a later one stays on the fabric until then */
+    /* the stash: a value made in one phase and read in a later one stays on the fabric until then,
+     * unless it is recomputed where it is read (below) */
     for (int v = 0; v < g->n_vals; v++) last_use[v] = -1;
     for (int i = 0; i < p->n; i++)
         for (int q = 0; q < p->k[i].n_deps && !p->k[i].offchip; q++)
             if (p->k[i].dep[q] >= 0 && phase_of[i] > last_use[p->k[i].dep_value[q]]) last_use[p->k[i].dep_value[q]] = phase_of[i];
+    for (int i = 0; i < p->n && !s; i++)  /* (every region is set when nothing failed) */
+        if (!p->k[i].offchip) weft_cost_kernel(p, &p->k[i]);
+    bool *recomputed = s ? NULL : weft_try_calloc((size_t)g->n_vals + 1, sizeof(bool));
+    if (!s && !recomputed) s = weft_pass_oom(p, "the stash", err);
     int64_t tiles = (int64_t)W * H;
     for (int j = 0; j < n_ph && !s; j++) {
         int64_t live = 0;
         for (int v = 0; v < g->n_vals; v++) {
             int pk_ = p->kernel_of_value[v];
-            if (pk_ < 0 || last_use[v] < 0 || p->k[pk_].offchip) continue;
+            if (pk_ < 0 || last_use[v] < 0 || p->k[pk_].offchip || recomputed[v]) continue;
             if (phase_of[pk_] < j && last_use[v] >= j) live += weft_program_value_bytes(p, v);
         }
         p->phases[j].stash_bytes = live;
@@ -149,6 +225,11 @@ static weft_status ws_plan(weft_program *p, const weft_compile_opts *o, const we
         int64_t own = weft_sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, k->kind == WEFT_KERNEL_GEMM ? (int64_t)k->pk * k->pn : t);
         int64_t next = j + 1 < n_ph ? p->phases[j + 1].weight_in_bytes : 0;
         double per_tile = (double)own + (double)(live + next) / (double)tiles;
+        int from;
+        if (per_tile > cap && recompute_one(p, phase_of, last_use, recomputed, j, &from)) {
+            j = from - 1;  /* the kept values changed (the recomputation's inputs may be kept longer): check again */
+            continue;
+        }
         if (per_tile > cap) {
             const weft_node *n = &g->nodes[k->node];
             char l[32], o[32], x[32], c[32];
@@ -173,6 +254,7 @@ static weft_status ws_plan(weft_program *p, const weft_compile_opts *o, const we
     }
     free(phase_of);
     free(last_use);
+    free(recomputed);
     if (s) return s;
     /* lanes: a graph input enters at the west edge, an output leaves at the east; edges between
      * phases have none (the stash) */

@@ -63,6 +63,8 @@ void weft_program_print(const weft_program *p, FILE *f) {
         fprintf(f, ": %d %s run in turn, %.4g GB of weights streamed in a pass%s", p->n_phases,
                 p->weight_streaming ? "layers" : "sections", (double)w * 1e-9, spill ? "" : "");
         if (spill) fprintf(f, ", %.4g GB spilled to off-chip memory", (double)spill * 1e-9);
+        if (p->n_recomputed)
+            fprintf(f, "; %d activations (%.4g GB) recomputed where read instead of kept", p->n_recomputed, (double)p->recomputed_bytes * 1e-9);
     }
     fprintf(f, "\n");
     fprintf(f, "  tiles used      %lld of %lld (%.1f%%)\n", (long long)p->tiles_used, (long long)a->width * a->height,

@@ -56,6 +56,9 @@ typedef struct {
     int64_t spill_bytes, fill_bytes;    /* activations out to / back from off-chip memory */
     int64_t stash_bytes;                /* activations made earlier, kept on the fabric for this
                                          * phase or a later one (spread over the mesh) */
+    uint64_t recompute_cycles;          /* weight streaming: recomputing, before the phase, the
+                                         * activations it reads that were not kept (the chain of
+                                         * kernels that made them, each on the whole mesh) */
     int64_t prefetch_bytes;             /* SRAM free for later phases' weights while this one
                                          * runs (the mesh's usable bytes less its plan and the stash) */
 } weft_phase;
@@ -126,6 +129,9 @@ struct weft_program {
     bool phased;                /* the phases run one after another (weight streaming, sections);
                                  * else one phase holds every kernel */
     bool weight_streaming;      /* a phase per layer on the whole mesh, its inputs in the stash */
+    int n_recomputed;           /* weight streaming: activations recomputed where read instead of
+                                 * kept (chosen when the stash does not fit), and their bytes */
+    int64_t recomputed_bytes;
     weft_lane *lanes;           /* (n_lanes) every edge's lanes, owned */
     int n_lanes, cap_lanes;
     int *kernel_of_node;        /* (n_nodes) kernel index, WEFT_NODE_FOLDED or WEFT_NODE_VIEW */

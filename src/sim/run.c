@@ -314,6 +314,9 @@ static void ws_open(sim *s, int g) {
     if (g > 0 && s->phase_end[g - 1] == UINT64_MAX) return;
     uint64_t before = g > 0 ? s->phase_end[g - 1] : 0, t = s->loaded[g] > before ? s->loaded[g] : before;
     s->weight_wait += t - before;
+    uint64_t again = s->p->phases[g % s->n_ph].recompute_cycles;  /* the activations it reads that were not kept */
+    t += again;
+    s->layer_busy += again;
     s->open_scheduled[g] = true;
     schedule(s, EV_PHASE, t, s->p->phases[g % s->n_ph].first_kernel, 0, g);
 }
