@@ -13,7 +13,7 @@ run "builtin:gpt2:seq=2048,positions=2048" --arch wse2 --train --precision bf16 
 run builtin:gpt2 --arch wse2 --train --mode pipelined
 run builtin:gpt2 --arch wse2 --train --precision bf16 --mode pipelined
 run builtin:gpt2-xl --arch wse2 --train --precision bf16 --batch 16 --mode weight-streaming
-run "builtin:gptj:seq=2048" --arch wse2 --train --precision bf16 --batch 66 --micro-batch 1 --mode weight-streaming
+run "builtin:gptj:seq=2048" --arch wse2 --train --precision bf16 --batch 66 --mode weight-streaming
 run "builtin:llama:size=llama2-7b,seq=1024" --arch wse3 --train --precision bf16 --batch 8 --micro-batch 1 --mode weight-streaming
 run "builtin:llama:size=llama2-7b,seq=4096" --arch wse3 --train --precision bf16 --batch 8 --micro-batch 1 --mode weight-streaming
 run "builtin:bert:size=large,seq=128" --arch wse2 --train --precision bf16 --mode pipelined
