@@ -96,13 +96,5 @@ weft_status weft_model_bert(const char *name, const weft_bert_config *c, weft_gr
         pooled = weft_nn_op1(&b, "Tanh", "pooler.tanh", &pooled, 1, NULL, 0);
         nsp = weft_nn_linear(&b, "cls.seq_relationship", pooled, C, 2, N, std); /* (B, 2) */
     }
-    if (b.status) {
-        weft_err_prefix(err, "builtin:%s", name);
-        weft_graph_free(g);
-        return err->status;
-    }
-    weft_graph_output(g, mlm);
-    if (nsp >= 0) weft_graph_output(g, nsp);
-    *out = g;
-    return WEFT_OK;
+    return weft_nn_finish(&b, g, name, (int[]){mlm, nsp}, 2, out);
 }

@@ -77,12 +77,5 @@ weft_status weft_model_gpt(const char *name, const weft_gpt_config *c, weft_grap
     weft_attr tb = {.name = "transB", .type = WEFT_ATTR_INT, .i = 1};
     int logits = weft_nn_op1(&b, "Gemm", "head", (int[]){x, wte}, 2, &tb, 1); /* (B*T, V) */
     logits = weft_nn_reshape(&b, "logits", logits, WEFT_SHAPE(B, T, V));       /* (B, T, V) */
-    if (b.status) {
-        weft_err_prefix(err, "builtin:%s", name);
-        weft_graph_free(g);
-        return err->status;
-    }
-    weft_graph_output(g, logits);
-    *out = g;
-    return WEFT_OK;
+    return weft_nn_finish(&b, g, name, (int[]){logits}, 1, out);
 }

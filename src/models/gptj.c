@@ -74,12 +74,5 @@ weft_status weft_model_gptj(const char *name, const weft_gptj_config *c, weft_gr
     }
     x = weft_nn_layer_norm(&b, "ln_f", x, C);
     int logits = weft_nn_linear(&b, "lm_head", x, C, V, WEFT_NN_INIT_NORMAL, std); /* (B, T, V) */
-    if (b.status) {
-        weft_err_prefix(err, "builtin:%s", name);
-        weft_graph_free(g);
-        return err->status;
-    }
-    weft_graph_output(g, logits);
-    *out = g;
-    return WEFT_OK;
+    return weft_nn_finish(&b, g, name, (int[]){logits}, 1, out);
 }

@@ -83,12 +83,5 @@ weft_status weft_model_llama(const char *name, const weft_llama_config *c, weft_
     }
     x = weft_nn_rms_norm(&b, "norm", x, C, eps);
     int logits = weft_nn_linear_no_bias(&b, "lm_head", x, C, V, WEFT_NN_INIT_NORMAL, std); /* (B, T, V) */
-    if (b.status) {
-        weft_err_prefix(err, "builtin:%s", name);
-        weft_graph_free(g);
-        return err->status;
-    }
-    weft_graph_output(g, logits);
-    *out = g;
-    return WEFT_OK;
+    return weft_nn_finish(&b, g, name, (int[]){logits}, 1, out);
 }

@@ -28,12 +28,5 @@ weft_status weft_model_mlp(const char *name, const weft_mlp_config *c, weft_grap
         }
         width = next;
     }
-    if (b.status) {
-        weft_err_prefix(err, "builtin:%s", name);
-        weft_graph_free(g);
-        return err->status;
-    }
-    weft_graph_output(g, x);
-    *out = g;
-    return WEFT_OK;
+    return weft_nn_finish(&b, g, name, (int[]){x}, 1, out);
 }

@@ -417,3 +417,15 @@ int weft_nn_max_pool(weft_nn *b, const char *name, int x, int64_t k, int64_t s, 
                      {.name = "pads", .type = WEFT_ATTR_INTS, .ints = pads, .n = 4}};
     return weft_nn_op1(b, "MaxPool", name, &x, 1, a, 3);
 }
+
+weft_status weft_nn_finish(weft_nn *b, weft_graph *g, const char *name, const int *outputs, int n, weft_graph **out) {
+    if (b->status) {
+        weft_err_prefix(b->err, "builtin:%s", name);
+        weft_graph_free(g);
+        return b->status;
+    }
+    for (int i = 0; i < n; i++)
+        if (outputs[i] >= 0) weft_graph_output(g, outputs[i]);
+    *out = g;
+    return WEFT_OK;
+}

@@ -43,6 +43,10 @@ typedef enum {
 void weft_nn_init(weft_nn *b, weft_graph *g, uint64_t seed, weft_err *err);
 /* Records the first error (printf-style) and returns -1. */
 int weft_nn_fail(weft_nn *b, weft_status s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Ends a built-in's construction: the graph b built (g) gets `outputs` (n of them; a negative one
+ * is skipped) and goes to *out; on an earlier failure g is freed and the error names
+ * "builtin:name". */
+weft_status weft_nn_finish(weft_nn *b, weft_graph *g, const char *name, const int *outputs, int n, weft_graph **out);
 
 /* The shape of value v (v must be valid). */
 const weft_shape *weft_nn_shape(const weft_nn *b, int v);

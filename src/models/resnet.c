@@ -84,12 +84,5 @@ weft_status weft_model_resnet(const char *name, const weft_resnet_config *c, wef
     x = weft_nn_op1(&b, "GlobalAveragePool", "avgpool", &x, 1, NULL, 0); /* (B, 32 W, 1, 1) */
     x = weft_nn_reshape(&b, "flatten", x, WEFT_SHAPE(c->batch, in));    /* (B, 32 W) */
     int logits = weft_nn_linear(&b, "fc", x, in, c->classes, WEFT_NN_INIT_TORCH, 0); /* (B, classes) */
-    if (b.status) {
-        weft_err_prefix(err, "builtin:%s", name);
-        weft_graph_free(g);
-        return err->status;
-    }
-    weft_graph_output(g, logits);
-    *out = g;
-    return WEFT_OK;
+    return weft_nn_finish(&b, g, name, (int[]){logits}, 1, out);
 }

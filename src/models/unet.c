@@ -96,12 +96,5 @@ weft_status weft_model_unet(const char *name, const weft_unet_config *c, weft_gr
     }
     x = weft_nn_conv2d(&b, "conv", x, F, c->out, 1, 1, 0, true, 0); /* (B, out, S, S) */
     x = weft_nn_op1(&b, "Sigmoid", "mask", &x, 1, NULL, 0);
-    if (b.status) {
-        weft_err_prefix(err, "builtin:%s", name);
-        weft_graph_free(g);
-        return err->status;
-    }
-    weft_graph_output(g, x);
-    *out = g;
-    return WEFT_OK;
+    return weft_nn_finish(&b, g, name, (int[]){x}, 1, out);
 }

@@ -44,12 +44,5 @@ weft_status weft_model_weather(const char *name, const weft_weather_config *c, w
     }
     int d = weft_nn_conv(&b, "dec", h, Hd, V, k, true, 0.1f); /* (B, V, LAT, LON) */
     int next = weft_nn_op2(&b, "Add", "next_state", state, d);
-    if (b.status) {
-        weft_err_prefix(err, "builtin:%s", name);
-        weft_graph_free(g);
-        return err->status;
-    }
-    weft_graph_output(g, next);
-    *out = g;
-    return WEFT_OK;
+    return weft_nn_finish(&b, g, name, (int[]){next}, 1, out);
 }
