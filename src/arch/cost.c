@@ -48,3 +48,8 @@ uint64_t weft_cost_hops(const weft_arch *a, int64_t hops) { return hops > 0 ? (u
 double weft_cost_offchip_per_cycle(const weft_arch *a) {
     return a->offchip_bytes_per_s > 0 ? a->offchip_bytes_per_s / a->clock_hz : a->link_bytes_per_cycle;
 }
+
+uint64_t weft_cost_offchip_update(const weft_arch *a, double flops) {
+    double rate = a->offchip_update_flops_per_s > 0 ? a->offchip_update_flops_per_s / a->clock_hz : 1;
+    return (uint64_t)(flops / rate) + 1;
+}

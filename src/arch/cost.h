@@ -23,5 +23,8 @@ uint64_t weft_cost_serialize(const weft_arch *a, double bytes, int64_t lanes);
 uint64_t weft_cost_hops(const weft_arch *a, int64_t hops);
 /* Off-chip memory's bytes per cycle (the link rate when the machine has none). */
 double weft_cost_offchip_per_cycle(const weft_arch *a);
+/* Cycles the off-chip memory unit takes for `flops` of optimizer arithmetic (at least 1; a flop a
+ * cycle on a machine whose unit computes nothing, which weight streaming refuses anyway). */
+uint64_t weft_cost_offchip_update(const weft_arch *a, double flops);
 
 #endif

@@ -37,8 +37,7 @@ void weft_cost_kernel(const weft_program *p, weft_kernel *k) {
     int64_t es = 4;
     if (k->host >= 0) { k->block_cycles = 1; k->block_latency = 1; }
     if (k->offchip) {  /* the off-chip unit's arithmetic */
-        double rate = a->offchip_update_flops_per_s > 0 ? a->offchip_update_flops_per_s / a->clock_hz : 1;
-        k->block_cycles = k->block_latency = (uint64_t)((double)k->flops / k->blocks / rate) + 1;
+        k->block_cycles = k->block_latency = weft_cost_offchip_update(a, (double)k->flops / k->blocks);
         return;
     }
     if (k->kind == WEFT_KERNEL_GEMM) {
@@ -226,7 +225,6 @@ static bool link_period(const weft_program *p, uint64_t *out) {
 static uint64_t phased_pass(weft_program *p) {
     const weft_arch *a = &p->arch;
     double per = weft_cost_offchip_per_cycle(a), lat = a->offchip_latency_s * a->clock_hz;
-    double unit = a->offchip_update_flops_per_s > 0 ? a->offchip_update_flops_per_s / a->clock_hz : 1;
     size_t n = (size_t)p->n + 1;
     uint64_t *first = weft_xcalloc(n, sizeof(uint64_t)), *end = weft_xcalloc(n, sizeof(uint64_t));  /* (n) a kernel's first and last block out */
     int *phase_of = weft_xcalloc(n, sizeof(int));
@@ -268,7 +266,7 @@ static uint64_t phased_pass(weft_program *p) {
         }
         if (k->offchip) {
             uint64_t start = ready > unit_free ? ready : unit_free;
-            unit_free = end[i] = first[i] = start + (uint64_t)((double)k->flops / unit) + 1;
+            unit_free = end[i] = first[i] = start + weft_cost_offchip_update(a, (double)k->flops);
         } else {
             first[i] = ready + k->block_latency;
             end[i] = ready + k->block_latency + k->block_cycles * (uint64_t)(k->blocks - 1);

@@ -50,7 +50,7 @@ static weft_status pipelined_plan(weft_program *p, const weft_compile_opts *o, c
  * GEMM's rows serialized into its grid, a block spread across the mesh). */
 static bool ws_supports(const weft_program *p) { return (p->arch.modes & WEFT_MODE_WEIGHT_STREAMING) != 0; }
 
-static int64_t gb_str(char *b, size_t n, double bytes) { snprintf(b, n, "%.3g GB", bytes * 1e-9); return 0; }
+static void gb_str(char *b, size_t n, double bytes) { snprintf(b, n, "%.3g GB", bytes * 1e-9); }
 
 /* Recomputation: an activation kept for a later phase may instead be made again just before each
  * phase that reads it, by the chain of kernels that made it, from values kept anyway (a layer's

@@ -148,7 +148,7 @@ typedef struct {
     int *readers;              /* (n_vals) */
     weft_status status;        /* the first failure of a kernel's numbers stops the run */
     weft_err *err;
-    /* weight streaming (p->phased): phase j of pass n is g = n * n_ph + j; its kernels start
+    /* phases run in turn (p->phased: weight streaming, sections): phase j of pass n is g = n * n_ph + j; its kernels start
      * once it is open: its weights are in and phase g - 1 is done */
     int n_ph;
     int accumulate;            /* micro-batches (passes) per step: updates after the last of each */
@@ -383,7 +383,7 @@ static void try_start(sim *s, int ki, uint64_t now) {
             const weft_value *ov = &s->p->graph->vals[s->p->graph->nodes[k->node].out[0]];
             bool update = pass == s->passes - 1 || (pass + 1) % s->accumulate == 0;
             double flops = update ? (double)k->flops : (double)weft_shape_numel(&ov->shape);
-            uint64_t c = (uint64_t)(flops / B / (a->offchip_update_flops_per_s / a->clock_hz)) + 1;
+            uint64_t c = weft_cost_offchip_update(a, flops / B);
             s->unit_free = st->free_at = done = start + c;
             st->time.busy += c;
             s->unit_busy += c;
@@ -875,7 +875,7 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         const weft_kernel *k = &p->k[i];
         int64_t t = (int64_t)k->w * k->h;
         out->flops += k->flops;
-        busy += (double)k->flops / weft_kernel_rate(p, k);
+        if (!k->offchip) busy += (double)k->flops / weft_kernel_rate(p, k);  /* the fabric's tiles only */
         flops_by_arith[k->arith] += (double)k->flops;
         /* SRAM at run time: the plan holds so many blocks of each input (compile/sram.c); blocks
          * that waited beyond that need room beside the plan */
