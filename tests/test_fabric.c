@@ -253,10 +253,10 @@ TEST(fabric_sections_match_reference) {
         snprintf(path, sizeof path, "%s/pytorch-cases/pytorch_%s/model.onnx", weft_test_builddir(), cases[i]);
         check_model_mode(path, &sn30, "sections", "sections");
     }
-    /* memory units of 1 KB: the GPT does not fit pipelined; auto cuts it into sections, which
+    /* memory units of 768 B: the GPT does not fit pipelined; auto cuts it into sections, which
      * spill what they cannot keep */
     small = sn30;
-    small.kinds[1].sram_bytes = 1024;
+    small.kinds[1].sram_bytes = 768;
     weft_graph *g = NULL;
     CHECK_OK(weft_model_load(specs[1], &g, &err), &err);
     weft_program *p = NULL;
@@ -264,9 +264,9 @@ TEST(fabric_sections_match_reference) {
     if (g && !weft_compile(g, &small, &o, &p, &err)) {
         int64_t spilled = 0;
         for (int j = 0; j < p->n_phases; j++) spilled += p->phases[j].spill_bytes;
-        printf("    auto on 1 KB memory units: %d sections, %lld bytes spilled: %.120s\n", p->n_phases, (long long)spilled, p->mode_reason);
+        printf("    auto on 768 B memory units: %d sections, %lld bytes spilled: %.120s\n", p->n_phases, (long long)spilled, p->mode_reason);
         CHECK(!strcmp(p->mode, "sections") && strstr(p->mode_reason, "does not fit pipelined") && p->n_phases > 1 && spilled > 0);
-    } else weft_test_fail(__FILE__, __LINE__, "auto on 1 KB memory units: %s", err.msg);
+    } else weft_test_fail(__FILE__, __LINE__, "auto on 768 B memory units: %s", err.msg);
     weft_program_free(p);
     if (g) check_graph_on(g, specs[1], &small, NULL, "sections");
 }

@@ -453,7 +453,8 @@ static weft_status sections_plan(weft_program *p, const weft_compile_opts *o, co
         for (int q = 0; q < p->k[i].n_deps; q++) {
             int d = p->k[i].dep[q];
             p->k[i].dep_spilled[q] = d >= 0 && p->k[i].dep_outside[q] && spill[p->k[i].dep_value[q]];
-            if (p->k[i].dep_spilled[q]) p->phases[phase_of[i]].fill_bytes += weft_program_value_bytes(p, p->k[i].dep_value[q]);
+            if (p->k[i].dep_spilled[q])  /* (one needed whole is read twice: compile/sram.c) */
+                p->phases[phase_of[i]].fill_bytes += weft_program_value_bytes(p, p->k[i].dep_value[q]) * (p->k[i].dep_kind[q] == WEFT_DEP_WHOLE ? 2 : 1);
         }
     free(phase_of);
     free(last_use);

@@ -25,6 +25,11 @@ bool weft_kernel_streams(const weft_kernel *k) {
  * when a pass is one sequence. The simulator checks that no more waited (sim/run.c). */
 int weft_kernel_held_blocks(const weft_program *p, const weft_kernel *k, int q) {
     int nb = weft_value_blocks(p, k->dep_value[q]), two_seqs = 2 * p->blocks_per_seq;
+    /* sections: an input made in an earlier section (kept in the memory tiles, counted there, or
+     * read back from DDR) or a graph input is read at the kernel's own pace, two blocks at a
+     * time, whatever its other inputs lag; one needed whole is read twice (a first look for what
+     * needs all of it, a batch norm's statistics, then the output), sim/run.c */
+    if (p->phased && !p->weight_streaming && (k->dep[q] < 0 || k->dep_outside[q])) return 2 < nb ? 2 : nb;
     if (k->dep_kind[q] == WEFT_DEP_WHOLE) return nb;
     /* weight streaming: every input was made in an earlier phase and waits in the stash (counted
      * there); the kernel reads it at its own pace, two blocks at a time */
