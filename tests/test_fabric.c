@@ -412,7 +412,17 @@ TEST(fabric_too_big_names_the_layer) {
     printf("    %s\n", err.msg);
     CHECK(strstr(err.msg, "does not fit mesh-8x8") && strstr(err.msg, "fc0") && strstr(err.msg, "bytes"));
     CHECK(strstr(err.msg, "pipelined: ") && strstr(err.msg, "weight-streaming: "));  /* why each mode fails */
+    /* what it is made of and what would make it fit, with numbers: 4096 x 4096 fp32 weights */
+    CHECK(strstr(err.msg, "67.1 MB of weights") && strstr(err.msg, "--precision bf16) would make it about 33.6 MB"));
     weft_graph_free(g);
+    /* a batch norm over the whole batch of a CNN: the hint names the batch that fits */
+    CHECK_OK(weft_model_load("builtin:unet:batch=64,image=64,features=8", &g, &err), &err);
+    if (g) {
+        CHECK_INT(weft_compile(g, &arch, &o, &p, &err), WEFT_ERR_NOMEM);
+        printf("    %s\n", err.msg);
+        CHECK(strstr(err.msg, "the layer would fit a batch of at most 32") && strstr(err.msg, "(it is 64)"));
+        weft_graph_free(g);
+    }
 }
 
 /* An op without a lowering row (TopK) runs as a WHOLE kernel with the generic cost, and its

@@ -194,10 +194,12 @@ static weft_status ws_plan(weft_program *p, const weft_compile_opts *o, const we
         int64_t need = weft_sram_need(p, k, k->pk ? k->pk : 1, k->pn ? k->pn : 1, k->kind == WEFT_KERNEL_GEMM ? (int64_t)k->pk * k->pn : t);
         if ((double)need > cap) {
             const weft_node *n = &g->nodes[k->node];
+            char hint[600], sn[24];
+            weft_sram_fit_hint(p, k, (double)need * (double)t, cap * (double)t, hint, sizeof hint);
             s = weft_err_set(err, WEFT_ERR_NOMEM,
                              "model does not fit %s in weight streaming: layer '%s' (%s) needs %lld bytes per tile on all %lld "
-                             "tiles it can use (%.3g GB), more than the %.0f usable bytes a tile has; try a smaller batch or sequence",
-                             a->name, n->name, n->op->name, (long long)need, (long long)t, (double)need * (double)t * 1e-9, cap);
+                             "tiles it can use (%s), more than the %.0f usable bytes a tile has: %s",
+                             a->name, n->name, n->op->name, (long long)need, (long long)t, weft_bytes_str((double)need * (double)t, sn, sizeof sn), cap, hint);
         }
     }
     p->n_phases = n_ph;

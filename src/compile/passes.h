@@ -76,6 +76,9 @@ int64_t weft_sram_need(const weft_program *p, const weft_kernel *k, int pk, int 
 double weft_sram_cap(const weft_program *p);
 /* The fewest tiles that hold k's data (-1: not the whole mesh); the GEMM grid for t tiles. */
 int64_t weft_sram_min_tiles(const weft_program *p, const weft_kernel *k);
+/* What kernel k's need of `need` bytes (against `have`, what its tiles hold) is made of, and
+ * what would make it fit, with numbers: 16-bit storage, a smaller batch, more SRAM. */
+void weft_sram_fit_hint(const weft_program *p, const weft_kernel *k, double need, double have, char *buf, size_t len);
 void weft_gemm_grid(const weft_program *p, const weft_kernel *k, int64_t t, int *pk, int *pn);
 
 /* cost.c: a kernel's stage and latency as placed (sets block_cycles, block_latency, t_*), the

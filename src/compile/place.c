@@ -198,11 +198,14 @@ weft_status weft_pass_place(weft_program *p, weft_err *err) {
         if (need[i] < 0) {
             const weft_kernel *k = &p->k[i];
             const weft_node *n = &g->nodes[k->node];
+            double want = (double)weft_sram_need(p, k, 1, 1, 1), have = weft_sram_cap(p) * (double)total;
+            char hint[600], sn[24], sh[24];
+            weft_sram_fit_hint(p, k, want, have, hint, sizeof hint);
             s = weft_err_set(err, WEFT_ERR_NOMEM,
-                             "model does not fit %s: layer '%s' (%s) needs %lld bytes of weights and buffers, more than the "
-                             "whole mesh holds (%lld tiles x %.0f usable bytes); try a smaller batch or sequence",
-                             a->name, n->name, n->op->name, (long long)weft_sram_need(p, k, 1, 1, 1), (long long)total,
-                             weft_sram_cap(p));
+                             "model does not fit %s: layer '%s' (%s) needs %s, more than the whole mesh holds (%s: %lld tiles x "
+                             "%.0f usable bytes): %s",
+                             a->name, n->name, n->op->name, weft_bytes_str(want, sn, sizeof sn), weft_bytes_str(have, sh, sizeof sh),
+                             (long long)total, weft_sram_cap(p), hint);
             break;
         }
         need[i] = (need[i] + quantum - 1) / quantum * quantum;

@@ -95,3 +95,25 @@ int64_t weft_sram_min_tiles(const weft_program *p, const weft_kernel *k) {
         if (t == all) return -1;  /* not even the whole mesh holds it */
     }
 }
+
+void weft_sram_fit_hint(const weft_program *p, const weft_kernel *k, double need, double have, char *buf, size_t len) {
+    const weft_graph *g = p->graph;
+    double w = (double)((k->weights_streamed ? 0 : k->weight_bytes) + k->attached_bytes), b = need - w;
+    if (b < 0) b = 0;
+    if (w > need) w = need;
+    char sw[24], sb[24], sx[24];
+    size_t o = (size_t)snprintf(buf, len, "%s of weights (and their update's state), %s of buffers; ", weft_bytes_str(w, sw, sizeof sw),
+                                weft_bytes_str(b, sb, sizeof sb));
+    bool whole = p->blocks == p->blocks_per_seq;  /* a batch stream: the buffers grow with the batch */
+    for (int q = 0; q < k->n_deps; q++) whole |= k->dep_kind[q] == WEFT_DEP_WHOLE;
+    if (o < len && weft_dtype_size(g->vals[g->nodes[k->node].out[0]].dtype) == 4)
+        o += (size_t)snprintf(buf + o, len - o, "16-bit storage (--precision bf16) would make it about %s; ", weft_bytes_str(need / 2, sx, sizeof sx));
+    if (o < len && b > 0 && p->samples > 1 && whole && have > w && (double)p->samples * (have - w) / b >= 1)
+        o += (size_t)snprintf(buf + o, len - o, "the layer would fit a batch of at most %lld (it is %lld); ",
+                              (long long)((double)p->samples * (have - w) / b), (long long)p->samples);
+    else if (o < len && b > 0 && !whole)
+        o += (size_t)snprintf(buf + o, len - o, "its buffers grow with the sequence: a shorter one, or more blocks (--blocks), shrinks them; ");
+    if (o < len)
+        snprintf(buf + o, len - o, "else a machine with %.3gx this SRAM%s", need / (have > 0 ? have : 1),
+                 p->phased ? "" : ", or a streaming mode (--mode weight-streaming or sections)");
+}

@@ -247,6 +247,14 @@ bool weft_shape_eq(const weft_shape *a, const weft_shape *b) {
     return true;
 }
 
+char *weft_bytes_str(double bytes, char *buf, size_t len) {
+    static const char *unit[] = {"B", "KB", "MB", "GB", "TB", "PB"};
+    int u = 0;
+    while (u < 5 && (bytes >= 999.5 || bytes <= -999.5)) { bytes /= 1000; u++; }
+    snprintf(buf, len, u ? "%.3g %s" : "%.0f %s", bytes, unit[u]);
+    return buf;
+}
+
 char *weft_shape_str(const weft_shape *s, char *buf, size_t len) {
     size_t o = 0;
     o += (size_t)snprintf(buf + o, len - o, "(");

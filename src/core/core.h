@@ -65,6 +65,10 @@ uint16_t weft_f32_to_bf16(float f);  /* round to nearest even */
 /* Converts n elements between any two dtypes (float->int truncates toward zero, ->bool is !=0). */
 void weft_convert(void *dst, weft_dtype dt_dst, const void *src, weft_dtype dt_src, size_t n);
 
+/* Writes bytes in a unit that reads well ("812 B", "36.9 KB", "1.55 GB"; decimal units) into
+ * buf (at least 16 bytes); returns buf. */
+char *weft_bytes_str(double bytes, char *buf, size_t len);
+
 /* ---- shapes ---- */
 
 int64_t weft_shape_numel(const weft_shape *s);
