@@ -52,7 +52,8 @@ ROWS = [
     dict(id="sn30-unet", machine="SN30, half an RDU (4 tiles; weft: half the sn30 mesh)", model="UNet2D (256 x 256)", work="training",
          batch=256, seq=None, precision="bf16 (assumed)", mode="sections", release="not stated", measured=88.82, unit="samples/s",
          source=f"{UG} docs/ai-testbed/sambanova/example-programs.md @ 38f77f84: 'e2e samples_per_sec: 88.82'",
-         args=["builtin:unet:batch=256", "--arch", "@sn30-half", "--train", "--timing-only", "--mode", "sections", "--precision", "bf16"]),
+         args=["builtin:unet:batch=256", "--arch", "@sn30-half", "--train", "--timing-only", "--mode", "sections", "--precision", "bf16"],
+         sensitive=True),
     dict(id="sn30-gpt13b", machine="SN30, 4 RDUs", model="GPT 13B", work="training", batch=128, seq=2048, precision="bf16 (assumed)",
          mode="sections", release="not stated (Nov 2023)", measured=10052.1, unit="tokens/s",
          source="argonne-lcf/AIaccelerators-SC23-tutorial SambaNova/gpt13b.md @ 7cafbc3d: 'training_tokens_per_second ... 10052.1'",
@@ -63,13 +64,23 @@ ROWS = [
 KNOBS = [("off-chip bandwidth", "offchip", "bytes_per_s"), ("clock", None, "clock_hz"), ("arithmetic rate", "tile_kinds", "flops_per_cycle")]
 
 
+def arch_of(weft, name):
+    """A machine's description as a dict: a preset, a file, or @sn30-half (half an RDU: 4 of its 8
+    tiles, as half the sn30 mesh's columns)."""
+    half = name == "@sn30-half"
+    a = json.loads(subprocess.run([weft, "arch", "show", "sn30" if half else name, "--json"], capture_output=True, text=True,
+                                  check=True).stdout)
+    if half:
+        a["mesh"]["width"] //= 2
+        a["name"] = "sn30-half"
+    return a
+
+
 def run(weft, args, report, out):
     args = list(args)
     i = args.index("--arch") + 1
-    if args[i] == "@sn30-half":  # half an RDU: 4 of its 8 tiles, as half the mesh's columns
-        a = json.loads(subprocess.run([weft, "arch", "show", "sn30", "--json"], capture_output=True, text=True, check=True).stdout)
-        a["mesh"]["width"] //= 2
-        a["name"] = "sn30-half"
+    if args[i] == "@sn30-half":
+        a = arch_of(weft, args[i])
         args[i] = f"{out}/sn30-half.arch.json"
         with open(args[i], "w") as f:
             json.dump(a, f)
@@ -85,7 +96,7 @@ def run(weft, args, report, out):
 
 
 def varied_arch(weft, name, knob, factor, path):
-    a = json.loads(subprocess.run([weft, "arch", "show", name, "--json"], capture_output=True, text=True, check=True).stdout)
+    a = arch_of(weft, name)
     label, obj, key = knob
     if obj == "tile_kinds":
         for t in a["tile_kinds"]:
@@ -94,7 +105,7 @@ def varied_arch(weft, name, knob, factor, path):
         a[obj][key] *= factor
     else:
         a[key] *= factor
-    a["name"] = f"{name}-{key}-{factor:g}"
+    a["name"] = f"{a['name']}-{key}-{factor:g}"
     with open(path, "w") as f:
         json.dump(a, f)
     return path
@@ -185,6 +196,13 @@ def main():
                          f"waiting for weights {100 * ws['weight_wait_cycles'] / per:.0f} %, off-chip updates "
                          f"{100 * ws['update_cycles'] / per:.0f} %; {rep['flops_per_s'] / rep['peak_flops_per_s'] * 100:.1f} % of the "
                          f"{rep['peak_dtype']} peak.")
+        if rep and "sections" in rep:
+            se = rep["sections"]
+            per = rep["period_cycles"]
+            notes.append(f"- {row['model']} on {row['machine']}: {se['phases']} sections; a pass reads {se['weight_bytes_in'] / 1e9:.0f} GB "
+                         f"from DDR (weights, spilled tensors) and writes {se['gradient_bytes_out'] / 1e9:.0f} GB; waiting for DDR between "
+                         f"sections {100 * se['weight_wait_cycles'] / per:.0f} % of a pass; "
+                         f"{rep['flops_per_s'] / rep['peak_flops_per_s'] * 100:.1f} % of the {rep['peak_dtype']} peak.")
     if notes:
         w("")
         w("Sensitivity and breakdown (from the same runs):")

@@ -193,6 +193,8 @@ typedef struct {
                         * off-chip unit sums each one's gradients and applies the update after
                         * the last (gradient accumulation); up to 8 are simulated, the period of a
                         * longer step extrapolated from them. 0 or 1: every pass is a step */
+    bool free_reduction; /* data parallel: the gradients' sums over the chips take no time (to
+                          * measure how much of that communication the step hides) */
 } weft_sim_opts;
 
 enum {
@@ -235,6 +237,15 @@ typedef struct {
     int64_t weight_bytes_in, gradient_bytes_out;
     int accumulate;            /* micro-batches a step (passes are micro-batches; 1: a pass is a step) */
     uint64_t layer_cycles, weight_wait_cycles, update_cycles;
+    /* data parallel: chips running the program (flops, peak and tiles above are all of theirs;
+     * samples a pass are the replicas' times the program's); each gradient's bytes summed over
+     * the chip network in a pass, and the cycles the network was busy summing (0 in weight
+     * streaming: the switch sums at line rate on the way to the off-chip unit) */
+    int replicas;
+    int64_t chip_net_bytes;
+    uint64_t chip_net_cycles;
+    uint64_t alone_period_cycles; /* the period of the same run whose sums take no time (one chip
+                                   * running its share alone); = period_cycles for one replica */
 } weft_sim_stats;
 
 /* Runs the program on the simulated fabric: outputs as weft_ref_run (untouched with

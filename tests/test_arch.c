@@ -48,6 +48,43 @@ static void expect_bad(const char *json, const char *needle) {
 #define GOOD_KIND "\"tile_kinds\": [{\"name\": \"pe\", \"sram_bytes\": 49152, \"sram_read_bytes_per_cycle\": 16, " \
                   "\"sram_write_bytes_per_cycle\": 8, \"flops_per_cycle\": {\"fp32\": 2}}]"
 
+/* Machines of several chips: the presets the issue lists, each its chip preset times the count,
+ * a "chip" reference reads the same as the preset, and the all-reduce times follow their formulas. */
+TEST(arch_clusters) {
+    weft_err err = {0};
+    static const struct { const char *name, *chip; int count; weft_chip_net net; } want[] = {
+        {"cs2x2", "wse2", 2, WEFT_NET_SWITCH}, {"cs2x4", "wse2", 4, WEFT_NET_SWITCH}, {"cs2x16", "wse2", 16, WEFT_NET_SWITCH},
+        {"cs3x4", "wse3", 4, WEFT_NET_SWITCH}, {"sn30-node", "sn30", 8, WEFT_NET_RING}, {"sn30x2-node", "sn30", 16, WEFT_NET_RING},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        weft_arch a, c;
+        CHECK_OK(weft_arch_preset(want[i].name, &a, &err), &err);
+        CHECK_OK(weft_arch_preset(want[i].chip, &c, &err), &err);
+        CHECK_INT(a.chips, want[i].count);
+        CHECK_INT(a.chip_net, want[i].net);
+        CHECK_INT(a.width, c.width);
+        CHECK_INT(weft_arch_tiles(&a), weft_arch_tiles(&c) * want[i].count);
+        CHECK_NEAR(weft_arch_peak_flops(&a, WEFT_ARCH_BF16), weft_arch_peak_flops(&c, WEFT_ARCH_BF16) * want[i].count, 1);
+        CHECK(a.n_assumptions > c.n_assumptions);  /* the network's figures are labelled */
+    }
+    weft_arch a, r;
+    CHECK_OK(weft_arch_parse("{\"name\": \"mine\", \"chip\": \"wse2\", \"chips\": {\"count\": 4, \"topology\": \"switch\", "
+                             "\"link_bytes_per_s\": 150e9, \"link_latency_s\": 2e-6}}", "mine.json", &a, &err), &err);
+    CHECK_OK(weft_arch_preset("cs2x4", &r, &err), &err);
+    CHECK_INT(a.chips, 4);
+    CHECK_INT(a.width, r.width);
+    CHECK_NEAR(weft_arch_allreduce_s(&a, 4, 1e9), weft_arch_allreduce_s(&r, 4, 1e9), 1e-12);
+    /* a switch: bytes once over the link, 2 levels up and down; a ring: 2 (R-1)/R of the bytes
+     * and 2 (R-1) hops; all-to-all: 2/R of them and 2 hops; one replica: nothing */
+    CHECK_NEAR(weft_arch_allreduce_s(&r, 4, 1.5e9), 1.5e9 / 150e9 + 4 * 2e-6, 1e-12);
+    a.chip_net = WEFT_NET_RING;
+    CHECK_NEAR(weft_arch_allreduce_s(&a, 4, 1.5e9), 1.5 * 1.5e9 / 150e9 + 6 * 2e-6, 1e-12);
+    a.chip_net = WEFT_NET_ALL;
+    CHECK_NEAR(weft_arch_allreduce_s(&a, 4, 1.5e9), 0.5 * 1.5e9 / 150e9 + 2 * 2e-6, 1e-12);
+    CHECK_NEAR(weft_arch_allreduce_s(&a, 1, 1.5e9), 0, 0);
+    CHECK_NEAR(weft_arch_allreduce_latency_s(&a, 4), 2 * 2e-6, 1e-15);
+}
+
 TEST(arch_json_errors_name_the_field) {
     weft_arch a;
     weft_err err = {0};
@@ -72,8 +109,18 @@ TEST(arch_json_errors_name_the_field) {
                "\"sram_bytes\": 100, \"sram_read_bytes_per_cycle\": 1, \"sram_write_bytes_per_cycle\": 1, \"flops_per_cycle\": {}}], "
                "\"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}, \"channels\": 8}", "computes");
     expect_bad("{\"name\": \"m\", \"mesh\": {\"width\": 4, \"height\": 4}, \"clock_hz\": 1e9, " GOOD_KIND
-               ", \"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}, \"channels\": 8, \"chips\": {\"count\": 4}}",
+               ", \"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}, \"channels\": 8, \"chips\": {\"count\": 4, \"topology\": \"ring\"}}",
                "chips.link_bytes_per_s");
+    /* several chips: the network is named, connects them all, and is one weft knows */
+    expect_bad("{\"name\": \"m\", \"mesh\": {\"width\": 4, \"height\": 4}, \"clock_hz\": 1e9, " GOOD_KIND
+               ", \"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}, \"channels\": 8, \"chips\": {\"count\": 4, \"link_bytes_per_s\": 1e9}}",
+               "chips.topology' is missing");
+    expect_bad("{\"name\": \"m\", \"chip\": \"wse2\", \"chips\": {\"count\": 4, \"topology\": \"none\"}}", "'none' does not connect the 4 chips");
+    expect_bad("{\"name\": \"m\", \"chip\": \"wse2\", \"chips\": {\"count\": 4, \"topology\": \"torus\"}}", "'torus' is not none, switch");
+    expect_bad("{\"name\": \"m\", \"chip\": \"wse9\", \"chips\": {\"count\": 4, \"topology\": \"ring\"}}", "field 'chip'");
+    expect_bad("{\"name\": \"m\", \"chip\": \"cs2x4\"}", "a machine of 4 chips, not one chip");
+    expect_bad("{\"name\": \"m\", \"chip\": \"wse2\", \"mesh\": {\"width\": 4, \"height\": 4}}", "unknown field 'mesh'");
+    expect_bad("{\"name\": \"m\", \"chip\": \"wse2\", \"chips\": {\"count\": 0, \"topology\": \"ring\"}}", "chips.count");
     expect_bad("{\"name\": \"m\", \"mesh\": {\"width\": 4, \"height\": 4}, \"clock_hz\": 1e9, " GOOD_KIND
                ", \"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}, \"channels\": 8, \"offchip\": {\"bytes\": 1e9, \"bytes_per_s\": 1e9, \"edge\": \"up\"}}",
                "offchip.edge");

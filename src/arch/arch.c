@@ -24,7 +24,7 @@ static const weft_arch presets[] = {
         .link_bytes_per_cycle = 4, .hop_latency = 1, .ramp_latency = 2, .channels = 24,
         .offchip_bytes = (int64_t)12 << 40, .offchip_bytes_per_s = 150e9, .offchip_latency_s = 2e-6, .offchip_update_flops_per_s = 1e12, .offchip_edge = WEFT_EDGE_WEST,
         .modes = WEFT_MODE_PIPELINED | WEFT_MODE_WEIGHT_STREAMING,
-        .chips = 1, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
+        .chips = 1, .chip_net = WEFT_NET_SWITCH, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
         .n_assumptions = 7,
         .assumptions = {
             "clock 850 MHz: the SDK's timing code; 1.1 GHz is also quoted (Hot Chips 34 summary)",
@@ -51,7 +51,7 @@ static const weft_arch presets[] = {
         .link_bytes_per_cycle = 4, .hop_latency = 1, .ramp_latency = 2, .channels = 24,
         .offchip_bytes = (int64_t)12 << 40, .offchip_bytes_per_s = 150e9, .offchip_latency_s = 2e-6, .offchip_update_flops_per_s = 1e12, .offchip_edge = WEFT_EDGE_WEST,
         .modes = WEFT_MODE_PIPELINED | WEFT_MODE_WEIGHT_STREAMING,
-        .chips = 1, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
+        .chips = 1, .chip_net = WEFT_NET_SWITCH, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
         .n_assumptions = 7,
         .assumptions = {
             "grid 760 x 1184 (899,840 PEs): the published count is 900,000; the grid shape is not published",
@@ -78,7 +78,7 @@ static const weft_arch presets[] = {
         .link_bytes_per_cycle = 32, .hop_latency = 2, .ramp_latency = 1, .channels = 32,
         .offchip_bytes = (int64_t)1 << 40, .offchip_bytes_per_s = 200e9, .offchip_latency_s = 1e-6, .offchip_edge = WEFT_EDGE_ALL,
         .modes = WEFT_MODE_PIPELINED | WEFT_MODE_SECTIONS,
-        .chips = 1, .chip_link_bytes_per_s = 50e9, .chip_link_latency_s = 5e-6,
+        .chips = 1, .chip_net = WEFT_NET_RING, .chip_link_bytes_per_s = 50e9, .chip_link_latency_s = 5e-6,
         .n_assumptions = 7,
         .assumptions = {
             "layout: 1,280 PCU + 1,280 PMU as a 64 x 40 mesh of alternating columns; the real switch network differs",
@@ -104,7 +104,7 @@ static const weft_arch presets[] = {
         .link_bytes_per_cycle = 4, .hop_latency = 1, .ramp_latency = 2, .channels = 24,
         .offchip_bytes = (int64_t)64 << 30, .offchip_bytes_per_s = 150e9, .offchip_latency_s = 2e-6, .offchip_update_flops_per_s = 1e12, .offchip_edge = WEFT_EDGE_WEST,
         .modes = WEFT_MODE_PIPELINED | WEFT_MODE_WEIGHT_STREAMING,
-        .chips = 1, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
+        .chips = 1, .chip_net = WEFT_NET_SWITCH, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
         .n_assumptions = 2,
         .assumptions = {"a patch of the WSE-2 preset: its PE, link and clock assumptions apply",
                         "off-chip: 64 GB, sized for the patch"},
@@ -117,7 +117,7 @@ static const weft_arch presets[] = {
         .link_bytes_per_cycle = 4, .hop_latency = 1, .ramp_latency = 2, .channels = 24,
         .offchip_bytes = (int64_t)1 << 30, .offchip_bytes_per_s = 150e9, .offchip_latency_s = 2e-6, .offchip_update_flops_per_s = 1e12, .offchip_edge = WEFT_EDGE_WEST,
         .modes = WEFT_MODE_PIPELINED | WEFT_MODE_WEIGHT_STREAMING,
-        .chips = 1, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
+        .chips = 1, .chip_net = WEFT_NET_SWITCH, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
         .n_assumptions = 1, .assumptions = {"a teaching mesh with the WSE-2 preset's PE figures"},
     },
     {
@@ -128,26 +128,77 @@ static const weft_arch presets[] = {
         .link_bytes_per_cycle = 4, .hop_latency = 1, .ramp_latency = 2, .channels = 24,
         .offchip_bytes = (int64_t)8 << 30, .offchip_bytes_per_s = 150e9, .offchip_latency_s = 2e-6, .offchip_update_flops_per_s = 1e12, .offchip_edge = WEFT_EDGE_WEST,
         .modes = WEFT_MODE_PIPELINED | WEFT_MODE_WEIGHT_STREAMING,
-        .chips = 1, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
+        .chips = 1, .chip_net = WEFT_NET_SWITCH, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
         .n_assumptions = 1, .assumptions = {"a teaching mesh with the WSE-2 preset's PE figures"},
     },
 };
-#define N_PRESETS (int)(sizeof presets / sizeof *presets)
+#define N_CHIPS (int)(sizeof presets / sizeof *presets)
+
+/* Machines of several identical chips: a chip preset, how many, and their network. */
+typedef struct {
+    const char *name, *chip;
+    int count;
+    weft_chip_net net;
+    double link_bytes_per_s, link_latency_s;
+    const char *description, *assumption, *source;
+} cluster_def;
+
+static const cluster_def clusters[] = {
+#define CS2_SWARMX "SwarmX: each CS-2's 150 GB/s I/O into the tree, 2 us a level (not published); MemoryX as one unit at the CS-2's rate"
+#define SWARMX_SRC "SwarmX broadcasts weights and reduces gradients at line rate, a tree of broadcast-reduce nodes: cerebras.net/glossary/swarmx"
+    {"cs2x2", "wse2", 2, WEFT_NET_SWITCH, 150e9, 2e-6, "2 CS-2 systems behind SwarmX and MemoryX (a Wafer-Scale Cluster)", CS2_SWARMX, SWARMX_SRC},
+    {"cs2x4", "wse2", 4, WEFT_NET_SWITCH, 150e9, 2e-6, "4 CS-2 systems behind SwarmX and MemoryX (a Wafer-Scale Cluster)", CS2_SWARMX, SWARMX_SRC},
+    {"cs2x16", "wse2", 16, WEFT_NET_SWITCH, 150e9, 2e-6, "16 CS-2 systems behind SwarmX and MemoryX (a Wafer-Scale Cluster)", CS2_SWARMX, SWARMX_SRC},
+    {"cs3x4", "wse3", 4, WEFT_NET_SWITCH, 150e9, 2e-6, "4 CS-3 systems behind SwarmX and MemoryX (ALCF's CS-3 cluster)",
+     "SwarmX: each CS-3's I/O taken as the CS-2's 150 GB/s, 2 us a level (not published)",
+     "ALCF CS-3 cluster: 4 CS-3, 24 MemoryX nodes, 8 SwarmX nodes: argonne-lcf/user-guides docs/ai-testbed/cerebras"},
+    {"sn30-node", "sn30", 8, WEFT_NET_RING, 50e9, 5e-6, "An SN30 node: 8 RDUs, data parallel over the node's RDU network",
+     "RDU to RDU: data parallel over SambaNova's CCL (PCIe DMA or RoCE) taken as a ring of 50 GB/s, 5 us links (not published)",
+     "SN30 node: 8 RDUs (4 XRDU x 2), 8 tiles each: ALCF user guide (sntilestat)"},
+    {"sn30x2-node", "sn30", 16, WEFT_NET_RING, 12.5e9, 10e-6, "Two SN30 nodes: 16 RDUs, data parallel over RoCE between the nodes",
+     "the ring crosses between the nodes over 100 Gb/s RoCE NICs (12.5 GB/s, 10 us), which paces all of it (not published)",
+     "RDMA NIC snni0, 100 Gb/s: docs.sambanova.ai runtime 1.16 release notes; 8 SN30 nodes at ALCF: ALCF user guide"},
+    {"mesh-32x32x4", "mesh-32x32", 4, WEFT_NET_SWITCH, 150e9, 2e-6, "4 chips of 32 x 32 WSE-2 PEs behind a reducing switch, for tests",
+     "a teaching cluster: the WSE-2 preset's PE figures, the CS-2 cluster's SwarmX assumptions", NULL},
+};
+#define N_PRESETS (N_CHIPS + (int)(sizeof clusters / sizeof *clusters))
 
 const char *const *weft_arch_preset_names(void) {
     static const char *names[N_PRESETS + 1];
-    for (int i = 0; i < N_PRESETS; i++) names[i] = presets[i].name;
+    for (int i = 0; i < N_CHIPS; i++) names[i] = presets[i].name;
+    for (int i = N_CHIPS; i < N_PRESETS; i++) names[i] = clusters[i - N_CHIPS].name;
     names[N_PRESETS] = NULL;
     return names;
 }
 
+static void add_note(char (*notes)[160], int *n, const char *text) {
+    if (text && *n < WEFT_ARCH_MAX_NOTES) snprintf(notes[(*n)++], 160, "%.159s", text);
+}
+
 weft_status weft_arch_preset(const char *name, weft_arch *out, weft_err *err) {
-    for (int i = 0; i < N_PRESETS; i++)
+    for (int i = 0; i < N_CHIPS; i++)
         if (!strcmp(presets[i].name, name)) { *out = presets[i]; return WEFT_OK; }
+    for (int i = 0; i < N_PRESETS - N_CHIPS; i++) {
+        const cluster_def *c = &clusters[i];
+        if (strcmp(c->name, name)) continue;
+        weft_arch a;
+        weft_status s = weft_arch_preset(c->chip, &a, err);
+        if (s) return s;
+        snprintf(a.name, sizeof a.name, "%s", c->name);
+        snprintf(a.description, sizeof a.description, "%s: %d x %s", c->description, c->count, c->chip);
+        a.chips = c->count;
+        a.chip_net = c->net;
+        a.chip_link_bytes_per_s = c->link_bytes_per_s;
+        a.chip_link_latency_s = c->link_latency_s;
+        add_note(a.assumptions, &a.n_assumptions, c->assumption);
+        add_note(a.sources, &a.n_sources, c->source);
+        *out = a;
+        return WEFT_OK;
+    }
     char list[512] = "";
-    for (int i = 0; i < N_PRESETS; i++) {
-        strncat(list, presets[i].name, sizeof list - strlen(list) - 1);
-        if (i + 1 < N_PRESETS) strncat(list, ", ", sizeof list - strlen(list) - 1);
+    for (const char *const *p = weft_arch_preset_names(); *p; p++) {
+        strncat(list, *p, sizeof list - strlen(list) - 1);
+        if (p[1]) strncat(list, ", ", sizeof list - strlen(list) - 1);
     }
     return weft_err_set(err, WEFT_ERR_INVALID, "unknown machine '%s' (presets: %s; or a path to a .json file)", name, list);
 }
@@ -183,6 +234,32 @@ int64_t weft_arch_sram_total(const weft_arch *a) {
     int64_t per_row = 0;
     for (int x = 0; x < a->width; x++) per_row += weft_arch_kind_at(a, x, 0)->sram_bytes;
     return per_row * a->height * a->chips;
+}
+
+int weft_arch_switch_levels(int replicas) {
+    int levels = 0;
+    while ((1 << levels) < replicas && levels < 30) levels++;
+    return levels;
+}
+
+double weft_arch_allreduce_s(const weft_arch *a, int replicas, double bytes) {
+    double R = replicas, L = a->chip_link_bytes_per_s, lat = weft_arch_allreduce_latency_s(a, replicas);
+    if (replicas <= 1 || !(L > 0)) return 0;
+    switch (a->chip_net) {
+    case WEFT_NET_SWITCH: return bytes / L + lat;
+    case WEFT_NET_RING: return 2 * (R - 1) / R * bytes / L + lat;
+    case WEFT_NET_ALL: return 2 * bytes / (R * L) + lat;
+    case WEFT_NET_NONE: break;
+    }
+    return 0;
+}
+
+double weft_arch_allreduce_latency_s(const weft_arch *a, int replicas) {
+    if (replicas <= 1 || !(a->chip_link_bytes_per_s > 0)) return 0;
+    double lat = a->chip_link_latency_s;
+    return a->chip_net == WEFT_NET_SWITCH ? 2 * weft_arch_switch_levels(replicas) * lat
+           : a->chip_net == WEFT_NET_RING ? 2 * (replicas - 1) * lat
+           : a->chip_net == WEFT_NET_ALL  ? 2 * lat : 0;
 }
 
 /* ---- validation ---- */
@@ -253,6 +330,8 @@ weft_status weft_arch_validate(const weft_arch *a, const char *w, weft_err *err)
     if ((a->modes & WEFT_MODE_SECTIONS) && a->offchip_bytes <= 0)
         BAD("modes", "sections need off-chip memory for the tensors between sections (offchip.bytes is 0)");
     if (a->chips < 1 || a->chips > 4096) BAD("chips.count", "%d is not in 1..4096", a->chips);
+    if (a->chip_net < WEFT_NET_NONE || a->chip_net > WEFT_NET_ALL) BAD("chips.topology", "is not none, switch, ring or all-to-all");
+    if (a->chips > 1 && a->chip_net == WEFT_NET_NONE) BAD("chips.topology", "'none' does not connect the %d chips", a->chips);
     if (a->chips > 1) RATE("chips.link_bytes_per_s", a->chip_link_bytes_per_s, 1e6, 1e15, "bytes per second", false);
     if (!(a->chip_link_latency_s >= 0 && a->chip_link_latency_s < 1)) BAD("chips.link_latency_s", "must be in [0, 1) seconds");
     return WEFT_OK;
@@ -299,6 +378,8 @@ char *weft_arch_to_json(const weft_arch *a) {
         if (a->modes >> m & 1) cJSON_AddItemToArray(modes, cJSON_CreateString(mode_names[m]));
     cJSON *ch = cJSON_AddObjectToObject(r, "chips");
     cJSON_AddNumberToObject(ch, "count", a->chips);
+    static const char *const net_names[] = WEFT_NET_NAMES;
+    cJSON_AddStringToObject(ch, "topology", net_names[a->chip_net]);
     cJSON_AddNumberToObject(ch, "link_bytes_per_s", a->chip_link_bytes_per_s);
     cJSON_AddNumberToObject(ch, "link_latency_s", a->chip_link_latency_s);
     cJSON *as = cJSON_AddArrayToObject(r, "assumptions");
@@ -434,8 +515,24 @@ static weft_status arch_parse(const char *json, const char *where, weft_arch *a,
                                       "flops_per_cycle", NULL};
     static const char *link_keys[] = {"bytes_per_cycle", "hop_latency_cycles", "ramp_latency_cycles", NULL};
     static const char *off_keys[] = {"bytes", "bytes_per_s", "latency_s", "update_flops_per_s", "edge", NULL};
-    static const char *chip_keys[] = {"count", "link_bytes_per_s", "link_latency_s", NULL};
-    if (check_keys(&r, root, "", top)) {
+    static const char *chip_keys[] = {"count", "topology", "link_bytes_per_s", "link_latency_s", NULL};
+    /* {"name": ..., "chip": "wse2", "chips": {...}}: a machine of several chips of a preset */
+    static const char *of_chip[] = {"name", "description", "chip", "chips", "assumptions", "sources", NULL};
+    const cJSON *chip = cJSON_GetObjectItemCaseSensitive(root, "chip");
+    if (chip && check_keys(&r, root, "", of_chip)) {
+        char base[64] = "";
+        get_str(&r, root, "", "chip", true, base, sizeof base);
+        if (!r.s && weft_arch_preset(base, a, err)) r.s = weft_err_prefix(err, "%s: field 'chip'", where);
+        if (!r.s && a->chips > 1) r.s = weft_err_set(err, WEFT_ERR_INVALID, "%s: field 'chip': '%s' is a machine of %d chips, not one chip", where, base, a->chips);
+        get_str(&r, root, "", "name", true, a->name, sizeof a->name);
+        get_str(&r, root, "", "description", false, a->description, sizeof a->description);
+        char notes[WEFT_ARCH_MAX_NOTES][160];
+        int n = 0;
+        get_notes(&r, root, "assumptions", notes, &n);
+        for (int i = 0; i < n; i++) add_note(a->assumptions, &a->n_assumptions, notes[i]);
+        get_notes(&r, root, "sources", notes, &n);
+        for (int i = 0; i < n; i++) add_note(a->sources, &a->n_sources, notes[i]);
+    } else if (check_keys(&r, root, "", top)) {
         get_str(&r, root, "", "name", true, a->name, sizeof a->name);
         get_str(&r, root, "", "description", false, a->description, sizeof a->description);
         const cJSON *mesh = cJSON_GetObjectItemCaseSensitive(root, "mesh");
@@ -526,15 +623,25 @@ static weft_status arch_parse(const char *json, const char *where, weft_arch *a,
                 at++;
             }
         }
-        const cJSON *chips = cJSON_GetObjectItemCaseSensitive(root, "chips");
         a->chips = 1;
-        if (chips && check_keys(&r, chips, "chips", chip_keys)) {
-            a->chips = get_int(&r, chips, "chips", "count", true, 1);
-            a->chip_link_bytes_per_s = get_num(&r, chips, "chips", "link_bytes_per_s", a->chips > 1, 0);
-            a->chip_link_latency_s = get_num(&r, chips, "chips", "link_latency_s", false, 0);
-        }
+        a->chip_net = WEFT_NET_NONE;
         get_notes(&r, root, "assumptions", a->assumptions, &a->n_assumptions);
         get_notes(&r, root, "sources", a->sources, &a->n_sources);
+    }
+    const cJSON *chips = r.s ? NULL : cJSON_GetObjectItemCaseSensitive(root, "chips");
+    if (chips && check_keys(&r, chips, "chips", chip_keys)) {
+        a->chips = get_int(&r, chips, "chips", "count", true, 1);
+        char net[32] = "";
+        get_str(&r, chips, "chips", "topology", a->chips > 1, net, sizeof net);
+        static const char *const net_names[] = WEFT_NET_NAMES;
+        int found = -1;
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(net, net_names[i])) found = i;
+        if (!r.s && net[0] && found < 0)
+            r.s = weft_err_set(err, WEFT_ERR_INVALID, "%s: field 'chips.topology': '%s' is not none, switch, ring or all-to-all", where, net);
+        if (found >= 0) a->chip_net = (weft_chip_net)found;
+        a->chip_link_bytes_per_s = get_num(&r, chips, "chips", "link_bytes_per_s", a->chips > 1 && !chip, a->chip_link_bytes_per_s);
+        a->chip_link_latency_s = get_num(&r, chips, "chips", "link_latency_s", false, a->chip_link_latency_s);
     }
     cJSON_Delete(root);
     if (r.s) return r.s;
@@ -606,8 +713,10 @@ void weft_arch_print(const weft_arch *a, FILE *f) {
     for (int m = 0; m < 3; m++)
         if (a->modes >> m & 1) fprintf(f, " %s", mode_names[m]);
     fprintf(f, "\n");
+    static const char *const net_names[] = WEFT_NET_NAMES;
     if (a->chips > 1)
-        fprintf(f, "  chip links      %.3g GB/s, %.3g us\n", a->chip_link_bytes_per_s * 1e-9, a->chip_link_latency_s * 1e6);
+        fprintf(f, "  chips           %d, %s network: %.3g GB/s a link each way, %.3g us a %s\n", a->chips, net_names[a->chip_net],
+                a->chip_link_bytes_per_s * 1e-9, a->chip_link_latency_s * 1e6, a->chip_net == WEFT_NET_SWITCH ? "level" : "hop");
     fprintf(f, "  totals          SRAM %.4g GB; peak %.4g TFLOP/s fp32, %.4g TFLOP/s fp16, %.4g TFLOP/s bf16\n",
             (double)weft_arch_sram_total(a) * 1e-9, weft_arch_peak_flops(a, WEFT_ARCH_FP32) * 1e-12,
             weft_arch_peak_flops(a, WEFT_ARCH_FP16) * 1e-12, weft_arch_peak_flops(a, WEFT_ARCH_BF16) * 1e-12);

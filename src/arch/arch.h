@@ -47,6 +47,14 @@ typedef enum { WEFT_EDGE_WEST, WEFT_EDGE_EAST, WEFT_EDGE_NORTH, WEFT_EDGE_SOUTH,
 enum { WEFT_MODE_PIPELINED = 1, WEFT_MODE_WEIGHT_STREAMING = 2, WEFT_MODE_SECTIONS = 4 };
 #define WEFT_MODE_NAMES {"pipelined", "weight-streaming", "sections"}
 
+/* How the chips of a machine connect (chips.topology): a switch tree that reduces gradients
+ * and broadcasts weights at line rate on the way (Cerebras SwarmX), a ring of chip links, every
+ * chip linked to every other, or not at all (one chip). Each chip has one link of
+ * chip_link_bytes_per_s each way into the network (a ring: to each neighbour; all-to-all: to
+ * each other chip); chip_link_latency_s per hop (a switch: per level of the tree). */
+typedef enum { WEFT_NET_NONE, WEFT_NET_SWITCH, WEFT_NET_RING, WEFT_NET_ALL } weft_chip_net;
+#define WEFT_NET_NAMES {"none", "switch", "ring", "all-to-all"}
+
 typedef struct weft_arch {
     char name[64];
     char description[256];
@@ -67,14 +75,16 @@ typedef struct weft_arch {
                                           * (MemoryX runs the update); 0: it computes nothing */
     weft_edge offchip_edge;
     unsigned modes;                      /* WEFT_MODE_* bits */
-    int chips;
+    int chips;                           /* identical chips, each the mesh above */
+    weft_chip_net chip_net;              /* how they connect */
     double chip_link_bytes_per_s, chip_link_latency_s;
     int n_assumptions, n_sources;
     char assumptions[WEFT_ARCH_MAX_NOTES][160];
     char sources[WEFT_ARCH_MAX_NOTES][160];
 } weft_arch;
 
-/* Presets: wse2, wse3, sn30, wse2-mini, mesh-8x8, mesh-32x32. */
+/* Presets: wse2, wse3, sn30, wse2-mini, mesh-8x8, mesh-32x32 (one chip each), and clusters of
+ * them: cs2x2, cs2x4, cs2x16, cs3x4, sn30-node, sn30x2-node, mesh-32x32x4. */
 weft_status weft_arch_preset(const char *name, weft_arch *out, weft_err *err);
 /* Each preset's name and one-line description, for `weft arch list`; NULL-terminated. */
 const char *const *weft_arch_preset_names(void);
@@ -94,5 +104,16 @@ int64_t weft_arch_tiles(const weft_arch *a);
 const weft_tile_kind *weft_arch_kind_at(const weft_arch *a, int x, int y);
 double weft_arch_peak_flops(const weft_arch *a, weft_arch_dtype dt); /* per second, all chips */
 int64_t weft_arch_sram_total(const weft_arch *a);                    /* bytes, all chips */
+/* Seconds to all-reduce `bytes` (each of `replicas` chips holds its own; each ends with the sum)
+ * over the chip network: a switch tree reduces up and broadcasts down at line rate
+ * (bytes / link + 2 levels x latency); a ring reduce-scatters and all-gathers
+ * (2 (R - 1) / R x bytes / link + 2 (R - 1) x latency); all-to-all sends each chip's share to
+ * every other chip at once (2 bytes / (R x link) + 2 x latency). 0 for one replica. */
+double weft_arch_allreduce_s(const weft_arch *a, int replicas, double bytes);
+/* Its latency terms alone (the rest is the links' busy time): one sum's hops overlap the next
+ * sum's bytes, so the links are occupied only for the bytes. */
+double weft_arch_allreduce_latency_s(const weft_arch *a, int replicas);
+/* The levels of the switch tree between `replicas` chips and the root: ceil(log2 R). */
+int weft_arch_switch_levels(int replicas);
 
 #endif

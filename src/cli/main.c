@@ -258,8 +258,11 @@ typedef struct {
     const char *model, *arch, *report, *heatmap, *heatmap_sram, *output, *mode, *precision, *sections;
     bool timing_only, per_pe, arch_given, train;
     int blocks, passes;
-    long long batch, micro_batch;  /* --batch, --micro-batch (0: the model's) */
+    long long batch, micro_batch;  /* --batch, --micro-batch (0: the model's); after load_program,
+                                    * one chip's share of the batch */
+    long long batch_per_chip;      /* --batch-per-chip (0: --batch over the replicas) */
     int accumulate;                /* micro-batches a step, as chosen (1: none) */
+    int replicas;                  /* --replicas (0: every chip of the machine); as chosen after load_program */
     const char *trace;
 } fabric_args;
 
@@ -295,11 +298,13 @@ static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
                 fprintf(stderr, "weft: --precision '%s' is not fp32, bf16 or fp16\n", a->precision);
                 return 2;
             }
-        } else if ((!strcmp(argv[i], "--batch") || !strcmp(argv[i], "--micro-batch")) && i + 1 < argc) {
+        } else if ((!strcmp(argv[i], "--batch") || !strcmp(argv[i], "--micro-batch") || !strcmp(argv[i], "--batch-per-chip") ||
+                    !strcmp(argv[i], "--replicas")) && i + 1 < argc) {
             char *end;
             long long v = strtoll(argv[i + 1], &end, 10);
             if (*end || v < 1 || v > 1 << 20) { fprintf(stderr, "weft: %s needs an integer from 1 to 1048576, got '%s'\n", argv[i], argv[i + 1]); return 2; }
-            *(!strcmp(argv[i], "--batch") ? &a->batch : &a->micro_batch) = v;
+            if (!strcmp(argv[i], "--replicas")) a->replicas = (int)v;
+            else *(!strcmp(argv[i], "--batch") ? &a->batch : !strcmp(argv[i], "--micro-batch") ? &a->micro_batch : &a->batch_per_chip) = v;
             i++;
         }
         else if (argv[i][0] == '-') { fprintf(stderr, "weft: unknown option '%s'\n", argv[i]); return 2; }
@@ -311,6 +316,34 @@ static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
     if (a->micro_batch && !a->batch) { fprintf(stderr, "weft: --micro-batch needs --batch (the step's samples)\n"); return 2; }
     if (a->micro_batch && (a->batch % a->micro_batch || !a->train || !a->timing_only)) {
         fprintf(stderr, "weft: --micro-batch M times a training step (--train --timing-only) of --batch B, a multiple of M\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* Data parallel: how many of the machine's chips run the program (--replicas, else all), and
+ * each one's share of the batch (--batch-per-chip, or --batch over them, or the model's own
+ * batch each); a->batch becomes the share. */
+static int split_batch(fabric_args *a, const weft_arch *arch) {
+    int R = a->replicas ? a->replicas : arch->chips;
+    if (R > arch->chips) {
+        fprintf(stderr, "weft: --replicas %d: %s has %d chip%s\n", R, arch->name, arch->chips, arch->chips == 1 ? "" : "s");
+        return 2;
+    }
+    if (a->batch_per_chip && a->batch && a->batch != a->batch_per_chip * R) {
+        fprintf(stderr, "weft: --batch %lld is not --batch-per-chip %lld times %d replicas\n", a->batch, a->batch_per_chip, R);
+        return 2;
+    }
+    if (a->batch && !a->batch_per_chip && a->batch % R) {
+        fprintf(stderr, "weft: --batch %lld does not divide over the %d replicas of %s (its chips); give a multiple of %d, or "
+                        "--replicas, or --batch-per-chip\n", a->batch, R, arch->name, R);
+        return 2;
+    }
+    a->replicas = R;
+    if (a->batch_per_chip) a->batch = a->batch_per_chip;
+    else if (a->batch) a->batch /= R;
+    if (a->micro_batch && a->batch % a->micro_batch) {
+        fprintf(stderr, "weft: --micro-batch %lld does not divide one chip's share of the batch (%lld)\n", a->micro_batch, a->batch);
         return 2;
     }
     if (a->micro_batch) a->accumulate = (int)(a->batch / a->micro_batch);
@@ -332,8 +365,22 @@ static int64_t tokens_per_pass(const weft_graph *g, int64_t *samples) {
 
 static void print_stats(const weft_program *p, const weft_sim_stats *st, double host_s, FILE *f) {
     int64_t samples, tokens = tokens_per_pass(p->graph, &samples);
+    int R = st->replicas > 1 ? st->replicas : 1;
+    samples *= R;
+    tokens *= R;
     fprintf(f, "simulated on %s in %s mode: %d passes %s (%llu events)\n", p->arch.name, p->mode, st->passes,
             p->phased ? "one after another, each its layers in turn" : "streamed back to back", (unsigned long long)st->events);
+    if (R > 1) {
+        static const char *const nets[] = WEFT_NET_NAMES;
+        double c = (double)st->period_cycles, x = c > (double)st->alone_period_cycles ? c - (double)st->alone_period_cycles : 0;
+        char how[96];
+        if (p->weight_streaming) snprintf(how, sizeof how, "by the switch on their way to the off-chip unit");
+        else snprintf(how, sizeof how, "all-reduced, the network busy %.1f%% of a pass", 100 * (double)st->chip_net_cycles / c);
+        fprintf(f, "  data parallel   %d chips, each %lld of the %lld samples; %s network: %.4g GB of gradients summed a pass, %s; "
+                   "not hidden %.1f%% of a pass; scaling efficiency %.1f%% (against one chip running its share alone)\n",
+                R, (long long)(samples / R), (long long)samples, nets[p->arch.chip_net], (double)st->chip_net_bytes * 1e-9, how,
+                100 * x / c, 100 * (double)st->alone_period_cycles / c);
+    }
     fprintf(f, "  samples/s       %.6g in the steady state (a pass of %lld every %llu cycles = %.6g ms)\n",
             (double)samples * st->passes_per_s, (long long)samples, (unsigned long long)st->period_cycles,
             1e3 / st->passes_per_s);
@@ -385,8 +432,8 @@ static void print_stats(const weft_program *p, const weft_sim_stats *st, double 
     else if (bn)
         fprintf(f, "  bottleneck      kernel %d '%s' (%s), busy %.1f%% of the run\n", st->bottleneck, bn->name, bn->op->name,
                 100 * st->bottleneck_busy);
-    fprintf(f, "  FLOP/s          %.4g achieved of %.4g peak %s (%.2f%%)\n", st->achieved_flops, st->peak_flops, st->peak_dtype,
-            st->peak_flops > 0 ? 100 * st->achieved_flops / st->peak_flops : 0);
+    fprintf(f, "  FLOP/s          %.4g achieved of %.4g peak %s (%.2f%%)%s\n", st->achieved_flops, st->peak_flops, st->peak_dtype,
+            st->peak_flops > 0 ? 100 * st->achieved_flops / st->peak_flops : 0, R > 1 ? ", all chips" : "");
     fprintf(f, "  PE utilization  %.4f%% (a pass's arithmetic-busy tile-cycles over all tiles in one period)\n", 100 * st->pe_utilization);
     fprintf(f, "  tiles used      %lld\n", (long long)st->tiles_used);
     fprintf(f, "  SRAM per tile   max %lld B, mean %.0f B\n", (long long)st->sram_bytes_max, st->sram_bytes_mean);
@@ -523,7 +570,8 @@ static weft_status build_and_compile(const fabric_args *a, const char *spec, con
             if (s) return s;
         }
     }
-    weft_compile_opts o = {.max_blocks = a->blocks, .timing_only = shapes_only, .mode = a->mode, .sections = a->sections};
+    weft_compile_opts o = {.max_blocks = a->blocks, .timing_only = shapes_only, .mode = a->mode, .sections = a->sections,
+                           .replicas = a->replicas};
     if (isatty(STDERR_FILENO)) o.progress = show_progress, o.progress_ctx = (void *)arch->name;
     weft_status s = weft_compile(*g, arch, &o, p, err);
     if (o.progress) fputs("\r\033[K", stderr);
@@ -555,6 +603,8 @@ static int load_program(fabric_args *a, bool shapes_only, weft_graph **g, weft_p
      * state and their copies are never written, so they take no memory (recycled heap memory
      * would be cleared, faulting it all in: a 1.5 B model's training step took 16 GB) */
     if (shapes_only) mallopt(M_MMAP_THRESHOLD, 64 << 10);
+    int rc = split_batch(a, &arch);
+    if (rc) return rc;
     char spec[1024];
     snprintf(spec, sizeof spec, "%s", a->model);
     if ((a->batch || a->micro_batch) && weft_model_spec_set(a->model, "batch", a->micro_batch ? a->micro_batch : a->batch, spec, sizeof spec, &err))

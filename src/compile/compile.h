@@ -25,6 +25,8 @@ typedef struct {
                                  * section, "o1" a module (the nodes of one name prefix), "o3" or
                                  * NULL/"auto" as many kernels as fit */
     bool timing_only;           /* the program will only be timed: GEMM tiles get no weights */
+    int replicas;               /* data parallel over this many of the machine's chips, the graph
+                                 * being one chip's share of the batch (0: all of its chips) */
     /* Called as the compiler works (NULL: not called): the plan it is on (`plan` of `plans`, each
      * a block count it tries) and the pass it starts ("lowering", "placing", "routing"). The
      * library prints nothing itself; `weft compile` and `weft run` show it on a terminal. */

@@ -123,26 +123,51 @@ static bool recompute_one(weft_program *p, const int *phase_of, int *last_use, b
     return true;
 }
 
+/* Which kernels belong to the optimizer (NULL: out of memory; the caller frees): the updates,
+ * what runs beside one (the global norm's sums of squares), and what is fed only by those (the
+ * clip scale). */
+static bool *optimizer_kernels(const weft_program *p) {
+    bool *side = weft_try_calloc((size_t)p->n + 1, sizeof *side);
+    for (int i = 0; i < p->n && side; i++) {
+        const weft_kernel *k = &p->k[i];
+        const weft_lowering *row = weft_lowering_of(p->graph->nodes[k->node].op);
+        side[i] = row->update_state || row->beside_update;
+        if (!side[i] && k->n_deps > 0) {
+            side[i] = true;
+            for (int q = 0; q < k->n_deps; q++) side[i] &= k->dep[q] >= 0 && side[k->dep[q]];
+        }
+    }
+    return side;
+}
+
+/* Data parallel: every edge from the model's kernels into the optimizer's carries a parameter's
+ * gradient, summed over the replicas on its way (sim/run.c times it on the chip network). */
+static weft_status mark_reductions(weft_program *p, weft_err *err) {
+    if (p->replicas <= 1) return WEFT_OK;
+    bool *side = optimizer_kernels(p);
+    if (!side) return weft_pass_oom(p, "the gradients' reductions", err);
+    for (int i = 0; i < p->n; i++)
+        for (int q = 0; q < p->k[i].n_deps; q++) p->k[i].dep_reduced[q] = side[i] && p->k[i].dep[q] >= 0 && !side[p->k[i].dep[q]];
+    free(side);
+    return WEFT_OK;
+}
+
 static weft_status ws_plan(weft_program *p, const weft_compile_opts *o, const weft_progress *pr, weft_err *err) {
     (void)o;
     const weft_arch *a = &p->arch;
     const weft_graph *g = p->graph;
     weft_progress_say(pr, "placing layers");
     /* the updates and what only they read go to the off-chip memory unit */
-    bool updates = false;
+    bool updates = false, *side = optimizer_kernels(p);
+    if (!side) return weft_pass_oom(p, "the optimizer's kernels", err);
     for (int i = 0; i < p->n; i++) {
         weft_kernel *k = &p->k[i];
-        const weft_lowering *row = weft_lowering_of(g->nodes[k->node].op);
-        bool off = row->update_state || row->beside_update;
-        if (!off && k->n_deps > 0) {  /* fed only by the unit's results (the global norm's scale) */
-            off = true;
-            for (int q = 0; q < k->n_deps; q++) off &= k->dep[q] >= 0 && p->k[k->dep[q]].offchip;
-        }
-        k->offchip = off;
+        k->offchip = side[i];
         k->host = -1;
         k->attached_bytes = 0;  /* gradients and optimizer state live off the chip */
-        updates |= off;
+        updates |= k->offchip;
     }
+    free(side);
     if (updates && a->offchip_update_flops_per_s <= 0)
         return weft_err_set(err, WEFT_ERR_UNSUPPORTED,
                             "weight streaming on %s: its off-chip memory computes nothing (offchip.update_flops_per_s is 0), so it "
@@ -539,9 +564,9 @@ static weft_status compile_one(const weft_graph *g, const weft_arch *a, const we
     weft_lowering_check();
     weft_status s = weft_graph_verify(g, err);
     if (s) return s;
-    if (a->chips > 1)
-        return weft_err_set(err, WEFT_ERR_UNSUPPORTED,
-                            "machine '%s' has %d chips: weft compiles for one chip only so far (set \"chips\": 1)", a->name, a->chips);
+    int replicas = o->replicas ? o->replicas : a->chips;
+    if (replicas < 1 || replicas > a->chips)
+        return weft_err_set(err, WEFT_ERR_INVALID, "%d replicas on %s: it has %d chip%s", replicas, a->name, a->chips, a->chips == 1 ? "" : "s");
     const weft_mode *mode = NULL;  /* NULL: auto */
     if (o->mode && strcmp(o->mode, "auto")) {
         for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
@@ -588,7 +613,13 @@ static weft_status compile_mode(const weft_graph *g, const weft_arch *a, const w
     if (!s) p->mode = mode->name;
     if (!s && !mode->supports(p))
         s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "execution mode '%s' cannot run this model on %s", mode->name, a->name);
+    if (!s) p->replicas = o->replicas ? o->replicas : a->chips;
+    if (!s && p->replicas > 1 && !strcmp(mode->name, "weight-streaming") && a->chip_net != WEFT_NET_SWITCH)
+        s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "weight streaming over %d chips of %s: its chips connect by a %s, not a switch "
+                         "that broadcasts the weights and reduces the gradients (SwarmX)", p->replicas, a->name,
+                         a->chip_net == WEFT_NET_RING ? "ring" : "all-to-all network");
     if (!s) s = mode->plan(p, o, pr, err);
+    if (!s) s = mark_reductions(p, err);
     if (s) { weft_program_free(p); return s; }  /* NULL-safe */
     s = weft_pass_finish(p, err);
     if (s) { weft_program_free(p); return s; }
@@ -637,7 +668,7 @@ weft_status weft_program_adopt(const weft_graph *g, const weft_arch *a, int max_
     *out = NULL;
     weft_status s = weft_graph_verify(g, err);
     if (s) return s;
-    if (a->chips > 1) return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: a machine of %d chips", where, a->chips);
+    if (a->chips > 1) return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: a program for a machine of %d chips is not stored", where, a->chips);
     if (max_blocks < 1 || max_blocks > 4096) return weft_err_set(err, WEFT_ERR_INVALID, "%s: blocks %d out of range [1, 4096]", where, max_blocks);
     weft_program *p = NULL;
     s = lowered(g, a, max_blocks, true, &p, err);

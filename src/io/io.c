@@ -456,6 +456,9 @@ weft_status weft_program_save(const weft_program *p, const char *path, weft_err 
                             "where it runs", path, p->mode);
     if (p->timing_only)
         return weft_err_set(err, WEFT_ERR_INVALID, "%s: a program compiled for timing only (no weights) is not saved", path);
+    if (p->replicas > 1)
+        return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: a program of %d replicas (data parallel) cannot be saved yet; compile it "
+                            "where it runs", path, p->replicas);
     weft_buf b = {0};
     char *arch = weft_arch_to_json(&p->arch);
     weft_buf_str(&b, arch);

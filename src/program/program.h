@@ -84,6 +84,8 @@ typedef struct {
                                              * off-chip memory and read back in this one's */
     bool dep_outside[WEFT_KERNEL_MAX_DEPS]; /* sections: made in an earlier section (kept in the
                                              * memory tiles or spilled), read at this one's pace */
+    bool dep_reduced[WEFT_KERNEL_MAX_DEPS]; /* data parallel: a parameter's gradient into the
+                                             * optimizer, summed over the replicas on the way */
     int out_lane0, out_lanes;   /* a graph output's lanes to the off-chip edge (0 lanes: none) */
     int arith;                  /* WEFT_ARCH_FP32, _FP16 or _BF16: by its output's storage */
     int row_reductions;         /* reductions across a row per block (softmax: max, sum) */
@@ -122,6 +124,9 @@ struct weft_program {
     const char *mode;           /* the execution mode that planned it ("pipelined", "weight-streaming") */
     char mode_reason[400];      /* why the compiler chose it, when it chose ("" when asked for) */
     bool timing_only;           /* compiled without weights on the tiles: it can only be timed */
+    int replicas;               /* data parallel: chips running this program on their own share
+                                 * of the batch, the gradients summed over the chip network before
+                                 * the optimizer (1: one chip). The program is one chip's. */
     weft_kernel *k;
     int n;
     weft_phase *phases;

@@ -15,6 +15,22 @@ void weft_report_add_stats(cJSON *r, const weft_program *p, const weft_sim_stats
                            double seconds) {
     cJSON_AddStringToObject(r, "arch", p->arch.name);
     cJSON_AddStringToObject(r, "mode", p->mode);
+    int R = st->replicas > 1 ? st->replicas : 1;  /* data parallel: every replica's samples */
+    if (R > 1) {
+        static const char *const nets[] = WEFT_NET_NAMES;
+        cJSON *d = cJSON_AddObjectToObject(r, "data_parallel");
+        double c = (double)st->period_cycles, alone = (double)st->alone_period_cycles;
+        cJSON_AddNumberToObject(d, "replicas", R);
+        cJSON_AddNumberToObject(d, "samples_per_chip", (double)samples);
+        cJSON_AddStringToObject(d, "network", nets[p->arch.chip_net]);
+        cJSON_AddNumberToObject(d, "gradient_bytes", (double)st->chip_net_bytes);
+        cJSON_AddNumberToObject(d, "network_busy_cycles", (double)st->chip_net_cycles);
+        cJSON_AddNumberToObject(d, "alone_period_cycles", alone);
+        cJSON_AddNumberToObject(d, "exposed_cycles", c > alone ? c - alone : 0);
+        cJSON_AddNumberToObject(d, "scaling_efficiency", c > 0 ? alone / c : 0);
+    }
+    samples *= R;
+    tokens *= R;
     if (p->mode_reason[0]) cJSON_AddStringToObject(r, "mode_reason", p->mode_reason);
     cJSON_AddNumberToObject(r, "samples_per_pass", (double)samples);
     if (st->accumulate > 1) cJSON_AddNumberToObject(r, "micro_batches", st->accumulate);

@@ -167,6 +167,12 @@ typedef struct {
     int n_spills, cap_spills;
     uint64_t *phase_open_at;   /* (n_ph) when each phase of the first pass opened */
     int64_t bytes_in, bytes_out;
+    /* data parallel (p->replicas > 1): the replicas run in step, so one is simulated; the chip
+     * network sums each gradient over them (a switch in weight streaming: on the way to the
+     * off-chip unit, at line rate, `switch_delay` its levels' latency each way) */
+    uint64_t net_free, net_busy, switch_delay;
+    int64_t net_bytes;
+    bool free_reduction;       /* the sums take no time (weft_sim_opts) */
 } sim;
 
 enum { EV_ARRIVAL, EV_DONE, EV_PHASE };  /* arg: {kernel, slot, unit}; a DONE's slot is unused; a PHASE's unit is g */
@@ -293,7 +299,23 @@ static uint64_t offchip_send(sim *s, uint64_t t, uint64_t bytes, bool in) {
     if (t < *free_at) t = *free_at;
     *free_at = t + (uint64_t)((double)bytes / weft_cost_offchip_per_cycle(a) + 0.999999);
     if (in) s->bytes_in += (int64_t)bytes; else s->bytes_out += (int64_t)bytes;
-    return *free_at + (uint64_t)(a->offchip_latency_s * a->clock_hz);
+    return *free_at + (uint64_t)(a->offchip_latency_s * a->clock_hz) + s->switch_delay;
+}
+
+/* Data parallel: a gradient of `bytes` ready on every replica at t is summed over the chip
+ * network (all-reduce, arch.c's formula), the links carrying one sum's bytes at a time (its hops'
+ * latency overlapping the next one's bytes); when the sum is on this chip. In
+ * weight streaming the switch sums it on its way to the off-chip unit (offchip_send). */
+static uint64_t reduce_over_chips(sim *s, uint64_t t, uint64_t bytes) {
+    const weft_arch *a = &s->p->arch;
+    s->net_bytes += (int64_t)bytes;
+    if (s->p->weight_streaming || s->free_reduction) return t;
+    double lat = weft_arch_allreduce_latency_s(a, s->p->replicas);
+    uint64_t busy = (uint64_t)((weft_arch_allreduce_s(a, s->p->replicas, (double)bytes) - lat) * a->clock_hz + 0.999999);
+    if (t < s->net_free) t = s->net_free;
+    s->net_free = t + busy;
+    s->net_busy += busy;
+    return t + busy + (uint64_t)(lat * a->clock_hz + 0.5);
 }
 
 static bool spill_later(sim *s, int g, int consumer, int slot, int unit, uint64_t bytes, uint64_t ready) {
@@ -467,6 +489,10 @@ static void on_done(sim *s, uint64_t t, int ki, int unit) {
     for (int c = 0; c < st->n_edges; c++) n_block += weft_dep_blocks(p, &p->k[st->edges[c].consumer], st->edges[c].slot) == B;
     bool multicast = n_block > 1;
     uint64_t written = 0, to_unit = 0;  /* a spilled block's write to DDR is done; the block reached the off-chip unit */
+    /* data parallel: when each output value's sum over the replicas is here (a kernel of several
+     * outputs, a layer norm's gradients of its gain and bias, sums each once) */
+    uint64_t summed_at[WEFT_MAX_IO] = {0}, t0 = t;
+    int summed_v[WEFT_MAX_IO], n_summed = 0;
     if (multicast) weft_net_multicast_begin(&s->net);
     for (int c = 0; c < st->n_edges; c++) {
         const weft_kernel *dk = &p->k[st->edges[c].consumer];
@@ -474,6 +500,27 @@ static void on_done(sim *s, uint64_t t, int ki, int unit) {
         bool per_block = weft_dep_blocks(p, dk, slot) == B;
         if (!per_block && b != B - 1) continue;
         uint64_t nb = per_block ? bytes : (uint64_t)weft_program_value_bytes(p, dk->dep_value[slot]);
+        bool whole = dk->dep_reduced[slot] && per_block && !p->weight_streaming;
+        if (whole && b != B - 1) continue;
+        /* an all-reduce sums a gradient once it is whole (the replicas' buckets), its blocks
+         * waiting in the producer's region until then, and the update gets them all; the switch
+         * of weight streaming sums it block by block on its way to the off-chip unit */
+        t = t0;
+        if (dk->dep_reduced[slot]) {
+            int j = 0, v = dk->dep_value[slot];
+            while (j < n_summed && summed_v[j] != v) j++;
+            if (j == n_summed && n_summed < WEFT_MAX_IO) {
+                summed_v[n_summed++] = v;
+                summed_at[j] = reduce_over_chips(s, t0, whole ? (uint64_t)weft_program_value_bytes(p, v) : nb);
+            }
+            t = j < WEFT_MAX_IO ? summed_at[j] : t0;
+        }
+        if (whole) {
+            uint64_t all = (uint64_t)weft_program_value_bytes(p, dk->dep_value[slot]);
+            uint64_t at = send_lanes(s, t, dk->dep_lane0[slot], dk->dep_lanes[slot], all, false);
+            for (int u = pass * B; u < pass * B + B; u++) schedule(s, EV_ARRIVAL, at, st->edges[c].consumer, slot, u);
+            continue;
+        }
         if (dk->dep_spilled[slot]) {
             /* sections: written to DDR once, read back when the consumer's section opens */
             if (!written) written = offchip_send(s, t, nb, false);
@@ -490,6 +537,7 @@ static void on_done(sim *s, uint64_t t, int ki, int unit) {
         if (s->detail && s->detail->transfer) s->detail->transfer(s->detail->ctx, ki, st->edges[c].consumer, nb, t, at);
         schedule(s, EV_ARRIVAL, at, st->edges[c].consumer, slot, per_block ? out_unit : pass);
     }
+    t = t0;
     if (st->to_output && k->offchip) {  /* stays in off-chip memory (an updated parameter) */
         if (t > s->pass_end[pass]) s->pass_end[pass] = t;
     } else if (st->to_output) {
@@ -596,6 +644,9 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     s.passes = o->passes > 0 ? o->passes : 3;
     if (s.passes > 64) s.passes = 64;
     s.accumulate = o->accumulate > 1 ? o->accumulate : 1;
+    s.free_reduction = o->free_reduction;
+    if (p->replicas > 1 && p->weight_streaming && !o->free_reduction)
+        s.switch_delay = (uint64_t)(weft_arch_switch_levels(p->replicas) * p->arch.chip_link_latency_s * p->arch.clock_hz + 0.5);
     if (s.accumulate > 1) {
         if (!p->weight_streaming || numerics)
             return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "simulating on %s: gradient accumulation over %d micro-batches is timed "
@@ -632,8 +683,10 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
          * limited */
         for (int q = 0; q < k->n_deps && ok; q++) {
             /* (an edge between phases: its blocks wait in the stash or in DDR) */
+            /* (a gradient summed over the replicas arrives whole: its room is the region's own) */
             bool streamed = k->dep[q] >= 0 && s.phase_of[k->dep[q]] == s.phase_of[i] && !k->offchip && k->dep_kind[q] != WEFT_DEP_WHOLE &&
-                            weft_dep_blocks(p, k, q) == p->k[k->dep[q]].blocks && !p->k[k->dep[q]].accumulates;
+                            weft_dep_blocks(p, k, q) == p->k[k->dep[q]].blocks && !p->k[k->dep[q]].accumulates &&
+                            !(k->dep_reduced[q] && !p->weight_streaming);
             ks->room[q] = streamed ? weft_kernel_held_blocks(p, k, q) + 2 : INT_MAX;
         }
         if (ok && s.per_pe && k->kind == WEFT_KERNEL_GEMM) {
@@ -884,6 +937,7 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         if (k->offchip) continue;  /* in the off-chip unit: no tiles */
         int64_t waited = 0;  /* (weight streaming: blocks wait in the stash, planned at compile time) */
         for (int q = 0; q < k->n_deps && !p->phased; q++) {
+            if (k->dep_reduced[q]) continue;  /* a summed gradient lands where the update's plan holds it (attached_bytes) */
             int extra = s.ks[i].max_held[q] - weft_kernel_held_blocks(p, k, q), v = k->dep_value[q];
             if (extra > 0) waited += (int64_t)extra * (weft_program_value_bytes(p, v) / weft_dep_blocks(p, k, q)) / (t ? t : 1);
         }
@@ -918,8 +972,14 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         if (flops_by_arith[d] > flops_by_arith[main_arith]) main_arith = d;
     static const char *const arith_names[] = {"fp32", "fp16", "bf16"};
     out->peak_dtype = arith_names[main_arith];
-    out->peak_flops = weft_arch_peak_flops(ar, (weft_arch_dtype)main_arith) / ar->chips;
-    out->achieved_flops = (double)out->flops * out->passes_per_s;  /* steady state */
+    /* data parallel: the system's, every replica doing what the simulated one does */
+    int R = p->replicas > 1 ? p->replicas : 1;
+    out->replicas = R;
+    out->peak_flops = weft_arch_peak_flops(ar, (weft_arch_dtype)main_arith) / ar->chips * R;
+    out->achieved_flops = (double)out->flops * R * out->passes_per_s;  /* steady state */
+    out->tiles_used *= R;
+    out->chip_net_bytes = s.net_bytes / s.passes;
+    out->chip_net_cycles = s.net_busy / (uint64_t)s.passes;
     double load_sum = 0;
     for (size_t l = 0; l < links; l++) load_sum += (double)s.net.links[l].busy / (double)run_end;
     out->link_load_max = (double)s.net.links[(size_t)out->link_busiest].busy / (double)run_end;
@@ -952,6 +1012,9 @@ weft_status weft_sim_run(const weft_program *p, const weft_tensor *const *inputs
     if (n_outputs != g->n_outputs) return weft_err_set(err, WEFT_ERR_INVALID, "the program has %d outputs, %d requested", g->n_outputs, n_outputs);
     if (!o->timing_only && p->timing_only)
         return weft_err_set(err, WEFT_ERR_INVALID, "the program was compiled for timing only (no weights on its tiles)");
+    if (!o->timing_only && p->replicas > 1)
+        return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "the numbers of %d replicas (data parallel on %s) are not simulated yet: time it "
+                            "(--timing-only), or run on one chip (--replicas 1)", p->replicas, p->arch.name);
     if (!o->timing_only) {
         if (n_inputs != g->n_inputs) return weft_err_set(err, WEFT_ERR_INVALID, "the program takes %d inputs, %d given", g->n_inputs, n_inputs);
         for (int k = 0; k < n_inputs; k++) {
@@ -963,7 +1026,17 @@ weft_status weft_sim_run(const weft_program *p, const weft_tensor *const *inputs
                                     weft_shape_str(&inputs[k]->shape, b, sizeof b));
         }
     }
-    return run_events(p, inputs, outputs, o, st, err);
+    weft_status s = run_events(p, inputs, outputs, o, st, err);
+    /* data parallel: the same run with sums that take no time gives the period of one chip
+     * running its share alone, so the report can say what the communication costs */
+    st->alone_period_cycles = st->period_cycles;
+    if (!s && p->replicas > 1 && !o->free_reduction) {
+        weft_sim_opts a = {.timing_only = true, .passes = o->passes, .accumulate = o->accumulate, .free_reduction = true};
+        weft_sim_stats alone;
+        s = run_events(p, NULL, NULL, &a, &alone, err);
+        if (!s) st->alone_period_cycles = alone.period_cycles;
+    }
+    return s;
 }
 
 weft_status weft_program_run(const weft_program *p, const weft_tensor *const *inputs, int n_inputs, weft_tensor *outputs,
