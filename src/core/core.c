@@ -284,6 +284,11 @@ weft_status weft_shape_broadcast(const weft_shape *a, const weft_shape *b, weft_
 }
 
 weft_status weft_shape_check_size(const weft_shape *s, weft_dtype dt, weft_err *err) {
+    return weft_shape_check_size_max(s, dt, WEFT_MAX_TENSOR_BYTES, err);
+}
+
+weft_status weft_shape_check_size_max(const weft_shape *s, weft_dtype dt, int64_t max, weft_err *err) {
+    if (max <= 0) max = WEFT_MAX_TENSOR_BYTES;
     if (s->ndim < 0 || s->ndim > WEFT_MAX_DIMS)
         return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "rank %d exceeds weft's limit of %d", s->ndim, WEFT_MAX_DIMS);
     int64_t bytes = (int64_t)weft_dtype_size(dt);
@@ -291,9 +296,9 @@ weft_status weft_shape_check_size(const weft_shape *s, weft_dtype dt, weft_err *
         char b[160];
         if (s->d[i] < 0)
             return weft_err_set(err, WEFT_ERR_SHAPE, "negative dimension in shape %s", weft_shape_str(s, b, sizeof b));
-        if (s->d[i] && bytes > WEFT_MAX_TENSOR_BYTES / s->d[i])
+        if (s->d[i] && bytes > max / s->d[i])
             return weft_err_set(err, WEFT_ERR_NOMEM, "tensor of shape %s and dtype %s exceeds the %lld-byte limit",
-                                weft_shape_str(s, b, sizeof b), weft_dtype_name(dt), (long long)WEFT_MAX_TENSOR_BYTES);
+                                weft_shape_str(s, b, sizeof b), weft_dtype_name(dt), (long long)max);
         bytes *= s->d[i];
     }
     return WEFT_OK;

@@ -9,6 +9,9 @@
 
 /* Largest tensor weft will allocate. Declared sizes beyond it are refused before allocation. */
 #define WEFT_MAX_TENSOR_BYTES ((int64_t)16 << 30)
+/* A graph that is only timed (its values never made: the built-ins' shapes_only) takes tensors
+ * up to this: the fabric streams them in blocks, the host never holds one */
+#define WEFT_MAX_TIMED_TENSOR_BYTES ((int64_t)1 << 44)
 
 /* ---- errors ---- */
 
@@ -80,6 +83,8 @@ weft_status weft_shape_broadcast(const weft_shape *a, const weft_shape *b, weft_
                                  weft_err *err);
 /* Checks that numel * elem_size is within WEFT_MAX_TENSOR_BYTES with no overflow. */
 weft_status weft_shape_check_size(const weft_shape *s, weft_dtype dt, weft_err *err);
+/* The same against `max` bytes (<= 0: WEFT_MAX_TENSOR_BYTES). */
+weft_status weft_shape_check_size_max(const weft_shape *s, weft_dtype dt, int64_t max, weft_err *err);
 
 /* ---- tensors ---- */
 

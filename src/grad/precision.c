@@ -12,6 +12,7 @@ weft_status weft_precision_cast(const weft_graph *src, weft_dtype dt, weft_graph
     if (dt != WEFT_BF16 && dt != WEFT_F16)
         return weft_err_set(err, WEFT_ERR_INVALID, "mixed precision stores bf16 or fp16, not %s", weft_dtype_name(dt));
     weft_graph *g = weft_graph_new(src->name);
+    g->max_tensor_bytes = src->max_tensor_bytes;
     g->opset = src->opset;
     int *map = weft_xmalloc((size_t)(src->n_vals + 1) * sizeof(int));  /* value of src -> value of g */
     for (int v = 0; v < src->n_vals; v++) map[v] = -1;

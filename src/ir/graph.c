@@ -266,7 +266,7 @@ weft_status weft_graph_verify(const weft_graph *g, weft_err *err) {
     /* every value's shape first: a count that overflows int64 (2^32 x 2^32 wraps to 0) must not
      * reach a shape rule or a size computation */
     for (int v = 0; v < g->n_vals; v++) {
-        weft_status s = weft_shape_check_size(&g->vals[v].shape, g->vals[v].dtype, err);
+        weft_status s = weft_shape_check_size_max(&g->vals[v].shape, g->vals[v].dtype, g->max_tensor_bytes, err);
         if (s) return weft_err_prefix(err, "value '%s'", g->vals[v].name);
     }
     /* defined_at: -2 an activation not computed yet, -3 an input value the graph does not declare

@@ -56,6 +56,8 @@ struct weft_graph {
     int *inputs, n_inputs;    /* value ids of graph inputs, in order */
     int *outputs, n_outputs;  /* value ids of graph outputs, in order */
     int opset;                /* default opset for new nodes */
+    int64_t max_tensor_bytes; /* a value's size limit (0: WEFT_MAX_TENSOR_BYTES); a graph that is
+                               * only timed has WEFT_MAX_TIMED_TENSOR_BYTES */
 };
 
 /* ---- op rows ---- */

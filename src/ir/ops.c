@@ -105,7 +105,7 @@ weft_status weft_node_infer(const weft_graph *g, const weft_node *n, weft_op_ctx
     weft_status s = n->op->infer(c);
     if (s) return s;
     for (int j = 0; j < n->n_out; j++) {
-        s = weft_shape_check_size(&c->out[j].shape, c->out[j].dtype, err);
+        s = weft_shape_check_size_max(&c->out[j].shape, c->out[j].dtype, g->max_tensor_bytes, err);
         if (s) return weft_err_prefix(err, "node '%s' (%s): output %d", n->name, n->op->name, j);
     }
     return WEFT_OK;

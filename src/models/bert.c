@@ -43,7 +43,7 @@ weft_status weft_model_bert(const char *name, const weft_bert_config *c, weft_gr
     weft_graph *g = weft_graph_new(name);
     weft_nn b;
     weft_nn_init(&b, g, (uint64_t)c->seed, err);
-    b.shapes_only = c->shapes_only != 0;
+    weft_nn_shapes_only(&b, c->shapes_only != 0);
     const float std = 0.02f, eps = 1e-12f;
     const weft_nn_init_kind N = WEFT_NN_INIT_NORMAL;
 

@@ -37,7 +37,7 @@ weft_status weft_model_llama(const char *name, const weft_llama_config *c, weft_
     weft_graph *g = weft_graph_new(name);
     weft_nn b;
     weft_nn_init(&b, g, (uint64_t)c->seed, err);
-    b.shapes_only = c->shapes_only != 0;
+    weft_nn_shapes_only(&b, c->shapes_only != 0);
     const float std = 0.02f, eps = 1e-5f;
 
     int tokens = weft_graph_input(g, "tokens", WEFT_I64, WEFT_SHAPE(B, T)); /* (B, T) */

@@ -13,7 +13,7 @@ weft_status weft_model_mlp(const char *name, const weft_mlp_config *c, weft_grap
     weft_graph *g = weft_graph_new(name);
     weft_nn b;
     weft_nn_init(&b, g, (uint64_t)c->seed, err);
-    b.shapes_only = c->shapes_only != 0;
+    weft_nn_shapes_only(&b, c->shapes_only != 0);
     int x = weft_graph_input(g, "x", WEFT_F32, WEFT_SHAPE(c->batch, c->in)); /* (batch, in) */
     int64_t width = c->in;
     for (int64_t l = 0; l < c->layers && !b.status; l++) {

@@ -13,6 +13,11 @@ void weft_nn_init(weft_nn *b, weft_graph *g, uint64_t seed, weft_err *err) {
     b->seed = seed;
 }
 
+void weft_nn_shapes_only(weft_nn *b, bool on) {
+    b->shapes_only = on;
+    if (on) b->g->max_tensor_bytes = WEFT_MAX_TIMED_TENSOR_BYTES;
+}
+
 int weft_nn_fail(weft_nn *b, weft_status s, const char *fmt, ...) {
     if (b->status) return -1;
     b->status = s;

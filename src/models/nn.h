@@ -41,6 +41,9 @@ typedef enum {
 } weft_nn_init_kind;
 
 void weft_nn_init(weft_nn *b, weft_graph *g, uint64_t seed, weft_err *err);
+/* A model built for timing only: its parameters are left zero, and its graph takes values up to
+ * WEFT_MAX_TIMED_TENSOR_BYTES (never made on the host). */
+void weft_nn_shapes_only(weft_nn *b, bool on);
 /* Records the first error (printf-style) and returns -1. */
 int weft_nn_fail(weft_nn *b, weft_status s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Ends a built-in's construction: the graph b built (g) gets `outputs` (n of them; a negative one

@@ -58,7 +58,7 @@ weft_status weft_model_resnet(const char *name, const weft_resnet_config *c, wef
     weft_graph *g = weft_graph_new(name);
     weft_nn b;
     weft_nn_init(&b, g, (uint64_t)c->seed, err);
-    b.shapes_only = c->shapes_only != 0;
+    weft_nn_shapes_only(&b, c->shapes_only != 0);
     const int64_t W = c->width;
     int image = weft_graph_input(g, "image", WEFT_F32, WEFT_SHAPE(c->batch, 3, c->image, c->image)); /* (B, 3, S, S) */
     int x = conv_bn(&b, "", "conv1", "bn1", image, 3, W, 7, 2, true); /* (B, W, S/2, S/2) */

@@ -70,7 +70,7 @@ weft_status weft_model_unet(const char *name, const weft_unet_config *c, weft_gr
     weft_graph *g = weft_graph_new(name);
     weft_nn b;
     weft_nn_init(&b, g, (uint64_t)c->seed, err);
-    b.shapes_only = c->shapes_only != 0;
+    weft_nn_shapes_only(&b, c->shapes_only != 0);
     int x = weft_graph_input(g, "image", WEFT_F32, WEFT_SHAPE(c->batch, c->in, c->image, c->image)); /* (B, in, S, S) */
     int enc[4];
     int64_t in = c->in;

@@ -24,7 +24,7 @@ weft_status weft_model_weather(const char *name, const weft_weather_config *c, w
     weft_graph *g = weft_graph_new(name);
     weft_nn b;
     weft_nn_init(&b, g, (uint64_t)c->seed, err);
-    b.shapes_only = c->shapes_only != 0;
+    weft_nn_shapes_only(&b, c->shapes_only != 0);
     const int64_t V = c->vars, Hd = c->hidden, k = 3;
     int state = weft_graph_input(g, "state", WEFT_F32, WEFT_SHAPE(c->batch, V, c->lat, c->lon)); /* (B, V, LAT, LON) */
     int h = weft_nn_conv(&b, "enc", state, V, Hd, k, true, 1.0f); /* (B, hidden, LAT, LON) */
