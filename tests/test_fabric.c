@@ -268,7 +268,26 @@ TEST(fabric_sections_match_reference) {
         CHECK(!strcmp(p->mode, "sections") && strstr(p->mode_reason, "does not fit pipelined") && p->n_phases > 1 && spilled > 0);
     } else weft_test_fail(__FILE__, __LINE__, "auto on 768 B memory units: %s", err.msg);
     weft_program_free(p);
-    if (g) check_graph_on(g, specs[1], &small, NULL, "sections");
+    if (g) check_graph_on(g, specs[1], &small, NULL, "sections");  /* (frees g) */
+    /* a GEMM whose weights the whole RDU cannot hold streams them in column chunks, reading its
+     * input once per chunk; the numbers stay the reference's */
+    small = sn30;
+    small.kinds[1].sram_bytes = 4096;
+    g = NULL;
+    CHECK_OK(weft_model_load("builtin:mlp:in=256,hidden=4096,out=16,batch=4", &g, &err), &err);
+    p = NULL;
+    o = (weft_compile_opts){.mode = "sections"};
+    if (g && !weft_compile(g, &small, &o, &p, &err)) {
+        int chunked = 0;
+        for (int i = 0; i < p->n; i++) chunked += p->k[i].weight_chunks > 1 && p->k[i].kind == WEFT_KERNEL_GEMM;
+        printf("    4 KB memory units: %d GEMMs stream their weights in chunks\n", chunked);
+        CHECK(chunked > 0);
+        weft_program_free(p);
+        check_graph_on(g, "mlp 256-4096-16, 4 KB memory units", &small, "sections", "sections");
+    } else if (g) {
+        weft_test_fail(__FILE__, __LINE__, "chunked GEMM: %s", err.msg);
+        weft_graph_free(g);
+    }
 }
 
 /* ONNX models re-batched ("PATH#batch=N", --batch): the inputs' leading dimension changes and

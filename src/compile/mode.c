@@ -394,10 +394,16 @@ static weft_status sections_plan(weft_program *p, const weft_compile_opts *o, co
         weft_kernel *k = &p->k[i];
         k->host = -1;
         k->attached_bytes = 0;
-        /* what cannot be held even on the whole mesh streams its resident operands from DDR */
-        if (k->kind != WEFT_KERNEL_GEMM && weft_sram_min_tiles(p, k) < 0) {
+        /* what cannot be held even on the whole mesh streams its resident operands from DDR in
+         * chunks, two held at a time: an update over a large parameter (element-wise: its
+         * gradient and results stream with it), a GEMM's weights in column chunks, its input
+         * read again for each (a vocabulary head) */
+        if (weft_sram_min_tiles(p, k) < 0) {
             k->weights_streamed = true;
-            if (weft_sram_min_tiles(p, k) < 0) k->weights_streamed = false;  /* its buffers alone do not fit: the error says so */
+            const weft_lowering *row = weft_lowering_of(g->nodes[k->node].op);
+            if (k->kind == WEFT_KERNEL_GEMM || row->update_state || row->beside_update)
+                for (int c = 2; c <= 1024 && weft_sram_min_tiles(p, k) < 0; c *= 2) k->weight_chunks = c;
+            if (weft_sram_min_tiles(p, k) < 0) k->weights_streamed = false, k->weight_chunks = 0;  /* the error says why */
         }
     }
     p->phases = weft_try_calloc((size_t)p->n + 1, sizeof *p->phases);
@@ -417,7 +423,7 @@ static weft_status sections_plan(weft_program *p, const weft_compile_opts *o, co
                 n++;
         } else if (!strcmp(cut, "o3")) {
             int64_t need = 0;
-            while (first + n < p->n) {
+            while (first + n < p->n && p->k[first + n].weight_chunks <= 1) {  /* (a chunked GEMM starts a section) */
                 int64_t t = weft_sram_min_tiles(p, &p->k[first + n]);
                 if (t < 0 || need + t > tiles * 9 / 10) break;
                 need += t;
@@ -480,8 +486,8 @@ static weft_status sections_plan(weft_program *p, const weft_compile_opts *o, co
         for (int q = 0; q < p->k[i].n_deps; q++) {
             int d = p->k[i].dep[q];
             p->k[i].dep_spilled[q] = d >= 0 && p->k[i].dep_outside[q] && spill[p->k[i].dep_value[q]];
-            if (p->k[i].dep_spilled[q])  /* (one needed whole is read twice: compile/sram.c) */
-                p->phases[phase_of[i]].fill_bytes += weft_program_value_bytes(p, p->k[i].dep_value[q]) * (p->k[i].dep_kind[q] == WEFT_DEP_WHOLE ? 2 : 1);
+            if (p->k[i].dep_spilled[q])
+                p->phases[phase_of[i]].fill_bytes += weft_program_value_bytes(p, p->k[i].dep_value[q]) * weft_dep_reads(&p->k[i], q);
         }
     free(phase_of);
     free(last_use);

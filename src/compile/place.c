@@ -202,7 +202,7 @@ weft_status weft_pass_place(weft_program *p, weft_err *err) {
             char hint[600], sn[24], sh[24];
             weft_sram_fit_hint(p, k, want, have, hint, sizeof hint);
             s = weft_err_set(err, WEFT_ERR_NOMEM,
-                             "model does not fit %s: layer '%s' (%s) needs %s, more than the whole mesh holds (%s: %lld tiles x "
+                             "model does not fit %s: layer '%s' (%s) needs %s, and the whole mesh holds %s (%lld tiles x "
                              "%.0f usable bytes): %s",
                              a->name, n->name, n->op->name, weft_bytes_str(want, sn, sizeof sn), weft_bytes_str(have, sh, sizeof sh),
                              (long long)total, weft_sram_cap(p), hint);

@@ -45,10 +45,12 @@ int64_t weft_sram_need(const weft_program *p, const weft_kernel *k, int pk, int 
     const weft_graph *g = p->graph;
     int64_t es = (int64_t)weft_dtype_size(g->vals[g->nodes[k->node].out[0]].dtype);
     if (k->kind == WEFT_KERNEL_GEMM) {
-        int64_t kb = (k->K + pk - 1) / pk, nb = (k->N + pn - 1) / pn;
-        /* weight tile, two input row blocks, two fp32 partial blocks, and its share of the
-         * gradient and optimizer state of updates attached to the region */
-        return kb * nb * es + 2 * k->block_rows * kb * es + 2 * k->block_rows * nb * 4 +
+        int64_t kb = (k->K + pk - 1) / pk, nb = (k->N + pn - 1) / pn, c = k->weight_chunks > 1 ? k->weight_chunks : 1;
+        /* weight tile (streamed in chunks: two of them), two input row blocks, two fp32 partial
+         * blocks, and its share of the gradient and optimizer state of updates attached to the
+         * region */
+        int64_t wt = c > 1 ? 2 * ((kb * nb + c - 1) / c) : kb * nb;
+        return wt * es + 2 * k->block_rows * kb * es + 2 * k->block_rows * nb * 4 +
                (k->attached_bytes + (int64_t)pk * pn - 1) / ((int64_t)pk * pn);
     }
     int64_t data = 0;
@@ -58,6 +60,7 @@ int64_t weft_sram_need(const weft_program *p, const weft_kernel *k, int pk, int 
     }
     int64_t out = k->M * k->N * es;
     data += k->blocks == 1 || k->accumulates ? out : 2 * out / k->blocks;
+    if (k->weights_streamed && k->weight_chunks > 1) data = 2 * data / k->weight_chunks;  /* (element-wise over its chunks) */
     return (data + (k->weights_streamed ? 0 : k->weight_bytes) + k->attached_bytes + t - 1) / t;
 }
 
@@ -102,6 +105,14 @@ void weft_sram_fit_hint(const weft_program *p, const weft_kernel *k, double need
     if (b < 0) b = 0;
     if (w > need) w = need;
     char sw[24], sb[24], sx[24];
+    if (need <= have && k->kind == WEFT_KERNEL_GEMM) {  /* it cannot spread over the mesh */
+        int pk = 1, pn = 1;
+        weft_gemm_grid(p, k, (int64_t)p->arch.width * p->arch.height, &pk, &pn);
+        snprintf(buf, len, "a GEMM of K %lld and N %lld spreads over at most %d x %d tiles of this %d x %d mesh, and its weights and "
+                 "row blocks take more than a tile holds on each; a machine with more SRAM a tile, or 16-bit storage "
+                 "(--precision bf16)", (long long)k->K, (long long)k->N, pk, pn, p->arch.width, p->arch.height);
+        return;
+    }
     size_t o = (size_t)snprintf(buf, len, "%s of weights (and their update's state), %s of buffers; ", weft_bytes_str(w, sw, sizeof sw),
                                 weft_bytes_str(b, sb, sizeof sb));
     bool whole = p->blocks == p->blocks_per_seq;  /* a batch stream: the buffers grow with the batch */

@@ -93,7 +93,12 @@ typedef struct {
     int64_t weight_bytes;       /* resident in the region */
     bool weights_streamed;      /* sections: too large to hold, its resident operands stream in
                                  * from DDR as it runs (an optimizer update over a large
-                                 * parameter); not counted in its SRAM plan */
+                                 * parameter); not counted in its SRAM plan. With weight_chunks
+                                 * > 1: in so many chunks, two held at a time (an element-wise
+                                 * kernel's inputs and outputs with them; a GEMM's weights in
+                                 * column chunks, its input read back from DDR once per chunk, the
+                                 * first kernel of its section) */
+    int weight_chunks;          /* 0 or 1: the weights held whole */
     int64_t sram_per_tile;      /* the plan's peak, bytes */
     uint64_t block_cycles;      /* planned cycles a row block occupies the region (its stage time) */
     uint64_t block_latency;     /* planned cycles from a block's start to its output being ready */
@@ -188,6 +193,13 @@ static inline int weft_dep_blocks(const weft_program *p, const weft_kernel *k, i
 bool weft_kernel_streams(const weft_kernel *k);
 /* Blocks of input q that k's SRAM plan holds at once (compile/sram.c). */
 int weft_kernel_held_blocks(const weft_program *p, const weft_kernel *k, int q);
+/* Sections: how many times kernel k reads its input q back from DDR: twice one it needs whole
+ * (a first look for what needs all of it, then the output), once per weight chunk for a GEMM
+ * that streams its weights, else once. */
+static inline int weft_dep_reads(const weft_kernel *k, int q) {
+    if (k->weight_chunks > 1 && k->kind == WEFT_KERNEL_GEMM) return k->weight_chunks;
+    return k->dep_kind[q] == WEFT_DEP_WHOLE ? 2 : 1;
+}
 /* The fastest rate a tile kind of the machine has for k's arithmetic, in flops per cycle. */
 double weft_kernel_rate(const weft_program *p, const weft_kernel *k);
 /* Bytes of a value at its storage width. */

@@ -566,9 +566,8 @@ static void handle(void *state, const weft_event *ev, weft_engine *e) {
             spilled *sp = &s->spills[j];
             if (sp->g != g) continue;
             const weft_kernel *dk = &s->p->k[sp->consumer];
-            /* (one needed whole is read twice: the kernel holds two blocks of it, compile/sram.c) */
-            uint64_t twice = dk->dep_kind[sp->slot] == WEFT_DEP_WHOLE ? 2 : 1;
-            uint64_t at = offchip_send(s, ev->time > sp->ready ? ev->time : sp->ready, twice * sp->bytes, true);
+            uint64_t reads = (uint64_t)weft_dep_reads(dk, sp->slot);  /* (a second look, a chunked GEMM's passes) */
+            uint64_t at = offchip_send(s, ev->time > sp->ready ? ev->time : sp->ready, reads * sp->bytes, true);
             at = send_lanes(s, at, dk->dep_lane0[sp->slot], dk->dep_lanes[sp->slot], sp->bytes, false);
             schedule(s, EV_ARRIVAL, at, sp->consumer, sp->slot, sp->unit);
             *sp = s->spills[--s->n_spills];
