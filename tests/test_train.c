@@ -110,6 +110,42 @@ TEST(train_fabric_step_weight_streaming) {
 TEST(train_fabric_step_sections) {
     check_fabric_step_in("builtin:mlp", "sn30", "sections");
     check_fabric_step_in("builtin:gpt:layers=1,dim=32,heads=2,vocab=64,seq=16", "sn30", "sections");
+    /* memory units of 4 KB: the 256 x 4096 layer's weights, their gradient's sums and their
+     * update do not fit the RDU, and stream in chunks; the step is still the reference's */
+    weft_err err = {0};
+    weft_arch a;
+    CHECK_OK(weft_arch_preset("sn30", &a, &err), &err);
+    a.kinds[1].sram_bytes = 4096;
+    snprintf(a.name, sizeof a.name, "sn30-4k");
+    char path[1100];
+    snprintf(path, sizeof path, "%s/test_train_sn30_4k.json", weft_test_builddir());
+    char *j = weft_arch_to_json(&a);
+    FILE *f = fopen(path, "w");
+    if (f) { fputs(j, f); fclose(f); }
+    free(j);
+    const char *spec = "builtin:mlp:in=256,hidden=4096,out=16,batch=4";
+    weft_train_config c = weft_train_defaults();
+    c.arch = &a;
+    weft_trainer *t = NULL;
+    CHECK_OK(weft_train_new(spec, &c, &t, &err), &err);
+    if (t) {
+        weft_program *p = NULL;
+        weft_compile_opts o = {.mode = "sections"};
+        CHECK_OK(weft_compile(t->gu, &a, &o, &p, &err), &err);
+        int gemm = 0, sums = 0, updates = 0;
+        for (int i = 0; p && i < p->n; i++) {
+            const weft_kernel *k = &p->k[i];
+            if (k->weight_chunks < 2) continue;
+            if (k->kind == WEFT_KERNEL_GEMM) gemm++;
+            else if (k->accumulates) sums++;
+            else updates++;
+        }
+        printf("    4 KB memory units: chunked GEMMs %d, accumulations %d, updates %d\n", gemm, sums, updates);
+        CHECK(gemm > 0 && updates > 0);
+        weft_program_free(p);
+        weft_train_free(t);
+    }
+    check_fabric_step_in(spec, path, "sections");
 }
 TEST(train_fabric_step_gpt) { check_fabric_step("builtin:gpt:layers=1,dim=32,heads=2,vocab=64,seq=16", "wse2-mini"); }
 TEST(train_fabric_step_weather) { check_fabric_step("builtin:weather-cnn:lat=8,lon=16", "wse2-mini"); }

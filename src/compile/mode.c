@@ -397,11 +397,12 @@ static weft_status sections_plan(weft_program *p, const weft_compile_opts *o, co
         /* what cannot be held even on the whole mesh streams its resident operands from DDR in
          * chunks, two held at a time: an update over a large parameter (element-wise: its
          * gradient and results stream with it), a GEMM's weights in column chunks, its input
-         * read again for each (a vocabulary head) */
+         * read again for each (a vocabulary head), an accumulation's sums a column chunk at a
+         * time, its inputs read again for each (that head's weight gradient) */
         if (weft_sram_min_tiles(p, k) < 0) {
             k->weights_streamed = true;
             const weft_lowering *row = weft_lowering_of(g->nodes[k->node].op);
-            if (k->kind == WEFT_KERNEL_GEMM || row->update_state || row->beside_update)
+            if (k->kind == WEFT_KERNEL_GEMM || k->accumulates || row->update_state || row->beside_update)
                 for (int c = 2; c <= 1024 && weft_sram_min_tiles(p, k) < 0; c *= 2) k->weight_chunks = c;
             if (weft_sram_min_tiles(p, k) < 0) k->weights_streamed = false, k->weight_chunks = 0;  /* the error says why */
         }

@@ -58,9 +58,10 @@ int64_t weft_sram_need(const weft_program *p, const weft_kernel *k, int pk, int 
         int64_t b = weft_program_value_bytes(p, k->dep_value[q]);
         data += b * weft_kernel_held_blocks(p, k, q) / weft_value_blocks(p, k->dep_value[q]);
     }
-    int64_t out = k->M * k->N * es;
-    data += k->blocks == 1 || k->accumulates ? out : 2 * out / k->blocks;
-    if (k->weights_streamed && k->weight_chunks > 1) data = 2 * data / k->weight_chunks;  /* (element-wise over its chunks) */
+    int64_t out = k->M * k->N * es, c = k->weight_chunks > 1 ? k->weight_chunks : 1;
+    if (k->accumulates && c > 1) data += 2 * out / c;  /* its sums a column chunk at a time, the inputs read once per chunk */
+    else data += k->blocks == 1 || k->accumulates ? out : 2 * out / k->blocks;
+    if (k->weights_streamed && !k->accumulates && c > 1) data = 2 * data / c;  /* (element-wise over its chunks) */
     return (data + (k->weights_streamed ? 0 : k->weight_bytes) + k->attached_bytes + t - 1) / t;
 }
 

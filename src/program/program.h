@@ -194,10 +194,10 @@ bool weft_kernel_streams(const weft_kernel *k);
 /* Blocks of input q that k's SRAM plan holds at once (compile/sram.c). */
 int weft_kernel_held_blocks(const weft_program *p, const weft_kernel *k, int q);
 /* Sections: how many times kernel k reads its input q back from DDR: twice one it needs whole
- * (a first look for what needs all of it, then the output), once per weight chunk for a GEMM
- * that streams its weights, else once. */
+ * (a first look for what needs all of it, then the output), once per chunk for a GEMM that
+ * streams its weights or an accumulation that sums a column chunk at a time, else once. */
 static inline int weft_dep_reads(const weft_kernel *k, int q) {
-    if (k->weight_chunks > 1 && k->kind == WEFT_KERNEL_GEMM) return k->weight_chunks;
+    if (k->weight_chunks > 1 && (k->kind == WEFT_KERNEL_GEMM || k->accumulates)) return k->weight_chunks;
     return k->dep_kind[q] == WEFT_DEP_WHOLE ? 2 : 1;
 }
 /* The fastest rate a tile kind of the machine has for k's arithmetic, in flops per cycle. */
