@@ -57,8 +57,25 @@ ROWS = [
     dict(id="sn30-gpt13b", machine="SN30, 4 RDUs", model="GPT 13B", work="training", batch=128, seq=2048, precision="bf16 (assumed)",
          mode="sections", release="not stated (Nov 2023)", measured=10052.1, unit="tokens/s",
          source="argonne-lcf/AIaccelerators-SC23-tutorial SambaNova/gpt13b.md @ 7cafbc3d: 'training_tokens_per_second ... 10052.1'",
-         args=None, why="several chips are not built yet (data and tensor parallel over RDUs)"),
+         args=["builtin:gpt2:layers=40,dim=5120,heads=40,seq=2048,positions=2048", "--arch", "sn30-node", "--replicas", "4", "--train",
+               "--timing-only", "--mode", "sections", "--batch", "128", "--precision", "bf16"]),
 ]
+
+# The GPU model (report/gpu.h) beside published GPU training rates: tokens/s per GPU. Its
+# constants are labelled assumptions, not fitted to these rows.
+GPU_ROWS = [
+    dict(id="gpu-a100-llmc", gpu="a100-80gb", what="GPT-2 124M training, 8 x A100 80 GB SXM, llm.c (fused CUDA kernels, bf16, "
+         "cuDNN flash attention), batch 64 x 1024 a GPU", measured=10e9 / (90 * 60) / 8,
+         source="Karpathy, llm.c discussion #481 (May 2024): 10 B tokens in about 90 minutes on one 8 x A100 80 GB SXM node, "
+                "'up to ~60% model flops utilization'"),
+    dict(id="gpu-a100-nanogpt", gpu="a100-80gb", what="GPT-2 124M training, 8 x A100 SXM4, PyTorch nanoGPT (torch.compile), "
+         "0.5 M tokens a step", measured=1.1e6 / 8,
+         source="debtirthasaha.github.io/blog/2026/gpt2-124m: 'Sustained throughput 1.1M tokens/sec' on 8 x A100 SXM4"),
+    dict(id="gpu-h100-llmc", gpu="h100-sxm", what="GPT-2 124M training, 8 x H100, llm.c, 10 B tokens", measured=10e9 / (45 * 60) / 8,
+         source="llm.c's GPT-2 124M in 45 minutes on 8 x H100 (as summarised at chaobro.com/en/posts/modded-nanogpt-speedrun; secondary)"),
+]
+GPU_ARGS = ["builtin:gpt2:seq=1024", "--arch", "wse2", "--train", "--timing-only", "--mode", "weight-streaming", "--batch", "64",
+            "--precision", "bf16"]
 
 # The hardware figures a prediction depends on, varied by +-20 % in the sensitivity runs.
 KNOBS = [("off-chip bandwidth", "offchip", "bytes_per_s"), ("clock", None, "clock_hz"), ("arithmetic rate", "tile_kinds", "flops_per_cycle")]
@@ -140,6 +157,8 @@ def main():
                     args = list(row["args"])
                     args[args.index("--arch") + 1] = a
                     run(o.weft, args, f"{o.out}/{row['id']}-{knob[2]}-{factor:g}.json", o.out)
+        print("running the GPU model", flush=True)
+        run(o.weft, GPU_ARGS + ["--vs", ",".join(sorted({r["gpu"] for r in GPU_ROWS}))], f"{o.out}/gpu.json", o.out)
     lines = []
     w = lines.append
     w("# Validation: weft's predictions beside measured throughput of the real machines")
@@ -203,6 +222,26 @@ def main():
                          f"from DDR (weights, spilled tensors) and writes {se['gradient_bytes_out'] / 1e9:.0f} GB; waiting for DDR between "
                          f"sections {100 * se['weight_wait_cycles'] / per:.0f} % of a pass; "
                          f"{rep['flops_per_s'] / rep['peak_flops_per_s'] * 100:.1f} % of the {rep['peak_dtype']} peak.")
+    gpu_rep = None
+    if os.path.exists(f"{o.out}/gpu.json"):
+        with open(f"{o.out}/gpu.json") as f:
+            gpu_rep = json.load(f)
+    w("")
+    w("## The GPU model beside published GPU rates")
+    w("")
+    w("`weft run ... --vs GPU` estimates the same graph on a GPU (report/gpu.h: a roofline a kernel, tensor cores at 70 % of the")
+    w("datasheet peak, HBM at 80 %, 4 us a launch, attention fused; assumptions, not fitted). Here: " + " ".join(GPU_ARGS) + ".")
+    w("")
+    w("| GPU | workload (measured) | measured tokens/s a GPU | weft's GPU model | model / measured | source |")
+    w("|---|---|---|---|---|---|")
+    for row in GPU_ROWS:
+        est = None
+        for g in (gpu_rep or {}).get("gpus", []):
+            if g["gpu"] == row["gpu"]:
+                est = g["samples_per_s_per_gpu"] * 1024
+        weft = f"{est:.4g}" if est else "not run"
+        ratio = f"{est / row['measured']:.2f}" if est else "-"
+        w(f"| {row['gpu']} | {row['what']} | {row['measured']:.4g} | {weft} | {ratio} | {row['source']} |")
     if notes:
         w("")
         w("Sensitivity and breakdown (from the same runs):")

@@ -1,9 +1,12 @@
 /* Tests of report: the wafer heatmap PNG (files, dimensions, pixels read back with libpng, errors). */
 #include "compile/compile.h"
 #include "models/models.h"
+#include "arch/arch.h"
+#include "report/gpu.h"
 #include "report/report.h"
 #include "sim/run.h"
 #include "test.h"
+#include "train/train.h"
 
 #include <png.h>
 #include <string.h>
@@ -316,4 +319,69 @@ TEST(report_json_kernels_busy_and_waiting) {
     free(txt);
     weft_program_free(p);
     weft_graph_free(g);
+}
+
+/* The GPU model (report/gpu.h): more of every resource is never slower (A100 40 GB -> 80 GB ->
+ * H100 -> H200), nothing beats the tensor-core peak, a bigger batch never lowers samples/s, a
+ * workload too big for one GPU is sharded over the fewest that hold it, and bad names are
+ * refused naming the choices. */
+TEST(report_gpu_model_laws) {
+    weft_err err = {0};
+    const char *names[] = {"a100-40gb", "a100-80gb", "h100-sxm", "h200"};
+    weft_graph *g = NULL;
+    CHECK_OK(weft_model_load_shapes("builtin:gpt2:layers=2,seq=256,batch=8", &g, &err), &err);
+    if (!g) return;
+    double last = 0;
+    for (int i = 0; i < 4; i++) {
+        weft_gpu gpu;
+        weft_gpu_estimate e;
+        CHECK_OK(weft_gpu_preset(names[i], &gpu, &err), &err);
+        CHECK_OK(weft_gpu_time(g, &gpu, &e, &err), &err);
+        printf("    %-10s %.4g ms, %d GPU, %.3g GB, %d kernels\n", names[i], 1e3 * e.seconds, e.gpus, e.bytes_per_gpu * 1e-9, e.kernels);
+        CHECK(e.seconds > 0 && e.gpus == 1 && e.kernels > 0);
+        CHECK(e.flops / e.seconds <= gpu.flops_16 * 1.0001);
+        CHECK(e.compute_s + e.memory_s + e.launch_s <= e.seconds * 1.0001 + 1e-12);
+        if (last > 0) CHECK(e.seconds <= last * 1.0001);
+        last = e.seconds;
+    }
+    weft_graph_free(g);
+    weft_gpu h100;
+    CHECK_OK(weft_gpu_preset("h100", &h100, &err), &err);
+    double rate = 0;
+    for (int b = 1; b <= 16; b *= 4) {
+        char spec[128];
+        snprintf(spec, sizeof spec, "builtin:gpt2:layers=2,seq=256,batch=%d", b);
+        g = NULL;
+        CHECK_OK(weft_model_load_shapes(spec, &g, &err), &err);
+        weft_gpu_estimate e;
+        if (g && !weft_gpu_time(g, &h100, &e, &err)) {
+            double r = b / e.seconds;
+            if (r < rate * 0.9999) weft_test_fail(__FILE__, __LINE__, "batch %d: %.4g samples/s, below %.4g", b, r, rate);
+            rate = r;
+        }
+        weft_graph_free(g);
+    }
+    /* GPT-2 124M's training step at batch 64 x 1024 does not fit a 40 GB A100: sharded */
+    weft_train_config c = weft_train_defaults();
+    weft_arch wse2;
+    CHECK_OK(weft_arch_preset("wse2", &wse2, &err), &err);
+    c.arch = &wse2;  /* (the step's graph: forward, backward and the update) */
+    c.precision = WEFT_BF16;
+    weft_trainer *t = NULL;
+    CHECK_OK(weft_train_new("builtin:gpt2:batch=64,shapes_only=1", &c, &t, &err), &err);
+    if (t && t->gu) {
+        weft_gpu a40, h200;
+        weft_gpu_estimate e40, e200;
+        CHECK_OK(weft_gpu_preset("a100-40gb", &a40, &err), &err);
+        CHECK_OK(weft_gpu_preset("h200", &h200, &err), &err);
+        CHECK_OK(weft_gpu_time(t->gu, &a40, &e40, &err), &err);
+        CHECK_OK(weft_gpu_time(t->gu, &h200, &e200, &err), &err);
+        printf("    gpt2 step, batch 64: a100-40gb %d GPUs (%.3g GB each), h200 %d\n", e40.gpus, e40.bytes_per_gpu * 1e-9, e200.gpus);
+        CHECK(e40.gpus > 1 && e40.bytes_per_gpu <= a40.hbm_bytes && e200.gpus < e40.gpus && e40.comm_s >= 0);
+        CHECK(e40.static_bytes > 124e6 * 4 * 3);  /* fp32 master weights, gradients and Adam's two moments */
+        weft_train_free(t);
+    }
+    weft_gpu x;
+    CHECK_INT(weft_gpu_preset("v100", &x, &err), WEFT_ERR_INVALID);
+    CHECK(strstr(err.msg, "unknown GPU 'v100'") && strstr(err.msg, "h100"));
 }

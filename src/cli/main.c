@@ -6,6 +6,7 @@
 #include "models/models.h"
 #include "onnx/onnx_test.h"
 #include "report/report.h"
+#include "report/gpu.h"
 #include "io/io.h"
 #include "cli/train.h"
 #include "train/train.h"
@@ -35,6 +36,7 @@ static void usage(FILE *f) {
             "                             map MODEL onto machine A (default wse2-mini) in pipelined mode; --train:\n"
             "                             its training step (forward, backward, AdamW update)\n"
             "  run MODEL [--arch A] [--timing-only [--train]] [--per-pe] [--passes N] [--trace t.json] [--report r.json] [--heatmap h.png]\n"
+            "            [--vs a100|a100-40gb|h100|h200,...]  the same workload estimated on GPUs, and the speed-up over them\n"
             "                             simulate one forward pass on the fabric; print the report\n"
             "  check MODEL [--arch A] [--per-pe]\n"
             "                             fabric vs reference executor; non-zero exit on mismatch\n"
@@ -264,6 +266,7 @@ typedef struct {
     int accumulate;                /* micro-batches a step, as chosen (1: none) */
     int replicas;                  /* --replicas (0: every chip of the machine); as chosen after load_program */
     const char *trace;
+    const char *vs;                /* --vs GPU[,GPU...]: the same workload estimated on GPUs */
 } fabric_args;
 
 static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
@@ -289,6 +292,18 @@ static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
             if (*end || v < 1 || v > 64) { fprintf(stderr, "weft: --passes needs an integer from 1 to 64, got '%s'\n", argv[i]); return 2; }
             a->passes = (int)v;
         } else if (!strcmp(argv[i], "--trace") && i + 1 < argc) a->trace = argv[++i];
+        else if (!strcmp(argv[i], "--vs") && i + 1 < argc) {
+            a->vs = argv[++i];
+            char one[64];
+            for (const char *q = a->vs; *q;) {  /* every name known before anything runs */
+                size_t l = strcspn(q, ",");
+                snprintf(one, sizeof one, "%.*s", (int)(l < 63 ? l : 63), q);
+                weft_gpu gpu;
+                weft_err e = {0};
+                if (weft_gpu_preset(one, &gpu, &e)) { fprintf(stderr, "weft: --vs: %s\n", e.msg); return 2; }
+                q += l + (q[l] == ',');
+            }
+        }
         else if (!strcmp(argv[i], "--train")) a->train = true;
         else if (!strcmp(argv[i], "--mode") && i + 1 < argc) a->mode = argv[++i];
         else if (!strcmp(argv[i], "--sections") && i + 1 < argc) a->sections = argv[++i];
@@ -496,13 +511,55 @@ static void print_sections(const weft_program *p, const uint64_t *start, const u
     }
 }
 
+/* --vs: the same graph estimated on each GPU (report/gpu.h), and the simulated machine's
+ * speed-up over it: chip for GPU, and the whole machine against an 8-GPU node (its GPUs taken to
+ * scale linearly, data parallel). Adds each to the JSON report r when given. */
+static int compare_gpus(const weft_program *p, const weft_sim_stats *st, const char *list, cJSON *r) {
+    int64_t samples;
+    tokens_per_pass(p->graph, &samples);
+    int R = st->replicas > 1 ? st->replicas : 1;
+    double rate = (double)samples * R * st->passes_per_s;  /* the machine's samples/s */
+    cJSON *arr = r ? cJSON_AddArrayToObject(r, "gpus") : NULL;
+    char one[64];
+    for (const char *q = list; q && *q;) {
+        size_t l = strcspn(q, ",");
+        snprintf(one, sizeof one, "%.*s", (int)(l < 63 ? l : 63), q);
+        q += l + (q[l] == ',');
+        weft_gpu gpu;
+        weft_gpu_estimate e;
+        weft_err err = {0};
+        if (weft_gpu_preset(one, &gpu, &err) || weft_gpu_time(p->graph, &gpu, &e, &err)) return die(&err);
+        double per_gpu = (double)samples / (e.seconds * e.gpus);
+        weft_gpu_print(&gpu, &e, stdout);
+        printf("  vs %-12s %.4g samples/s a GPU (%d GPU%s for a pass of %lld); %s: %.3gx per chip (one chip against one GPU), %.3gx against "
+               "an 8-GPU node\n", gpu.name, per_gpu, e.gpus, e.gpus == 1 ? "" : "s", (long long)samples, p->arch.name, rate / R / per_gpu,
+               rate / (8 * per_gpu));
+        cJSON *o = arr ? cJSON_CreateObject() : NULL;
+        if (!o) continue;
+        cJSON_AddStringToObject(o, "gpu", gpu.name);
+        cJSON_AddNumberToObject(o, "seconds", e.seconds);
+        cJSON_AddNumberToObject(o, "gpus", e.gpus);
+        cJSON_AddNumberToObject(o, "samples_per_s_per_gpu", per_gpu);
+        cJSON_AddNumberToObject(o, "speedup_per_chip", rate / R / per_gpu);
+        cJSON_AddNumberToObject(o, "speedup_vs_8_gpus", rate / (8 * per_gpu));
+        cJSON_AddNumberToObject(o, "compute_seconds", e.compute_s);
+        cJSON_AddNumberToObject(o, "memory_seconds", e.memory_s);
+        cJSON_AddNumberToObject(o, "launch_seconds", e.launch_s);
+        cJSON_AddNumberToObject(o, "comm_seconds", e.comm_s);
+        cJSON_AddNumberToObject(o, "bytes_per_gpu", e.bytes_per_gpu);
+        cJSON_AddItemToArray(arr, o);
+    }
+    return 0;
+}
+
 static int write_report(const char *path, const weft_program *p, const weft_sim_stats *st, const weft_kernel_time *kt,
-                        double host_s) {
+                        double host_s, const char *vs) {
     int64_t samples, tokens = tokens_per_pass(p->graph, &samples);
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "model", p->graph->name);
     weft_report_add_stats(r, p, st, samples, tokens, 1.0 / st->passes_per_s);
     weft_report_add_kernels(r, p, kt, st->passes);
+    if (vs && compare_gpus(p, st, vs, r)) { cJSON_Delete(r); return 1; }
     cJSON_AddNumberToObject(r, "host_seconds", host_s);
     weft_err err = {0};
     weft_status s = weft_report_write(r, path, &err);
@@ -743,7 +800,8 @@ static int fabric(int argc, char **argv, bool check) {
     print_stats(p, &st, host, stdout);
     print_kernels(p, &st, ktimes, stdout);
     if (p->phased && !p->weight_streaming) print_sections(p, ph_start, ph_end, stdout);
-    if (a.report && write_report(a.report, p, &st, ktimes, host)) rc = 1;
+    if (a.vs && !a.report && compare_gpus(p, &st, a.vs, NULL)) rc = 1;
+    if (a.report && write_report(a.report, p, &st, ktimes, host, a.vs)) rc = 1;
     else if (a.report) printf("wrote %s\n", a.report);
     free(ktimes);
     free(ph_start);
