@@ -391,9 +391,11 @@ static void print_stats(const weft_program *p, const weft_sim_stats *st, double 
         char how[96];
         if (p->weight_streaming) snprintf(how, sizeof how, "by the switch on their way to the off-chip unit");
         else snprintf(how, sizeof how, "all-reduced, the network busy %.1f%% of a pass", 100 * (double)st->chip_net_cycles / c);
-        fprintf(f, "  data parallel   %d chips, each %lld of the %lld samples; %s network: %.4g GB of gradients summed a pass, %s; "
+        char gb[24];
+        fprintf(f, "  data parallel   %d chips, each %lld of the %lld samples; %s network: %s of gradients summed a pass, %s; "
                    "not hidden %.1f%% of a pass; scaling efficiency %.1f%% (against one chip running its share alone)\n",
-                R, (long long)(samples / R), (long long)samples, nets[p->arch.chip_net], (double)st->chip_net_bytes * 1e-9, how,
+                R, (long long)(samples / R), (long long)samples, nets[p->arch.chip_net],
+                weft_bytes_str((double)st->chip_net_bytes, gb, sizeof gb), how,
                 100 * x / c, 100 * (double)st->alone_period_cycles / c);
     }
     fprintf(f, "  samples/s       %.6g in the steady state (a pass of %lld every %llu cycles = %.6g ms)\n",
@@ -420,13 +422,17 @@ static void print_stats(const weft_program *p, const weft_sim_stats *st, double 
                 st->passes < st->accumulate ? " (its last 8 simulated, the rest like the first 7)" : "");
     if (p->phased && !p->weight_streaming) {
         double c = (double)st->period_cycles;
-        fprintf(f, "  DDR             %.4g GB in (weights, spilled tensors read back), %.4g GB out a pass; waiting for them between "
-                   "sections %.1f%% of a pass\n", (double)st->weight_bytes_in * 1e-9, (double)st->gradient_bytes_out * 1e-9,
+        char in[24], out[24];
+        fprintf(f, "  DDR             %s in (weights, spilled tensors read back), %s out a pass; waiting for them between "
+                   "sections %.1f%% of a pass\n", weft_bytes_str((double)st->weight_bytes_in, in, sizeof in),
+                weft_bytes_str((double)st->gradient_bytes_out, out, sizeof out),
                 100 * (double)st->weight_wait_cycles / c);
     } else if (p->phased) {
         double c = (double)st->period_cycles;
-        fprintf(f, "  weight stream   %.4g GB in, %.4g GB of gradients out a pass; of a pass: layers %.1f%%, waiting for weights "
-                   "%.1f%%, off-chip updates %.1f%% (busy)\n", (double)st->weight_bytes_in * 1e-9, (double)st->gradient_bytes_out * 1e-9,
+        char in[24], out[24];
+        fprintf(f, "  weight stream   %s in, %s of gradients out a pass; of a pass: layers %.1f%%, waiting for weights "
+                   "%.1f%%, off-chip updates %.1f%% (busy)\n", weft_bytes_str((double)st->weight_bytes_in, in, sizeof in),
+                weft_bytes_str((double)st->gradient_bytes_out, out, sizeof out),
                 100 * (double)st->layer_cycles / c, 100 * (double)st->weight_wait_cycles / c, 100 * (double)st->update_cycles / c);
     }
     if (st->bottleneck == WEFT_BOTTLENECK_LINK) {
@@ -451,10 +457,13 @@ static void print_stats(const weft_program *p, const weft_sim_stats *st, double 
             st->peak_flops > 0 ? 100 * st->achieved_flops / st->peak_flops : 0, R > 1 ? ", all chips" : "");
     fprintf(f, "  PE utilization  %.4f%% (a pass's arithmetic-busy tile-cycles over all tiles in one period)\n", 100 * st->pe_utilization);
     fprintf(f, "  tiles used      %lld\n", (long long)st->tiles_used);
-    fprintf(f, "  SRAM per tile   max %lld B, mean %.0f B\n", (long long)st->sram_bytes_max, st->sram_bytes_mean);
-    fprintf(f, "  links           max load %.4f, mean %.6f; %llu messages, %.4g MB, %.4g MB x hops\n", st->link_load_max,
-            st->link_load_mean, (unsigned long long)st->messages, (double)st->bytes_moved * 1e-6, (double)st->byte_hops * 1e-6);
-    fprintf(f, "  host            %.3f s, peak RSS %.1f MB\n", host_s, (double)peak_rss_bytes() * 1e-6);
+    char b1[24], b2[24];
+    fprintf(f, "  SRAM per tile   max %s, mean %s\n", weft_bytes_str((double)st->sram_bytes_max, b1, sizeof b1),
+            weft_bytes_str(st->sram_bytes_mean, b2, sizeof b2));
+    fprintf(f, "  links           max load %.4f, mean %.6f; %llu messages, %s, %s x hops\n", st->link_load_max, st->link_load_mean,
+            (unsigned long long)st->messages, weft_bytes_str((double)st->bytes_moved, b1, sizeof b1),
+            weft_bytes_str((double)st->byte_hops, b2, sizeof b2));
+    fprintf(f, "  host            %.3f s, peak RSS %s\n", host_s, weft_bytes_str((double)peak_rss_bytes(), b1, sizeof b1));
 }
 
 /* The five busiest kernels: simulated busy and waiting cycles beside the plan's stage x blocks. */
