@@ -645,11 +645,13 @@ static weft_status build_and_compile(const fabric_args *a, const char *spec, con
     return s;
 }
 
-/* The micro-batch the weight-streaming fit error suggests ("about M of the B"), 0 if none. */
+/* The micro-batch a weight-streaming fit error suggests ("fits: about M" for the kept
+ * activations, "would fit a batch of at most M" for one layer's buffers), 0 if none. */
 static long long micro_batch_hint(const char *msg) {
-    const char *q = strstr(msg, "fits: about ");
+    const char *q = strstr(msg, "fits: about "), *r = strstr(msg, "would fit a batch of at most ");
     long long m = 0;
-    return q && sscanf(q + 12, "%lld", &m) == 1 ? m : 0;
+    if (q && sscanf(q + 12, "%lld", &m) == 1) return m;
+    return r && strstr(msg, "weight streaming") && sscanf(r + 29, "%lld", &m) == 1 ? m : 0;
 }
 
 static int load_program(fabric_args *a, bool shapes_only, weft_graph **g, weft_program **p) {

@@ -21,7 +21,9 @@ static void train_usage(FILE *f) {
             "usage: weft train MODEL [--arch A] --steps N [options]\n"
             "  --arch A            train on the simulated fabric of machine A (absent: the reference executor)\n"
             "  --steps N           train until step N (also the horizon of the cosine decay)\n"
-            "  --batch B           the model's batch (builtin models)\n"
+            "  --batch B           the model's batch (builtin models); on a machine of several chips the whole\n"
+            "                      step's, split over them (data parallel, the gradients summed over the chips)\n"
+            "  --replicas N        data parallel over N of the machine's chips (default all)\n"
             "  --accum K           micro-batches per step, gradients averaged (default 1)\n"
             "  --optimizer O       adamw (default), momentum, sgd\n"
             "  --lr X              peak learning rate (default 1e-3)\n"
@@ -83,7 +85,7 @@ static bool parse_int(const char *s, int64_t *out) {
 
 typedef struct {
     const char *model, *arch, *data, *ckpt_dir, *log, *precision, *optimizer, *report, *mode;
-    int64_t steps, batch, accum, every, eval_every, eval_batches, stop_at, seed, warmup;
+    int64_t steps, batch, accum, every, eval_every, eval_batches, stop_at, seed, warmup, replicas;
     double lr, wd, clip, min_lr_frac;
     bool resume, allow_nonfinite;
 } train_args;
@@ -116,7 +118,8 @@ static int parse_args(int argc, char **argv, train_args *a) {
         int64_t *iv = !strcmp(o, "--steps") ? &a->steps : !strcmp(o, "--batch") ? &a->batch : !strcmp(o, "--accum") ? &a->accum
                     : !strcmp(o, "--every") ? &a->every : !strcmp(o, "--eval-every") ? &a->eval_every
                     : !strcmp(o, "--eval-batches") ? &a->eval_batches : !strcmp(o, "--stop-at") ? &a->stop_at
-                    : !strcmp(o, "--seed") ? &a->seed : !strcmp(o, "--warmup") ? &a->warmup : NULL;
+                    : !strcmp(o, "--seed") ? &a->seed : !strcmp(o, "--warmup") ? &a->warmup
+                    : !strcmp(o, "--replicas") ? &a->replicas : NULL;
         double *dv = !strcmp(o, "--lr") ? &a->lr : !strcmp(o, "--weight-decay") ? &a->wd : !strcmp(o, "--clip") ? &a->clip
                    : !strcmp(o, "--min-lr-frac") ? &a->min_lr_frac : NULL;
         const char **sv = !strcmp(o, "--arch") ? &a->arch : !strcmp(o, "--data") ? &a->data : !strcmp(o, "--checkpoint") ? &a->ckpt_dir
@@ -215,8 +218,8 @@ static weft_status write_train_report(const train_args *a, const weft_trainer *t
 static void print_final(const weft_trainer *t, const train_args *a, double host_total, double sim_total, double update_total,
                         double val_total, int64_t steps_done, double first_loss, double last_loss, double last_val) {
     int64_t samples, tokens = weft_train_tokens(t, &samples);
-    samples *= t->c.accum;
-    tokens *= t->c.accum;
+    samples *= t->c.accum * weft_train_replicas(t);
+    tokens *= t->c.accum * weft_train_replicas(t);
     printf("\n== training report: %s, %lld steps this run (to step %lld), %s\n", t->spec, (long long)steps_done,
            (long long)t->step, weft_optim_name(t->opt->c.kind));
     if (t->c.precision != WEFT_F32)
@@ -271,11 +274,22 @@ int weft_cli_train(int argc, char **argv) {
     train_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc < 0 ? 0 : rc;
-    char spec[4096];
-    if ((rc = with_batch(a.model, a.batch, spec, sizeof spec))) return rc;
     weft_err err = {0};
     weft_arch arch;
     if (a.arch && weft_arch_get(a.arch, &arch, &err)) return fail(&err);
+    /* data parallel: each chip a share of the batch */
+    int64_t R = a.replicas ? a.replicas : a.arch ? arch.chips : 1;
+    char nums[64];
+    snprintf(nums, sizeof nums, "%lld", (long long)R);
+    if (a.arch && R > arch.chips) return bad("--replicas %s: %s has fewer chips", nums, arch.name);
+    if (!a.arch && R > 1) return bad("--replicas %s needs --arch, a machine of several chips%s", nums, "");
+    if (a.batch && a.batch % R) {
+        char b[32];
+        snprintf(b, sizeof b, "%lld", (long long)a.batch);
+        return bad("--batch %s does not divide over the %s replicas (data parallel over the machine's chips)", b, nums);
+    }
+    char spec[4096];
+    if ((rc = with_batch(a.model, a.batch / R, spec, sizeof spec))) return rc;
 
     weft_train_config c = weft_train_defaults();
     c.arch = a.arch ? &arch : NULL;
@@ -290,6 +304,7 @@ int weft_cli_train(int argc, char **argv) {
     c.optim.min_lr_frac = a.min_lr_frac;
     c.precision = !strcmp(a.precision, "bf16") ? WEFT_BF16 : !strcmp(a.precision, "fp16") ? WEFT_F16 : WEFT_F32;
     c.mode = a.mode;  /* (NULL: auto) */
+    c.replicas = (int)R;
     weft_trainer *t = NULL;
     if (weft_train_new(spec, &c, &t, &err)) return fail(&err);
 
@@ -346,7 +361,7 @@ int weft_cli_train(int argc, char **argv) {
     int64_t eval_every = a.eval_every >= 0 ? a.eval_every : (a.steps >= 10 ? a.steps / 10 : 1);
     bool tty = isatty(STDOUT_FILENO);
     int64_t print_every = a.steps >= 50 ? a.steps / 50 : 1;
-    int64_t samples, ntok = weft_train_tokens(t, &samples);
+    int64_t samples, ntok = weft_train_tokens(t, &samples) * weft_train_replicas(t);
     samples *= c.accum;
     ntok *= c.accum;
     char what[128] = " (generated)";

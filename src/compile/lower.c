@@ -362,6 +362,16 @@ weft_status weft_pass_lower(weft_program *p, int max_blocks, bool weights, weft_
         for (int j = 0; j < n->n_out; j++) p->kernel_of_value[n->out[j]] = p->n;
         p->n++;
     }
+    /* how many times a kernel's inputs wait, on their way from the graph's inputs, for a whole
+     * pass of something (a WHOLE dependency on a stream, an accumulation): a join holds all of an
+     * input that arrives with fewer such waits than another (compile/sram.c) */
+    for (int i = 0; i < p->n && !s; i++) {
+        weft_kernel *k = &p->k[i];
+        for (int q = 0; q < k->n_deps; q++) {
+            int w = weft_dep_waits(p, k, q) + (k->dep_kind[q] == WEFT_DEP_WHOLE && weft_value_blocks(p, k->dep_value[q]) > 1);
+            if (w > k->pass_waits) k->pass_waits = w;
+        }
+    }
     if (!s && weights) s = weft_pass_load_weights(p, err);
     if (!s) attach_updates(p);
     return s;

@@ -34,6 +34,10 @@ int weft_kernel_held_blocks(const weft_program *p, const weft_kernel *k, int q) 
     /* weight streaming: every input was made in an earlier phase and waits in the stash (counted
      * there); the kernel reads it at its own pace, two blocks at a time */
     if (p->weight_streaming) return 2 < nb ? 2 : nb;
+    /* a join whose other input waited for a whole pass more often on its way (behind
+     * attention's WHOLE dK / dV with several sequences a pass) holds all of this input's pass */
+    for (int o = 0; o < k->n_deps && k->n_deps > 1 && k->kind != WEFT_KERNEL_GEMM; o++)
+        if (o != q && weft_dep_waits(p, k, o) > weft_dep_waits(p, k, q)) return nb;
     if (k->kind != WEFT_KERNEL_GEMM && (k->dep_kind[q] != WEFT_DEP_BLOCK || k->n_deps > 1)) return two_seqs < nb ? two_seqs : nb;
     return 2 < nb ? 2 : nb;
 }

@@ -99,6 +99,9 @@ typedef struct {
                                  * column chunks, its input read back from DDR once per chunk, the
                                  * first kernel of its section) */
     int weight_chunks;          /* 0 or 1: the weights held whole */
+    int pass_waits;             /* the most times, on any path from the graph's inputs, its inputs
+                                 * wait for a whole pass of something (a WHOLE input, an
+                                 * accumulation): compile/lower.c */
     int64_t sram_per_tile;      /* the plan's peak, bytes */
     uint64_t block_cycles;      /* planned cycles a row block occupies the region (its stage time) */
     uint64_t block_latency;     /* planned cycles from a block's start to its output being ready */
@@ -193,6 +196,12 @@ static inline int weft_dep_blocks(const weft_program *p, const weft_kernel *k, i
 bool weft_kernel_streams(const weft_kernel *k);
 /* Blocks of input q that k's SRAM plan holds at once (compile/sram.c). */
 int weft_kernel_held_blocks(const weft_program *p, const weft_kernel *k, int q);
+/* The whole-pass waits behind input q of kernel k as it arrives: its producer's, and one more
+ * when the producer accumulates (its output comes once a pass). */
+static inline int weft_dep_waits(const weft_program *p, const weft_kernel *k, int q) {
+    const weft_kernel *d = k->dep[q] >= 0 ? &p->k[k->dep[q]] : NULL;
+    return d ? d->pass_waits + d->accumulates : 0;
+}
 /* Sections: how many times kernel k reads its input q back from DDR: twice one it needs whole
  * (a first look for what needs all of it, then the output), once per chunk for a GEMM that
  * streams its weights or an accumulation that sums a column chunk at a time, else once. */

@@ -146,6 +146,13 @@ typedef struct {
      * parameters borrowed; computed values owned), and how many readers each has left */
     weft_tensor *val;          /* (n_vals) */
     int *readers;              /* (n_vals) */
+    /* data parallel (p->replicas = R > 1): every replica's numbers. A value is the same on every
+     * chip (`global`: parameters, constants, inputs that do not stream, a gradient once summed,
+     * what the optimizer makes from those) or one a replica (its share of the batch: val for
+     * replica 0, rval for the others) */
+    int R;
+    weft_tensor *rval;         /* ((R - 1) x n_vals) */
+    bool *global;              /* (n_vals) */
     weft_status status;        /* the first failure of a kernel's numbers stops the run */
     weft_err *err;
     /* phases run in turn (p->phased: weight streaming, sections): phase j of pass n is g = n * n_ph + j; its kernels start
@@ -177,9 +184,45 @@ typedef struct {
 
 enum { EV_ARRIVAL, EV_DONE, EV_PHASE };  /* arg: {kernel, slot, unit}; a DONE's slot is unused; a PHASE's unit is g */
 
+/* Replica r's value v (the one all replicas share when it is global). */
+static weft_tensor *val_of(sim *s, int r, int v) {
+    return r == 0 || s->global[v] ? &s->val[v] : &s->rval[(size_t)(r - 1) * (size_t)s->p->graph->n_vals + (size_t)v];
+}
+
+static void free_value(sim *s, int v) {
+    weft_tensor_free(&s->val[v]);
+    for (int r = 1; r < s->R && !s->global[v]; r++) weft_tensor_free(val_of(s, r, v));
+}
+
 /* One reader of v is done with it: free it when it was the last. */
 static void release(sim *s, int v) {
-    if (v >= 0 && --s->readers[v] == 0) weft_tensor_free(&s->val[v]);
+    if (v >= 0 && --s->readers[v] == 0) free_value(s, v);
+}
+
+/* Data parallel: gradient v summed over the replicas in their order and scaled by 1 / R (the
+ * mean over the global batch, each replica's loss being its share's mean), after which it is
+ * global. The order is fixed, so the bits do not depend on the threads or the run. */
+static weft_status sum_over_replicas(sim *s, int v) {
+    if (s->global[v]) return WEFT_OK;
+    weft_tensor *a = &s->val[v];
+    if (a->dtype != WEFT_F32)
+        return weft_err_set(s->err, WEFT_ERR_UNSUPPORTED, "data parallel: the gradient '%s' is %s, not float32", s->p->graph->vals[v].name,
+                            weft_dtype_name(a->dtype));
+    if (!a->owns) {  /* (a borrowed view: sum into a copy of its own) */
+        weft_tensor c;
+        if (weft_tensor_convert(&c, a, WEFT_F32, s->err)) return s->err->status;
+        *a = c;
+    }
+    float *d = a->data, inv = (float)(1.0 / s->R);
+    int64_t n = weft_tensor_numel(a);
+    for (int r = 1; r < s->R; r++) {
+        const float *x = val_of(s, r, v)->data;
+        for (int64_t i = 0; i < n; i++) d[i] += x[i];
+        weft_tensor_free(val_of(s, r, v));
+    }
+    for (int64_t i = 0; i < n; i++) d[i] *= inv;
+    s->global[v] = true;
+    return WEFT_OK;
 }
 
 /* Computes node i (a kernel's op, or a view) from values already present, in graph semantics;
@@ -204,19 +247,32 @@ static weft_status compute_node(sim *s, int i) {
         weft_status st = need_value(s, n->in[q]);
         if (st) return st;
     }
-    weft_tensor out[WEFT_MAX_IO] = {{0}};
-    weft_status st;
-    if (ki >= 0 && p->k[ki].kind == WEFT_KERNEL_GEMM) st = gemm_numerics(p, &p->k[ki], &s->val[n->in[0]], s->per_pe, &out[0], s->err);
-    else {
-        const weft_tensor *in[WEFT_MAX_IO];
-        for (int q = 0; q < n->n_in; q++) in[q] = n->in[q] >= 0 ? &s->val[n->in[q]] : NULL;
-        st = weft_node_eval(g, n, in, out, s->err);
+    /* data parallel: the gradients an optimizer kernel reads are summed over the replicas first;
+     * a node whose inputs are all global runs once, the others once a replica */
+    for (int d = 0; ki >= 0 && s->R > 1 && d < p->k[ki].n_deps; d++)
+        if (p->k[ki].dep_reduced[d]) {
+            weft_status st = sum_over_replicas(s, p->k[ki].dep_value[d]);
+            if (st) return st;
+        }
+    bool each = false;
+    for (int q = 0; q < n->n_in && s->R > 1; q++) each |= n->in[q] >= 0 && !s->global[n->in[q]];
+    for (int r = 0; r < (each ? s->R : 1); r++) {
+        weft_tensor out[WEFT_MAX_IO] = {{0}};
+        weft_status st;
+        if (ki >= 0 && p->k[ki].kind == WEFT_KERNEL_GEMM) st = gemm_numerics(p, &p->k[ki], val_of(s, r, n->in[0]), s->per_pe, &out[0], s->err);
+        else {
+            const weft_tensor *in[WEFT_MAX_IO];
+            for (int q = 0; q < n->n_in; q++) in[q] = n->in[q] >= 0 ? val_of(s, r, n->in[q]) : NULL;
+            st = weft_node_eval(g, n, in, out, s->err);
+        }
+        if (st) return st;
+        for (int j = 0; j < n->n_out; j++) {
+            if (s->R > 1) s->global[n->out[j]] = !each;
+            *val_of(s, r, n->out[j]) = out[j];
+        }
     }
-    if (st) return st;
-    for (int j = 0; j < n->n_out; j++) {
-        s->val[n->out[j]] = out[j];
-        if (s->readers[n->out[j]] == 0) weft_tensor_free(&s->val[n->out[j]]);
-    }
+    for (int j = 0; j < n->n_out; j++)
+        if (s->readers[n->out[j]] == 0) free_value(s, n->out[j]);
     for (int q = 0; q < n->n_in; q++) release(s, n->in[q]);
     return WEFT_OK;
 }
@@ -723,10 +779,26 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         st = weft_err_set(err, WEFT_ERR_NOMEM, "simulating on %s: out of memory (the run's state)", ar->name);
         goto cleanup;
     }
+    s.R = numerics && p->replicas > 1 ? p->replicas : 1;
     if (numerics) {
+        s.global = weft_try_calloc((size_t)g->n_vals + 1, sizeof *s.global);
+        s.rval = weft_try_calloc((size_t)(s.R - 1) * (size_t)g->n_vals + 1, sizeof *s.rval);
+        if (!s.global || !s.rval) {
+            st = weft_err_set(err, WEFT_ERR_NOMEM, "simulating on %s: out of memory (the replicas' values)", ar->name);
+            goto cleanup;
+        }
         for (int v = 0; v < g->n_vals; v++)
-            if (p->folded[v].data) { s.val[v] = p->folded[v]; s.val[v].owns = 0; s.readers[v] = -1; }
-        for (int i = 0; i < g->n_inputs; i++) { s.val[g->inputs[i]] = *inputs[i]; s.val[g->inputs[i]].owns = 0; }
+            if (p->folded[v].data) { s.val[v] = p->folded[v]; s.val[v].owns = 0; s.readers[v] = -1; s.global[v] = true; }
+        /* (replica r's inputs are inputs[r * n_inputs ..]; one that does not stream, a scalar of
+         * the optimizer, is the same for every replica) */
+        for (int i = 0; i < g->n_inputs; i++) {
+            int v = g->inputs[i];
+            s.global[v] = s.R > 1 && p->stream_axis[v] < 0;
+            for (int r = 0; r < (s.global[v] ? 1 : s.R); r++) {
+                *val_of(&s, r, v) = *inputs[r * g->n_inputs + i];
+                val_of(&s, r, v)->owns = 0;
+            }
+        }
         for (int i = 0; i < g->n_nodes; i++)
             if (p->kernel_of_node[i] != WEFT_NODE_FOLDED)
                 for (int q = 0; q < g->nodes[i].n_in; q++)
@@ -817,11 +889,12 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         st = weft_err_set(err, WEFT_ERR_NOMEM, "simulating on %s: out of memory (the events in flight)", ar->name);
         goto cleanup;
     }
+    if (!st) st = check_all_ran(&s);  /* (first: a pipeline that stalled has outputs it never made) */
     for (int j = 0; j < g->n_outputs && numerics && !st; j++) {
         st = need_value(&s, g->outputs[j]);
-        if (!st) st = weft_tensor_convert(&outputs[j], &s.val[g->outputs[j]], g->vals[g->outputs[j]].dtype, err);
+        for (int r = 0; r < s.R && !st; r++)  /* (replica r's outputs at outputs[r * n_outputs ..]) */
+            st = weft_tensor_convert(&outputs[r * g->n_outputs + j], val_of(&s, r, g->outputs[j]), g->vals[g->outputs[j]].dtype, err);
     }
-    if (!st) st = check_all_ran(&s);
     /* a kernel that feeds no output and no consumer still ends its pass */
     for (int pass = 0; pass < s.passes; pass++)
         for (int i = 0; i < p->n; i++)
@@ -988,8 +1061,13 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     out->byte_hops = s.net.byte_hops / (uint64_t)s.passes;
     out->events = weft_engine_events(s.eng);
 cleanup:
-    for (int v = 0; s.val && v < g->n_vals; v++) weft_tensor_free(&s.val[v]);
+    for (int v = 0; s.val && v < g->n_vals; v++) {
+        weft_tensor_free(&s.val[v]);
+        for (int r = 1; s.rval && s.global && !s.global[v] && r < s.R; r++) weft_tensor_free(val_of(&s, r, v));
+    }
     free(s.val);
+    free(s.rval);
+    free(s.global);
     free(s.readers);
     for (int i = 0; s.ks && i < p->n; i++) {
         kstate *k = &s.ks[i];
@@ -1008,16 +1086,19 @@ cleanup:
 weft_status weft_sim_run(const weft_program *p, const weft_tensor *const *inputs, int n_inputs, weft_tensor *outputs,
                          int n_outputs, const weft_sim_opts *o, weft_sim_stats *st, weft_err *err) {
     const weft_graph *g = p->graph;
-    if (n_outputs != g->n_outputs) return weft_err_set(err, WEFT_ERR_INVALID, "the program has %d outputs, %d requested", g->n_outputs, n_outputs);
+    /* data parallel with numbers: every replica's inputs and outputs, replica after replica */
+    int R = !o->timing_only && p->replicas > 1 ? p->replicas : 1;
+    if (n_outputs != g->n_outputs * R)
+        return weft_err_set(err, WEFT_ERR_INVALID, "the program has %d outputs%s, %d requested", g->n_outputs * R, R > 1 ? " (all replicas')" : "",
+                            n_outputs);
     if (!o->timing_only && p->timing_only)
         return weft_err_set(err, WEFT_ERR_INVALID, "the program was compiled for timing only (no weights on its tiles)");
-    if (!o->timing_only && p->replicas > 1)
-        return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "the numbers of %d replicas (data parallel on %s) are not simulated yet: time it "
-                            "(--timing-only), or run on one chip (--replicas 1)", p->replicas, p->arch.name);
     if (!o->timing_only) {
-        if (n_inputs != g->n_inputs) return weft_err_set(err, WEFT_ERR_INVALID, "the program takes %d inputs, %d given", g->n_inputs, n_inputs);
+        if (n_inputs != g->n_inputs * R)
+            return weft_err_set(err, WEFT_ERR_INVALID, "the program takes %d inputs%s, %d given", g->n_inputs * R, R > 1 ? " (all replicas')" : "",
+                                n_inputs);
         for (int k = 0; k < n_inputs; k++) {
-            const weft_value *v = &g->vals[g->inputs[k]];
+            const weft_value *v = &g->vals[g->inputs[k % g->n_inputs]];
             char a[128], b[128];
             if (inputs[k]->dtype != v->dtype || !weft_shape_eq(&inputs[k]->shape, &v->shape))
                 return weft_err_set(err, WEFT_ERR_SHAPE, "input '%s': expected %s %s, given %s %s", v->name, weft_dtype_name(v->dtype),

@@ -198,41 +198,48 @@ static weft_status fabric_step(weft_trainer *t, weft_data *d, weft_step_result *
         sc[0] = (float)lr;
         sc[1] = o->step == 0 ? 1.0f : 0.0f;
     }
-    weft_tensor in[2];
-    weft_status s = weft_train_batch(t, d, -1, in, err);
-    if (s) return s;
-    weft_tensor scal[3];
-    const weft_tensor *inp[8];
-    int ni = 0;
-    for (int i = 0; i < g->n_inputs; i++) {
-        int v = g->inputs[i];
-        if (!strcmp(g->vals[v].name, t->g->vals[t->input].name)) inp[ni++] = &in[0];
-        else if (!strcmp(g->vals[v].name, t->g->vals[t->target].name)) inp[ni++] = &in[1];
-        else
-            for (int j = 0; j < 3; j++)
-                if (t->gu_scalar[j] == v) {
-                    scal[j] = (weft_tensor){WEFT_F32, {0}, &sc[j], 0};
-                    inp[ni++] = &scal[j];
-                }
-    }
-    WEFT_ASSERT(ni == g->n_inputs);
     /* compiled once; afterwards the program's weights are refreshed from the updated parameters
      * (the placement depends only on shapes) */
     double t0 = now();
+    weft_status s;
     if (!t->progu) {
-        weft_compile_opts co = {.mode = t->c.mode};
+        weft_compile_opts co = {.mode = t->c.mode, .replicas = t->c.replicas};
         s = weft_compile(g, &t->arch, &co, &t->progu, err);
     } else s = weft_program_refresh(t->progu, err);
     t->compile_seconds += now() - t0;
-    int n_out = g->n_outputs;
-    weft_tensor *out = weft_xcalloc((size_t)n_out, sizeof *out);
+    if (s) return weft_err_prefix(err, "%s: training step", t->spec);
+    /* data parallel: each replica its own batch, drawn one after another (the samples of one
+     * batch R times as large), its inputs and outputs replica after replica */
+    int R = t->progu->replicas > 1 ? t->progu->replicas : 1, n_in = g->n_inputs, n_out = g->n_outputs;
+    weft_tensor *in = weft_xcalloc((size_t)(2 * R), sizeof *in), scal[3];
+    const weft_tensor **inp = weft_xcalloc((size_t)(n_in * R), sizeof *inp);
+    for (int r = 0; r < R && !s; r++) {
+        s = weft_train_batch(t, d, -1, &in[2 * r], err);
+        int ni = 0;
+        for (int i = 0; i < n_in && !s; i++) {
+            int v = g->inputs[i];
+            if (!strcmp(g->vals[v].name, t->g->vals[t->input].name)) inp[r * n_in + ni++] = &in[2 * r];
+            else if (!strcmp(g->vals[v].name, t->g->vals[t->target].name)) inp[r * n_in + ni++] = &in[2 * r + 1];
+            else
+                for (int j = 0; j < 3; j++)
+                    if (t->gu_scalar[j] == v) {
+                        scal[j] = (weft_tensor){WEFT_F32, {0}, &sc[j], 0};
+                        inp[r * n_in + ni++] = &scal[j];
+                    }
+        }
+        WEFT_ASSERT(s || ni == n_in);
+    }
+    weft_tensor *out = weft_xcalloc((size_t)(n_out * R), sizeof *out);
     weft_sim_opts so = {.passes = 1};  /* a step: one pass, its numbers (the steady state is `weft run`'s) */
-    if (!s) s = weft_sim_run(t->progu, inp, g->n_inputs, out, n_out, &so, &t->last, err);
-    weft_tensor_free(&in[0]);
-    weft_tensor_free(&in[1]);
+    if (!s) s = weft_sim_run(t->progu, inp, n_in * R, out, n_out * R, &so, &t->last, err);
+    for (int j = 0; j < 2 * R; j++) weft_tensor_free(&in[j]);
+    free(in);
+    free(inp);
     if (!s) {
         int n = t->n_params;
-        r->loss = weft_tensor_get_f(&out[0], 0);
+        r->loss = 0;  /* the replicas' mean (each its share's mean) */
+        for (int k = 0; k < R; k++) r->loss += weft_tensor_get_f(&out[k * n_out], 0);
+        r->loss /= R;
         r->grad_norm = weft_tensor_get_f(&out[1], 0);
         r->lr = lr;
         r->sim_seconds = t->last.seconds;
@@ -247,7 +254,7 @@ static weft_status fabric_step(weft_trainer *t, weft_data *d, weft_step_result *
         t->step++;
         t->update_simulated = true;
     }
-    for (int j = 0; j < n_out; j++) weft_tensor_free(&out[j]);
+    for (int j = 0; j < n_out * R; j++) weft_tensor_free(&out[j]);
     free(out);
     return s ? weft_err_prefix(err, "%s: training step", t->spec) : WEFT_OK;
 }
@@ -550,4 +557,10 @@ int64_t weft_train_tokens(const weft_trainer *t, int64_t *samples) {
     *samples = x->shape.ndim ? x->shape.d[0] : 1;
     if (x->dtype == WEFT_I64 && x->shape.ndim == 2) return x->shape.d[0] * x->shape.d[1];
     return 0;
+}
+
+int weft_train_replicas(const weft_trainer *t) {
+    if (t->progu) return t->progu->replicas > 1 ? t->progu->replicas : 1;
+    if (!t->gu) return 1;  /* (the host, or the fabric without its update: one chip) */
+    return t->c.replicas ? t->c.replicas : t->arch.chips;
 }

@@ -114,6 +114,8 @@ typedef struct {
     weft_optim_config optim;
     const weft_arch *arch;   /* NULL: the reference executor; else the fabric (copied) */
     const char *mode;        /* the fabric's execution mode (weft_compile_opts.mode; NULL: auto) */
+    int replicas;            /* data parallel over this many of the machine's chips, the model's
+                              * batch being each one's share (0: all of them) */
     int accum;               /* micro-batches per step (gradients averaged), >= 1 */
     weft_dtype precision;    /* storage of weights and activations: F32, or BF16 / F16 mixed
                               * precision (fp32 master weights and optimizer, fp32 arithmetic;
@@ -194,6 +196,8 @@ weft_status weft_train_persistence(weft_trainer *t, weft_data *d, int n_windows,
 
 /* Tokens and samples of one batch (tokens 0 for models without a sequence). */
 int64_t weft_train_tokens(const weft_trainer *t, int64_t *samples);
+/* Chips a step runs on, data parallel, each with the model's batch (1: one). */
+int weft_train_replicas(const weft_trainer *t);
 
 /* ---- checkpoints (checkpoint.c) ---------------------------------------------------------- */
 
