@@ -122,6 +122,7 @@ typedef struct {
                                 * start before this kernel uses some up (INT_MAX: no limit) */
     uint64_t free_at;          /* when the region can take the next block */
     int n_updates, *updates;   /* update kernels attached to this region (their passes gate ours) */
+    int *feed_of;              /* (n_deps) the input feed a graph input's slot is read from, -1 */
     weft_kernel_time time;
     /* per-PE execution of a GEMM region, (pk, pn) each: when each tile's incoming row link is
      * free, when the tile's arithmetic is free, when its outgoing column link is free, and when
@@ -131,6 +132,11 @@ typedef struct {
 
 /* A block spilled to DDR, read back when phase g opens. */
 typedef struct { int g, consumer, slot, unit; uint64_t bytes, ready; } spilled;
+
+/* A graph input streaming in from off-chip memory to its readers (kernels and slots
+ * reader_k/q[r0 .. r1)), as a multicast a block at a time: `next` is its next unit (pass x nb
+ * + block). It waits for room at its readers as a producer region does (back-pressure). */
+typedef struct { int r0, r1, nb, next; } feed;
 
 typedef struct {
     const weft_program *p;
@@ -178,11 +184,19 @@ typedef struct {
      * network sums each gradient over them (a switch in weight streaming: on the way to the
      * off-chip unit, at line rate, `switch_delay` its levels' latency each way) */
     uint64_t net_free, net_busy, switch_delay;
+    feed *feeds;               /* (n_feeds) the graph inputs' streams */
+    int n_feeds, *reader_k, *reader_q;
+    double in_sent;            /* when the off-chip link in has sent the inputs' last block, cycles */
     int64_t net_bytes;
     bool free_reduction;       /* the sums take no time (weft_sim_opts) */
 } sim;
 
 enum { EV_ARRIVAL, EV_DONE, EV_PHASE };  /* arg: {kernel, slot, unit}; a DONE's slot is unused; a PHASE's unit is g */
+
+/* Whether kernel k's graph output stays on the machine instead of leaving over the off-chip
+ * link: what the off-chip unit computes, and in a pipelined program an update beside its
+ * parameter (k->host). */
+static bool output_stays(const weft_program *p, const weft_kernel *k) { return k->offchip || (!p->phased && k->host >= 0); }
 
 /* Replica r's value v (the one all replicas share when it is global). */
 static weft_tensor *val_of(sim *s, int r, int v) {
@@ -425,6 +439,36 @@ static void ws_load(sim *s, uint64_t now) {
     }
 }
 
+static void try_start(sim *s, int ki, uint64_t now);
+
+/* Sends the next blocks of input feed f, up to unit `upto`, while every reader has room for
+ * them: the off-chip link one block at a time, each block multicast over its readers' lanes. */
+static void feed_input(sim *s, int f, uint64_t now, int upto) {
+    feed *fd = &s->feeds[f];
+    const weft_program *p = s->p;
+    double offchip = weft_cost_offchip_per_cycle(&p->arch);
+    for (; fd->next < upto; fd->next++) {
+        for (int r = fd->r0; r < fd->r1; r++)
+            if (s->ks[s->reader_k[r]].room[s->reader_q[r]] <= 0) return;
+        int pass = fd->next / fd->nb, b = fd->next % fd->nb, v = p->k[s->reader_k[fd->r0]].dep_value[s->reader_q[fd->r0]];
+        int64_t total = weft_program_value_bytes(p, v);
+        uint64_t bytes = (uint64_t)(total * (b + 1) / fd->nb - total * b / fd->nb);
+        if (s->in_sent < (double)now) s->in_sent = (double)now;
+        s->in_sent += (double)bytes / offchip;
+        weft_net_multicast_begin(&s->net);
+        for (int r = fd->r0; r < fd->r1; r++) {
+            const weft_kernel *rk = &p->k[s->reader_k[r]];
+            int q = s->reader_q[r];
+            uint64_t at = send_lanes(s, (uint64_t)s->in_sent, rk->dep_lane0[q], rk->dep_lanes[q], bytes, true);
+            if (s->detail && s->detail->transfer && r == fd->r0)
+                s->detail->transfer(s->detail->ctx, -1, s->reader_k[r], bytes, (uint64_t)s->in_sent, at);
+            int *room = &s->ks[s->reader_k[r]].room[q];
+            if (*room != INT_MAX) (*room)--;
+            schedule(s, EV_ARRIVAL, at, s->reader_k[r], q, pass * fd->nb + b);
+        }
+    }
+}
+
 static void try_start(sim *s, int ki, uint64_t now) {
     const weft_kernel *k = &s->p->k[ki];
     kstate *st = &s->ks[ki];
@@ -489,7 +533,8 @@ static void try_start(sim *s, int ki, uint64_t now) {
             if (pass == 0) st->held[q] -= used;
             if (st->room[q] == INT_MAX) continue;
             st->room[q] += used;
-            try_start(s, k->dep[q], start);
+            if (k->dep[q] >= 0) try_start(s, k->dep[q], start);
+            else if (st->feed_of[q] >= 0) feed_input(s, st->feed_of[q], start, s->feeds[st->feed_of[q]].nb * s->passes);
         }
     }
 }
@@ -594,7 +639,9 @@ static void on_done(sim *s, uint64_t t, int ki, int unit) {
         schedule(s, EV_ARRIVAL, at, st->edges[c].consumer, slot, per_block ? out_unit : pass);
     }
     t = t0;
-    if (st->to_output && k->offchip) {  /* stays in off-chip memory (an updated parameter) */
+    /* an updated parameter or optimizer state stays where it is: in the off-chip unit (weight
+     * streaming), in the region holding the parameter (pipelined: the next step reads it there) */
+    if (st->to_output && output_stays(p, k)) {
         if (t > s->pass_end[pass]) s->pass_end[pass] = t;
     } else if (st->to_output) {
         /* to off-chip memory at the east edge: the mesh to the edge, then the off-chip link */
@@ -731,7 +778,9 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         ks->held = weft_try_calloc((size_t)k->n_deps + 1, sizeof(int));
         ks->max_held = weft_try_calloc((size_t)k->n_deps + 1, sizeof(int));
         ks->room = weft_try_calloc((size_t)k->n_deps + 1, sizeof(int));
-        ok = ks->arrived && ks->arrived_all && ks->prefix && ks->held && ks->max_held && ks->room;
+        ks->feed_of = weft_try_malloc(((size_t)k->n_deps + 1) * sizeof(int));
+        ok = ks->arrived && ks->arrived_all && ks->prefix && ks->held && ks->max_held && ks->room && ks->feed_of;
+        for (int q = 0; ok && q < k->n_deps; q++) ks->feed_of[q] = -1;
         /* room for the blocks the SRAM plan holds of a streamed input from a kernel, block by
          * block: the consumer's own, and the two of the producer's output (one being computed,
          * one on its way); graph inputs, inputs needed whole and outputs sent once a pass are not
@@ -742,7 +791,9 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
             bool streamed = k->dep[q] >= 0 && s.phase_of[k->dep[q]] == s.phase_of[i] && !k->offchip && k->dep_kind[q] != WEFT_DEP_WHOLE &&
                             weft_dep_blocks(p, k, q) == p->k[k->dep[q]].blocks && !p->k[k->dep[q]].accumulates &&
                             !(k->dep_reduced[q] && !p->weight_streaming);
-            ks->room[q] = streamed ? weft_kernel_held_blocks(p, k, q) + 2 : INT_MAX;
+            /* (a graph input read block by block, in a pipelined program: as from a producer) */
+            bool fed = k->dep[q] < 0 && !p->phased && weft_kernel_dep_rowwise(k, q) && weft_dep_blocks(p, k, q) == k->blocks && k->blocks > 1;
+            ks->room[q] = streamed || fed ? weft_kernel_held_blocks(p, k, q) + 2 : INT_MAX;
         }
         if (ok && s.per_pe && k->kind == WEFT_KERNEL_GEMM) {
             size_t tiles = (size_t)k->pk * (size_t)k->pn;
@@ -856,30 +907,23 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
                     if (p->k[i2].dep[q2] < 0 && p->k[i2].dep_value[q2] == p->k[i].dep_value[q])
                         reader_k[n_readers] = i2, reader_q[n_readers++] = q2;
         }
-    double offchip = weft_cost_offchip_per_cycle(ar);
-    double sent = 0;
+    /* one feed a value; every pass in turn, each feed's blocks of the pass as far as its readers
+     * have room (later blocks go as they make room) */
+    s.reader_k = reader_k;
+    s.reader_q = reader_q;
+    s.feeds = weft_try_calloc((size_t)n_readers + 1, sizeof *s.feeds);
+    if (!s.feeds) {
+        st = weft_err_set(err, WEFT_ERR_NOMEM, "simulating on %s: out of memory (the inputs' feeds)", ar->name);
+        goto cleanup;
+    }
+    for (int r0 = 0, r1; r0 < n_readers; r0 = r1) {
+        int v = p->k[reader_k[r0]].dep_value[reader_q[r0]];
+        for (r1 = r0 + 1; r1 < n_readers && p->k[reader_k[r1]].dep_value[reader_q[r1]] == v; r1++) {}
+        for (int r = r0; r < r1; r++) s.ks[reader_k[r]].feed_of[reader_q[r]] = s.n_feeds;
+        s.feeds[s.n_feeds++] = (feed){r0, r1, weft_value_blocks(p, v), 0};
+    }
     for (int pass = 0; pass < s.passes; pass++)
-        for (int r0 = 0, r1; r0 < n_readers; r0 = r1) {
-            const weft_kernel *k = &p->k[reader_k[r0]];
-            int v = k->dep_value[reader_q[r0]], nb = weft_value_blocks(p, v);
-            for (r1 = r0 + 1; r1 < n_readers && p->k[reader_k[r1]].dep_value[reader_q[r1]] == v; r1++) {}
-            int64_t total = weft_program_value_bytes(p, v);
-            for (int b = 0; b < nb; b++) {
-                uint64_t bytes = (uint64_t)(total * (b + 1) / nb - total * b / nb);
-                sent += (double)bytes / offchip;
-                weft_net_multicast_begin(&s.net);
-                for (int r = r0; r < r1; r++) {
-                    const weft_kernel *rk = &p->k[reader_k[r]];
-                    int q = reader_q[r];
-                    uint64_t at = send_lanes(&s, (uint64_t)sent, rk->dep_lane0[q], rk->dep_lanes[q], bytes, true);
-                    if (s.detail && s.detail->transfer && r == r0)
-                        s.detail->transfer(s.detail->ctx, -1, reader_k[r], bytes, (uint64_t)sent, at);
-                    schedule(&s, EV_ARRIVAL, at, reader_k[r], q, pass * nb + b);
-                }
-            }
-        }
-    free(reader_k);
-    free(reader_q);
+        for (int f = 0; f < s.n_feeds; f++) feed_input(&s, f, 0, (pass + 1) * s.feeds[f].nb);
     for (int i = 0; i < p->n; i++)
         if (p->k[i].n_deps == 0) try_start(&s, i, 0);
     if (s.n_ph) ws_load(&s, 0);
@@ -914,7 +958,9 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
      * pipeline whose updates gate the next pass (training) is bound by that loop: its period is
      * the mean interval between pass ends, and at least the busiest resource's. */
     double io = 0, io_in = 0, rate = weft_cost_offchip_per_cycle(ar);
-    for (int j = 0; j < g->n_outputs; j++) io += (double)weft_program_value_bytes(p, g->outputs[j]) / rate;
+    for (int j = 0; j < g->n_outputs; j++)
+        if (p->kernel_of_value[g->outputs[j]] < 0 || !output_stays(p, &p->k[p->kernel_of_value[g->outputs[j]]]))
+            io += (double)weft_program_value_bytes(p, g->outputs[j]) / rate;
     for (int j = 0; j < g->n_inputs; j++) io_in += (double)weft_program_value_bytes(p, g->inputs[j]) / rate;
     if (io_in > io) io = io_in;
     size_t links = (size_t)ar->width * (size_t)ar->height * 4;
@@ -1072,11 +1118,12 @@ cleanup:
     for (int i = 0; s.ks && i < p->n; i++) {
         kstate *k = &s.ks[i];
         free(k->arrived); free(k->arrived_all); free(k->prefix); free(k->held); free(k->max_held); free(k->room); free(k->updates);
-        free(k->row_link_free); free(k->tile_free); free(k->col_link_free); free(k->ready); free(k->edges);
+        free(k->row_link_free); free(k->tile_free); free(k->col_link_free); free(k->ready); free(k->edges); free(k->feed_of);
     }
     free(s.ks);
     free(s.pass_end);
     free(s.spills); free(s.phase_open_at);
+    free(s.feeds); free(s.reader_k); free(s.reader_q);
     free(s.phase_of); free(s.phase_left); free(s.phase_end); free(s.loaded); free(s.opened); free(s.open_scheduled); free(s.unit_left);
     weft_net_free(&s.net);
     weft_engine_free(s.eng);
