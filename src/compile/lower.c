@@ -368,7 +368,8 @@ weft_status weft_pass_lower(weft_program *p, int max_blocks, bool weights, weft_
     for (int i = 0; i < p->n && !s; i++) {
         weft_kernel *k = &p->k[i];
         for (int q = 0; q < k->n_deps; q++) {
-            int w = weft_dep_waits(p, k, q) + (k->dep_kind[q] == WEFT_DEP_WHOLE && weft_value_blocks(p, k->dep_value[q]) > 1);
+            /* (a graph input needed whole arrives at the off-chip link's pace, ahead of the work) */
+            int w = weft_dep_waits(p, k, q) + (k->dep[q] >= 0 && k->dep_kind[q] == WEFT_DEP_WHOLE && weft_value_blocks(p, k->dep_value[q]) > 1);
             if (w > k->pass_waits) k->pass_waits = w;
         }
     }
