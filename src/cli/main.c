@@ -796,8 +796,10 @@ static int fabric(int argc, char **argv, bool check) {
                 if (d / (fabs(y) > 1e-30 ? fabs(y) : 1e-30) > worst_rel && d > atol) worst_rel = d / fabs(y);
                 if (!(d <= atol + rtol * fabs(y))) bad = true;
             }
-            printf("output %-24s worst |diff| %.3g, worst relative %.3g (beyond atol %g): %s\n", g->vals[g->outputs[j]].name, worst_abs,
-                   worst_rel, atol, bad ? "MISMATCH" : "ok");
+            char rel[64];
+            if (worst_rel > 0) snprintf(rel, sizeof rel, "worst relative %.3g where |diff| > atol %g", worst_rel, atol);
+            else snprintf(rel, sizeof rel, "every |diff| within atol %g", atol);
+            printf("output %-24s worst |diff| %.3g, %s: %s\n", g->vals[g->outputs[j]].name, worst_abs, rel, bad ? "MISMATCH" : "ok");
             if (bad) rc = 1;
             weft_tensor_free(&ref[j]);
         }
