@@ -328,7 +328,10 @@ static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
     }
     if (!a->model) { usage(stderr); return 2; }
     a->accumulate = 1;
-    if (a->micro_batch && !a->batch) { fprintf(stderr, "weft: --micro-batch needs --batch (the step's samples)\n"); return 2; }
+    if (a->micro_batch && !a->batch && !a->batch_per_chip) {
+        fprintf(stderr, "weft: --micro-batch needs --batch (the step's samples) or --batch-per-chip\n");
+        return 2;
+    }
     if (a->micro_batch && (a->batch % a->micro_batch || !a->train || !a->timing_only)) {
         fprintf(stderr, "weft: --micro-batch M times a training step (--train --timing-only) of --batch B, a multiple of M\n");
         return 2;
@@ -340,7 +343,13 @@ static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
  * each one's share of the batch (--batch-per-chip, or --batch over them, or the model's own
  * batch each); a->batch becomes the share. */
 static int split_batch(fabric_args *a, const weft_arch *arch) {
-    int R = a->replicas ? a->replicas : arch->chips;
+    /* (with numbers, run and check are one chip's: weft train runs data parallel with numbers) */
+    int R = a->replicas ? a->replicas : a->timing_only ? arch->chips : 1;
+    if (R > 1 && !a->timing_only) {
+        fprintf(stderr, "weft: --replicas %d with numbers: run and check compute one chip's; time it (--timing-only --train), or "
+                        "train it (weft train --arch %s)\n", R, arch->name);
+        return 2;
+    }
     if (R > arch->chips) {
         fprintf(stderr, "weft: --replicas %d: %s has %d chip%s\n", R, arch->name, arch->chips, arch->chips == 1 ? "" : "s");
         return 2;

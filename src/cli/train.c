@@ -277,8 +277,11 @@ int weft_cli_train(int argc, char **argv) {
     weft_err err = {0};
     weft_arch arch;
     if (a.arch && weft_arch_get(a.arch, &arch, &err)) return fail(&err);
-    /* data parallel: each chip a share of the batch */
-    int64_t R = a.replicas ? a.replicas : a.arch ? arch.chips : 1;
+    /* data parallel: each chip a share of the batch (where the update runs on the fabric: no
+     * accumulation, not fp16) */
+    bool fused = a.arch && a.accum <= 1 && strcmp(a.precision, "fp16");
+    int64_t R = a.replicas ? a.replicas : fused ? arch.chips : 1;
+    if (R > 1 && !fused) return bad("--replicas: data parallel runs the update on the fabric, so not with --accum or fp16%s%s", "", "");
     char nums[64];
     snprintf(nums, sizeof nums, "%lld", (long long)R);
     if (a.arch && R > arch.chips) return bad("--replicas %s: %s has fewer chips", nums, arch.name);
@@ -362,7 +365,7 @@ int weft_cli_train(int argc, char **argv) {
     bool tty = isatty(STDOUT_FILENO);
     int64_t print_every = a.steps >= 50 ? a.steps / 50 : 1;
     int64_t samples, ntok = weft_train_tokens(t, &samples) * weft_train_replicas(t);
-    samples *= c.accum;
+    samples *= c.accum * weft_train_replicas(t);
     ntok *= c.accum;
     char what[128] = " (generated)";
     if (d->kind == WEFT_DATA_TEXT)

@@ -419,7 +419,7 @@ static weft_status sections_plan(weft_program *p, const weft_compile_opts *o, co
         if (!strcmp(cut, "o1")) {
             const char *name = g->nodes[p->k[first].node].name;
             size_t m = module_len(name);
-            while (first + n < p->n && module_len(g->nodes[p->k[first + n].node].name) == m &&
+            while (first + n < p->n && module_len(g->nodes[p->k[first + n].node].name) == m && p->k[first + n].weight_chunks <= 1 &&
                    !strncmp(g->nodes[p->k[first + n].node].name, name, m))
                 n++;
         } else if (!strcmp(cut, "o3")) {

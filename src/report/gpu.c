@@ -49,6 +49,7 @@ static double value_bytes(const weft_value *v) { return (double)weft_shape_numel
 static double node_time(const weft_graph *g, const weft_node *n, const weft_gpu *gpu, int64_t T, double shards, double *compute,
                         double *memory) {
     weft_cost c = weft_node_cost(g, n);
+    bool update = weft_lowering_of(n->op)->update_state;  /* (sharded: each GPU updates its shard of the parameters and state) */
     double act = 0, weights = 0;
     for (int q = 0; q < n->n_in; q++) {
         if (n->in[q] < 0) continue;
@@ -62,7 +63,7 @@ static double node_time(const weft_graph *g, const weft_node *n, const weft_gpu 
     weft_dtype dt = g->vals[n->out[0]].dtype;
     double peak = dt == WEFT_BF16 || dt == WEFT_F16 ? gpu->flops_16 : gpu->flops_fp32;
     double tc = (double)c.flops / shards / (peak * WEFT_GPU_GEMM_EFF);
-    double tm = (act / shards + weights) / (gpu->hbm_bytes_per_s * WEFT_GPU_MEM_EFF);
+    double tm = (act / shards + (update ? weights / shards : weights)) / (gpu->hbm_bytes_per_s * WEFT_GPU_MEM_EFF);
     if (tc >= tm) *compute += tc; else *memory += tm;
     return (tc > tm ? tc : tm) + WEFT_GPU_LAUNCH_S;
 }
@@ -76,13 +77,14 @@ weft_status weft_gpu_time(const weft_graph *g, const weft_gpu *gpu, weft_gpu_est
      * parameters) and the gradients the updates read; the forward activations a backward node
      * reads; the largest node's outputs, in flight */
     bool *saved = weft_xcalloc((size_t)g->n_vals + 1, sizeof *saved);
-    double grads = 0, work = 0, param = 0;
+    double grads = 0, work = 0, param = 0, trained = 0;  /* all parameters (with the optimizer's state); those updated */
     for (int v = 0; v < g->n_vals; v++)
         if (g->vals[v].kind == WEFT_VAL_PARAM) param += value_bytes(&g->vals[v]);
     for (int i = 0; i < g->n_nodes; i++) {
         const weft_node *n = &g->nodes[i];
         const weft_lowering *row = weft_lowering_of(n->op);
         if (row->update_state && n->n_in > 1 && n->in[1] >= 0) grads += value_bytes(&g->vals[n->in[1]]);
+        if (row->update_state && n->in[0] >= 0) trained += value_bytes(&g->vals[n->in[0]]);
         double o = 0;
         for (int j = 0; j < n->n_out; j++)
             if (!fused(&g->vals[n->out[j]], T)) o += value_bytes(&g->vals[n->out[j]]);
@@ -118,7 +120,7 @@ weft_status weft_gpu_time(const weft_graph *g, const weft_gpu *gpu, weft_gpu_est
          * gradients reduce-scattered, over NVLink rings; hidden behind the arithmetic where it
          * is long enough (prefetching), the rest exposed */
         double ring = (double)(n - 1) / n / gpu->nvlink_bytes_per_s;
-        double comm = (grads > 0 ? 2 * param + grads : param) * ring;
+        double comm = (grads > 0 ? 2 * trained + grads : param) * ring;
         out->comm_s = comm > out->compute_s ? comm - out->compute_s : 0;
         out->seconds += out->comm_s;
     }
@@ -133,7 +135,7 @@ void weft_gpu_print(const weft_gpu *gpu, const weft_gpu_estimate *e, FILE *f) {
                "state %.3g GB, activations kept for the backward pass %.3g GB)%s\n",
             gpu->name, 1e3 * e->seconds, e->gpus, e->gpus == 1 ? "" : "s, sharded (FSDP)", 100 * e->compute_s / t, 100 * e->memory_s / t,
             100 * e->launch_s / t, 100 * e->comm_s / t, e->bytes_per_gpu * 1e-9, gpu->hbm_bytes * 1e-9, e->static_bytes * 1e-9,
-            e->saved_bytes * 1e-9, e->gpus > 1 ? "" : "");
+            e->saved_bytes * 1e-9, "");
     fprintf(f, "  GPU assumptions a kernel a node, the longer of its arithmetic at %.0f%% of the tensor-core peak (%.4g TFLOP/s 16-bit, "
                "%.4g TF32) and its bytes at %.0f%% of %.4g TB/s, plus %.0f us; views free; attention's T x T matrices fused (not in HBM); "
                "figures: %s\n",

@@ -601,7 +601,7 @@ static void on_done(sim *s, uint64_t t, int ki, int unit) {
         bool per_block = weft_dep_blocks(p, dk, slot) == B;
         if (!per_block && b != B - 1) continue;
         uint64_t nb = per_block ? bytes : (uint64_t)weft_program_value_bytes(p, dk->dep_value[slot]);
-        bool whole = dk->dep_reduced[slot] && per_block && !p->weight_streaming;
+        bool whole = dk->dep_reduced[slot] && per_block && !p->weight_streaming && !dk->dep_spilled[slot];
         if (whole && b != B - 1) continue;
         /* an all-reduce sums a gradient once it is whole (the replicas' buckets), its blocks
          * waiting in the producer's region until then, and the update gets them all; the switch
@@ -722,8 +722,28 @@ static weft_status check_all_ran(sim *s) {
                                 g >= s->next_load ? "its weights never streamed in (no room, or the updates before it never ended)"
                                                   : "the phase before it never finished");
         }
-    for (int i = 0; i < p->n; i++)  /* without a wait for room, every block runs */
-        WEFT_ASSERT(s->ks[i].next_unit == p->k[i].blocks * s->passes);
+    /* a graph input that stopped for room at a reader that never used its blocks up */
+    for (int f = 0; f < s->n_feeds; f++) {
+        const feed *fd = &s->feeds[f];
+        if (fd->next == fd->nb * s->passes) continue;
+        for (int r = fd->r0; r < fd->r1; r++) {
+            const weft_kernel *dk = &p->k[s->reader_k[r]];
+            int q = s->reader_q[r];
+            if (s->ks[s->reader_k[r]].room[q] > 0) continue;
+            const weft_graph *g = p->graph;
+            return weft_err_set(s->err, WEFT_ERR_UNSUPPORTED,
+                                "simulating on %s: the pipeline stalled: the graph input '%s' waits for room in the input buffer of "
+                                "node '%s' (%s), which holds %d blocks of it (and 2 on their way) and frees none until later blocks "
+                                "arrive (try a smaller batch, or --blocks)", p->arch.name, g->vals[dk->dep_value[q]].name,
+                                g->nodes[dk->node].name, g->nodes[dk->node].op->name, weft_kernel_held_blocks(p, dk, q));
+        }
+    }
+    for (int i = 0; i < p->n; i++)
+        if (s->ks[i].next_unit != p->k[i].blocks * s->passes)
+            return weft_err_set(s->err, WEFT_ERR_UNSUPPORTED, "simulating on %s: the pipeline stalled: node '%s' (%s) never ran block %d of "
+                                "pass %d (nothing waits for room: an internal error of the plan)", p->arch.name,
+                                p->graph->nodes[p->k[i].node].name, p->graph->nodes[p->k[i].node].op->name,
+                                s->ks[i].next_unit % p->k[i].blocks, s->ks[i].next_unit / p->k[i].blocks);
     return WEFT_OK;
 }
 
@@ -845,6 +865,9 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
         for (int i = 0; i < g->n_inputs; i++) {
             int v = g->inputs[i];
             s.global[v] = s.R > 1 && p->stream_axis[v] < 0;
+            for (int r = 1; r < s.R && s.global[v]; r++)  /* (a per-sample input that does not stream, a (B,) label: not shared) */
+                s.global[v] = weft_tensor_nbytes(inputs[r * g->n_inputs + i]) == weft_tensor_nbytes(inputs[i]) &&
+                              !memcmp(inputs[r * g->n_inputs + i]->data, inputs[i]->data, weft_tensor_nbytes(inputs[i]));
             for (int r = 0; r < (s.global[v] ? 1 : s.R); r++) {
                 *val_of(&s, r, v) = *inputs[r * g->n_inputs + i];
                 val_of(&s, r, v)->owns = 0;
@@ -1156,12 +1179,13 @@ weft_status weft_sim_run(const weft_program *p, const weft_tensor *const *inputs
     weft_status s = run_events(p, inputs, outputs, o, st, err);
     /* data parallel: the same run with sums that take no time gives the period of one chip
      * running its share alone, so the report can say what the communication costs */
+    if (s) return s;
     st->alone_period_cycles = st->period_cycles;
-    if (!s && p->replicas > 1 && !o->free_reduction) {
-        weft_sim_opts a = {.timing_only = true, .passes = o->passes, .accumulate = o->accumulate, .free_reduction = true};
+    if (p->replicas > 1 && !o->free_reduction && o->timing_only) {  /* (a training step with numbers does not need it) */
+        weft_sim_opts a = {.timing_only = true, .per_pe = o->per_pe, .passes = o->passes, .accumulate = o->accumulate, .free_reduction = true};
         weft_sim_stats alone;
-        s = run_events(p, NULL, NULL, &a, &alone, err);
-        if (!s) st->alone_period_cycles = alone.period_cycles;
+        weft_err e = {0};
+        if (!run_events(p, NULL, NULL, &a, &alone, &e)) st->alone_period_cycles = alone.period_cycles;
     }
     return s;
 }

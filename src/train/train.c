@@ -371,7 +371,7 @@ weft_status weft_train_forward_backward(weft_trainer *t, const weft_tensor in[2]
         s = WEFT_OK;
         double t0 = now();
         if (!t->prog) {
-            weft_compile_opts o = {.mode = t->c.mode};
+            weft_compile_opts o = {.mode = t->c.mode, .replicas = 1};  /* (the update on the host: one chip) */
             s = weft_compile(g, &t->arch, &o, &t->prog, err);
         } else if (t->prog_stale) s = weft_program_refresh(t->prog, err);
         t->prog_stale = false;
