@@ -210,7 +210,7 @@ typedef struct {
     double achieved_flops;     /* flops / seconds */
     double peak_flops;         /* the machine's peak for the program's arithmetic, all tiles */
     const char *peak_dtype;    /* that arithmetic: "fp32", "fp16" or "bf16" (the one doing most flops) */
-    double pe_utilization;     /* arithmetic-busy tile-cycles over all tile-cycles */
+    double pe_utilization;     /* arithmetic-busy tile-cycles over the cycles of the tiles in use */
     int64_t tiles_used;
     int64_t sram_bytes_max;    /* per tile, planned buffers plus blocks that waited at run time */
     double sram_bytes_mean;    /* over the tiles in use */

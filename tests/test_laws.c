@@ -47,6 +47,7 @@ static double rate_of(const weft_graph *g, const weft_arch *a, const char *what)
         if (st.achieved_flops > st.peak_flops * 1.0001)
             weft_test_fail(__FILE__, __LINE__, "%s: %.4g FLOP/s beats the peak %.4g", what, st.achieved_flops, st.peak_flops);
         if (st.link_load_max > 1.0001) weft_test_fail(__FILE__, __LINE__, "%s: a link is loaded %.4f of its cycles", what, st.link_load_max);
+        if (st.pe_utilization > 1.0001) weft_test_fail(__FILE__, __LINE__, "%s: the tiles in use are busy %.4f of their cycles", what, st.pe_utilization);
         double in = 0;
         for (int j = 0; j < g->n_inputs; j++)
             in += (double)weft_shape_numel(&g->vals[g->inputs[j]].shape) * weft_dtype_size(g->vals[g->inputs[j]].dtype);

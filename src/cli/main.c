@@ -464,7 +464,8 @@ static void print_stats(const weft_program *p, const weft_sim_stats *st, double 
                 100 * st->bottleneck_busy);
     fprintf(f, "  FLOP/s          %.4g achieved of %.4g peak %s (%.2f%%)%s\n", st->achieved_flops, st->peak_flops, st->peak_dtype,
             st->peak_flops > 0 ? 100 * st->achieved_flops / st->peak_flops : 0, R > 1 ? ", all chips" : "");
-    fprintf(f, "  PE utilization  %.4f%% (a pass's arithmetic-busy tile-cycles over all tiles in one period)\n", 100 * st->pe_utilization);
+    fprintf(f, "  PE utilization  %.4f%% of the tiles in use (their arithmetic-busy cycles in a period; the FLOP/s above are over "
+               "every tile)\n", 100 * st->pe_utilization);
     fprintf(f, "  tiles used      %lld\n", (long long)st->tiles_used);
     char b1[24], b2[24];
     fprintf(f, "  SRAM per tile   max %s, mean %s\n", weft_bytes_str((double)st->sram_bytes_max, b1, sizeof b1),

@@ -243,7 +243,7 @@ static void print_final(const weft_trainer *t, const train_args *a, double host_
         if (tokens) printf("    tokens/s      %.6g\n", per_step > 0 ? (double)tokens / per_step : 0);
         printf("    FLOP/s        %.4g achieved of %.4g peak %s (%.2f%%)\n", st->achieved_flops, st->peak_flops, st->peak_dtype,
                st->peak_flops > 0 ? 100 * st->achieved_flops / st->peak_flops : 0);
-        printf("    PE util       %.4f%%\n", 100 * st->pe_utilization);
+        printf("    PE util       %.4f%% of the tiles in use\n", 100 * st->pe_utilization);
         printf("    tiles used    %lld\n", (long long)st->tiles_used);
         printf("    SRAM per tile max %lld B, mean %.0f B\n", (long long)st->sram_bytes_max, st->sram_bytes_mean);
         printf("    links         max load %.4f, mean %.6f; %llu messages, %.4g MB\n", st->link_load_max, st->link_load_mean,

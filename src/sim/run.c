@@ -1099,8 +1099,11 @@ static weft_status run_events(const weft_program *p, const weft_tensor *const *i
     out->sram_bytes_mean = tiles_sum > 0 ? sram_sum / tiles_sum : 0;
     if (p->phased && p->sram_max > out->sram_bytes_max) out->sram_bytes_max = p->sram_max;  /* with the stash and the next weights */
     if (p->phased) out->tiles_used = p->tiles_used;  /* the largest phase's */
-    /* in the steady state: a pass's arithmetic over the tile-cycles of one period */
-    out->pe_utilization = busy / ((double)tiles_total * (double)out->period_cycles);
+    /* in the steady state: a pass's arithmetic over the tile-cycles of one period, of the tiles in
+     * use (the phases of a phased program take the whole mesh in turn); achieved / peak FLOP/s is
+     * the same over the whole machine */
+    double in_use = p->phased || out->tiles_used <= 0 ? (double)tiles_total : (double)out->tiles_used;
+    out->pe_utilization = busy / (in_use * (double)out->period_cycles);
     if (s.detail && s.detail->kernels)
         for (int i = 0; i < p->n; i++) s.detail->kernels[i] = s.ks[i].time;
     for (int j = 0; s.detail && s.n_ph && j < s.n_ph; j++) {
