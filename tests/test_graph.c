@@ -123,3 +123,16 @@ TEST(ref_rejects_wrong_inputs) {
     CHECK_INT(weft_ref_run(g, ins, 0, &out, 1, &err), WEFT_ERR_INVALID);
     weft_graph_free(g);
 }
+
+/* An Identity moves bytes and does no arithmetic: no FLOPs (inspect counted one per element). */
+TEST(graph_identity_costs_no_flops) {
+    weft_err err = {0};
+    weft_graph *g = weft_graph_new("id");
+    int x = weft_graph_input(g, "x", WEFT_F32, WEFT_SHAPE(4, 8)), y;
+    CHECK_OK(weft_graph_node(g, "Identity", "copy", &x, 1, NULL, 0, &y, 1, &err), &err);
+    weft_graph_output(g, y);
+    weft_cost c = weft_node_cost(g, &g->nodes[0]);
+    CHECK_INT(c.flops, 0);
+    CHECK_INT(c.bytes, 2 * 4 * 8 * 4);
+    weft_graph_free(g);
+}

@@ -27,7 +27,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: weft COMMAND [ARGS]\n"
             "\n"
-            "  inspect MODEL              print the graph: op counts, parameters, FLOPs and bytes, per-op table\n"
+            "  inspect MODEL [--json]              print the graph: op counts, parameters, FLOPs and bytes, per-op table\n"
             "  run-ref MODEL              run MODEL on the reference executor with seeded random inputs\n"
             "  onnx-test [--arch A] [--expect FILE] [--rtol X] [--atol X] DIR...\n"
             "                             run ONNX backend test cases (model.onnx + test_data_set_*) on the\n"
@@ -58,12 +58,62 @@ static int die(const weft_err *err) {
     return err->status == WEFT_ERR_INVALID || err->status == WEFT_ERR_SHAPE ? 2 : 1;
 }
 
+/* inspect --json: the summary and every node (name, op, output shape, FLOPs, bytes) as JSON. */
+static void inspect_json(const weft_graph *g, FILE *f) {
+    weft_graph_stats st = weft_graph_count(g);
+    cJSON *r = cJSON_CreateObject(), *nodes;
+    cJSON_AddStringToObject(r, "graph", g->name);
+    cJSON_AddNumberToObject(r, "nodes", (double)st.nodes);
+    cJSON_AddNumberToObject(r, "parameters", (double)st.params);
+    cJSON_AddNumberToObject(r, "parameter_bytes", (double)st.param_bytes);
+    cJSON_AddNumberToObject(r, "flops", (double)st.flops);
+    cJSON_AddNumberToObject(r, "bytes", (double)st.bytes);
+    for (int io = 0; io < 2; io++) {
+        cJSON *a = cJSON_AddArrayToObject(r, io ? "outputs" : "inputs");
+        for (int k = 0; k < (io ? g->n_outputs : g->n_inputs); k++) {
+            const weft_value *v = &g->vals[io ? g->outputs[k] : g->inputs[k]];
+            cJSON *o = cJSON_CreateObject(), *sh = cJSON_AddArrayToObject(o, "shape");
+            cJSON_AddStringToObject(o, "name", v->name);
+            cJSON_AddStringToObject(o, "dtype", weft_dtype_name(v->dtype));
+            for (int d = 0; d < v->shape.ndim; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)v->shape.d[d]));
+            cJSON_AddItemToArray(a, o);
+        }
+    }
+    nodes = cJSON_AddArrayToObject(r, "node_list");
+    for (int i = 0; i < g->n_nodes; i++) {
+        const weft_node *n = &g->nodes[i];
+        weft_cost c = weft_node_cost(g, n);
+        const weft_shape *s = &g->vals[n->out[0]].shape;
+        cJSON *o = cJSON_CreateObject(), *sh;
+        cJSON_AddStringToObject(o, "name", n->name);
+        cJSON_AddStringToObject(o, "op", n->op->name);
+        sh = cJSON_AddArrayToObject(o, "output_shape");
+        for (int d = 0; d < s->ndim; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)s->d[d]));
+        cJSON_AddNumberToObject(o, "flops", (double)c.flops);
+        cJSON_AddNumberToObject(o, "bytes", (double)c.bytes);
+        cJSON_AddItemToArray(nodes, o);
+    }
+    char *text = cJSON_Print(r);
+    if (text) fprintf(f, "%s\n", text);
+    free(text);
+    cJSON_Delete(r);
+}
+
 static int cmd_inspect(int argc, char **argv) {
-    if (argc < 1) { usage(stderr); return 2; }
+    const char *model = NULL;
+    bool json = false;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = true;
+        else if (argv[i][0] == '-') { fprintf(stderr, "weft inspect: unknown option '%s' (--json)\n", argv[i]); return 2; }
+        else if (!model) model = argv[i];
+        else { fprintf(stderr, "weft inspect: unexpected argument '%s'\n", argv[i]); return 2; }
+    }
+    if (!model) { usage(stderr); return 2; }
     weft_err err = {0};
     weft_graph *g;
-    if (weft_model_load(argv[0], &g, &err)) return die(&err);
-    weft_graph_print(g, stdout);
+    if (weft_model_load(model, &g, &err)) return die(&err);
+    if (json) inspect_json(g, stdout);
+    else weft_graph_print(g, stdout);
     weft_graph_free(g);
     return 0;
 }

@@ -397,7 +397,12 @@ void weft_graph_print(const weft_graph *g, FILE *f) {
         human(b, sizeof b, (double)cst.flops);
         human(c, sizeof c, (double)cst.bytes);
         char sh[64];
-        fprintf(f, "%-5d %-28.28s %-18s %-22s %10s %10s\n", i, n->name, n->op->name,
+        /* a long name on a line of its own, whole, and the row under it */
+        bool wrap = strlen(n->name) > 28;
+        char idx[16];
+        snprintf(idx, sizeof idx, "%d", i);
+        if (wrap) fprintf(f, "%-5s %s\n", idx, n->name);
+        fprintf(f, "%-5s %-28s %-18s %-22s %10s %10s\n", wrap ? "" : idx, wrap ? "" : n->name, n->op->name,
                 weft_shape_str(&g->vals[n->out[0]].shape, sh, sizeof sh), b, c);
     }
 }

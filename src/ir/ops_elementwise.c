@@ -689,6 +689,7 @@ static weft_cost cost_eltwise(const weft_op_ctx *c) {
     int64_t e = weft_shape_numel(&c->out[0].shape);
     k.bytes += e * (int64_t)weft_dtype_size(c->out[0].dtype);
     k.flops = e * (c->n_in > 1 ? c->n_in - 1 : 1);
+    if (!strcmp(c->node->op->name, "Identity")) k.flops = 0;  /* a copy: no arithmetic */
     return k;
 }
 
