@@ -385,3 +385,31 @@ TEST(report_gpu_model_laws) {
     CHECK_INT(weft_gpu_preset("v100", &x, &err), WEFT_ERR_INVALID);
     CHECK(strstr(err.msg, "unknown GPU 'v100'") && strstr(err.msg, "h100"));
 }
+
+/* weft sweep: every point of the grid is a timing-only run of its own, run in parallel; a point
+ * that does not fit is a row saying so; the CSV has a row a point. */
+TEST(report_sweep_grid) {
+    char cmd[2048], out[8192], csv[1100];
+    snprintf(csv, sizeof csv, "%s/test_sweep.csv", weft_test_builddir());
+    snprintf(cmd, sizeof cmd, "%s/weft sweep 'builtin:mlp:in=4096,hidden=4096' --arch wse2-mini,mesh-8x8 --batch 1,4 --jobs 2 -o %s 2>/dev/null",
+             weft_test_builddir(), csv);
+    FILE *f = popen(cmd, "r");
+    if (!f) return;
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = 0;
+    pclose(f);
+    printf("%s", out);
+    int ok = 0, failed = 0;
+    for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
+        ok += !strncmp(l, "| wse2-mini |", 13) && strstr(l, "pipelined") != NULL;
+        failed += !strncmp(l, "| mesh-8x8 |", 12) && strstr(l, "failed") != NULL;
+    }
+    CHECK_INT(ok, 2);
+    CHECK_INT(failed, 2);
+    FILE *c = fopen(csv, "r");
+    int rows = 0;
+    char line[2048];
+    while (c && fgets(line, sizeof line, c)) rows++;
+    if (c) fclose(c);
+    CHECK_INT(rows, 5);  /* the header and four points */
+}

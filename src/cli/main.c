@@ -8,6 +8,7 @@
 #include "report/report.h"
 #include "report/gpu.h"
 #include "io/io.h"
+#include "cli/sweep.h"
 #include "cli/train.h"
 #include "train/train.h"
 #include "grad/precision.h"
@@ -40,6 +41,8 @@ static void usage(FILE *f) {
             "                             simulate one forward pass on the fabric; print the report\n"
             "  check MODEL [--arch A] [--per-pe]\n"
             "                             fabric vs reference executor; non-zero exit on mismatch\n"
+            "  sweep MODEL --arch A,B --batch N,M [--precision P,Q] [--train] [--vs GPU] [-o sweep.csv]\n"
+            "                             the grid timed, a point a process, as many at once as the host has cores\n"
             "  train MODEL [--arch A] --steps N [--batch B] [--lr X] [--optimizer adamw|sgd|momentum]\n"
             "        [--data FILE] [--checkpoint DIR] [--every K] [--resume] [--log loss.csv]\n"
             "                             train on the reference executor, or on the fabric of machine A\n"
@@ -949,6 +952,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "arch")) return cmd_arch(argc - 2, argv + 2);
     if (!strcmp(cmd, "compile")) return cmd_compile(argc - 2, argv + 2);
     if (!strcmp(cmd, "train")) return weft_cli_train(argc - 2, argv + 2);
+    if (!strcmp(cmd, "sweep")) return weft_cli_sweep(argc - 2, argv + 2);
     if (!strcmp(cmd, "run")) return fabric(argc - 2, argv + 2, false);
     if (!strcmp(cmd, "check")) return fabric(argc - 2, argv + 2, true);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) { usage(stdout); return 0; }
