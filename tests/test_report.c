@@ -413,3 +413,52 @@ TEST(report_sweep_grid) {
     if (c) fclose(c);
     CHECK_INT(rows, 5);  /* the header and four points */
 }
+
+/* Where the time goes, by layer: the kernels rolled up by their names' numbered part, every
+ * kernel in exactly one layer, the shares of busy time summing to one; the profile CSV has a row
+ * a kernel. */
+TEST(report_layers_roll_up_the_kernels) {
+    weft_err err = {0};
+    weft_graph *g = NULL;
+    CHECK_OK(weft_model_load_shapes("builtin:gpt:layers=2,dim=64,heads=2,vocab=64,seq=32", &g, &err), &err);
+    weft_arch a;
+    CHECK_OK(weft_arch_preset("wse2-mini", &a, &err), &err);
+    weft_program *p = NULL;
+    weft_compile_opts co = {.timing_only = true};
+    if (g) CHECK_OK(weft_compile(g, &a, &co, &p, &err), &err);
+    if (!p) { weft_graph_free(g); return; }
+    weft_kernel_time *kt = weft_xcalloc((size_t)p->n, sizeof *kt);
+    struct weft_sim_detail d = {.kernels = kt, .watch_link = -1};
+    weft_sim_opts o = {.timing_only = true, .detail = &d};
+    weft_sim_stats st;
+    CHECK_OK(weft_sim_run(p, NULL, 0, NULL, g->n_outputs, &o, &st, &err), &err);
+    char l[256];
+    CHECK(!strcmp(weft_report_layer_of(p, &p->k[p->kernel_of_node[5]], l, sizeof l), "h.0"));
+    cJSON *r = cJSON_CreateObject();
+    weft_report_add_layers(r, p, kt, st.passes);
+    const cJSON *ls = cJSON_GetObjectItem(r, "layers"), *x;
+    double share = 0, kernels = 0;
+    int n = 0;
+    cJSON_ArrayForEach(x, ls) {
+        share += cJSON_GetObjectItem(x, "busy_share")->valuedouble;
+        kernels += cJSON_GetObjectItem(x, "kernels")->valuedouble;
+        n++;
+    }
+    printf("    %d layers over %d kernels\n", n, p->n);
+    CHECK(n >= 4 && n < p->n);  /* wte, embed, h.0, h.1, ... */
+    CHECK_INT((int)kernels, p->n);
+    CHECK_NEAR(share, 1.0, 1e-9);
+    cJSON_Delete(r);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/test_profile.csv", weft_test_builddir());
+    CHECK_OK(weft_report_profile_csv(p, kt, st.passes, path, &err), &err);
+    FILE *f = fopen(path, "r");
+    int rows = 0;
+    char line[4096];
+    while (f && fgets(line, sizeof line, f)) rows++;
+    if (f) fclose(f);
+    CHECK_INT(rows, p->n + 1);
+    free(kt);
+    weft_program_free(p);
+    weft_graph_free(g);
+}

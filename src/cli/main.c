@@ -320,6 +320,7 @@ typedef struct {
     int replicas;                  /* --replicas (0: every chip of the machine); as chosen after load_program */
     const char *trace;
     const char *vs;                /* --vs GPU[,GPU...]: the same workload estimated on GPUs */
+    const char *profile;           /* --profile p.csv: a row a kernel */
 } fabric_args;
 
 static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
@@ -345,6 +346,7 @@ static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
             if (*end || v < 1 || v > 64) { fprintf(stderr, "weft: --passes needs an integer from 1 to 64, got '%s'\n", argv[i]); return 2; }
             a->passes = (int)v;
         } else if (!strcmp(argv[i], "--trace") && i + 1 < argc) a->trace = argv[++i];
+        else if (!strcmp(argv[i], "--profile") && i + 1 < argc) a->profile = argv[++i];
         else if (!strcmp(argv[i], "--vs") && i + 1 < argc) {
             a->vs = argv[++i];
             char one[64];
@@ -631,6 +633,7 @@ static int write_report(const char *path, const weft_program *p, const weft_sim_
     cJSON_AddStringToObject(r, "model", p->graph->name);
     weft_report_add_stats(r, p, st, samples, tokens, 1.0 / st->passes_per_s);
     weft_report_add_kernels(r, p, kt, st->passes);
+    weft_report_add_layers(r, p, kt, st->passes);
     if (vs && compare_gpus(p, st, vs, r)) { cJSON_Delete(r); return 1; }
     cJSON_AddNumberToObject(r, "host_seconds", host_s);
     weft_err err = {0};
@@ -877,6 +880,10 @@ static int fabric(int argc, char **argv, bool check) {
     print_kernels(p, &st, ktimes, stdout);
     if (p->phased && !p->weight_streaming) print_sections(p, ph_start, ph_end, stdout);
     if (a.vs && !a.report && compare_gpus(p, &st, a.vs, NULL)) rc = 1;
+    if (a.profile) {
+        if (weft_report_profile_csv(p, ktimes, st.passes, a.profile, &err)) rc = die(&err);
+        else printf("wrote %s (a row a kernel)\n", a.profile);
+    }
     if (a.report && write_report(a.report, p, &st, ktimes, host, a.vs)) rc = 1;
     else if (a.report) printf("wrote %s\n", a.report);
     free(ktimes);

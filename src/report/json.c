@@ -13,6 +13,7 @@ int64_t weft_report_peak_rss(void) {
 
 void weft_report_add_stats(cJSON *r, const weft_program *p, const weft_sim_stats *st, int64_t samples, int64_t tokens,
                            double seconds) {
+    cJSON_AddNumberToObject(r, "schema_version", WEFT_REPORT_SCHEMA);
     cJSON_AddStringToObject(r, "arch", p->arch.name);
     cJSON_AddStringToObject(r, "mode", p->mode);
     int R = st->replicas > 1 ? st->replicas : 1;  /* data parallel: every replica's samples */
@@ -144,6 +145,82 @@ void weft_report_add_kernels(cJSON *r, const weft_program *p, const weft_kernel_
         cJSON_AddNumberToObject(o, "last_end_cycle", (double)times[i].last_end);
         cJSON_AddItemToArray(ks, o);
     }
+}
+
+const char *weft_report_layer_of(const weft_program *p, const weft_kernel *k, char *buf, size_t len) {
+    const char *name = p->graph->nodes[k->node].name, *body = name, *slash = strrchr(name, '/');
+    if (slash) body = slash + 1;  /* ("grad/", "update/", "update/sum_sq/" kept in front) */
+    const char *end = NULL;
+    for (const char *q = body; *q && !end; q++)  /* the first part made only of digits */
+        if ((q == body || q[-1] == '.') && *q >= '0' && *q <= '9') {
+            const char *e = q;
+            while (*e >= '0' && *e <= '9') e++;
+            if (*e == '.' || !*e) end = e;
+        }
+    if (!end) end = body + strcspn(body, ".");
+    snprintf(buf, len, "%.*s", (int)(end - name), name);
+    return buf;
+}
+
+void weft_report_add_layers(cJSON *r, const weft_program *p, const weft_kernel_time *times, int passes) {
+    cJSON *ls = cJSON_AddArrayToObject(r, "layers");
+    double all = 0;
+    for (int i = 0; i < p->n; i++) all += (double)times[i].busy;
+    bool *done = weft_try_calloc((size_t)p->n + 1, sizeof *done);
+    for (int i = 0; i < p->n && ls && done; i++) {
+        if (done[i]) continue;
+        char name[256], other[256];
+        weft_report_layer_of(p, &p->k[i], name, sizeof name);
+        double tiles = 0, flops = 0, planned = 0, busy = 0, waiting = 0, sram = 0;
+        int kernels = 0;
+        for (int j = i; j < p->n; j++) {
+            if (done[j] || strcmp(weft_report_layer_of(p, &p->k[j], other, sizeof other), name)) continue;
+            const weft_kernel *k = &p->k[j];
+            done[j] = true;
+            kernels++;
+            if (k->host < 0) tiles += (double)k->w * k->h;
+            flops += (double)k->flops;
+            planned += (double)k->block_cycles * k->blocks * passes;
+            busy += (double)times[j].busy;
+            waiting += (double)times[j].waiting;
+            if ((double)k->sram_per_tile > sram) sram = (double)k->sram_per_tile;
+        }
+        cJSON *o = cJSON_CreateObject();
+        if (!o) break;
+        cJSON_AddStringToObject(o, "layer", name);
+        cJSON_AddNumberToObject(o, "kernels", kernels);
+        cJSON_AddNumberToObject(o, "tiles", tiles);
+        cJSON_AddNumberToObject(o, "flops", flops);
+        cJSON_AddNumberToObject(o, "planned_busy_cycles", planned);
+        cJSON_AddNumberToObject(o, "busy_cycles", busy);
+        cJSON_AddNumberToObject(o, "waiting_cycles", waiting);
+        cJSON_AddNumberToObject(o, "sram_bytes_per_tile_max", sram);
+        cJSON_AddNumberToObject(o, "busy_share", all > 0 ? busy / all : 0);
+        cJSON_AddItemToArray(ls, o);
+    }
+    free(done);
+}
+
+weft_status weft_report_profile_csv(const weft_program *p, const weft_kernel_time *times, int passes, const char *path, weft_err *err) {
+    static const char *const kinds[] = {"gemm", "stream", "whole"};
+    weft_atomic a;
+    weft_status s = weft_atomic_open(&a, path, err);
+    if (s) return s;
+    fprintf(a.f, "kernel,node,op,layer,kind,tiles,blocks,flops,sram_bytes_per_tile,planned_busy_cycles,busy_cycles,waiting_cycles\n");
+    for (int i = 0; i < p->n; i++) {
+        const weft_kernel *k = &p->k[i];
+        const weft_node *n = &p->graph->nodes[k->node];
+        char layer[256];
+        fprintf(a.f, "%d,\"%s\",%s,\"%s\",%s,%lld,%d,%lld,%lld,%.0f,%llu,%llu\n", i, n->name, n->op->name,
+                weft_report_layer_of(p, k, layer, sizeof layer), kinds[k->kind], k->host >= 0 ? 0LL : (long long)k->w * k->h, k->blocks,
+                (long long)k->flops, (long long)k->sram_per_tile, (double)k->block_cycles * k->blocks * passes,
+                (unsigned long long)times[i].busy, (unsigned long long)times[i].waiting);
+    }
+    if (ferror(a.f)) {
+        weft_atomic_abort(&a);
+        return weft_err_set(err, WEFT_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    }
+    return weft_atomic_commit(&a, err);
 }
 
 weft_status weft_report_write(cJSON *r, const char *path, weft_err *err) {

@@ -46,6 +46,8 @@ weft_status weft_report_heatmap(const weft_program *p, const char *path, const c
 
 /* ---- the JSON report (json.c; fields in docs/REPORT.md) ---- */
 
+#define WEFT_REPORT_SCHEMA 2  /* "schema_version": 2 adds layers, data_parallel, gpus */
+
 /* Adds the statistics of a run of p to the object r: samples and tokens per pass, and the
  * seconds they take (a training step may be several passes). */
 void weft_report_add_stats(cJSON *r, const weft_program *p, const weft_sim_stats *st, int64_t samples, int64_t tokens,
@@ -54,6 +56,17 @@ void weft_report_add_stats(cJSON *r, const weft_program *p, const weft_sim_stats
  * (stage x blocks x passes) and the simulated busy, waiting and last-end cycles (times: (p->n),
  * from weft_sim_detail.kernels of a run of `passes` passes). */
 void weft_report_add_kernels(cJSON *r, const weft_program *p, const weft_kernel_time *times, int passes);
+/* The layer of kernel k's node: its name up to its first numbered part ("h.3" of
+ * "h.3.mlp.c_fc.matmul", "grad/h.3" of a backward node, "encoder.layer.0"), else its first
+ * part ("wte", "head"); written into buf. */
+const char *weft_report_layer_of(const weft_program *p, const weft_kernel *k, char *buf, size_t len);
+/* Adds "layers" to r: the kernels rolled up by weft_report_layer_of, in program order of their
+ * first kernel: kernels, tiles, flops, planned and simulated busy and waiting cycles, the
+ * largest SRAM per tile, and each layer's share of all kernels' busy cycles. */
+void weft_report_add_layers(cJSON *r, const weft_program *p, const weft_kernel_time *times, int passes);
+/* Writes one CSV row a kernel (node, op, layer, kind, tiles, blocks, flops, SRAM per tile,
+ * planned busy, busy, waiting cycles) to path. */
+weft_status weft_report_profile_csv(const weft_program *p, const weft_kernel_time *times, int passes, const char *path, weft_err *err);
 /* Adds host_peak_rss_bytes and writes r to path (WEFT_ERR_IO naming the path). */
 weft_status weft_report_write(cJSON *r, const char *path, weft_err *err);
 /* The process's peak resident memory, bytes. */
