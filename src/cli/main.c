@@ -541,6 +541,23 @@ static void print_kernels(const weft_program *p, const weft_sim_stats *st, const
                 top[r] = i;
                 break;
             }
+    /* the layers (report/json.c's roll-up) whose kernels were busiest, as shares of all busy cycles */
+    cJSON *r = cJSON_CreateObject();
+    weft_report_add_layers(r, p, kt, st->passes);
+    const cJSON *ls = cJSON_GetObjectItem(r, "layers"), *best[5] = {0}, *x;
+    cJSON_ArrayForEach(x, ls)
+        for (int t = 0; t < 5; t++)
+            if (!best[t] || cJSON_GetObjectItem(x, "busy_share")->valuedouble > cJSON_GetObjectItem(best[t], "busy_share")->valuedouble) {
+                memmove(&best[t + 1], &best[t], (size_t)(4 - t) * sizeof *best);
+                best[t] = x;
+                break;
+            }
+    fprintf(f, "  busiest layers ");
+    for (int t = 0; t < 5 && best[t]; t++)
+        fprintf(f, "%s%s %.1f%%", t ? ", " : "", cJSON_GetStringValue(cJSON_GetObjectItem(best[t], "layer")),
+                100 * cJSON_GetObjectItem(best[t], "busy_share")->valuedouble);
+    fprintf(f, " of the kernels' busy cycles (the JSON report's \"layers\")\n");
+    cJSON_Delete(r);
     fprintf(f, "  busiest kernels over %d passes (cycles): planned busy = stage x blocks x passes\n", st->passes);
     fprintf(f, "    %-4s %-28s %-12s %12s %12s %12s %12s\n", "#", "node", "op", "planned", "busy", "waiting", "last end");
     for (int r = 0; r < 5 && top[r] >= 0; r++) {

@@ -143,6 +143,15 @@ void weft_report_add_kernels(cJSON *r, const weft_program *p, const weft_kernel_
         cJSON_AddNumberToObject(o, "busy_cycles", (double)times[i].busy);
         cJSON_AddNumberToObject(o, "waiting_cycles", (double)times[i].waiting);
         cJSON_AddNumberToObject(o, "last_end_cycle", (double)times[i].last_end);
+        /* while busy, its arithmetic's rate; what bounds it: its inputs (it waited longer than it
+         * worked), its arithmetic (half its stage or more), else the fabric (moving its blocks) */
+        int64_t t = (int64_t)k->w * k->h;
+        double busy_s = (double)times[i].busy / p->arch.clock_hz, per_pass = passes > 0 ? busy_s / passes : 0;
+        double arith = k->offchip || t <= 0 ? 0 : (double)k->flops / (weft_kernel_rate(p, k) * (double)t) / (k->blocks > 0 ? k->blocks : 1);
+        const char *bound = k->offchip ? "off-chip unit" : times[i].waiting > times[i].busy ? "inputs"
+                            : arith >= 0.5 * (double)k->block_cycles ? "compute" : "fabric";
+        cJSON_AddNumberToObject(o, "flops_per_s_busy", per_pass > 0 ? (double)k->flops / per_pass : 0);
+        cJSON_AddStringToObject(o, "bound", bound);
         cJSON_AddItemToArray(ks, o);
     }
 }
