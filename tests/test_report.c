@@ -448,6 +448,11 @@ TEST(report_layers_roll_up_the_kernels) {
     CHECK(n >= 4 && n < p->n);  /* wte, embed, h.0, h.1, ... */
     CHECK_INT((int)kernels, p->n);
     CHECK_NEAR(share, 1.0, 1e-9);
+    /* each kernel's bytes in and out a pass, and what bounds it */
+    weft_report_add_kernels(r, p, kt, st.passes);
+    const cJSON *k0 = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "kernels"), 1);  /* embed: wte rows + positions */
+    CHECK(k0 && cJSON_GetObjectItem(k0, "bytes_in")->valuedouble > 0 && cJSON_GetObjectItem(k0, "bytes_out")->valuedouble > 0);
+    CHECK(k0 && cJSON_GetStringValue(cJSON_GetObjectItem(k0, "bound")) != NULL);
     cJSON_Delete(r);
     char path[1100];
     snprintf(path, sizeof path, "%s/test_profile.csv", weft_test_builddir());

@@ -151,6 +151,11 @@ void weft_report_add_kernels(cJSON *r, const weft_program *p, const weft_kernel_
         const char *bound = k->offchip ? "off-chip unit" : times[i].waiting > times[i].busy ? "inputs"
                             : arith >= 0.5 * (double)k->block_cycles ? "compute" : "fabric";
         cJSON_AddNumberToObject(o, "flops_per_s_busy", per_pass > 0 ? (double)k->flops / per_pass : 0);
+        double in = 0, out = 0;  /* a pass's bytes into the region (its inputs) and out (its outputs) */
+        for (int q = 0; q < k->n_deps; q++) in += (double)weft_program_value_bytes(p, k->dep_value[q]);
+        for (int j = 0; j < n->n_out; j++) out += (double)weft_program_value_bytes(p, n->out[j]);
+        cJSON_AddNumberToObject(o, "bytes_in", in);
+        cJSON_AddNumberToObject(o, "bytes_out", out);
         cJSON_AddStringToObject(o, "bound", bound);
         cJSON_AddItemToArray(ks, o);
     }
