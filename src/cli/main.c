@@ -323,6 +323,16 @@ typedef struct {
     const char *profile;           /* --profile p.csv: a row a kernel */
 } fabric_args;
 
+/* The next name of a comma-separated list at *q (into one, at most len - 1 characters); *q moves
+ * past it. False at the end. */
+static bool next_name(const char **q, char *one, size_t len) {
+    if (!*q || !**q) return false;
+    size_t l = strcspn(*q, ",");
+    snprintf(one, len, "%.*s", (int)(l < len - 1 ? l : len - 1), *q);
+    *q += l + ((*q)[l] == ',');
+    return true;
+}
+
 static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
     memset(a, 0, sizeof *a);
     a->arch = "wse2-mini";
@@ -350,13 +360,10 @@ static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
         else if (!strcmp(argv[i], "--vs") && i + 1 < argc) {
             a->vs = argv[++i];
             char one[64];
-            for (const char *q = a->vs; *q;) {  /* every name known before anything runs */
-                size_t l = strcspn(q, ",");
-                snprintf(one, sizeof one, "%.*s", (int)(l < 63 ? l : 63), q);
+            for (const char *q = a->vs; next_name(&q, one, sizeof one);) {  /* every name known before anything runs */
                 weft_gpu gpu;
                 weft_err e = {0};
                 if (weft_gpu_preset(one, &gpu, &e)) { fprintf(stderr, "weft: --vs: %s\n", e.msg); return 2; }
-                q += l + (q[l] == ',');
             }
         }
         else if (!strcmp(argv[i], "--train")) a->train = true;
@@ -612,10 +619,7 @@ static int compare_gpus(const weft_program *p, const weft_sim_stats *st, const c
     double rate = (double)samples * R * st->passes_per_s;  /* the machine's samples/s */
     cJSON *arr = r ? cJSON_AddArrayToObject(r, "gpus") : NULL;
     char one[64];
-    for (const char *q = list; q && *q;) {
-        size_t l = strcspn(q, ",");
-        snprintf(one, sizeof one, "%.*s", (int)(l < 63 ? l : 63), q);
-        q += l + (q[l] == ',');
+    for (const char *q = list; next_name(&q, one, sizeof one);) {
         weft_gpu gpu;
         weft_gpu_estimate e;
         weft_err err = {0};

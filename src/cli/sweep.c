@@ -18,7 +18,7 @@
 typedef struct {
     const char *arch, *precision;
     long long batch;
-    char report[512];
+    char report[640];
     pid_t pid;
     int status;  /* the child's exit status (-1: not run) */
 } point;
@@ -107,7 +107,8 @@ int weft_cli_sweep(int argc, char **argv) {
     if (na < 1 || nb < 0 || np < 0) { fprintf(stderr, "weft sweep: a list is empty or longer than %d\n", MAX_LIST); rc = 2; }
     point *pts = calloc(MAX_POINTS, sizeof *pts);
     int n = 0;
-    char dir[] = "/tmp/weft-sweep-XXXXXX";
+    char dir[512];  /* the points' reports, removed at the end */
+    snprintf(dir, sizeof dir, "%s/weft-sweep-XXXXXX", getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!rc && (!pts || !mkdtemp(dir))) { fprintf(stderr, "weft sweep: %s\n", strerror(errno)); rc = 1; }
     for (int a = 0; a < na && !rc; a++)
         for (int b = 0; b < (nb ? nb : 1) && !rc; b++)

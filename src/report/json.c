@@ -181,14 +181,15 @@ void weft_report_add_layers(cJSON *r, const weft_program *p, const weft_kernel_t
     double all = 0;
     for (int i = 0; i < p->n; i++) all += (double)times[i].busy;
     bool *done = weft_try_calloc((size_t)p->n + 1, sizeof *done);
-    for (int i = 0; i < p->n && ls && done; i++) {
+    char (*names)[128] = weft_try_malloc(((size_t)p->n + 1) * sizeof *names);  /* (p->n) each kernel's layer, named once */
+    for (int i = 0; i < p->n && names; i++) weft_report_layer_of(p, &p->k[i], names[i], sizeof *names);
+    for (int i = 0; i < p->n && ls && done && names; i++) {
         if (done[i]) continue;
-        char name[256], other[256];
-        weft_report_layer_of(p, &p->k[i], name, sizeof name);
+        const char *name = names[i];
         double tiles = 0, flops = 0, planned = 0, busy = 0, waiting = 0, sram = 0;
         int kernels = 0;
         for (int j = i; j < p->n; j++) {
-            if (done[j] || strcmp(weft_report_layer_of(p, &p->k[j], other, sizeof other), name)) continue;
+            if (done[j] || strcmp(names[j], name)) continue;
             const weft_kernel *k = &p->k[j];
             done[j] = true;
             kernels++;
@@ -213,6 +214,7 @@ void weft_report_add_layers(cJSON *r, const weft_program *p, const weft_kernel_t
         cJSON_AddItemToArray(ls, o);
     }
     free(done);
+    free(names);
 }
 
 weft_status weft_report_profile_csv(const weft_program *p, const weft_kernel_time *times, int passes, const char *path, weft_err *err) {
