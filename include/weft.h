@@ -30,6 +30,13 @@
 extern "C" {
 #endif
 
+/* The version: the library's soname carries the major number (libweft.so.0). */
+#define WEFT_VERSION_MAJOR 0
+#define WEFT_VERSION_MINOR 5
+#define WEFT_VERSION "0.5.0"
+/* The version of the library linked (WEFT_VERSION when built together). */
+const char *weft_version(void);
+
 /* ---- status and errors ------------------------------------------------------------------- */
 
 typedef enum {

@@ -258,7 +258,7 @@ static void check_bad(const bad_case *c) {
       "rank")                                                                                                    \
     X(bad_onnx_init_string_dtype, "bad_init_string_dtype.onnx", WEFT_ERR_UNSUPPORTED, NULL, NULL, "'names'",      \
       "data type")                                                                                               \
-    X(bad_onnx_init_external, "bad_init_external.onnx", WEFT_ERR_UNSUPPORTED, NULL, NULL, "'w'", "external")      \
+    X(bad_onnx_init_external, "bad_init_external.onnx", WEFT_ERR_IO, NULL, NULL, "weights.bin", "external")      \
     X(bad_onnx_init_no_name, "bad_init_no_name.onnx", WEFT_ERR_INVALID, NULL, NULL, "initializer", "name")
 
 #define DEFINE_BAD_TEST(name, file, status, node, op, why0, why1)                                               \

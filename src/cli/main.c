@@ -8,6 +8,7 @@
 #include "report/report.h"
 #include "report/gpu.h"
 #include "io/io.h"
+#include "cli/opt.h"
 #include "cli/sweep.h"
 #include "cli/train.h"
 #include "train/train.h"
@@ -26,39 +27,52 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: weft COMMAND [ARGS]\n"
+            "usage: weft COMMAND [options] [ARGS]    (weft COMMAND --help: its options)\n"
             "\n"
-            "  inspect MODEL [--json]              print the graph: op counts, parameters, FLOPs and bytes, per-op table\n"
-            "  run-ref MODEL              run MODEL on the reference executor with seeded random inputs\n"
-            "  onnx-test [--arch A] [--expect FILE] [--rtol X] [--atol X] DIR...\n"
-            "                             run ONNX backend test cases (model.onnx + test_data_set_*) on the\n"
-            "                             reference executor, or compiled for machine A and simulated\n"
-            "  compile MODEL [--arch A] [--train] [--blocks N] [-o prog.weft] [--heatmap h.png] [--heatmap-sram s.png]\n"
-            "                             map MODEL onto machine A (default wse2-mini) in pipelined mode; --train:\n"
-            "                             its training step (forward, backward, AdamW update)\n"
-            "  run MODEL [--arch A] [--timing-only [--train]] [--per-pe] [--passes N] [--trace t.json] [--report r.json] [--heatmap h.png]\n"
-            "            [--vs a100|a100-40gb|h100|h200,...]  the same workload estimated on GPUs, and the speed-up over them\n"
-            "                             simulate one forward pass on the fabric; print the report\n"
-            "  check MODEL [--arch A] [--per-pe]\n"
-            "                             fabric vs reference executor; non-zero exit on mismatch\n"
-            "  sweep MODEL --arch A,B --batch N,M [--precision P,Q] [--train] [--vs GPU] [-o sweep.csv]\n"
-            "                             the grid timed, a point a process, as many at once as the host has cores\n"
-            "  train MODEL [--arch A] --steps N [--batch B] [--lr X] [--optimizer adamw|sgd|momentum]\n"
-            "        [--data FILE] [--checkpoint DIR] [--every K] [--resume] [--log loss.csv]\n"
-            "                             train on the reference executor, or on the fabric of machine A\n"
-            "  models                     list the built-in models\n"
-            "  arch list                  the machine presets\n"
-            "  arch show NAME|FILE.json [--json]\n"
-            "                             a machine description, its assumptions and sources\n"
-            "  demo                       the main job, end to end\n"
+            "  inspect MODEL       the graph: op counts, parameters, FLOPs and bytes, a row a node\n"
+            "  compile MODEL       map MODEL onto a machine (default the full wse2); -o writes the program\n"
+            "  run MODEL           simulate it on the fabric, with its numbers or --timing-only; the report\n"
+            "  check MODEL         the fabric against the reference executor; exit 1 on a mismatch\n"
+            "  train MODEL         train it, on the reference executor or on a simulated machine (--arch)\n"
+            "  sweep MODEL         machines x batches x precisions, timed, in parallel: a table and CSV\n"
+            "  run-ref MODEL       run it on the reference executor\n"
+            "  onnx-test DIR...    ONNX backend test cases, on the reference or a machine\n"
+            "  models              the built-in models\n"
+            "  arch list|show A    the machine presets, one machine's figures and sources\n"
+            "  demo                the main job, end to end (files in ./out)\n"
+            "  help [COMMAND], --version\n"
             "\n"
-            "MODEL is a path to an ONNX file or builtin:NAME[:key=value,...], e.g. builtin:gpt2; run and\n"
-            "check also take a program file written by compile -o (prog.weft).\n");
+            "MODEL is an ONNX file (model.onnx, or model.onnx#x=8x32 with its inputs' shapes) or\n"
+            "builtin:NAME[:key=value,...], e.g. builtin:gpt2; run and check also take a program file\n"
+            "written by compile -o (prog.weft). Options take --opt value or --opt=value, in any order.\n");
 }
 
 static int die(const weft_err *err) {
     fprintf(stderr, "weft: error: %s\n", err->msg);
     return err->status == WEFT_ERR_INVALID || err->status == WEFT_ERR_SHAPE ? 2 : 1;
+}
+
+/* MODEL with --input-shape NAME=8x32 ... appended as its spec's "#NAME=8x32,..." (an ONNX file's;
+ * models/load.c reads it). */
+static int spec_with_shapes(const char *model, const cli_list *shapes, char *out, size_t n) {
+    int w = snprintf(out, n, "%s", model);
+    if (!shapes->n) return 0;
+    if (!strncmp(model, "builtin:", 8)) {
+        fprintf(stderr, "weft: --input-shape is for ONNX files; a builtin model takes its sizes as keys (builtin:gpt:seq=128)\n");
+        return 2;
+    }
+    const char *hash = strrchr(model, '#');
+    bool frag = hash && strchr(hash, '=');
+    for (int i = 0; i < shapes->n && w > 0 && (size_t)w < n; i++) {
+        const char *v = shapes->v[i];
+        if (!strchr(v, '=') || strchr(v, ',') || strchr(v, '#')) {
+            fprintf(stderr, "weft: --input-shape '%s' is not NAME=SHAPE (x=8x32, or a symbolic dimension: batch=8)\n", v);
+            return 2;
+        }
+        w += snprintf(out + w, n - (size_t)w, "%s%s", i || frag ? "," : "#", v);
+    }
+    if (w < 0 || (size_t)w >= n) { fprintf(stderr, "weft: --input-shape: too long\n"); return 2; }
+    return 0;
 }
 
 /* inspect --json: the summary and every node (name, op, output shape, FLOPs, bytes) as JSON. */
@@ -103,15 +117,19 @@ static void inspect_json(const weft_graph *g, FILE *f) {
 }
 
 static int cmd_inspect(int argc, char **argv) {
-    const char *model = NULL;
     bool json = false;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = true;
-        else if (argv[i][0] == '-') { fprintf(stderr, "weft inspect: unknown option '%s' (--json)\n", argv[i]); return 2; }
-        else if (!model) model = argv[i];
-        else { fprintf(stderr, "weft inspect: unexpected argument '%s'\n", argv[i]); return 2; }
-    }
-    if (!model) { usage(stderr); return 2; }
+    cli_list shapes = {0};
+    const cli_opt opts[] = {
+        {"json", 0, CLI_FLAG, &json, NULL, "the same as JSON"},
+        {"input-shape", 0, CLI_LIST, &shapes, "NAME=8x32", "an ONNX input's shape, or a symbolic dimension (batch=8)"},
+        {0}};
+    const cli_command c = {"inspect", "MODEL", "prints the graph: op counts, parameters, FLOPs and bytes, and a row a node", opts, 1, 1};
+    const char *model;
+    int np, rc = cli_parse(&c, argc, argv, &model, &np);
+    if (rc) return rc == CLI_HELP ? 0 : rc;
+    char spec[4096];
+    if ((rc = spec_with_shapes(model, &shapes, spec, sizeof spec))) return rc;
+    model = spec;
     weft_err err = {0};
     weft_graph *g;
     if (weft_model_load(model, &g, &err)) return die(&err);
@@ -127,15 +145,51 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Runs MODEL on the reference executor with inputs drawn from a seeded RNG; prints a summary. */
-/* Inputs drawn from a seeded RNG: floats N(0, 1), integers (token ids) below 64 so they index
- * any vocabulary of at least 64. */
-static weft_status make_inputs(const weft_graph *g, weft_tensor **in_out, const weft_tensor ***inp_out, weft_err *err) {
+/* The graph's inputs: NAME=FILE.npy from `files` (--input), the rest drawn from a seeded RNG:
+ * floats N(0, 1), integers (token ids) below 64 so they index any vocabulary of at least 64. A
+ * file's dtype may differ in width (float64 for a float32 input, int32 for int64), never in
+ * kind, and its shape must be the input's. in_out: (n_inputs) tensors, owned by the caller. */
+static weft_status make_inputs(const weft_graph *g, const cli_list *files, weft_tensor **in_out, const weft_tensor ***inp_out,
+                               weft_err *err) {
     weft_tensor *in = weft_xcalloc((size_t)g->n_inputs + 1, sizeof *in);
     const weft_tensor **inp = weft_xcalloc((size_t)g->n_inputs + 1, sizeof *inp);
+    *in_out = in;
+    *inp_out = inp;
+    for (int f = 0; files && f < files->n; f++) {
+        const char *eq = strchr(files->v[f], '=');
+        int k = -1;
+        for (int i = 0; eq && i < g->n_inputs; i++)
+            if (strlen(g->vals[g->inputs[i]].name) == (size_t)(eq - files->v[f]) && !strncmp(g->vals[g->inputs[i]].name, files->v[f], (size_t)(eq - files->v[f])))
+                k = i;
+        if (k < 0) {
+            char names[512] = "";
+            for (int i = 0, w = 0; i < g->n_inputs && w < (int)sizeof names; i++)
+                w += snprintf(names + w, sizeof names - (size_t)w, "%s%s", i ? ", " : "", g->vals[g->inputs[i]].name);
+            return weft_err_set(err, WEFT_ERR_INVALID, "--input '%s': %s; the model's inputs are: %s", files->v[f],
+                                eq ? "no input of that name" : "not NAME=FILE.npy", names);
+        }
+        const weft_value *v = &g->vals[g->inputs[k]];
+        if (inp[k]) return weft_err_set(err, WEFT_ERR_INVALID, "--input: '%s' is given twice", v->name);
+        weft_tensor t;
+        if (weft_npy_read(eq + 1, &t, err)) return weft_err_prefix(err, "--input %s", v->name);
+        char a[160], b[160];
+        weft_status s = WEFT_OK;
+        if (!weft_shape_eq(&t.shape, &v->shape))
+            s = weft_err_set(err, WEFT_ERR_SHAPE, "--input %s: %s holds %s, but the model's input '%s' is %s %s", v->name, eq + 1,
+                             weft_shape_str(&t.shape, a, sizeof a), v->name, weft_dtype_name(v->dtype), weft_shape_str(&v->shape, b, sizeof b));
+        else if (weft_dtype_is_float(t.dtype) != weft_dtype_is_float(v->dtype))
+            s = weft_err_set(err, WEFT_ERR_SHAPE, "--input %s: %s holds %s, but the model's input '%s' is %s", v->name, eq + 1,
+                             weft_dtype_name(t.dtype), v->name, weft_dtype_name(v->dtype));
+        else if (t.dtype == v->dtype) in[k] = t, t.data = NULL;
+        else s = weft_tensor_convert(&in[k], &t, v->dtype, err);
+        if (t.data) weft_tensor_free(&t);
+        if (s) return s;
+        inp[k] = &in[k];
+    }
     weft_rng rng;
     weft_rng_seed(&rng, 1, 0);
     for (int i = 0; i < g->n_inputs; i++) {
+        if (inp[i]) continue;
         const weft_value *v = &g->vals[g->inputs[i]];
         weft_status s = weft_tensor_alloc(&in[i], v->dtype, v->shape, err);
         if (s) return weft_err_prefix(err, "input '%s'", v->name);
@@ -149,19 +203,45 @@ static weft_status make_inputs(const weft_graph *g, weft_tensor **in_out, const 
         }
         inp[i] = &in[i];
     }
-    *in_out = in;
-    *inp_out = inp;
+    return WEFT_OK;
+}
+
+/* --save-outputs DIR: each output as DIR/NAME.npy ('/' in a name becomes '_'). */
+static weft_status save_outputs(const weft_graph *g, const weft_tensor *out, const char *dir, weft_err *err) {
+    if (mkdir(dir, 0755) && errno != EEXIST) return weft_err_set(err, WEFT_ERR_IO, "%s: cannot create the folder: %s", dir, strerror(errno));
+    for (int j = 0; j < g->n_outputs; j++) {
+        char name[256], path[4400];
+        snprintf(name, sizeof name, "%s", g->vals[g->outputs[j]].name);
+        for (char *c = name; *c; c++)
+            if (*c == '/' || *c == '\\') *c = '_';
+        snprintf(path, sizeof path, "%s/%s.npy", dir, name);
+        if (weft_npy_write(path, &out[j], err)) return err->status;
+        printf("wrote %s\n", path);
+    }
     return WEFT_OK;
 }
 
 static int cmd_run_ref(int argc, char **argv) {
-    if (argc < 1) { usage(stderr); return 2; }
+    cli_list files = {0}, shapes = {0};
+    const char *save = NULL;
+    const cli_opt opts[] = {
+        {"input", 0, CLI_LIST, &files, "NAME=FILE.npy", "the input NAME from a NumPy file (others: seeded random); repeatable"},
+        {"input-shape", 0, CLI_LIST, &shapes, "NAME=8x32", "an ONNX input's shape, or a symbolic dimension (batch=8)"},
+        {"save-outputs", 0, CLI_STR, &save, "DIR", "write each output to DIR/NAME.npy"},
+        {0}};
+    const cli_command c = {"run-ref", "MODEL", "runs MODEL on the reference executor (the host, op by op); prints each output's\n"
+                           "mean, mean |x| and bits", opts, 1, 1};
+    const char *model;
+    int np, rc = cli_parse(&c, argc, argv, &model, &np);
+    if (rc) return rc == CLI_HELP ? 0 : rc;
+    char spec[4096];
+    if ((rc = spec_with_shapes(model, &shapes, spec, sizeof spec))) return rc;
     weft_err err = {0};
     weft_graph *g;
-    if (weft_model_load(argv[0], &g, &err)) return die(&err);
+    if (weft_model_load(spec, &g, &err)) return die(&err);
     weft_tensor *in;
     const weft_tensor **inp;
-    if (make_inputs(g, &in, &inp, &err)) return die(&err);
+    if (make_inputs(g, &files, &in, &inp, &err)) return die(&err);
     weft_tensor *out = weft_xcalloc((size_t)g->n_outputs + 1, sizeof *out);
     double t0 = now();
     weft_status s = weft_ref_run(g, inp, g->n_inputs, out, g->n_outputs, &err);
@@ -169,6 +249,7 @@ static int cmd_run_ref(int argc, char **argv) {
     if (s) return die(&err);
     weft_graph_stats st = weft_graph_count(g);
     printf("model %s: %lld parameters, %.3g GFLOP per forward pass\n", g->name, (long long)st.params, (double)st.flops * 1e-9);
+    rc = save && save_outputs(g, out, save, &err) ? die(&err) : 0;
     for (int k = 0; k < g->n_outputs; k++) {
         char sh[128];
         double sum = 0, asum = 0;
@@ -183,7 +264,7 @@ static int cmd_run_ref(int argc, char **argv) {
     for (int i = 0; i < g->n_inputs; i++) weft_tensor_free(&in[i]);
     free(in); free(inp); free(out);
     weft_graph_free(g);
-    return 0;
+    return rc;
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -198,43 +279,47 @@ static bool is_case(const char *dir) {
 
 static int cmd_onnx_test(int argc, char **argv) {
     weft_onnx_tol tol = WEFT_ONNX_TOL_DEFAULT;
-    const char *expect = NULL;
+    const char *expect = NULL, *arch_name = NULL;
     weft_arch arch_buf, *arch = NULL;
-    int i = 0;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (!strcmp(argv[i], "--expect") && i + 1 < argc) expect = argv[++i];
-        else if (!strcmp(argv[i], "--rtol") && i + 1 < argc) tol.rtol = atof(argv[++i]);
-        else if (!strcmp(argv[i], "--atol") && i + 1 < argc) tol.atol = atof(argv[++i]);
-        else if (!strcmp(argv[i], "--arch") && i + 1 < argc) {
-            weft_err err = {0};
-            if (weft_arch_get(argv[++i], &arch_buf, &err)) return die(&err);
-            arch = &arch_buf;
-        }
-        else { fprintf(stderr, "weft onnx-test: unknown option '%s'\n", argv[i]); return 2; }
+    const cli_opt opts[] = {
+        {"arch", 0, CLI_STR, &arch_name, "A", "compile each case for machine A and simulate it (default: the reference executor)"},
+        {"expect", 0, CLI_STR, &expect, "FILE", "the cases expected to pass, a name a line: exit 1 when one does not"},
+        {"rtol", 0, CLI_NUM, &tol.rtol, "X", "relative tolerance (default 1e-3, as ONNX's backend tests)", 0, 1},
+        {"atol", 0, CLI_NUM, &tol.atol, "X", "absolute tolerance (default 1e-7)", 0, 1},
+        {0}};
+    const cli_command c = {"onnx-test", "DIR...", "runs ONNX backend test cases (model.onnx + test_data_set_*): a case folder, or a\n"
+                           "folder of them (/usr/share/onnx/...: Debian's libonnx-testdata)", opts, 1, 1 << 20};
+    const char **dirs = weft_xcalloc((size_t)argc + 1, sizeof *dirs);
+    int n_dirs, rc = cli_parse(&c, argc, argv, dirs, &n_dirs);
+    if (rc) { free(dirs); return rc == CLI_HELP ? 0 : rc; }
+    if (arch_name) {
+        weft_err err = {0};
+        if (weft_arch_get(arch_name, &arch_buf, &err)) { free(dirs); return die(&err); }
+        arch = &arch_buf;
     }
-    if (i == argc) { usage(stderr); return 2; }
     /* collect cases: a folder with model.onnx, or a folder of such folders */
     char **cases = NULL;
     int n = 0, cap = 0;
-    for (; i < argc; i++) {
-        if (is_case(argv[i])) {
+    for (int i = 0; i < n_dirs; i++) {
+        if (is_case(dirs[i])) {
             if (n == cap) cases = weft_xrealloc(cases, (size_t)(cap = cap ? 2 * cap : 64) * sizeof *cases);
-            cases[n++] = weft_xstrdup(argv[i]);
+            cases[n++] = weft_xstrdup(dirs[i]);
             continue;
         }
-        DIR *d = opendir(argv[i]);
-        if (!d) { fprintf(stderr, "weft onnx-test: cannot open '%s'\n", argv[i]); return 2; }
+        DIR *d = opendir(dirs[i]);
+        if (!d) { fprintf(stderr, "weft onnx-test: cannot open '%s'\n", dirs[i]); free(dirs); return 2; }
         struct dirent *e;
         while ((e = readdir(d))) {
             if (e->d_name[0] == '.') continue;
             char p[4096];
-            if (snprintf(p, sizeof p, "%s/%s", argv[i], e->d_name) >= (int)sizeof p) continue;
+            if (snprintf(p, sizeof p, "%s/%s", dirs[i], e->d_name) >= (int)sizeof p) continue;
             if (!is_case(p)) continue;
             if (n == cap) cases = weft_xrealloc(cases, (size_t)(cap = cap ? 2 * cap : 64) * sizeof *cases);
             cases[n++] = weft_xstrdup(p);
         }
         closedir(d);
     }
+    free(dirs);
     qsort(cases, (size_t)n, sizeof *cases, cmp_str);
     /* expected passes, by case folder name */
     char **want = NULL;
@@ -284,7 +369,14 @@ static int cmd_onnx_test(int argc, char **argv) {
 }
 
 static int cmd_arch(int argc, char **argv) {
-    if (argc >= 1 && !strcmp(argv[0], "list")) {
+    bool json = false;
+    const cli_opt opts[] = {{"json", 0, CLI_FLAG, &json, NULL, "show: the description as JSON (a file arch show reads back)"}, {0}};
+    const cli_command c = {"arch", "list | show NAME|FILE.json", "list: the machine presets; show: one machine, its figures, assumptions and sources",
+                           opts, 1, 2};
+    const char *pos[2];
+    int np, rc = cli_parse(&c, argc, argv, pos, &np);
+    if (rc) return rc == CLI_HELP ? 0 : rc;
+    if (!strcmp(pos[0], "list") && np == 1) {
         for (const char *const *n = weft_arch_preset_names(); *n; n++) {
             weft_arch a;
             weft_arch_preset(*n, &a, NULL);
@@ -292,18 +384,18 @@ static int cmd_arch(int argc, char **argv) {
         }
         return 0;
     }
-    if (argc >= 2 && !strcmp(argv[0], "show")) {
+    if (!strcmp(pos[0], "show") && np == 2) {
         weft_arch a;
         weft_err err = {0};
-        if (weft_arch_get(argv[1], &a, &err)) return die(&err);
-        if (argc >= 3 && !strcmp(argv[2], "--json")) {
+        if (weft_arch_get(pos[1], &a, &err)) return die(&err);
+        if (json) {
             char *j = weft_arch_to_json(&a);
             printf("%s\n", j);
             free(j);
         } else weft_arch_print(&a, stdout);
         return 0;
     }
-    usage(stderr);
+    fprintf(stderr, "weft arch: give 'list' or 'show NAME' (weft arch --help)\n");
     return 2;
 }
 
@@ -312,15 +404,19 @@ static int cmd_arch(int argc, char **argv) {
 typedef struct {
     const char *model, *arch, *report, *heatmap, *heatmap_sram, *output, *mode, *precision, *sections;
     bool timing_only, per_pe, arch_given, train;
-    int blocks, passes;
+    long long blocks, passes;
     long long batch, micro_batch;  /* --batch, --micro-batch (0: the model's); after load_program,
                                     * one chip's share of the batch */
     long long batch_per_chip;      /* --batch-per-chip (0: --batch over the replicas) */
     int accumulate;                /* micro-batches a step, as chosen (1: none) */
-    int replicas;                  /* --replicas (0: every chip of the machine); as chosen after load_program */
+    long long replicas;            /* --replicas (0: every chip of the machine); as chosen after load_program */
     const char *trace;
     const char *vs;                /* --vs GPU[,GPU...]: the same workload estimated on GPUs */
     const char *profile;           /* --profile p.csv: a row a kernel */
+    cli_list inputs;               /* --input NAME=FILE.npy */
+    cli_list shapes;               /* --input-shape NAME=8x32 */
+    const char *save_outputs;      /* --save-outputs DIR: each output as DIR/NAME.npy */
+    char spec[4096];               /* MODEL with its --input-shape (a->model points here) */
 } fabric_args;
 
 /* The next name of a comma-separated list at *q (into one, at most len - 1 characters); *q moves
@@ -333,62 +429,74 @@ static bool next_name(const char **q, char *one, size_t len) {
     return true;
 }
 
-static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
+enum { FOR_COMPILE = 1, FOR_RUN = 2, FOR_CHECK = 4, FOR_ALL = 7 };
+
+static const char *const fabric_about[3] = {
+    "maps MODEL onto machine A in the mode that fits (pipelined, weight streaming, sections): its regions,\n"
+    "routes and buffers; --train: its training step (forward, backward, AdamW update). -o writes the\n"
+    "program file, which run and check take in place of MODEL",
+    "simulates MODEL on the fabric of machine A (passes streamed back to back, the steady state) with its\n"
+    "numbers, or --timing-only; prints the report: samples/s, latency, bottleneck, FLOP/s, PE utilization,\n"
+    "SRAM, links, the busiest layers and kernels",
+    "runs MODEL on the fabric of machine A and on the reference executor and compares every output\n"
+    "(|diff| <= 1e-5 + 1e-4 |ref|); exits 1 on a mismatch"};
+
+static int parse_fabric_args(int argc, char **argv, fabric_args *a, int which) {
     memset(a, 0, sizeof *a);
-    a->arch = "wse2-mini";
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--arch") && i + 1 < argc) { a->arch = argv[++i]; a->arch_given = true; }
-        else if (!strcmp(argv[i], "-o") && i + 1 < argc) a->output = argv[++i];
-        else if (!strcmp(argv[i], "--blocks") && i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 4096) { fprintf(stderr, "weft: --blocks needs an integer from 1 to 4096, got '%s'\n", argv[i]); return 2; }
-            a->blocks = (int)v;
+    a->arch = "wse2";
+    a->precision = "fp32";
+    const cli_opt all[] = {
+        {"arch", 0, CLI_STR, &a->arch, "A", "the machine: a preset (weft arch list) or a JSON file (default wse2,\nthe full 750 x 994 WSE-2)", 0, 0, NULL, &a->arch_given},
+        {"train", 0, CLI_FLAG, &a->train, NULL, "the training step instead of the forward pass (run: with --timing-only)"},
+        {"timing-only", 0, CLI_FLAG, &a->timing_only, NULL, "time it without computing its numbers"},
+        {"batch", 0, CLI_INT, &a->batch, "B", "the batch (builtin models, ONNX files re-batched); several chips:\nthe whole step's, split over them", 1, 1 << 20},
+        {"batch-per-chip", 0, CLI_INT, &a->batch_per_chip, "B", "data parallel: each chip's batch", 1, 1 << 20},
+        {"micro-batch", 0, CLI_INT, &a->micro_batch, "M", "a training step as --batch / M micro-batches, the gradients accumulated", 1, 1 << 20},
+        {"replicas", 0, CLI_INT, &a->replicas, "N", "data parallel over N of the machine's chips (default all, timing only)", 1, 1 << 20},
+        {"precision", 0, CLI_CHOICE, &a->precision, "P", "fp32 (default), bf16, fp16: storage of weights and activations", 0, 0, "fp32,bf16,fp16"},
+        {"mode", 0, CLI_CHOICE, &a->mode, "M", "auto (default), pipelined, weight-streaming, sections", 0, 0, "auto,pipelined,weight-streaming,sections"},
+        {"sections", 0, CLI_CHOICE, &a->sections, "C", "sections mode: how the graph is cut, o0 (a node a section), o1, o3 (default)", 0, 0, "auto,o0,o1,o3"},
+        {"blocks", 0, CLI_INT, &a->blocks, "N", "at most N blocks a pass (the pipeline's grain)", 1, 4096},
+        {"input-shape", 0, CLI_LIST, &a->shapes, "NAME=8x32", "an ONNX input's shape (binds its symbolic dimensions), or one\ndimension by its symbolic name (batch=8); repeatable"},
+        {"input", 0, CLI_LIST, &a->inputs, "NAME=FILE.npy", "the input NAME from a NumPy file (others: seeded random); repeatable"},
+        {"save-outputs", 0, CLI_STR, &a->save_outputs, "DIR", "write each output to DIR/NAME.npy"},
+        {"per-pe", 0, CLI_FLAG, &a->per_pe, NULL, "compute tile by tile instead of one grouped kernel a region"},
+        {"passes", 0, CLI_INT, &a->passes, "N", "passes streamed back to back (default 3)", 1, 64},
+        {"report", 0, CLI_STR, &a->report, "FILE", "the report as JSON (docs/REPORT.md)"},
+        {"profile", 0, CLI_STR, &a->profile, "FILE", "CSV, a row a kernel: region, busy, waiting, FLOP/s, bytes, bound"},
+        {"trace", 0, CLI_STR, &a->trace, "FILE", "a Chrome trace (chrome://tracing, Perfetto) of the run"},
+        {"vs", 0, CLI_STR, &a->vs, "GPU,...", "the same workload estimated on GPUs (a100, a100-40gb, h100, h200)\nand the speed-up over them"},
+        {"output", 'o', CLI_STR, &a->output, "FILE", "write the compiled program (prog.weft)"},
+        {"heatmap", 0, CLI_STR, &a->heatmap, "FILE.png", "the wafer coloured by layer"},
+        {"heatmap-sram", 0, CLI_STR, &a->heatmap_sram, "FILE.png", "the wafer coloured by SRAM use"},
+        {0}};
+    static const unsigned char uses[] = {
+        FOR_ALL, FOR_ALL, FOR_RUN, FOR_ALL, FOR_ALL, FOR_RUN, FOR_ALL, FOR_ALL, FOR_ALL, FOR_ALL, FOR_ALL, FOR_ALL,
+        FOR_RUN | FOR_CHECK, FOR_RUN | FOR_CHECK, FOR_RUN | FOR_CHECK, FOR_RUN | FOR_CHECK, FOR_RUN | FOR_CHECK,
+        FOR_RUN | FOR_CHECK, FOR_RUN, FOR_RUN | FOR_CHECK, FOR_COMPILE, FOR_ALL, FOR_ALL};
+    _Static_assert(sizeof uses == sizeof all / sizeof *all - 1, "one use per option");
+    cli_opt mine[sizeof all / sizeof *all];
+    int n = 0;
+    for (int i = 0; all[i].name; i++)
+        if (uses[i] & which) mine[n++] = all[i];
+    mine[n] = (cli_opt){0};
+    int k = which == FOR_COMPILE ? 0 : which == FOR_RUN ? 1 : 2;
+    cli_command c = {k == 0 ? "compile" : k == 1 ? "run" : "check", "MODEL", fabric_about[k], mine, 1, 1};
+    const char *pos[1];
+    int np, rc = cli_parse(&c, argc, argv, pos, &np);
+    if (rc) return rc;
+    if ((rc = spec_with_shapes(pos[0], &a->shapes, a->spec, sizeof a->spec))) return rc;
+    a->model = a->spec;
+    if (!strcmp(a->precision, "fp32")) a->precision = NULL;
+    if (a->mode && !strcmp(a->mode, "auto")) a->mode = NULL;
+    if (a->vs) {
+        char one[64];
+        for (const char *q = a->vs; next_name(&q, one, sizeof one);) {  /* every name known before anything runs */
+            weft_gpu gpu;
+            weft_err e = {0};
+            if (weft_gpu_preset(one, &gpu, &e)) { fprintf(stderr, "weft: --vs: %s\n", e.msg); return 2; }
         }
-        else if (!strcmp(argv[i], "--report") && i + 1 < argc) a->report = argv[++i];
-        else if (!strcmp(argv[i], "--heatmap") && i + 1 < argc) a->heatmap = argv[++i];
-        else if (!strcmp(argv[i], "--heatmap-sram") && i + 1 < argc) a->heatmap_sram = argv[++i];
-        else if (!strcmp(argv[i], "--timing-only")) a->timing_only = true;
-        else if (!strcmp(argv[i], "--per-pe")) a->per_pe = true;
-        else if (!strcmp(argv[i], "--passes") && i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 64) { fprintf(stderr, "weft: --passes needs an integer from 1 to 64, got '%s'\n", argv[i]); return 2; }
-            a->passes = (int)v;
-        } else if (!strcmp(argv[i], "--trace") && i + 1 < argc) a->trace = argv[++i];
-        else if (!strcmp(argv[i], "--profile") && i + 1 < argc) a->profile = argv[++i];
-        else if (!strcmp(argv[i], "--vs") && i + 1 < argc) {
-            a->vs = argv[++i];
-            char one[64];
-            for (const char *q = a->vs; next_name(&q, one, sizeof one);) {  /* every name known before anything runs */
-                weft_gpu gpu;
-                weft_err e = {0};
-                if (weft_gpu_preset(one, &gpu, &e)) { fprintf(stderr, "weft: --vs: %s\n", e.msg); return 2; }
-            }
-        }
-        else if (!strcmp(argv[i], "--train")) a->train = true;
-        else if (!strcmp(argv[i], "--mode") && i + 1 < argc) a->mode = argv[++i];
-        else if (!strcmp(argv[i], "--sections") && i + 1 < argc) a->sections = argv[++i];
-        else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
-            a->precision = argv[++i];
-            if (strcmp(a->precision, "fp32") && strcmp(a->precision, "bf16") && strcmp(a->precision, "fp16")) {
-                fprintf(stderr, "weft: --precision '%s' is not fp32, bf16 or fp16\n", a->precision);
-                return 2;
-            }
-        } else if ((!strcmp(argv[i], "--batch") || !strcmp(argv[i], "--micro-batch") || !strcmp(argv[i], "--batch-per-chip") ||
-                    !strcmp(argv[i], "--replicas")) && i + 1 < argc) {
-            char *end;
-            long long v = strtoll(argv[i + 1], &end, 10);
-            if (*end || v < 1 || v > 1 << 20) { fprintf(stderr, "weft: %s needs an integer from 1 to 1048576, got '%s'\n", argv[i], argv[i + 1]); return 2; }
-            if (!strcmp(argv[i], "--replicas")) a->replicas = (int)v;
-            else *(!strcmp(argv[i], "--batch") ? &a->batch : !strcmp(argv[i], "--micro-batch") ? &a->micro_batch : &a->batch_per_chip) = v;
-            i++;
-        }
-        else if (argv[i][0] == '-') { fprintf(stderr, "weft: unknown option '%s'\n", argv[i]); return 2; }
-        else if (!a->model) a->model = argv[i];
-        else { fprintf(stderr, "weft: unexpected argument '%s'\n", argv[i]); return 2; }
     }
-    if (!a->model) { usage(stderr); return 2; }
     a->accumulate = 1;
     if (a->micro_batch && !a->batch && !a->batch_per_chip) {
         fprintf(stderr, "weft: --micro-batch needs --batch (the step's samples) or --batch-per-chip\n");
@@ -396,6 +504,10 @@ static int parse_fabric_args(int argc, char **argv, fabric_args *a) {
     }
     if (a->micro_batch && (a->batch % a->micro_batch || !a->train || !a->timing_only)) {
         fprintf(stderr, "weft: --micro-batch M times a training step (--train --timing-only) of --batch B, a multiple of M\n");
+        return 2;
+    }
+    if ((a->inputs.n || a->save_outputs) && a->timing_only) {
+        fprintf(stderr, "weft: --input and --save-outputs are numbers; --timing-only computes none\n");
         return 2;
     }
     return 0;
@@ -809,8 +921,8 @@ static int load_program(fabric_args *a, bool shapes_only, weft_graph **g, weft_p
 
 static int cmd_compile(int argc, char **argv) {
     fabric_args a;
-    int rc = parse_fabric_args(argc, argv, &a);
-    if (rc) return rc;
+    int rc = parse_fabric_args(argc, argv, &a, FOR_COMPILE);
+    if (rc) return rc == CLI_HELP ? 0 : rc;
     weft_graph *g;
     weft_program *p;
     double t0 = now();
@@ -831,8 +943,8 @@ static int cmd_compile(int argc, char **argv) {
 /* run and check share this: compile, simulate, and (check) compare with the reference. */
 static int fabric(int argc, char **argv, bool check) {
     fabric_args a;
-    int rc = parse_fabric_args(argc, argv, &a);
-    if (rc) return rc;
+    int rc = parse_fabric_args(argc, argv, &a, check ? FOR_CHECK : FOR_RUN);
+    if (rc) return rc == CLI_HELP ? 0 : rc;
     if (check && a.timing_only) { fprintf(stderr, "weft check: --timing-only computes no numbers to check\n"); return 2; }
     if (a.train && !a.timing_only) {
         fprintf(stderr, "weft: --train here simulates the timing of a training step (--timing-only); weft train runs steps on data\n");
@@ -845,7 +957,7 @@ static int fabric(int argc, char **argv, bool check) {
     if ((rc = load_program(&a, a.timing_only, &g, &p))) return rc;
     weft_tensor *in = NULL;
     const weft_tensor **inp = NULL;
-    if (!a.timing_only && make_inputs(g, &in, &inp, &err)) return die(&err);
+    if (!a.timing_only && make_inputs(g, &a.inputs, &in, &inp, &err)) return die(&err);
     weft_tensor *out = weft_xcalloc((size_t)g->n_outputs + 1, sizeof *out);
     weft_sim_stats st;
     weft_sim_opts so = {.timing_only = a.timing_only, .per_pe = a.per_pe, .passes = a.passes, .accumulate = a.accumulate};
@@ -893,6 +1005,7 @@ static int fabric(int argc, char **argv, bool check) {
         free(ref);
         printf("check: fabric vs reference executor, tolerance |diff| <= %g + %g |ref|: %s\n", atol, rtol, rc ? "FAILED" : "passed");
     }
+    if (a.save_outputs && save_outputs(g, out, a.save_outputs, &err)) rc = die(&err);
     /* the outputs' bits, so runs can be compared exactly (threads, --per-pe, machines) */
     for (int j = 0; j < g->n_outputs && !a.timing_only; j++)
         printf("output %-24s bits %016llx\n", g->vals[g->outputs[j]].name,
@@ -923,24 +1036,30 @@ static int fabric(int argc, char **argv, bool check) {
  * license texts every Debian machine has (the loss falls well below ln 256 = 5.55), then one
  * forward pass checked against the reference executor with the report and the wafer pictures,
  * then GPT-2 124M simulated (timing only) on the full 750 x 994 WSE-2. Files go to out/. */
-static int cmd_demo(void) {
+static int cmd_demo(int argc, char **argv) {
+    const cli_opt none[] = {{0}};
+    const cli_command c = {"demo", NULL, "the main job, end to end: a small byte-level GPT trained on a simulated WSE-2 patch,\n"
+                           "one forward pass checked against the reference, GPT-2 124M timed on the full WSE-2;\n"
+                           "files go to ./out", none, 0, 0};
+    int np, rc0 = cli_parse(&c, argc, argv, NULL, &np);
+    if (rc0) return rc0 == CLI_HELP ? 0 : rc0;
     const char *model = "builtin:gpt:layers=2,dim=128,heads=4,vocab=256,seq=64";
     if (mkdir("out", 0755) && errno != EEXIST) { perror("weft demo: out/"); return 1; }
     printf("== 1. training a byte-level GPT (2 layers, dim 128) on the fabric of wse2-mini (3,072 PEs),\n"
            "      forward, backward and the AdamW update simulated, from /usr/share/common-licenses;\n"
            "      a uniform guess scores ln 256 = 5.55\n\n");
-    char *train[] = {(char *)model, "--arch", "wse2-mini", "--batch", "2", "--steps", "1000", "--lr", "3e-3", "--warmup", "30",
+    char *train[] = {"train", (char *)model, "--arch", "wse2-mini", "--batch", "2", "--steps", "1000", "--lr", "3e-3", "--warmup", "30",
                      "--eval-every", "100", "--eval-batches", "16", "--log", "out/train.csv", "--checkpoint", "out/checkpoint",
                      "--every", "500"};
     int rc = weft_cli_train((int)(sizeof train / sizeof *train), train);
     if (rc) return rc;
     printf("\n== 2. one forward pass compiled onto wse2-mini, checked against the reference executor\n\n");
-    char *check[] = {(char *)model, "--arch", "wse2-mini", "--report", "out/report.json", "--heatmap", "out/wafer.png",
+    char *check[] = {"check", (char *)model, "--arch", "wse2-mini", "--report", "out/report.json", "--heatmap", "out/wafer.png",
                      "--heatmap-sram", "out/sram.png"};
     rc = fabric((int)(sizeof check / sizeof *check), check, true);
     if (rc) return rc;
     printf("\n== 3. GPT-2 124M on the full WSE-2 (750 x 994 PEs), timing only\n\n");
-    char *big[] = {"builtin:gpt2:seq=1024", "--arch", "wse2", "--timing-only", "--report", "out/gpt2-wse2.json", "--heatmap",
+    char *big[] = {"run", "builtin:gpt2:seq=1024", "--arch", "wse2", "--timing-only", "--report", "out/gpt2-wse2.json", "--heatmap",
                    "out/gpt2-wse2.png"};
     rc = fabric((int)(sizeof big / sizeof *big), big, false);
     if (!rc)
@@ -962,6 +1081,17 @@ static void blas_single_threaded(char **argv) {
     /* no /proc: go on with the workers (the hang under a memory limit stays possible) */
 }
 
+static int cmd_run(int argc, char **argv) { return fabric(argc, argv, false); }
+static int cmd_check(int argc, char **argv) { return fabric(argc, argv, true); }
+static int cmd_models(int argc, char **argv) {
+    const cli_opt none[] = {{0}};
+    const cli_command c = {"models", NULL, "lists the built-in models and their keys (MODEL: builtin:NAME[:key=value,...])", none, 0, 0};
+    int np, rc = cli_parse(&c, argc, argv, NULL, &np);
+    if (rc) return rc == CLI_HELP ? 0 : rc;
+    weft_model_list(stdout);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     blas_single_threaded(argv);
     if (argc < 2) { usage(stderr); return 2; }
@@ -972,18 +1102,20 @@ int main(int argc, char **argv) {
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 2, argv + 2);
-    if (!strcmp(cmd, "run-ref")) return cmd_run_ref(argc - 2, argv + 2);
-    if (!strcmp(cmd, "onnx-test")) return cmd_onnx_test(argc - 2, argv + 2);
-    if (!strcmp(cmd, "models")) { weft_model_list(stdout); return 0; }
-    if (!strcmp(cmd, "demo")) return cmd_demo();
-    if (!strcmp(cmd, "arch")) return cmd_arch(argc - 2, argv + 2);
-    if (!strcmp(cmd, "compile")) return cmd_compile(argc - 2, argv + 2);
-    if (!strcmp(cmd, "train")) return weft_cli_train(argc - 2, argv + 2);
-    if (!strcmp(cmd, "sweep")) return weft_cli_sweep(argc - 2, argv + 2);
-    if (!strcmp(cmd, "run")) return fabric(argc - 2, argv + 2, false);
-    if (!strcmp(cmd, "check")) return fabric(argc - 2, argv + 2, true);
-    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) { usage(stdout); return 0; }
+    static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
+        {"inspect", cmd_inspect}, {"run-ref", cmd_run_ref}, {"onnx-test", cmd_onnx_test}, {"models", cmd_models},
+        {"demo", cmd_demo},       {"arch", cmd_arch},       {"compile", cmd_compile},     {"train", weft_cli_train},
+        {"sweep", weft_cli_sweep}, {"run", cmd_run},        {"check", cmd_check},
+    };
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) { printf("weft %s\n", WEFT_VERSION); return 0; }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        if (argc == 2) { usage(stdout); return 0; }
+        cmd = argv[2];  /* weft help CMD: CMD --help */
+        for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+            if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(2, (char *[]){argv[2], "--help", NULL});
+    }
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+        if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "weft: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

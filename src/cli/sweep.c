@@ -2,6 +2,7 @@
  * (x precisions), each point a timing-only `weft run` of its own (this binary, run again), as
  * many at once as the host has cores; a table on stdout and, with -o, a CSV. */
 #include "cli/sweep.h"
+#include "cli/opt.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -31,13 +32,6 @@ static int split(char *s, char **out) {
         out[n++] = tok;
     }
     return n;
-}
-
-static void usage(FILE *f) {
-    fprintf(f, "usage: weft sweep MODEL --arch A[,B...] [--batch N[,M...]] [--precision P[,Q...]] [--train] [--mode M] [--vs GPU]\n"
-               "                  [--jobs J] [-o sweep.csv]\n"
-               "  every machine x batch x precision, timed (timing only) as weft run would, J at once (default: the host's\n"
-               "  cores); prints samples/s, tokens/s, the mode and what bounds each; -o writes the same as CSV\n");
 }
 
 static int start(const point *pt, const char *model, bool train, const char *mode, const char *vs, pid_t *pid) {
@@ -72,34 +66,25 @@ static int start(const point *pt, const char *model, bool train, const char *mod
 }
 
 int weft_cli_sweep(int argc, char **argv) {
-    const char *model = NULL, *out = NULL, *mode = NULL, *vs = NULL;
-    char *arch_s = NULL, *batch_s = NULL, *prec_s = NULL;
+    const char *model = NULL, *out = NULL, *mode = NULL, *vs = NULL, *arch_v = NULL, *batch_v = NULL, *prec_v = NULL;
     bool train = false;
-    long jobs = sysconf(_SC_NPROCESSORS_ONLN);
-    for (int i = 0; i < argc; i++) {
-        const char *o = argv[i];
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) { usage(stdout); return 0; }
-        if (!strcmp(o, "--train")) { train = true; continue; }
-        if (o[0] != '-') {
-            if (model) { fprintf(stderr, "weft sweep: unexpected argument '%s'\n", o); return 2; }
-            model = o;
-            continue;
-        }
-        if (i + 1 >= argc) { fprintf(stderr, "weft sweep: option %s needs a value\n", o); return 2; }
-        const char *v = argv[++i];
-        if (!strcmp(o, "--arch")) arch_s = strdup(v);
-        else if (!strcmp(o, "--batch")) batch_s = strdup(v);
-        else if (!strcmp(o, "--precision")) prec_s = strdup(v);
-        else if (!strcmp(o, "--mode")) mode = v;
-        else if (!strcmp(o, "--vs")) vs = v;
-        else if (!strcmp(o, "-o")) out = v;
-        else if (!strcmp(o, "--jobs")) {
-            char *end;
-            jobs = strtol(v, &end, 10);
-            if (*end || jobs < 1 || jobs > 256) { fprintf(stderr, "weft sweep: --jobs needs 1 to 256, got '%s'\n", v); return 2; }
-        } else { fprintf(stderr, "weft sweep: unknown option '%s'\n", o); return 2; }
-    }
-    if (!model || !arch_s) { usage(stderr); free(arch_s); free(batch_s); free(prec_s); return 2; }
+    long long jobs = sysconf(_SC_NPROCESSORS_ONLN);
+    const cli_opt opts[] = {
+        {"arch", 0, CLI_STR, &arch_v, "A,B,...", "the machines (presets or JSON files); required"},
+        {"batch", 0, CLI_STR, &batch_v, "N,M,...", "the batches (default: the model's)"},
+        {"precision", 0, CLI_STR, &prec_v, "P,Q,...", "fp32, bf16, fp16 (default fp32)"},
+        {"train", 0, CLI_FLAG, &train, NULL, "time the training step instead of the forward pass"},
+        {"mode", 0, CLI_CHOICE, &mode, "M", "the execution mode of every point (default auto)", 0, 0, "auto,pipelined,weight-streaming,sections"},
+        {"vs", 0, CLI_STR, &vs, "GPU,...", "the GPUs every point is compared with (a100, h100, ...)"},
+        {"jobs", 'j', CLI_INT, &jobs, "J", "points run at once (default: the host's cores)", 1, 256},
+        {"output", 'o', CLI_STR, &out, "FILE.csv", "the table as CSV"},
+        {0}};
+    const cli_command c = {"sweep", "MODEL", "every machine x batch x precision, timed (timing only) as weft run would, J at once;\n"
+                           "prints samples/s, tokens/s, the mode and what bounds each", opts, 1, 1};
+    int n_pos, prc = cli_parse(&c, argc, argv, &model, &n_pos);
+    if (prc) return prc == CLI_HELP ? 0 : prc;
+    if (!arch_v) { fprintf(stderr, "weft sweep: --arch A[,B...] is required\n"); return 2; }
+    char *arch_s = strdup(arch_v), *batch_s = batch_v ? strdup(batch_v) : NULL, *prec_s = prec_v ? strdup(prec_v) : NULL;
     if (jobs < 1) jobs = 1;
     char *archs[MAX_LIST], *batches[MAX_LIST], *precs[MAX_LIST];
     int na = split(arch_s, archs), nb = batch_s ? split(batch_s, batches) : 0, np = prec_s ? split(prec_s, precs) : 0;

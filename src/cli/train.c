@@ -3,8 +3,10 @@
  * Everything that can be refused (options, the data, the model, the machine, the checkpoint to
  * resume from) is checked before anything is written: a bad run overwrites no log and no checkpoint. */
 #include "cli/train.h"
+#include "cli/opt.h"
 
 #include "arch/arch.h"
+#include "models/models.h"
 #include "report/report.h"
 #include "train/train.h"
 
@@ -15,37 +17,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static void train_usage(FILE *f) {
-    fprintf(f,
-            "usage: weft train MODEL [--arch A] --steps N [options]\n"
-            "  --arch A            train on the simulated fabric of machine A (absent: the reference executor)\n"
-            "  --steps N           train until step N (also the horizon of the cosine decay)\n"
-            "  --batch B           the model's batch (builtin models); on a machine of several chips the whole\n"
-            "                      step's, split over them (data parallel, the gradients summed over the chips)\n"
-            "  --replicas N        data parallel over N of the machine's chips (default all)\n"
-            "  --accum K           micro-batches per step, gradients averaged (default 1)\n"
-            "  --optimizer O       adamw (default), momentum, sgd\n"
-            "  --lr X              peak learning rate (default 1e-3)\n"
-            "  --warmup N          linear warm-up steps (default 0), then cosine decay to --min-lr-frac\n"
-            "  --min-lr-frac X     the floor of the cosine decay, a fraction of --lr (default 0.1)\n"
-            "  --weight-decay X    default 0.01 (AdamW: decoupled)\n"
-            "  --clip X            global gradient-norm clip (default 1.0, 0: off)\n"
-            "  --data FILE|DIR     text for token models (default /usr/share/common-licenses)\n"
-            "  --eval-every K      validation loss every K steps and at the end (default steps/10)\n"
-            "  --eval-batches N    validation batches (default 8)\n"
-            "  --checkpoint DIR    write DIR/checkpoint.weft every --every K steps and at the end\n"
-            "  --every K           checkpoint interval\n"
-            "  --resume            continue from DIR/checkpoint.weft\n"
-            "  --stop-at N         stop after step N (as a crash would: the schedule is still --steps')\n"
-            "  --log FILE          CSV: step,loss,val_loss,lr,sim_seconds,host_seconds (renamed into place at the end)\n"
-            "  --allow-nonfinite   go on when the loss becomes NaN or inf (default: stop with an error)\n"
-            "  --report FILE       JSON: the run's losses, and the simulated step as weft run reports it\n"
-            "  --seed S            data sampling seed (default 1)\n"
-            "  --mode M            the fabric's execution mode: auto (default), pipelined, weight-streaming, sections\n"
-            "  --precision P       fp32 (default); bf16 or fp16: weights and activations stored narrow, fp32 master\n"
-            "                      weights and arithmetic; fp16 with dynamic loss scaling (steps skipped on overflow)\n");
-}
 
 static double now(void) {
     struct timespec ts;
@@ -65,34 +36,17 @@ static int fail(const weft_err *err) {
     return 1;
 }
 
-/* A number that is the whole string and finite. */
-static bool parse_num(const char *s, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v)) return false;
-    *out = v;
-    return true;
-}
-static bool parse_int(const char *s, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end || errno) return false;
-    *out = v;
-    return true;
-}
-
 typedef struct {
-    const char *model, *arch, *data, *ckpt_dir, *log, *precision, *optimizer, *report, *mode;
-    int64_t steps, batch, accum, every, eval_every, eval_batches, stop_at, seed, warmup, replicas;
+    const char *model, *arch, *data, *ckpt_dir, *log, *precision, *optimizer, *report, *mode, *inputs, *targets, *loss;
+    double val_split;
+    cli_list shapes;
+    long long steps, batch, accum, every, eval_every, eval_batches, stop_at, seed, warmup, replicas;
     double lr, wd, clip, min_lr_frac;
-    bool resume, allow_nonfinite;
+    bool resume, allow_nonfinite, steps_given;
 } train_args;
 
 static int parse_args(int argc, char **argv, train_args *a) {
     memset(a, 0, sizeof *a);
-    a->steps = -1;
     a->accum = 1;
     a->eval_every = -1;
     a->eval_batches = 8;
@@ -103,63 +57,73 @@ static int parse_args(int argc, char **argv, train_args *a) {
     a->min_lr_frac = 0.1;
     a->optimizer = "adamw";
     a->precision = "fp32";
-    for (int i = 0; i < argc; i++) {
-        const char *o = argv[i];
-        if (!strcmp(o, "--resume")) { a->resume = true; continue; }
-        if (!strcmp(o, "--allow-nonfinite")) { a->allow_nonfinite = true; continue; }
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) { train_usage(stdout); return -1; }
-        if (o[0] != '-') {
-            if (a->model) return bad("unexpected argument '%s'%s", o, "");
-            a->model = o;
-            continue;
-        }
-        if (i + 1 >= argc) return bad("option %s needs a value%s", o, "");
-        const char *v = argv[++i];
-        int64_t *iv = !strcmp(o, "--steps") ? &a->steps : !strcmp(o, "--batch") ? &a->batch : !strcmp(o, "--accum") ? &a->accum
-                    : !strcmp(o, "--every") ? &a->every : !strcmp(o, "--eval-every") ? &a->eval_every
-                    : !strcmp(o, "--eval-batches") ? &a->eval_batches : !strcmp(o, "--stop-at") ? &a->stop_at
-                    : !strcmp(o, "--seed") ? &a->seed : !strcmp(o, "--warmup") ? &a->warmup
-                    : !strcmp(o, "--replicas") ? &a->replicas : NULL;
-        double *dv = !strcmp(o, "--lr") ? &a->lr : !strcmp(o, "--weight-decay") ? &a->wd : !strcmp(o, "--clip") ? &a->clip
-                   : !strcmp(o, "--min-lr-frac") ? &a->min_lr_frac : NULL;
-        const char **sv = !strcmp(o, "--arch") ? &a->arch : !strcmp(o, "--data") ? &a->data : !strcmp(o, "--checkpoint") ? &a->ckpt_dir
-                        : !strcmp(o, "--log") ? &a->log : !strcmp(o, "--precision") ? &a->precision
-                        : !strcmp(o, "--optimizer") ? &a->optimizer : !strcmp(o, "--report") ? &a->report
-                        : !strcmp(o, "--mode") ? &a->mode : NULL;
-        if (iv) {
-            if (!parse_int(v, iv) || *iv < 0) return bad("%s '%s' is not a non-negative integer", o, v);
-        } else if (dv) {
-            if (!parse_num(v, dv) || *dv < 0) return bad("%s '%s' is not a non-negative number", o, v);
-        } else if (sv) {
-            *sv = v;
-        } else {
-            return bad("unknown option '%s'%s", o, "");
-        }
-    }
-    if (!a->model) { train_usage(stderr); return 2; }
-    if (a->steps < 0) return bad("--steps N is required%s%s", "", "");
-    if (a->steps > (int64_t)1 << 40 || a->stop_at > (int64_t)1 << 40)
-        return bad("--steps and --stop-at must be at most 2^40 (what a checkpoint can hold)%s%s", "", "");
-    if (a->lr <= 0) return bad("--lr must be positive%s%s", "", "");
-    if (a->accum < 1 || a->accum > 1 << 20) return bad("--accum must be between 1 and 2^20%s%s", "", "");
-    if (a->eval_batches < 1 || a->eval_batches > 1 << 20) return bad("--eval-batches must be between 1 and 2^20%s%s", "", "");
-    if (a->min_lr_frac > 1) return bad("--min-lr-frac must be at most 1%s%s", "", "");
-    if (strcmp(a->precision, "fp32") && strcmp(a->precision, "bf16") && strcmp(a->precision, "fp16")) {
-        return bad("--precision '%s' is not fp32, bf16 or fp16%s", a->precision, "");
-    }
-    if (weft_optim_parse(a->optimizer) < 0) return bad("--optimizer '%s' is not adamw, momentum or sgd%s", a->optimizer, "");
+    a->loss = "auto";
+    a->val_split = 0.1;
+    const double big = (double)((int64_t)1 << 40);  /* what a checkpoint's step counters hold */
+    const cli_opt opts[] = {
+        {"steps", 0, CLI_INT, &a->steps, "N", "train until step N (also the horizon of the cosine decay); required", 0, big, NULL, &a->steps_given},
+        {"arch", 0, CLI_STR, &a->arch, "A", "train on the simulated fabric of machine A (absent: the reference executor)"},
+        {"batch", 0, CLI_INT, &a->batch, "B", "the model's batch (builtin models); on a machine of several chips the whole\n"
+                                                 "step's, split over them (data parallel, the gradients summed over the chips)", 1, 1 << 20},
+        {"replicas", 0, CLI_INT, &a->replicas, "N", "data parallel over N of the machine's chips (default all)", 1, 1 << 20},
+        {"accum", 0, CLI_INT, &a->accum, "K", "micro-batches per step, gradients averaged (default 1)", 1, 1 << 20},
+        {"optimizer", 0, CLI_CHOICE, &a->optimizer, "O", "adamw (default), momentum, sgd", 0, 0, "adamw,momentum,sgd"},
+        {"lr", 0, CLI_NUM, &a->lr, "X", "peak learning rate (default 1e-3)", 1e-30, 1e30},
+        {"warmup", 0, CLI_INT, &a->warmup, "N", "linear warm-up steps (default 0), then cosine decay to --min-lr-frac", 0, big},
+        {"min-lr-frac", 0, CLI_NUM, &a->min_lr_frac, "X", "the floor of the cosine decay, a fraction of --lr (default 0.1)", 0, 1},
+        {"weight-decay", 0, CLI_NUM, &a->wd, "X", "default 0.01 (AdamW: decoupled)", 0, 1e30},
+        {"clip", 0, CLI_NUM, &a->clip, "X", "global gradient-norm clip (default 1.0, 0: off)", 0, 1e30},
+        {"data", 0, CLI_STR, &a->data, "FILE|DIR", "text for token models (default /usr/share/common-licenses)"},
+        {"inputs", 0, CLI_STR, &a->inputs, "X.npy", "your own samples: the model's inputs, (N, ...) in a NumPy file"},
+        {"targets", 0, CLI_STR, &a->targets, "Y.npy", "their targets, (N, ...): class ids (int) for cross-entropy, values for MSE"},
+        {"val-split", 0, CLI_NUM, &a->val_split, "F", "the last F of --inputs' samples held out for validation (default 0.1)", 0, 0.99},
+        {"loss", 0, CLI_CHOICE, &a->loss, "L", "cross_entropy, mse, or auto (default: cross-entropy for logits (B, C) and\n"
+                                              "(B, T, V), MSE otherwise; the choice is printed)", 0, 0, "auto,cross_entropy,mse"},
+        {"input-shape", 0, CLI_LIST, &a->shapes, "NAME=8x32", "an ONNX input's shape, or a symbolic dimension (batch=8)"},
+        {"eval-every", 0, CLI_INT, &a->eval_every, "K", "validation loss every K steps and at the end (default steps/10, 0: at the end)", 0, big},
+        {"eval-batches", 0, CLI_INT, &a->eval_batches, "N", "validation batches (default 8)", 1, 1 << 20},
+        {"checkpoint", 0, CLI_STR, &a->ckpt_dir, "DIR", "write DIR/checkpoint.weft every --every K steps and at the end"},
+        {"every", 0, CLI_INT, &a->every, "K", "checkpoint interval", 1, big},
+        {"resume", 0, CLI_FLAG, &a->resume, NULL, "continue from DIR/checkpoint.weft"},
+        {"stop-at", 0, CLI_INT, &a->stop_at, "N", "stop after step N (as a crash would: the schedule is still --steps')", 1, big},
+        {"log", 0, CLI_STR, &a->log, "FILE", "CSV: step,loss,val_loss,lr,sim_seconds,host_seconds (renamed into place at the end)"},
+        {"allow-nonfinite", 0, CLI_FLAG, &a->allow_nonfinite, NULL, "go on when the loss becomes NaN or inf (default: stop with an error)"},
+        {"report", 0, CLI_STR, &a->report, "FILE", "JSON: the run's losses, and the simulated step as weft run reports it"},
+        {"seed", 0, CLI_INT, &a->seed, "S", "data sampling seed (default 1)", 0, 9007199254740992.0},
+        {"mode", 0, CLI_CHOICE, &a->mode, "M", "the fabric's execution mode: auto (default), pipelined, weight-streaming, sections", 0, 0,
+         "auto,pipelined,weight-streaming,sections"},
+        {"precision", 0, CLI_CHOICE, &a->precision, "P", "fp32 (default); bf16 or fp16: weights and activations stored narrow, fp32 master\n"
+                                                         "weights and arithmetic; fp16 with dynamic loss scaling (steps skipped on overflow)",
+         0, 0, "fp32,bf16,fp16"},
+        {0}};
+    const cli_command c = {"train", "MODEL", "trains MODEL on the reference executor, or on the simulated fabric of machine A\n"
+                           "(docs/TRAINING.md); token models on text, the others on generated data", opts, 1, 1};
+    int np, rc = cli_parse(&c, argc, argv, &a->model, &np);
+    if (rc) return rc;
+    if (a->mode && !strcmp(a->mode, "auto")) a->mode = NULL;
+    if (!a->steps_given) return bad("--steps N is required%s%s", "", "");
     if ((a->resume || a->every) && !a->ckpt_dir) return bad("--resume and --every need --checkpoint DIR%s%s", "", "");
+    if (!a->inputs != !a->targets) return bad("--inputs and --targets go together%s%s", "", "");
+    if (a->inputs && a->data) return bad("--data (text) or --inputs/--targets (arrays), not both%s%s", "", "");
     return 0;
 }
 
-/* The model spec with batch=B added to a builtin's keys. */
-static int with_batch(const char *model, int64_t batch, char *out, size_t n) {
-    if (!batch) { snprintf(out, n, "%s", model); return 0; }
-    if (strncmp(model, "builtin:", 8)) return bad("--batch works on builtin models; '%s' is a file%s", model, "");
-    if (strstr(model, "batch=")) return bad("give the batch once: '%s' already has batch=, and --batch is set%s", model, "");
-    snprintf(out, n, "%s%s batch=%lld", model, strchr(model + 8, ':') ? "," : ":", (long long)batch);
-    char *sp = strchr(out + strlen(model), ' ');
-    if (sp) memmove(sp, sp + 1, strlen(sp));
+/* The model spec with batch=B set (a builtin's key, an ONNX file's "#batch=B") and the
+ * --input-shape bindings of an ONNX file added ("#x=8x32"). */
+static int with_batch(const char *model, int64_t batch, const cli_list *shapes, char *out, size_t n) {
+    weft_err err = {0};
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", model);
+    if (shapes->n && !strncmp(model, "builtin:", 8)) return bad("--input-shape is for ONNX files; '%s' takes its sizes as keys%s", model, "");
+    for (int i = 0; i < shapes->n; i++) {
+        const char *hash = strrchr(tmp, '#');
+        size_t l = strlen(tmp);
+        if (!strchr(shapes->v[i], '=') || strchr(shapes->v[i], ',')) return bad("--input-shape '%s' is not NAME=SHAPE (x=8x32)%s", shapes->v[i], "");
+        snprintf(tmp + l, sizeof tmp - l, "%s%s", hash && strchr(hash, '=') ? "," : "#", shapes->v[i]);
+    }
+    if (!batch) { snprintf(out, n, "%s", tmp); return 0; }
+    if (!strncmp(model, "builtin:", 8) && strstr(model, "batch=")) return bad("give the batch once: '%s' already has batch=, and --batch is set%s", model, "");
+    if (weft_model_spec_set(tmp, "batch", batch, out, n, &err)) return fail(&err);
     return 0;
 }
 
@@ -273,7 +237,7 @@ static void print_final(const weft_trainer *t, const train_args *a, double host_
 int weft_cli_train(int argc, char **argv) {
     train_args a;
     int rc = parse_args(argc, argv, &a);
-    if (rc) return rc < 0 ? 0 : rc;
+    if (rc) return rc == CLI_HELP ? 0 : rc;
     weft_err err = {0};
     weft_arch arch;
     if (a.arch && weft_arch_get(a.arch, &arch, &err)) return fail(&err);
@@ -292,7 +256,7 @@ int weft_cli_train(int argc, char **argv) {
         return bad("--batch %s does not divide over the %s replicas (data parallel over the machine's chips)", b, nums);
     }
     char spec[4096];
-    if ((rc = with_batch(a.model, a.batch / R, spec, sizeof spec))) return rc;
+    if ((rc = with_batch(a.model, a.batch / R, &a.shapes, spec, sizeof spec))) return rc;
 
     weft_train_config c = weft_train_defaults();
     c.arch = a.arch ? &arch : NULL;
@@ -308,21 +272,32 @@ int weft_cli_train(int argc, char **argv) {
     c.precision = !strcmp(a.precision, "bf16") ? WEFT_BF16 : !strcmp(a.precision, "fp16") ? WEFT_F16 : WEFT_F32;
     c.mode = a.mode;  /* (NULL: auto) */
     c.replicas = (int)R;
+    c.loss = !strcmp(a.loss, "mse") ? WEFT_LOSS_MSE : !strcmp(a.loss, "cross_entropy") ? WEFT_LOSS_CROSS_ENTROPY : WEFT_LOSS_AUTO;
     weft_trainer *t = NULL;
     if (weft_train_new(spec, &c, &t, &err)) return fail(&err);
 
-    /* the data follows the model: text for token models, synthetic otherwise */
+    /* the data: the user's arrays; else it follows the model: text for token models, synthetic otherwise */
     const weft_value *x = &t->g->vals[t->input];
-    bool tokens = x->dtype == WEFT_I64 && x->shape.ndim == 2;
+    bool tokens = x->dtype == WEFT_I64 && x->shape.ndim == 2 && !a.inputs;
     weft_data *d = NULL;
-    if (tokens) {
+    if (a.inputs) {
+        if (weft_data_arrays_open(a.inputs, a.targets, a.val_split, &d, &err)) { weft_train_free(t); return fail(&err); }
+    } else if (tokens) {
         if (weft_data_text_open(a.data, 0.1, &d, &err)) { weft_train_free(t); return fail(&err); }
     } else if (a.data) {
         weft_train_free(t);
-        fprintf(stderr, "weft train: --data %s: %s takes no text; it trains on synthetic data (docs/TRAINING.md)\n", a.data, spec);
+        fprintf(stderr, "weft train: --data %s: %s takes no text; give its samples (--inputs X.npy --targets Y.npy), or it trains "
+                        "on generated data (docs/TRAINING.md)\n", a.data, spec);
         return 2;
-    } else {
+    } else {  /* (an ONNX file's own samples: --inputs X.npy --targets Y.npy) */
         d = weft_data_synthetic(t->loss == WEFT_LOSS_MSE ? WEFT_DATA_WEATHER : WEFT_DATA_TEACHER);
+    }
+    if (c.loss == WEFT_LOSS_AUTO) {
+        char sh[64];
+        const weft_value *o = &t->g->vals[t->target];
+        printf("loss: %s, chosen from the model's output (targets %s %s; --loss sets it)\n",
+               t->loss == WEFT_LOSS_MSE ? "mean squared error" : "cross-entropy", weft_dtype_name(o->dtype),
+               weft_shape_str(&o->shape, sh, sizeof sh));
     }
     weft_data_seed(d, (uint64_t)a.seed);
     /* a first batch checks that the data fits the model before anything is written */
@@ -368,6 +343,9 @@ int weft_cli_train(int argc, char **argv) {
     samples *= c.accum * weft_train_replicas(t);
     ntok *= c.accum;
     char what[128] = " (generated)";
+    if (d->kind == WEFT_DATA_ARRAYS)
+        snprintf(what, sizeof what, " (%lld samples: %lld train, %lld validation)", (long long)d->n_samples, (long long)d->n_train_samples,
+                 (long long)(d->n_samples - d->n_train_samples));
     if (d->kind == WEFT_DATA_TEXT)
         snprintf(what, sizeof what, " (%d files, %lld bytes, 90%% train / 10%% validation)", d->n_files, (long long)d->n_bytes);
     printf("training %s on %s: %s, lr %g, %lld steps from step %lld, data %s%s\n", spec,

@@ -13,6 +13,8 @@ static const char *status_names[] = {"ok", "invalid input", "unsupported", "shap
                                      "i/o error", "out of memory", "mismatch"};
 _Static_assert(sizeof status_names / sizeof *status_names == WEFT_STATUS_COUNT, "status names");
 
+const char *weft_version(void) { return WEFT_VERSION; }
+
 const char *weft_status_name(weft_status s) {
     return (unsigned)s < WEFT_STATUS_COUNT ? status_names[s] : "?";
 }

@@ -84,17 +84,22 @@ weft_status weft_file_write(const char *path, const char magic[8], uint32_t vers
         weft_buf_free(&f);
         return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory while writing", path);
     }
+    weft_status s = weft_file_write_raw(path, f.data, f.len, err);
+    weft_buf_free(&f);
+    return s;
+}
+
+weft_status weft_file_write_raw(const char *path, const void *data, size_t n, weft_err *err) {
     /* a unique temporary beside the target (two writers never collide), renamed into place, the
      * folder fsync'd after (core.h: weft_atomic_open) */
     weft_atomic a;
     weft_status s = weft_atomic_open(&a, path, err);
     if (!s) {
-        if (f.len && fwrite(f.data, 1, f.len, a.f) != f.len) {
+        if (n && fwrite(data, 1, n, a.f) != n) {
             s = weft_err_set(err, WEFT_ERR_IO, "%s: write failed: %s", path, strerror(errno));
             weft_atomic_abort(&a);
         } else s = weft_atomic_commit(&a, err);
     }
-    weft_buf_free(&f);
     return s;
 }
 

@@ -10,6 +10,8 @@
  *                                       the graph again for its constants and weights, checks the
  *                                       data against it and the machine, and does not place or
  *                                       route again.
+ *
+ * Also NumPy's .npy (npy.c), for inputs, outputs and training data.
  */
 #ifndef WEFT_IO_H
 #define WEFT_IO_H
@@ -36,9 +38,16 @@ uint64_t weft_fnv64(const void *p, size_t n);
 
 /* Writes magic, version, body and checksum to path atomically. */
 weft_status weft_file_write(const char *path, const char magic[8], uint32_t version, const weft_buf *body, weft_err *err);
+/* Writes n bytes to path atomically (a temporary beside it, renamed into place). */
+weft_status weft_file_write_raw(const char *path, const void *data, size_t n, weft_err *err);
 /* Reads path, checks magic, version and checksum; body points into *file (caller frees *file). */
 weft_status weft_file_read(const char *path, const char magic[8], uint32_t version, uint8_t **file, weft_reader *body,
                            weft_err *err);
+
+/* NumPy .npy files (npy.c): read into a newly allocated tensor (caller frees), checked against
+ * the file's size; written atomically (bfloat16 as fp32, which NumPy has). */
+weft_status weft_npy_read(const char *path, weft_tensor *out, weft_err *err);
+weft_status weft_npy_write(const char *path, const weft_tensor *t, weft_err *err);
 
 void weft_graph_serialize(const weft_graph *g, weft_buf *b);
 /* Rebuilds a graph through the graph API (so it is inferred and verified like any other). */

@@ -68,7 +68,7 @@ static weft_status read_file(const char *path, uint8_t **buf, size_t *len, weft_
     }
     if (st.st_size > ONNX_MAX_FILE_BYTES) {
         fclose(f);
-        return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: %lld bytes, over protobuf's 2 GiB limit (external data is not supported)",
+        return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: %lld bytes, over protobuf's 2 GiB limit: save the model with its weights as external data (onnx.save(m, path, save_as_external_data=True); torch.onnx.export does so beyond 2 GiB)",
                             path, (long long)st.st_size);
     }
     *len = (size_t)st.st_size;
@@ -86,13 +86,58 @@ static weft_status read_file(const char *path, uint8_t **buf, size_t *len, weft_
     return WEFT_OK;
 }
 
-/* Converts a TensorProto into a weft tensor. `what` names it in errors. */
-static weft_status tensor_from_proto(const Onnx__TensorProto *p, weft_tensor *t, const char *what, weft_err *err) {
+/* A tensor whose data is in a file beside the model (ONNX external data: "location", "offset",
+ * "length"): the location must stay inside the model's folder, and offset + length inside the
+ * file; the length, when given, must be the tensor's. */
+static weft_status read_external(const Onnx__TensorProto *p, const char *dir, weft_tensor *t, const char *what, weft_err *err) {
+    const char *loc = NULL;
+    long long off = 0, len = -1;
+    for (size_t i = 0; i < p->n_external_data; i++) {
+        const Onnx__StringStringEntryProto *e = p->external_data[i];
+        const char *k = e->key ? e->key : "", *v = e->value ? e->value : "";
+        char *end;
+        if (!strcmp(k, "location")) loc = v;
+        else if (!strcmp(k, "offset") || !strcmp(k, "length")) {
+            errno = 0;
+            long long x = strtoll(v, &end, 10);
+            if (end == v || *end || errno || x < 0)
+                return weft_err_set(err, WEFT_ERR_INVALID, "%s: external data %s '%s' is not a byte count", what, k, v);
+            *(!strcmp(k, "offset") ? &off : &len) = x;
+        }
+    }
+    if (!loc || !*loc) return weft_err_set(err, WEFT_ERR_INVALID, "%s: external data without a location", what);
+    if (!dir) return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: external data outside a model file", what);
+    if (loc[0] == '/' || !strncmp(loc, "../", 3) || strstr(loc, "/../") || !strcmp(loc, ".."))
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: external data location '%s' leaves the model's folder", what, loc);
+    size_t need = weft_tensor_nbytes(t);
+    if (len >= 0 && (size_t)len != need)
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: external data length %lld, but the tensor's shape holds %zu bytes", what, len, need);
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", dir, loc) >= (int)sizeof path)
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: external data path too long", what);
+    FILE *f = fopen(path, "rb");
+    if (!f) return weft_err_set(err, WEFT_ERR_IO, "%s: external data %s: cannot open: %s", what, path, strerror(errno));
+    struct stat st;
+    weft_status s = WEFT_OK;
+    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) s = weft_err_set(err, WEFT_ERR_IO, "%s: external data %s: not a regular file", what, path);
+    else if ((unsigned long long)off > (unsigned long long)st.st_size || need > (size_t)(st.st_size - off))
+        s = weft_err_set(err, WEFT_ERR_INVALID, "%s: external data %s holds %lld bytes; the tensor needs %zu from offset %lld", what,
+                         path, (long long)st.st_size, need, off);
+    else if (fseeko(f, (off_t)off, SEEK_SET) || fread(t->data, 1, need, f) != need)
+        s = weft_err_set(err, WEFT_ERR_IO, "%s: external data %s: read error", what, path);
+    fclose(f);
+    return s;
+}
+
+/* Converts a TensorProto into a weft tensor. `what` names it in errors; dir: the model's folder
+ * (for external data; NULL outside a model). */
+static weft_status tensor_from_proto(const Onnx__TensorProto *p, const char *dir, weft_tensor *t, const char *what, weft_err *err) {
     int dt = weft_dtype_from_onnx(p->data_type);
     if (dt < 0) return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: ONNX data type %d is not supported", what, p->data_type);
     if (p->n_dims > WEFT_MAX_DIMS) return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: rank %zu exceeds %d", what, p->n_dims, WEFT_MAX_DIMS);
-    if (p->n_external_data || (p->has_data_location && p->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL))
-        return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: external data is not supported", what);
+    bool external = p->has_data_location && p->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    if (p->n_external_data && !external)
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: external_data entries, but data_location is not EXTERNAL", what);
     if (p->segment) return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: segmented tensors are not supported", what);
     weft_shape s = {.ndim = (int)p->n_dims};
     for (size_t i = 0; i < p->n_dims; i++) s.d[i] = p->dims[i];
@@ -103,6 +148,15 @@ static weft_status tensor_from_proto(const Onnx__TensorProto *p, weft_tensor *t,
     /* Check that the payload holds exactly numel elements before allocating anything. */
     size_t have;
     const char *field;
+    if (external) {
+        if (p->has_raw_data || p->n_float_data || p->n_int32_data || p->n_int64_data || p->n_double_data || p->n_uint64_data)
+            return weft_err_set(err, WEFT_ERR_INVALID, "%s: external data and data in the file both", what);
+        st = weft_tensor_alloc(t, (weft_dtype)dt, s, err);
+        if (st) return weft_err_prefix(err, "%s", what);
+        st = read_external(p, dir, t, what, err);
+        if (st) weft_tensor_free(t);
+        return st;
+    }
     if (p->has_raw_data) { have = p->raw_data.len / es; field = "raw_data"; if (p->raw_data.len % es) have = (size_t)-1; }
     else switch (dt) {
         case WEFT_F32: have = p->n_float_data; field = "float_data"; break;
@@ -145,15 +199,24 @@ weft_status weft_onnx_load_tensor(const char *path, weft_tensor *out, char *name
     free(buf);
     if (!p) return weft_err_set(err, WEFT_ERR_INVALID, "%s: not a valid ONNX TensorProto (truncated or corrupt)", path);
     if (name && name_len) snprintf(name, name_len, "%s", p->name ? p->name : "");
-    s = tensor_from_proto(p, out, path, err);
+    s = tensor_from_proto(p, NULL, out, path, err);
     onnx__tensor_proto__free_unpacked(p, &pb_allocator);
     return s;
 }
 
 /* ---- the model ---- */
 
-static weft_status value_info_shape(const Onnx__ValueInfoProto *vi, weft_dtype *dt, weft_shape *sh, const char *path,
-                                    weft_err *err) {
+/* The symbolic dimensions' values: given by name, or learned from an input's given shape. */
+typedef struct { const char *name[64]; int64_t v[64]; bool given[64], used[64]; int n; } dim_table; /* given: by name (not learned) */
+
+static int64_t dim_lookup(dim_table *t, const char *name) {
+    for (int i = 0; i < t->n; i++)
+        if (!strcmp(t->name[i], name)) { t->used[i] = true; return t->v[i]; }
+    return -1;
+}
+
+static weft_status value_info_shape(const Onnx__ValueInfoProto *vi, const weft_onnx_bind *bind, dim_table *dims,
+                                    weft_dtype *dt, weft_shape *sh, const char *path, weft_err *err) {
     const Onnx__TypeProto *tp = vi->type;
     if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
         return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: graph input '%s' is not a tensor", path, vi->name);
@@ -163,17 +226,81 @@ static weft_status value_info_shape(const Onnx__ValueInfoProto *vi, weft_dtype *
                             tp->tensor_type->elem_type);
     *dt = (weft_dtype)d;
     const Onnx__TensorShapeProto *s = tp->tensor_type->shape;
-    if (!s) return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: graph input '%s' has no shape", path, vi->name);
+    const weft_shape *given = NULL;
+    for (int i = 0; bind && i < bind->n; i++)
+        if (!strcmp(bind->name[i], vi->name)) given = &bind->shape[i];
+    if (!s && given) { *sh = *given; return weft_shape_check_size(sh, *dt, err) ? weft_err_prefix(err, "%s: graph input '%s'", path, vi->name) : WEFT_OK; }
+    if (!s) return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: graph input '%s' has no shape: give it (--input-shape %s=2x3)", path, vi->name, vi->name);
     if (s->n_dim > WEFT_MAX_DIMS) return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: graph input '%s' has rank %zu", path, vi->name, s->n_dim);
+    char a[160], b[160];
+    if (given && given->ndim != (int)s->n_dim)
+        return weft_err_set(err, WEFT_ERR_SHAPE, "%s: graph input '%s' has rank %zu; the shape given, %s, has rank %d", path, vi->name,
+                            s->n_dim, weft_shape_str(given, a, sizeof a), given->ndim);
     sh->ndim = (int)s->n_dim;
     for (size_t i = 0; i < s->n_dim; i++) {
-        if (s->dim[i]->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE)
+        bool fixed = s->dim[i]->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+        const char *sym = s->dim[i]->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && s->dim[i]->dim_param
+                              ? s->dim[i]->dim_param : "";
+        if (given) {
+            if (fixed && s->dim[i]->dim_value != given->d[i]) {
+                weft_shape decl = {.ndim = (int)s->n_dim};
+                for (size_t j = 0; j < s->n_dim; j++)
+                    decl.d[j] = s->dim[j]->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ? s->dim[j]->dim_value : -1;
+                return weft_err_set(err, WEFT_ERR_SHAPE, "%s: graph input '%s' is declared %s (-1: symbolic); the shape given is %s", path,
+                                    vi->name, weft_shape_str(&decl, a, sizeof a), weft_shape_str(given, b, sizeof b));
+            }
+            sh->d[i] = given->d[i];
+        } else if (fixed) {
+            sh->d[i] = s->dim[i]->dim_value;
+        } else if (*sym && dim_lookup(dims, sym) >= 0) {
+            sh->d[i] = dim_lookup(dims, sym);
+        } else if (!i && bind && bind->batch > 0) {
+            sh->d[i] = bind->batch;
+        } else {
             return weft_err_set(err, WEFT_ERR_UNSUPPORTED,
-                                "%s: graph input '%s' has a symbolic dimension '%s' at axis %zu; weft compiles static shapes: export with fixed sizes or give the input",
-                                path, vi->name, s->dim[i]->value_case ? s->dim[i]->dim_param : "?", i);
-        sh->d[i] = s->dim[i]->dim_value;
+                                "%s: graph input '%s' has a symbolic dimension '%s' at axis %zu; weft compiles static shapes: give it "
+                                "(--input-shape %s=N, or the input's whole shape: --input-shape %s=AxB...)",
+                                path, vi->name, *sym ? sym : "?", i, *sym ? sym : "NAME", vi->name);
+        }
     }
     return weft_shape_check_size(sh, *dt, err) ? weft_err_prefix(err, "%s: graph input '%s'", path, vi->name) : WEFT_OK;
+}
+
+/* The dimension table of a bind: the names that are not graph inputs are symbolic dimensions
+ * (rank 1 values); a graph input's given shape teaches the symbolic dimensions it declares.
+ * Two values for one name are refused. */
+static weft_status learn_dims(const char *path, const Onnx__GraphProto *gp, const weft_onnx_bind *bind, dim_table *t, weft_err *err) {
+    t->n = 0;
+    if (!bind) return WEFT_OK;
+    for (int k = 0; k < bind->n; k++) {
+        const Onnx__ValueInfoProto *vi = NULL;
+        for (size_t i = 0; i < gp->n_input && !vi; i++)
+            if (gp->input[i]->name && !strcmp(gp->input[i]->name, bind->name[k])) vi = gp->input[i];
+        if (!vi) {
+            if (bind->shape[k].ndim != 1)
+                return weft_err_set(err, WEFT_ERR_INVALID, "%s: '%s' is not a graph input, and a symbolic dimension takes one number", path,
+                                    bind->name[k]);
+            if (t->n == 64) return weft_err_set(err, WEFT_ERR_INVALID, "%s: too many dimensions given", path);
+            t->name[t->n] = bind->name[k];
+            t->given[t->n] = true;
+            t->used[t->n] = false;
+            t->v[t->n++] = bind->shape[k].d[0];
+            continue;
+        }
+        const Onnx__TypeProto *tp = vi->type;
+        const Onnx__TensorShapeProto *s = tp && tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE && tp->tensor_type
+                                              ? tp->tensor_type->shape : NULL;
+        for (size_t i = 0; s && i < s->n_dim && (int)i < bind->shape[k].ndim; i++) {
+            if (s->dim[i]->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM || !s->dim[i]->dim_param) continue;
+            const char *sym = s->dim[i]->dim_param;
+            int64_t have = dim_lookup(t, sym), v = bind->shape[k].d[i];
+            if (have >= 0 && have != v)
+                return weft_err_set(err, WEFT_ERR_SHAPE, "%s: the symbolic dimension '%s' is given as %lld and as %lld (input '%s')", path,
+                                    sym, (long long)have, (long long)v, vi->name);
+            if (have < 0 && t->n < 64) { t->name[t->n] = sym; t->given[t->n] = t->used[t->n] = false; t->v[t->n++] = v; }
+        }
+    }
+    return WEFT_OK;
 }
 
 /* A graph output's declared shape, when fully static, must be the one the shape rules computed: a
@@ -218,7 +345,7 @@ static weft_status convert_attr(const Onnx__AttributeProto *a, weft_attr *o, wef
         if (!a->t) return weft_err_set(err, WEFT_ERR_INVALID, "%s: attribute '%s' has no tensor", where, a->name);
         o->type = WEFT_ATTR_TENSOR;
         o->t = tbuf;
-        return tensor_from_proto(a->t, tbuf, where, err);
+        return tensor_from_proto(a->t, NULL, tbuf, where, err);
     default:
         return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: attribute '%s' is of a type weft does not support (%d)", where,
                             a->name, (int)a->type);
@@ -231,10 +358,12 @@ static bool const_position(const char *op_type, int i) {
     return op && i < 32 && (op->const_inputs >> i & 1);
 }
 
-static weft_status import_graph(const char *path, const Onnx__GraphProto *gp, int opset, const weft_tensor *const *bound,
-                                int n_bound, bool *stays_input, int64_t batch, weft_graph *g, weft_err *err) {
+static weft_status import_graph(const char *path, const char *dir, const Onnx__GraphProto *gp, int opset,
+                                const weft_tensor *const *bound, int n_bound, bool *stays_input, const weft_onnx_bind *bind,
+                                weft_graph *g, weft_err *err) {
     name_map names = {0};
-    weft_status s = WEFT_OK;
+    dim_table dims;
+    weft_status s = learn_dims(path, gp, bind, &dims, err);
     /* every named thing must have a name: the graph is wired by names */
     for (size_t i = 0; i < gp->n_initializer && !s; i++)
         if (!gp->initializer[i]->name || !*gp->initializer[i]->name)
@@ -256,7 +385,7 @@ static weft_status import_graph(const char *path, const Onnx__GraphProto *gp, in
         weft_tensor t = {0};
         char what[512];
         snprintf(what, sizeof what, "%s: initializer '%s'", path, p->name ? p->name : "");
-        s = tensor_from_proto(p, &t, what, err);
+        s = tensor_from_proto(p, dir, &t, what, err);
         if (s) break;
         if (map_get(&names, p->name) >= 0) {
             weft_tensor_free(&t);
@@ -301,10 +430,13 @@ static weft_status import_graph(const char *path, const Onnx__GraphProto *gp, in
         }
         weft_dtype dt = WEFT_F32;
         weft_shape sh = {0};
-        s = value_info_shape(vi, &dt, &sh, path, err);
-        if (!s && batch > 0 && sh.ndim >= 1) sh.d[0] = batch;  /* re-batched: the leading dimension */
+        s = value_info_shape(vi, bind, &dims, &dt, &sh, path, err);
+        if (!s && bind && bind->batch > 0 && sh.ndim >= 1) sh.d[0] = bind->batch;  /* re-batched: the leading dimension */
         if (!s) map_put(&names, vi->name, weft_graph_input(g, vi->name, dt, sh));
     }
+    for (int i = 0; i < dims.n && !s; i++)
+        if (dims.given[i] && !dims.used[i] && strcmp(dims.name[i], "batch"))
+            s = weft_err_set(err, WEFT_ERR_INVALID, "%s: '%s' is neither a graph input nor a symbolic dimension of one", path, dims.name[i]);
     /* nodes */
     for (size_t i = 0; i < gp->n_node && !s; i++) {
         const Onnx__NodeProto *np = gp->node[i];
@@ -364,7 +496,7 @@ static weft_status import_graph(const char *path, const Onnx__GraphProto *gp, in
     for (size_t i = 0; i < gp->n_output && !s; i++) {
         int v = map_get(&names, gp->output[i]->name);
         if (v < 0) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: graph output '%s' is never produced", path, gp->output[i]->name);
-        else if (!batch) s = check_declared_output(path, gp->output[i], &g->vals[v], err);  /* (re-batched: declared for the old batch) */
+        else if (!bind || !bind->batch) s = check_declared_output(path, gp->output[i], &g->vals[v], err);  /* (re-batched: declared for the old batch) */
         if (!s) weft_graph_output(g, v);
     }
     free(names.keys);
@@ -376,22 +508,31 @@ weft_status weft_onnx_load(const char *path, const weft_tensor *const *bound, in
     return weft_onnx_load_bound(path, bound, n_bound, NULL, out, err);
 }
 
-static weft_status load_onnx(const char *path, const weft_tensor *const *bound, int n_bound, bool *stays_input, int64_t batch,
-                             weft_graph **out, weft_err *err);
+static weft_status load_onnx(const char *path, const weft_tensor *const *bound, int n_bound, bool *stays_input,
+                             const weft_onnx_bind *bind, weft_graph **out, weft_err *err);
 
 weft_status weft_onnx_load_bound(const char *path, const weft_tensor *const *bound, int n_bound, bool *stays_input,
                                  weft_graph **out, weft_err *err) {
-    return load_onnx(path, bound, n_bound, stays_input, 0, out, err);
+    return load_onnx(path, bound, n_bound, stays_input, NULL, out, err);
 }
 
 weft_status weft_onnx_load_batch(const char *path, int64_t batch, weft_graph **out, weft_err *err) {
     if (batch < 1 || batch > ((int64_t)1 << 31)) return weft_err_set(err, WEFT_ERR_INVALID, "%s: batch %lld out of range", path, (long long)batch);
-    weft_status s = load_onnx(path, NULL, 0, NULL, batch, out, err);
+    weft_onnx_bind b = {.batch = batch};
+    weft_status s = load_onnx(path, NULL, 0, NULL, &b, out, err);
     return s ? weft_err_prefix(err, "re-batched to %lld (the graph may fix its batch, in a Reshape's shape for one)", (long long)batch) : s;
 }
 
-static weft_status load_onnx(const char *path, const weft_tensor *const *bound, int n_bound, bool *stays_input, int64_t batch,
-                             weft_graph **out, weft_err *err) {
+weft_status weft_onnx_load_bind(const char *path, const weft_onnx_bind *b, weft_graph **out, weft_err *err) {
+    if (b && b->batch && (b->batch < 1 || b->batch > ((int64_t)1 << 31)))
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: batch %lld out of range", path, (long long)b->batch);
+    weft_status s = load_onnx(path, NULL, 0, NULL, b, out, err);
+    return s && b && b->batch ? weft_err_prefix(err, "re-batched to %lld (the graph may fix its batch, in a Reshape's shape for one)",
+                                               (long long)b->batch) : s;
+}
+
+static weft_status load_onnx(const char *path, const weft_tensor *const *bound, int n_bound, bool *stays_input,
+                             const weft_onnx_bind *bind, weft_graph **out, weft_err *err) {
     *out = NULL;
     uint8_t *buf;
     size_t len;
@@ -418,7 +559,10 @@ static weft_status load_onnx(const char *path, const weft_tensor *const *bound, 
                          ONNX_OPSET_MAX);
     if (!s) {
         weft_graph *g = weft_graph_new(m->graph->name && *m->graph->name ? m->graph->name : path);
-        s = import_graph(path, m->graph, opset, bound, n_bound, stays_input, batch, g, err);
+        char dir[4096];
+        const char *slash = strrchr(path, '/');
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+        s = import_graph(path, dir, m->graph, opset, bound, n_bound, stays_input, bind, g, err);
         if (!s) s = weft_graph_verify(g, err) ? weft_err_prefix(err, "%s", path) : WEFT_OK;
         if (s) weft_graph_free(g);
         else *out = g;

@@ -24,4 +24,18 @@ weft_onnx_result weft_onnx_test_case_on(const char *dir, const weft_onnx_tol *to
 weft_status weft_onnx_load_bound(const char *path, const weft_tensor *const *bound, int n_bound, bool *stays_input,
                                  weft_graph **out, weft_err *err);
 
+/* Shapes given for an ONNX model's inputs (the CLI's --input-shape, the MODEL spec's
+ * "PATH#x=8x32,batch=8"): a graph input's name gives its whole shape (each symbolic dimension in
+ * it takes that value everywhere it appears), another name one symbolic dimension's value
+ * (shape of rank 1). */
+#define WEFT_ONNX_BIND_MAX 16
+typedef struct {
+    int64_t batch;                      /* > 0: every graph input's leading dimension (re-batched) */
+    int n;
+    char name[WEFT_ONNX_BIND_MAX][128];
+    weft_shape shape[WEFT_ONNX_BIND_MAX];
+} weft_onnx_bind;
+
+weft_status weft_onnx_load_bind(const char *path, const weft_onnx_bind *b, weft_graph **out, weft_err *err);
+
 #endif

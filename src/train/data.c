@@ -17,6 +17,7 @@
 #include "train/train.h"
 
 #include "data/weather.h"
+#include "io/io.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -44,6 +45,8 @@ void weft_data_free(weft_data *d) {
     free(d->bytes);
     free(d->teacher);
     weft_weather_free(d->weather);
+    weft_tensor_free(&d->ax);
+    weft_tensor_free(&d->ay);
     free(d);
 }
 
@@ -52,6 +55,53 @@ weft_data *weft_data_synthetic(weft_data_kind kind) {
     snprintf(d->source, sizeof d->source, "%s",
              kind == WEFT_DATA_TEACHER ? "synthetic teacher" : kind == WEFT_DATA_WEATHER ? "shallow-water weather" : "synthetic advection");
     return d;
+}
+
+weft_status weft_data_arrays_open(const char *x_path, const char *y_path, double val_frac, weft_data **out, weft_err *err) {
+    *out = NULL;
+    if (!(val_frac >= 0 && val_frac < 1)) return weft_err_set(err, WEFT_ERR_INVALID, "validation fraction %g: not in [0, 1)", val_frac);
+    weft_data *d = data_new(WEFT_DATA_ARRAYS);
+    snprintf(d->source, sizeof d->source, "%s + %s", x_path, y_path);
+    weft_status s = weft_npy_read(x_path, &d->ax, err);
+    if (!s) s = weft_npy_read(y_path, &d->ay, err);
+    char a[160], b[160];
+    if (!s && (d->ax.shape.ndim < 1 || d->ay.shape.ndim < 1))
+        s = weft_err_set(err, WEFT_ERR_SHAPE, "%s: inputs and targets must have a leading sample dimension (x is %s, y %s)", d->source,
+                         weft_shape_str(&d->ax.shape, a, sizeof a), weft_shape_str(&d->ay.shape, b, sizeof b));
+    else if (!s && d->ax.shape.d[0] != d->ay.shape.d[0])
+        s = weft_err_set(err, WEFT_ERR_SHAPE, "%s: %lld input samples but %lld targets (x is %s, y %s)", d->source,
+                         (long long)d->ax.shape.d[0], (long long)d->ay.shape.d[0], weft_shape_str(&d->ax.shape, a, sizeof a),
+                         weft_shape_str(&d->ay.shape, b, sizeof b));
+    else if (!s && d->ax.shape.d[0] < 1) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: no samples", d->source);
+    if (s) { weft_data_free(d); return s; }
+    d->n_samples = d->ax.shape.d[0];
+    int64_t n_val = (int64_t)((double)d->n_samples * val_frac);
+    if (val_frac > 0 && n_val == 0 && d->n_samples > 1) n_val = 1;
+    d->n_train_samples = d->n_samples - n_val;
+    *out = d;
+    return WEFT_OK;
+}
+
+/* Copies sample i of src (N, ...) into row b of dst (B, ...), converting the dtype (same kind:
+ * checked before). */
+static void copy_sample(weft_tensor *dst, int64_t b, const weft_tensor *src, int64_t i) {
+    int64_t per = weft_tensor_numel(dst) / dst->shape.d[0];
+    size_t es = weft_dtype_size(dst->dtype), ss = weft_dtype_size(src->dtype);
+    weft_convert((char *)dst->data + (size_t)(b * per) * es, dst->dtype, (const char *)src->data + (size_t)(i * per) * ss, src->dtype,
+                 (size_t)per);
+}
+
+/* A batch tensor t (B, ...) takes samples of a (N, ...): the same per-sample shape, the same kind. */
+static weft_status sample_fits(const weft_data *d, const weft_tensor *t, const weft_tensor *a, const char *what, weft_err *err) {
+    weft_shape ps = t->shape, pa = a->shape;
+    bool ok = ps.ndim >= 1 && pa.ndim == ps.ndim && weft_dtype_is_float(t->dtype) == weft_dtype_is_float(a->dtype);
+    for (int k = 1; ok && k < ps.ndim; k++) ok = ps.d[k] == pa.d[k];
+    if (ok) return WEFT_OK;
+    char x[160], y[160];
+    ps.d[0] = pa.d[0];
+    return weft_err_set(err, WEFT_ERR_SHAPE, "%s: the %s hold %s %s, but the model takes %s %s (batch %lld; any number of samples)",
+                        d->source, what, weft_dtype_name(a->dtype), weft_shape_str(&pa, x, sizeof x), weft_dtype_name(t->dtype),
+                        weft_shape_str(&ps, y, sizeof y), (long long)t->shape.d[0]);
 }
 
 typedef struct { char *path; uint8_t *data; int64_t len; } text_file;
@@ -168,8 +218,12 @@ weft_status weft_data_batch(weft_data *d, int64_t val, weft_tensor *x, weft_tens
     }
     switch (d->kind) {
     case WEFT_DATA_TEXT: {
-        if (x->dtype != WEFT_I64 || x->shape.ndim != 2 || y->dtype != WEFT_I64)
-            return weft_err_set(err, WEFT_ERR_INVALID, "%s: text data feeds token models (int64 (batch, seq) input)", d->source);
+        char xs_[64], ys_[64];
+        if (x->dtype != WEFT_I64 || x->shape.ndim != 2 || y->dtype != WEFT_I64 || !weft_shape_eq(&x->shape, &y->shape))
+            return weft_err_set(err, WEFT_ERR_INVALID, "%s: text data feeds next-token models: an int64 (batch, seq) input and a target "
+                                "of the same shape; this model takes %s %s and targets %s %s (give your own data: --inputs x.npy "
+                                "--targets y.npy)", d->source, weft_dtype_name(x->dtype), weft_shape_str(&x->shape, xs_, sizeof xs_),
+                                weft_dtype_name(y->dtype), weft_shape_str(&y->shape, ys_, sizeof ys_));
         int64_t B = x->shape.d[0], T = x->shape.d[1];
         int64_t n_val = d->n_bytes - d->n_train;
         int64_t span = val >= 0 ? n_val : d->n_train;
@@ -241,6 +295,32 @@ weft_status weft_data_batch(weft_data *d, int64_t val, weft_tensor *x, weft_tens
                 for (int64_t j = 0; j < W; j++) ys[(bv * H + i) * W + j] = xs[(bv * H + i) * W + (j + W - 1) % W];
         }
         if (val < 0) d->position += (uint64_t)B;
+        return WEFT_OK;
+    }
+    case WEFT_DATA_ARRAYS: {
+        weft_status s = sample_fits(d, x, &d->ax, "inputs", err);
+        if (!s) s = sample_fits(d, y, &d->ay, "targets", err);
+        if (s) return s;
+        int64_t B = x->shape.d[0], n_val = d->n_samples - d->n_train_samples;
+        for (int64_t b = 0; b < B; b++) {
+            int64_t i;
+            if (val >= 0) i = n_val ? d->n_train_samples + (val * B + b) % n_val : (val * B + b) % d->n_samples;
+            else {
+                uint64_t u = ((uint64_t)weft_rng_u32(r) << 32) | weft_rng_u32(r);
+                i = (int64_t)(u % (uint64_t)d->n_train_samples);
+                d->position++;
+            }
+            copy_sample(x, b, &d->ax, i);
+            copy_sample(y, b, &d->ay, i);
+        }
+        /* class ids in range: a target beyond the logits would index past them */
+        if (vocab > 0 && !weft_dtype_is_float(y->dtype))
+            for (int64_t k = 0; k < weft_tensor_numel(y); k++) {
+                int64_t c = weft_tensor_get_i(y, k);
+                if ((c < 0 || c >= vocab) && c != -100)
+                    return weft_err_set(err, WEFT_ERR_INVALID, "%s: target %lld is not a class of the model's %lld (0 to %lld, or -100: ignored)",
+                                        d->source, (long long)c, (long long)vocab, (long long)vocab - 1);
+            }
         return WEFT_OK;
     }
     case WEFT_DATA_WEATHER: {

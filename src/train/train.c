@@ -42,8 +42,8 @@ static weft_status load_model(const char *spec, weft_dtype precision, weft_graph
 
 /* Adds the loss of the model's single output to g: cross-entropy for logits (B, T, V) and (B, C)
  * against int64 targets, MSE against a float target of the output's shape otherwise. */
-static weft_status add_loss(weft_graph *g, const char *spec, weft_loss_kind *kind, int *target, int64_t *classes,
-                            int *loss, weft_err *err) {
+static weft_status add_loss(weft_graph *g, const char *spec, weft_loss_kind want, weft_loss_kind *kind, int *target,
+                            int64_t *classes, int *loss, weft_err *err) {
     if (g->n_inputs != 1 || g->n_outputs != 1)
         return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: training wants a model with one input and one output (it has %d and %d)",
                             spec, g->n_inputs, g->n_outputs);
@@ -57,7 +57,12 @@ static weft_status add_loss(weft_graph *g, const char *spec, weft_loss_kind *kin
         int o = out;
         if (weft_graph_node(g, "Cast", "loss/fp32", &o, 1, &to, 1, &out, 1, err)) return weft_err_prefix(err, "%s", spec);
     }
-    if (s.ndim == 2 || s.ndim == 3) {
+    if (want == WEFT_LOSS_CROSS_ENTROPY && s.ndim < 2) {
+        char sh[64];
+        return weft_err_set(err, WEFT_ERR_SHAPE, "%s: cross-entropy wants logits (batch, ..., classes); the output '%s' is %s", spec,
+                            g->vals[g->outputs[0]].name, weft_shape_str(&s, sh, sizeof sh));
+    }
+    if (want == WEFT_LOSS_CROSS_ENTROPY || (want == WEFT_LOSS_AUTO && (s.ndim == 2 || s.ndim == 3))) {
         *kind = WEFT_LOSS_CROSS_ENTROPY;
         *classes = s.d[s.ndim - 1];
         weft_shape ts = s;
@@ -96,7 +101,7 @@ static weft_status build_update_graph(weft_trainer *t, weft_err *err) {
     weft_loss_kind kind;
     int target, loss;
     int64_t classes;
-    weft_status s = add_loss(g, t->spec, &kind, &target, &classes, &loss, err);
+    weft_status s = add_loss(g, t->spec, t->loss, &kind, &target, &classes, &loss, err);
     int n = t->n_params, *param = weft_xcalloc((size_t)n + 1, sizeof(int)), *grads = weft_xcalloc((size_t)n + 1, sizeof(int));
     int k = 0;
     for (int v = 0; v < g->n_vals && !s; v++)
@@ -278,7 +283,7 @@ weft_status weft_train_new(const char *spec, const weft_train_config *c, weft_tr
     }
     t->input = g->n_inputs == 1 ? g->inputs[0] : -1;
     int loss = -1;
-    weft_status s = add_loss(g, spec, &t->loss, &t->target, &t->classes, &loss, err);
+    weft_status s = add_loss(g, spec, c->loss, &t->loss, &t->target, &t->classes, &loss, err);
     t->param = weft_xcalloc((size_t)g->n_vals, sizeof *t->param);
     for (int v = 0; v < g->n_vals && !s; v++) {
         if (g->vals[v].kind != WEFT_VAL_PARAM) continue;
@@ -490,7 +495,7 @@ static weft_status eval_graph(weft_trainer *t, weft_err *err) {
         weft_loss_kind kind;
         int target, loss;
         int64_t classes;
-        if (add_loss(e, t->spec, &kind, &target, &classes, &loss, err)) {
+        if (add_loss(e, t->spec, t->loss, &kind, &target, &classes, &loss, err)) {
             weft_graph_free(e);
             return err->status;
         }

@@ -70,7 +70,7 @@ double weft_optim_step(weft_optim *o, float *const *params, float *const *grads,
 
 /* ---- data (data.c) ----------------------------------------------------------------------- */
 
-typedef enum { WEFT_DATA_TEXT, WEFT_DATA_TEACHER, WEFT_DATA_ADVECTION, WEFT_DATA_WEATHER } weft_data_kind;
+typedef enum { WEFT_DATA_TEXT, WEFT_DATA_TEACHER, WEFT_DATA_ADVECTION, WEFT_DATA_WEATHER, WEFT_DATA_ARRAYS } weft_data_kind;
 
 /* A data set and its sampling state. TEXT: bytes of text files, split into a training part and a
  * validation part; a training window is drawn at a random offset from `rng`, validation windows
@@ -78,7 +78,10 @@ typedef enum { WEFT_DATA_TEXT, WEFT_DATA_TEACHER, WEFT_DATA_ADVECTION, WEFT_DATA
  * linear teacher. ADVECTION (builtin:weather-cnn): smooth random fields; the target is the field
  * moved one cell east (periodic in longitude). WEATHER (builtin:weather-cnn in `weft train`): the
  * shallow-water generator of data/weather.h, x a state and y the state WEFT_WEATHER_LEAD steps
- * later. `rng` and `position` are what a checkpoint keeps. */
+ * later. ARRAYS: the user's samples, x (N, ...) and y (N, ...) from NumPy files, the last
+ * val_frac of them for validation; a training sample is drawn uniformly (with replacement) from
+ * `rng`, validation batches go through the validation samples in order. `rng` and `position`
+ * are what a checkpoint keeps. */
 typedef struct {
     weft_data_kind kind;
     uint8_t *bytes;       /* TEXT: (n_bytes), train part first */
@@ -90,6 +93,8 @@ typedef struct {
     float *teacher;       /* TEACHER: (in, out) */
     int64_t teacher_in, teacher_out;
     struct weft_weather *weather; /* WEATHER: the generator (its RNG is synced with rng) */
+    weft_tensor ax, ay;   /* ARRAYS: (N, ...) each, owned */
+    int64_t n_samples, n_train_samples;
 } weft_data;
 
 /* Reads a text file, or every regular file of a folder once (files with the same content, such as
@@ -97,6 +102,9 @@ typedef struct {
  * /usr/share/common-licenses. The last val_frac of the bytes is the validation part. Fails naming
  * the path when it is missing, empty or too short. */
 weft_status weft_data_text_open(const char *path, double val_frac, weft_data **out, weft_err *err);
+/* The user's samples: x and y from .npy files of one leading size N, the last val_frac of the
+ * samples (at least one when val_frac > 0) held out for validation. Fails naming the file. */
+weft_status weft_data_arrays_open(const char *x_path, const char *y_path, double val_frac, weft_data **out, weft_err *err);
 /* A synthetic data set: TEACHER, ADVECTION or WEATHER. */
 weft_data *weft_data_synthetic(weft_data_kind kind);
 void weft_data_free(weft_data *d);
@@ -108,7 +116,8 @@ weft_status weft_data_batch(weft_data *d, int64_t val, weft_tensor *x, weft_tens
 
 /* ---- the trainer (train.c) --------------------------------------------------------------- */
 
-typedef enum { WEFT_LOSS_CROSS_ENTROPY, WEFT_LOSS_MSE } weft_loss_kind;
+/* AUTO: chosen from the model's output (weft_train_new). */
+typedef enum { WEFT_LOSS_AUTO = 0, WEFT_LOSS_CROSS_ENTROPY, WEFT_LOSS_MSE } weft_loss_kind;
 
 typedef struct {
     weft_optim_config optim;
@@ -121,6 +130,7 @@ typedef struct {
                               * precision (fp32 master weights and optimizer, fp32 arithmetic;
                               * F16 with dynamic loss scaling) */
     uint64_t seed;           /* data sampling */
+    weft_loss_kind loss;     /* AUTO (0): cross-entropy for logits (B, T, V) and (B, C), else MSE */
 } weft_train_config;
 
 weft_train_config weft_train_defaults(void);
@@ -172,9 +182,10 @@ typedef struct {
     bool skipped;            /* fp16: a gradient overflowed; the update was skipped and the scale halved */
 } weft_step_result;
 
-/* Builds the training graph of the model `spec` (weft_model_load). The loss follows the model's
- * output: cross-entropy against int64 targets for logits (B, T, V) and (B, C), MSE against a float
- * target of the output's shape otherwise. */
+/* Builds the training graph of the model `spec` (weft_model_load). The loss is c->loss, or with
+ * AUTO follows the model's output: cross-entropy against int64 targets for logits (B, T, V) and
+ * (B, C), MSE against a float target of the output's shape otherwise. Cross-entropy's targets
+ * are the logits' shape without the last dimension (class ids), MSE's the output's. */
 weft_status weft_train_new(const char *spec, const weft_train_config *c, weft_trainer **out, weft_err *err);
 void weft_train_free(weft_trainer *t);
 
