@@ -1,10 +1,12 @@
-# weft build. `make` builds build/libweft.a and build/weft; `make test` installs what is missing
-# (scripts/deps.sh), builds and runs the whole suite; `make asan` runs it under ASan + UBSan.
+# weft build. `make` builds build/libweft.a, build/libweft.so and build/weft; `make test` installs
+# what is missing (scripts/deps.sh), builds and runs the whole suite; `make asan` runs it under
+# ASan + UBSan; `make install PREFIX=/usr/local [DESTDIR=...]` installs the command, the libraries,
+# the header, weft.pc, the man page and the Python package.
 CC      ?= cc
 BUILD   ?= build
 WERROR  ?= $(if $(CI),-Werror,)
 CFLAGS  ?= -O2 -g
-override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -MMD -MP \
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -MMD -MP -fPIC \
            -Iinclude -Isrc -I$(BUILD)/gen
 LDLIBS  += -lopenblas -lprotobuf-c -lcjson -lpng -lm -lpthread
 
@@ -17,7 +19,13 @@ TEST_OBJ:= $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/*.c))
 
 EXAMPLES:= $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
-all: $(BUILD)/weft $(BUILD)/weft-tests $(EXAMPLES)
+# the shared library: its soname carries the major version (include/weft.h's WEFT_VERSION_MAJOR)
+VERSION := $(shell sed -n 's/^\#define WEFT_VERSION "\(.*\)"/\1/p' include/weft.h)
+MAJOR   := $(firstword $(subst ., ,$(VERSION)))
+SONAME  := libweft.so.$(MAJOR)
+SHLIB   := $(BUILD)/libweft.so.$(VERSION)
+
+all: $(BUILD)/weft $(BUILD)/weft-tests $(EXAMPLES) $(BUILD)/libweft.so
 
 examples: $(EXAMPLES)
 
@@ -42,6 +50,29 @@ $(BUILD)/%.o: %.c | $(GEN)
 
 $(BUILD)/libweft.a: $(LIB_OBJ)
 	ar rcs $@ $^
+
+$(SHLIB): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/libweft.so: $(SHLIB)
+	ln -sf $(notdir $(SHLIB)) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+PREFIX  ?= /usr/local
+PYSITE  ?= $(PREFIX)/lib/python3/dist-packages
+install: $(BUILD)/weft $(BUILD)/libweft.so
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PYSITE)/weft
+	install -m 755 $(BUILD)/weft $(DESTDIR)$(PREFIX)/bin/weft
+	install -m 644 $(SHLIB) $(BUILD)/libweft.a $(DESTDIR)$(PREFIX)/lib/
+	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libweft.so
+	install -m 644 include/weft.h $(DESTDIR)$(PREFIX)/include/weft.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS@|$(LDLIBS)|' scripts/weft.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/weft.pc
+	install -m 644 docs/weft.1 $(DESTDIR)$(PREFIX)/share/man/man1/weft.1
+	install -m 644 python/weft/*.py $(DESTDIR)$(PYSITE)/weft/
+	echo 'LIBRARY = "$(PREFIX)/lib/$(SONAME)"' > $(DESTDIR)$(PYSITE)/weft/_installed.py
 
 $(BUILD)/weft: $(CLI_OBJ) $(BUILD)/libweft.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
@@ -95,5 +126,5 @@ fuzz: $(GEN) $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all examples deps test asan demo bench fuzz clean
+.PHONY: install all examples deps test asan demo bench fuzz clean
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

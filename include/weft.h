@@ -171,8 +171,8 @@ void weft_tensor_free(weft_tensor *t);
 /* ---- machines, compiling, simulating ------------------------------------------------------ */
 
 /* A machine: a preset name ("wse2", "wse3", "sn30", "wse2-mini", "mesh-8x8", "mesh-32x32") or a
- * path to a JSON description. A program: a graph compiled onto a machine in pipelined mode (the
- * graph must outlive it).
+ * path to a JSON description. A program: a graph compiled onto a machine (the graph must outlive
+ * it).
  *
  *     weft_arch *a;
  *     weft_program *p;
@@ -188,6 +188,9 @@ typedef struct weft_program weft_program;
 weft_status weft_arch_open(const char *name_or_path, weft_arch **out, weft_err *err);
 void weft_arch_close(weft_arch *a);
 weft_status weft_program_compile(const weft_graph *g, const weft_arch *a, weft_program **out, weft_err *err);
+/* The same in an execution mode: "pipelined", "weight-streaming", "sections" or NULL / "auto"
+ * (pipelined when the model fits, else the machine's streaming mode). */
+weft_status weft_program_compile_mode(const weft_graph *g, const weft_arch *a, const char *mode, weft_program **out, weft_err *err);
 void weft_program_free(weft_program *p);
 
 typedef struct {
@@ -259,6 +262,76 @@ typedef struct {
  * timing_only), statistics of the run in *st (docs/REPORT.md). */
 weft_status weft_program_run(const weft_program *p, const weft_tensor *const *inputs, int n_inputs, weft_tensor *outputs,
                              int n_outputs, const weft_sim_opts *o, weft_sim_stats *st, weft_err *err);
+
+/* ---- models and training ----------------------------------------------------------------- */
+
+/* A model by its spec: an ONNX file ("model.onnx", "model.onnx#x=8x32,batch=8": the inputs'
+ * shapes, binding symbolic dimensions) or a built-in ("builtin:gpt:layers=2,seq=64"). */
+weft_status weft_model_load(const char *spec, weft_graph **out, weft_err *err);
+
+/* Training a model: its forward pass, a loss, the backward pass and the optimizer update, on the
+ * reference executor (arch NULL) or on the simulated fabric of a machine.
+ *
+ *     weft_trainer_opts o = weft_trainer_defaults();
+ *     o.lr = 3e-4;
+ *     weft_trainer *t;
+ *     if (weft_trainer_new("model.onnx", &o, &t, &err)) ...
+ *     for (...) { weft_trainer_step(t, &x, &y, &r, &err); printf("%g\n", r.loss); }
+ *     weft_trainer_param(t, 0, &w);     // the trained fp32 weights, by name
+ *     weft_trainer_free(t);
+ */
+typedef struct weft_trainer weft_trainer;
+
+typedef struct {
+    const char *optimizer;  /* "adamw" (torch.optim.AdamW), "momentum", "sgd" (torch.optim.SGD) */
+    double lr, momentum, beta1, beta2, eps, weight_decay;
+    double clip;            /* global gradient-norm clip, 0: off */
+    int64_t warmup;         /* linear warm-up steps, then a cosine decay to lr * min_lr_frac ... */
+    int64_t decay_steps;    /* ... at this step (0: a constant lr after the warm-up) */
+    double min_lr_frac;
+    const char *arch;       /* NULL: the reference executor; else a machine whose fabric runs the step */
+    const char *mode;       /* the fabric's execution mode (NULL: auto) */
+    const char *precision;  /* "fp32" (NULL), "bf16", "fp16" */
+    const char *loss;       /* "cross_entropy", "mse", or NULL / "auto": from the output's shape */
+    uint64_t seed;
+    const char *const *frozen; /* (n_frozen) parameters not trained, by name (torch's buffers: batch
+                                * norm's running statistics); borrowed for the call */
+    int n_frozen;
+} weft_trainer_opts;
+
+/* lr 1e-3, AdamW (0.9, 0.999, 1e-8, weight decay 0.01), clip 1, no warm-up or decay, fp32, the
+ * reference executor. */
+weft_trainer_opts weft_trainer_defaults(void);
+weft_status weft_trainer_new(const char *model, const weft_trainer_opts *o, weft_trainer **out, weft_err *err);
+void weft_trainer_free(weft_trainer *t);
+
+/* The step's two inputs: 0 the model's input, 1 the loss's target (name, dtype, shape). */
+void weft_trainer_io(const weft_trainer *t, int which, const char **name, weft_dtype *dt, weft_shape *shape);
+
+typedef struct {
+    double loss, grad_norm, lr;
+    double sim_seconds;     /* on a machine: the step's simulated seconds; 0 on the reference */
+    uint64_t sim_cycles;
+    int skipped;            /* fp16: an overflow skipped the update */
+} weft_train_result;
+
+/* One step on the batch x (the model's input) and y (the target), whose dtypes and shapes must be
+ * weft_trainer_io's. */
+weft_status weft_trainer_step(weft_trainer *t, const weft_tensor *x, const weft_tensor *y, weft_train_result *r, weft_err *err);
+/* The loss of a batch without training, on the host's reference executor. */
+weft_status weft_trainer_eval(weft_trainer *t, const weft_tensor *x, const weft_tensor *y, double *loss, weft_err *err);
+
+/* The parameters: their names (the model's: an ONNX file's initializer names) and the fp32
+ * master weights, as a view into the trainer (owns 0; valid until the next step). */
+int weft_trainer_n_params(const weft_trainer *t);
+const char *weft_trainer_param_name(const weft_trainer *t, int i);
+weft_status weft_trainer_param(weft_trainer *t, int i, weft_tensor *view, weft_err *err);
+int64_t weft_trainer_steps(const weft_trainer *t);
+
+/* A checkpoint (parameters, optimizer state, step): written atomically; loading refuses another
+ * model's or a damaged one. */
+weft_status weft_trainer_save(const weft_trainer *t, const char *path, weft_err *err);
+weft_status weft_trainer_load(weft_trainer *t, const char *path, weft_err *err);
 
 #ifdef __cplusplus
 }

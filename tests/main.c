@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 typedef struct { const char *name, *file; void (*fn)(void); } test_case;
@@ -26,6 +27,15 @@ void weft_test_fail(const char *file, int line, const char *fmt, ...) {
 
 const char *weft_test_srcdir(void) { const char *s = getenv("WEFT_SRCDIR"); return s ? s : "."; }
 const char *weft_test_builddir(void) { const char *s = getenv("WEFT_BUILDDIR"); return s ? s : "build"; }
+
+int weft_test_sh(const char *cmd, char *out, size_t n) {
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t len = fread(out, 1, n - 1, p);
+    out[len] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
 
 static int by_file_then_name(const void *a, const void *b) {
     const test_case *x = a, *y = b;

@@ -14,6 +14,8 @@ void weft_test_fail(const char *file, int line, const char *fmt, ...) __attribut
 /* The directory of the source tree (for tests/data), and the build directory (for outputs). */
 const char *weft_test_srcdir(void);
 const char *weft_test_builddir(void);
+/* Runs cmd in the shell; its stdout (at most n - 1 bytes) in out; its exit status (-1: none). */
+int weft_test_sh(const char *cmd, char *out, size_t n);
 
 #define TEST(name)                                                                        \
     static void name(void);                                                               \

@@ -10,14 +10,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static int sh(const char *cmd, char *out, size_t n) {
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t len = fread(out, 1, n - 1, p);
-    out[len] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#define sh weft_test_sh
 
 /* The cases' folder, made once. NULL (and the test failed) when python3's numpy or onnx is missing. */
 static const char *cases(void) {

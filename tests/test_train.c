@@ -414,14 +414,7 @@ TEST(train_loss_falls) {
 /* The CLI, when the weft binary of this build has `weft train`: bad input refused with a message
  * naming the option or file, nothing overwritten; a run stopped at step 10 and resumed gives the
  * checkpoint of 20 steps straight, byte for byte. */
-static int sh(const char *cmd, char *out, size_t n) {
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t len = fread(out, 1, n - 1, p);
-    out[len] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#define sh weft_test_sh
 
 static bool same_file(const char *a, const char *b) {
     FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");

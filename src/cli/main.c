@@ -206,6 +206,12 @@ static weft_status make_inputs(const weft_graph *g, const cli_list *files, weft_
     return WEFT_OK;
 }
 
+static void free_inputs(const weft_graph *g, weft_tensor *in, const weft_tensor **inp) {
+    for (int i = 0; in && i < g->n_inputs; i++) weft_tensor_free(&in[i]);
+    free(in);
+    free(inp);
+}
+
 /* --save-outputs DIR: each output as DIR/NAME.npy ('/' in a name becomes '_'). */
 static weft_status save_outputs(const weft_graph *g, const weft_tensor *out, const char *dir, weft_err *err) {
     if (mkdir(dir, 0755) && errno != EEXIST) return weft_err_set(err, WEFT_ERR_IO, "%s: cannot create the folder: %s", dir, strerror(errno));
@@ -241,7 +247,11 @@ static int cmd_run_ref(int argc, char **argv) {
     if (weft_model_load(spec, &g, &err)) return die(&err);
     weft_tensor *in;
     const weft_tensor **inp;
-    if (make_inputs(g, &files, &in, &inp, &err)) return die(&err);
+    if (make_inputs(g, &files, &in, &inp, &err)) {
+        free_inputs(g, in, inp);
+        weft_graph_free(g);
+        return die(&err);
+    }
     weft_tensor *out = weft_xcalloc((size_t)g->n_outputs + 1, sizeof *out);
     double t0 = now();
     weft_status s = weft_ref_run(g, inp, g->n_inputs, out, g->n_outputs, &err);
@@ -957,7 +967,12 @@ static int fabric(int argc, char **argv, bool check) {
     if ((rc = load_program(&a, a.timing_only, &g, &p))) return rc;
     weft_tensor *in = NULL;
     const weft_tensor **inp = NULL;
-    if (!a.timing_only && make_inputs(g, &a.inputs, &in, &inp, &err)) return die(&err);
+    if (!a.timing_only && make_inputs(g, &a.inputs, &in, &inp, &err)) {
+        free_inputs(g, in, inp);
+        weft_program_free(p);
+        weft_graph_free(g);
+        return die(&err);
+    }
     weft_tensor *out = weft_xcalloc((size_t)g->n_outputs + 1, sizeof *out);
     weft_sim_stats st;
     weft_sim_opts so = {.timing_only = a.timing_only, .per_pe = a.per_pe, .passes = a.passes, .accumulate = a.accumulate};

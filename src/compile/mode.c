@@ -642,6 +642,11 @@ weft_status weft_program_compile(const weft_graph *g, const weft_arch *a, weft_p
     return weft_compile(g, a, NULL, out, err);
 }
 
+weft_status weft_program_compile_mode(const weft_graph *g, const weft_arch *a, const char *mode, weft_program **out, weft_err *err) {
+    weft_compile_opts o = {.mode = mode};
+    return weft_compile(g, a, &o, out, err);
+}
+
 /* A fresh program for g on a, lowered (lower.c) with `blocks` blocks. */
 static weft_status lowered(const weft_graph *g, const weft_arch *a, int blocks, bool weights, weft_program **out, weft_err *err) {
     weft_program *p = weft_try_calloc(1, sizeof *p);

@@ -78,6 +78,7 @@ weft_status weft_data_arrays_open(const char *x_path, const char *y_path, double
     int64_t n_val = (int64_t)((double)d->n_samples * val_frac);
     if (val_frac > 0 && n_val == 0 && d->n_samples > 1) n_val = 1;
     d->n_train_samples = d->n_samples - n_val;
+    d->n_bytes = (int64_t)(weft_tensor_nbytes(&d->ax) + weft_tensor_nbytes(&d->ay));  /* what a checkpoint compares */
     *out = d;
     return WEFT_OK;
 }
@@ -305,6 +306,7 @@ weft_status weft_data_batch(weft_data *d, int64_t val, weft_tensor *x, weft_tens
         for (int64_t b = 0; b < B; b++) {
             int64_t i;
             if (val >= 0) i = n_val ? d->n_train_samples + (val * B + b) % n_val : (val * B + b) % d->n_samples;
+            else if (d->in_order) i = (int64_t)(d->position++ % (uint64_t)d->n_train_samples);
             else {
                 uint64_t u = ((uint64_t)weft_rng_u32(r) << 32) | weft_rng_u32(r);
                 i = (int64_t)(u % (uint64_t)d->n_train_samples);

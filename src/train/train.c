@@ -30,10 +30,24 @@ weft_train_config weft_train_defaults(void) {
     };
 }
 
-/* The model, in the configured precision. */
-static weft_status load_model(const char *spec, weft_dtype precision, weft_graph **out, weft_err *err) {
+/* The model, in the configured precision, its frozen parameters made constants (c->frozen: a
+ * name not among the parameters is an error). */
+static weft_status load_model(const char *spec, const weft_train_config *c, weft_graph **out, weft_err *err) {
+    weft_dtype precision = c->precision;
     weft_graph *g = NULL;
     if (weft_model_load(spec, &g, err)) return err->status;
+    for (int f = 0; f < c->n_frozen; f++) {
+        bool found = false;
+        for (int v = 0; v < g->n_vals; v++)
+            if (g->vals[v].kind == WEFT_VAL_PARAM && !strcmp(g->vals[v].name, c->frozen[f])) {
+                g->vals[v].kind = WEFT_VAL_CONST;
+                found = true;
+            }
+        if (!found) {
+            weft_graph_free(g);
+            return weft_err_set(err, WEFT_ERR_INVALID, "%s: no parameter '%s' to freeze", spec, c->frozen[f]);
+        }
+    }
     if (precision == WEFT_F32) { *out = g; return WEFT_OK; }
     weft_status s = weft_precision_cast(g, precision, out, err);
     weft_graph_free(g);
@@ -97,7 +111,7 @@ static uint64_t model_hash(const weft_graph *g) {
  * update op per parameter, its optimizer state held as parameters of the graph. */
 static weft_status build_update_graph(weft_trainer *t, weft_err *err) {
     weft_graph *g = NULL;
-    if (load_model(t->spec, t->c.precision, &g, err)) return err->status;
+    if (load_model(t->spec, &t->c, &g, err)) return err->status;
     weft_loss_kind kind;
     int target, loss;
     int64_t classes;
@@ -270,13 +284,17 @@ weft_status weft_train_new(const char *spec, const weft_train_config *c, weft_tr
     if (c->precision != WEFT_F32 && c->precision != WEFT_BF16 && c->precision != WEFT_F16)
         return weft_err_set(err, WEFT_ERR_INVALID, "precision %s: weft trains in fp32, bf16 or fp16", weft_dtype_name(c->precision));
     weft_graph *g = NULL;
-    if (load_model(spec, c->precision, &g, err)) return err->status;
+    if (load_model(spec, c, &g, err)) return err->status;
     weft_trainer *t = weft_xcalloc(1, sizeof *t);
     t->scale_input = -1;
     t->loss_scale = c->precision == WEFT_F16 ? 65536.0 : 1.0;
     t->spec = weft_xstrdup(spec);
     t->g = g;
     t->c = *c;
+    t->owned = weft_xcalloc((size_t)c->n_frozen + 1, sizeof *t->owned);
+    if (c->mode) t->c.mode = t->owned[c->n_frozen] = weft_xstrdup(c->mode);
+    for (int f = 0; f < c->n_frozen; f++) t->owned[f] = weft_xstrdup(c->frozen[f]);
+    t->c.frozen = (const char *const *)t->owned;
     if (c->arch) {
         t->arch = *c->arch;
         t->c.arch = &t->arch;
@@ -336,6 +354,9 @@ void weft_train_free(weft_trainer *t) {
     free(t->eval_param);
     free(t->numel);
     free(t->spec);
+    for (int f = 0; t->owned && f <= t->c.n_frozen; f++) free(t->owned[f]);
+    free(t->owned);
+    weft_data_free(t->feed);
     free(t);
 }
 
@@ -491,7 +512,7 @@ weft_status weft_train_step(weft_trainer *t, weft_data *d, weft_step_result *r, 
 static weft_status eval_graph(weft_trainer *t, weft_err *err) {
     if (!t->eval) {
         weft_graph *e = NULL;
-        if (load_model(t->spec, t->c.precision, &e, err)) return err->status;
+        if (load_model(t->spec, &t->c, &e, err)) return err->status;
         weft_loss_kind kind;
         int target, loss;
         int64_t classes;

@@ -20,7 +20,10 @@
  *     weft_data_text_open(NULL, 0.1, &d, &err);         // NULL: /usr/share/common-licenses
  *     for (int i = 0; i < 100; i++) weft_train_step(t, d, &res, &err);
  *
- * Files: train.c (the trainer), optim.c (SGD, momentum, AdamW, clipping, schedule), data.c (data
+ * The public API (include/weft.h: weft_trainer_*, api.c) wraps this trainer: the caller's
+ * batches instead of a data set.
+ *
+ * Files: train.c (the trainer), api.c (the public API), optim.c (SGD, momentum, AdamW, clipping, schedule), data.c (data
  * sets and batch sampling), checkpoint.c (checkpoints). docs/TRAINING.md tells the whole story.
  */
 #ifndef WEFT_TRAIN_H
@@ -93,8 +96,9 @@ typedef struct {
     float *teacher;       /* TEACHER: (in, out) */
     int64_t teacher_in, teacher_out;
     struct weft_weather *weather; /* WEATHER: the generator (its RNG is synced with rng) */
-    weft_tensor ax, ay;   /* ARRAYS: (N, ...) each, owned */
+    weft_tensor ax, ay;   /* ARRAYS: (N, ...) each (owned unless they are views: owns 0) */
     int64_t n_samples, n_train_samples;
+    bool in_order;        /* ARRAYS: training samples taken in order from `position`, not drawn */
 } weft_data;
 
 /* Reads a text file, or every regular file of a folder once (files with the same content, such as
@@ -122,7 +126,8 @@ typedef enum { WEFT_LOSS_AUTO = 0, WEFT_LOSS_CROSS_ENTROPY, WEFT_LOSS_MSE } weft
 typedef struct {
     weft_optim_config optim;
     const weft_arch *arch;   /* NULL: the reference executor; else the fabric (copied) */
-    const char *mode;        /* the fabric's execution mode (weft_compile_opts.mode; NULL: auto) */
+    const char *mode;        /* the fabric's execution mode (weft_compile_opts.mode; NULL: auto);
+                              * the trainer keeps a copy, as of `frozen` */
     int replicas;            /* data parallel over this many of the machine's chips, the model's
                               * batch being each one's share (0: all of them) */
     int accum;               /* micro-batches per step (gradients averaged), >= 1 */
@@ -131,6 +136,9 @@ typedef struct {
                               * F16 with dynamic loss scaling) */
     uint64_t seed;           /* data sampling */
     weft_loss_kind loss;     /* AUTO (0): cross-entropy for logits (B, T, V) and (B, C), else MSE */
+    const char *const *frozen; /* (n_frozen) parameters held constant (batch norm's running
+                                * statistics, torch's buffers), by name; borrowed */
+    int n_frozen;
 } weft_train_config;
 
 weft_train_config weft_train_defaults(void);
@@ -168,6 +176,9 @@ struct weft_trainer {
     int64_t step;            /* steps done */
     weft_sim_stats last;     /* fabric: the last simulated micro-batch */
     double compile_seconds;  /* host time spent compiling, all steps */
+    char **owned;            /* (n_frozen + 1) copies of c.mode and c.frozen's names, which point here */
+    weft_data *feed;         /* owned, made on first use: the batch given to the public API's
+                              * weft_trainer_step (api.c), as views */
 };
 
 /* What one step did. */
