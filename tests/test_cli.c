@@ -50,7 +50,7 @@ static int weft(char *out, size_t n, const char *fmt, ...) {
 TEST(cli_every_command_has_help_and_the_same_conventions) {
     char out[32768];
     static const char *const cmds[] = {"inspect", "compile", "run", "check", "train", "sweep", "run-ref", "onnx-test",
-                                       "models", "arch", "demo"};
+                                       "models", "arch", "demo", "export"};
     /* --help on every command: exit 0, its own usage, nothing done (demo --help writes no ./out) */
     char dir[1024], cmd[4096];
     snprintf(dir, sizeof dir, "%s/cli-help-cwd", weft_test_builddir());
@@ -208,6 +208,11 @@ TEST(cli_train_on_the_users_arrays) {
     EXPECT(1, "not a class", "train builtin:mlp:in=3,hidden=16,out=2,batch=8 --steps 3 --inputs %s/clsx.npy --targets %s/clsy_bad.npy", d, d);
     EXPECT(2, "go together", "train builtin:mlp --steps 3 --inputs %s/clsx.npy", d);
     EXPECT(1, "64 input samples but 40 targets", "train builtin:mlp:in=3,out=2 --steps 3 --inputs %s/clsx.npy --targets %s/toky.npy", d, d);
+    /* its checkpoint's weights out as safetensors; refusals name the file */
+    EXPECT(0, "checkpoint", "train %s/tokcls.onnx --steps 4 --inputs %s/tokx.npy --targets %s/toky.npy --checkpoint %s/ck", d, d, d, d);
+    EXPECT(0, "2 parameters", "export %s/ck --safetensors %s/tokcls.safetensors", d, d);
+    EXPECT(2, "--safetensors", "export %s/ck", d);
+    EXPECT(1, "nope.weft", "export %s/nope.weft --safetensors %s/x.safetensors", d, d);
     /* MSE asked of a classifier's logits: the targets become floats of the logits' shape */
     EXPECT(1, "the targets hold int64", "train builtin:mlp:in=3,hidden=16,out=2,batch=8 --loss mse --steps 3 --inputs %s/clsx.npy "
            "--targets %s/clsy.npy", d, d);

@@ -22,8 +22,9 @@ TEST(python_trainer_agrees_with_pytorch) {
     char lib[1024], env[2048], cmd[8192], out[16384];
     snprintf(lib, sizeof lib, "%s/libweft.so", weft_test_builddir());
     preload(lib, env, sizeof env);
-    snprintf(cmd, sizeof cmd, "cd %s && WEFT_LIB=%s%s %s /usr/bin/python3 tests/python/test_workflow.py python 2>&1", weft_test_srcdir(),
-             lib[0] == '/' ? "" : "$OLDPWD/", lib, env);
+    const char *up = lib[0] == '/' ? "" : "$OLDPWD/";
+    snprintf(cmd, sizeof cmd, "cd %s && WEFT_LIB=%s%s WEFT_BIN=%s%s/weft %s /usr/bin/python3 tests/python/test_workflow.py python 2>&1",
+             weft_test_srcdir(), up, lib, up, weft_test_builddir(), env);
     int rc = sh(cmd, out, sizeof out);
     if (rc != 0 || !strstr(out, "ok errors")) weft_test_fail(__FILE__, __LINE__, "%s: exit %d:\n%s", cmd, rc, out);
     const char *l = out;

@@ -36,6 +36,7 @@ static void usage(FILE *f) {
             "  train MODEL         train it, on the reference executor or on a simulated machine (--arch)\n"
             "  sweep MODEL         machines x batches x precisions, timed, in parallel: a table and CSV\n"
             "  run-ref MODEL       run it on the reference executor\n"
+            "  export CHECKPOINT   a checkpoint's trained weights, as safetensors\n"
             "  onnx-test DIR...    ONNX backend test cases, on the reference or a machine\n"
             "  models              the built-in models\n"
             "  arch list|show A    the machine presets, one machine's figures and sources\n"
@@ -1096,6 +1097,38 @@ static void blas_single_threaded(char **argv) {
     /* no /proc: go on with the workers (the hang under a memory limit stays possible) */
 }
 
+/* weft export CKPT --safetensors F: a checkpoint's trained weights, by the model's names. */
+static int cmd_export(int argc, char **argv) {
+    const char *st = NULL;
+    const cli_opt opts[] = {
+        {"safetensors", 0, CLI_STR, &st, "FILE", "the trained parameters as safetensors (safetensors.torch.load_file reads it;\n"
+                                                 "the names are the model's: a PyTorch export's state_dict keys)"},
+        {0}};
+    const cli_command c = {"export", "CHECKPOINT", "writes the trained weights of a checkpoint (a file, or the folder weft train\n"
+                           "--checkpoint wrote) for other tools", opts, 1, 1};
+    const char *ck;
+    int np, rc = cli_parse(&c, argc, argv, &ck, &np);
+    if (rc) return rc == CLI_HELP ? 0 : rc;
+    if (!st) { fprintf(stderr, "weft export: give what to write (--safetensors FILE)\n"); return 2; }
+    char path[4200];
+    struct stat sb;
+    snprintf(path, sizeof path, !stat(ck, &sb) && S_ISDIR(sb.st_mode) ? "%s/checkpoint.weft" : "%s", ck);
+    weft_err err = {0};
+    weft_graph *g;
+    int64_t steps;
+    if (weft_checkpoint_weights(path, &g, &steps, &err)) return die(&err);
+    char meta[256];
+    snprintf(meta, sizeof meta, "{\"format\": \"pt\", \"producer\": \"weft %s\", \"steps\": \"%lld\"}", WEFT_VERSION, (long long)steps);
+    weft_status s = weft_safetensors_write(st, g, meta, &err);
+    weft_graph_stats gs = weft_graph_count(g);
+    int tensors = 0;
+    for (int v = 0; v < g->n_vals; v++) tensors += g->vals[v].kind == WEFT_VAL_PARAM;
+    weft_graph_free(g);
+    if (s) return die(&err);
+    printf("wrote %s: %d parameters (%lld values) of %s after %lld steps\n", st, tensors, (long long)gs.params, path, (long long)steps);
+    return 0;
+}
+
 static int cmd_run(int argc, char **argv) { return fabric(argc, argv, false); }
 static int cmd_check(int argc, char **argv) { return fabric(argc, argv, true); }
 static int cmd_models(int argc, char **argv) {
@@ -1120,7 +1153,7 @@ int main(int argc, char **argv) {
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"inspect", cmd_inspect}, {"run-ref", cmd_run_ref}, {"onnx-test", cmd_onnx_test}, {"models", cmd_models},
         {"demo", cmd_demo},       {"arch", cmd_arch},       {"compile", cmd_compile},     {"train", weft_cli_train},
-        {"sweep", weft_cli_sweep}, {"run", cmd_run},        {"check", cmd_check},
+        {"sweep", weft_cli_sweep}, {"run", cmd_run},        {"check", cmd_check},     {"export", cmd_export},
     };
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) { printf("weft %s\n", WEFT_VERSION); return 0; }
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {

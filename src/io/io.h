@@ -49,6 +49,10 @@ weft_status weft_file_read(const char *path, const char magic[8], uint32_t versi
 weft_status weft_npy_read(const char *path, weft_tensor *out, weft_err *err);
 weft_status weft_npy_write(const char *path, const weft_tensor *t, weft_err *err);
 
+/* The graph's parameters as a safetensors file (safetensors.c), by their names (an ONNX model's
+ * initializer names: a PyTorch state_dict's keys); metadata_json: a JSON object of strings, or NULL. */
+weft_status weft_safetensors_write(const char *path, const weft_graph *g, const char *metadata_json, weft_err *err);
+
 void weft_graph_serialize(const weft_graph *g, weft_buf *b);
 /* Rebuilds a graph through the graph API (so it is inferred and verified like any other). */
 weft_status weft_graph_deserialize(weft_reader *r, const char *where, weft_graph **out, weft_err *err);

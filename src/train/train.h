@@ -230,5 +230,8 @@ weft_status weft_checkpoint_save(const weft_trainer *t, const weft_data *d, cons
 /* Loads into t and d. Refuses, naming the file, a checkpoint of another model or another optimizer,
  * and a damaged one (checksum); nothing in t or d changes on failure. */
 weft_status weft_checkpoint_load(weft_trainer *t, weft_data *d, const char *path, weft_err *err);
+/* The model a checkpoint was trained from (its spec, loaded again) with the checkpoint's weights
+ * in its parameters; *steps (optional) the steps it was trained. For export and evaluation. */
+weft_status weft_checkpoint_weights(const char *path, weft_graph **out, int64_t *steps, weft_err *err);
 
 #endif

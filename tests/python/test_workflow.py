@@ -7,7 +7,12 @@ the torch model and give weft's outputs. weft.compile runs and checks a model on
 Prints "ok NAME" per case and exits non-zero on the first failure. Run by tests/test_python.c.
 """
 import copy
+import json
+import os
+import struct
+import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import torch
@@ -101,6 +106,33 @@ def train_torch(model, data, lr, wd):
     return losses
 
 
+def read_safetensors(path):
+    """The format read by hand (Debian has no safetensors package): u64 header length, JSON, data."""
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    head = json.loads(b[8:8 + n])
+    out = {}
+    for k, v in head.items():
+        if k == "__metadata__":
+            continue
+        lo, hi = v["data_offsets"]
+        assert v["dtype"] == "F32", v
+        out[k] = torch.from_numpy(np.frombuffer(b[8 + n + lo:8 + n + hi], np.float32).reshape(v["shape"]).copy())
+    return out, head.get("__metadata__", {})
+
+
+def export_round_trip(t, sd):
+    """Trainer.save, then `weft export --safetensors`: the same weights as state_dict()."""
+    with tempfile.TemporaryDirectory() as d:
+        ck, st = os.path.join(d, "c.weft"), os.path.join(d, "m.safetensors")
+        t.save(ck)
+        subprocess.run([os.environ["WEFT_BIN"], "export", ck, "--safetensors", st], check=True, capture_output=True)
+        got, meta = read_safetensors(st)
+        if set(got) != set(sd) or any(not torch.equal(got[k], sd[k]) for k in sd) or meta.get("steps") != str(STEPS):
+            raise SystemExit(f"FAIL export: safetensors {sorted(got)} {meta} differ from the state_dict {sorted(sd)}")
+        print("ok export: weft export --safetensors gives the state_dict's weights bit for bit")
+
+
 def case(name, model, kind, B=4, lr=1e-2, wd=0.01):
     data = batches(kind, STEPS, B)
     # batch norm: both sides use its running statistics (weft trains the inference form)
@@ -130,6 +162,8 @@ def case(name, model, kind, B=4, lr=1e-2, wd=0.01):
         loss_t = torch.nn.functional.cross_entropy(model(data[1][0]), data[1][1]).item()
     if abs(loss_w - loss_t) > 1e-4 * max(abs(loss_t), 1e-3):
         raise SystemExit(f"FAIL {name}: evaluate {loss_w} vs torch {loss_t}")
+    if name == "mlp" and os.environ.get("WEFT_BIN"):
+        export_round_trip(t, sd)
     print(f"ok {name}: {STEPS} AdamW steps, loss {want[0]:.4f} -> {want[-1]:.4f}, worst step diff "
           f"{max(abs(a - b) for a, b in zip(got, want)):.2e}, state_dict round trip {d:.2e}")
 
