@@ -189,7 +189,7 @@ weft_status weft_arch_open(const char *name_or_path, weft_arch **out, weft_err *
 void weft_arch_close(weft_arch *a);
 weft_status weft_program_compile(const weft_graph *g, const weft_arch *a, weft_program **out, weft_err *err);
 /* The same in an execution mode: "pipelined", "weight-streaming", "sections" or NULL / "auto"
- * (pipelined when the model fits, else the machine's streaming mode). */
+ * (pipelined when the model fits, else the machine's streaming mode), on one chip of the machine. */
 weft_status weft_program_compile_mode(const weft_graph *g, const weft_arch *a, const char *mode, weft_program **out, weft_err *err);
 void weft_program_free(weft_program *p);
 

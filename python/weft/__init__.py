@@ -71,6 +71,9 @@ def _tensor(a, want=None):
 def _array(t, copy=True):
     shape = tuple(t.shape.d[i] for i in range(t.shape.ndim))
     n = int(np.prod(shape)) if shape else 1
+    if t.dtype == 2:  # bfloat16, which numpy lacks: its bits are the top half of a float32's
+        bits = np.frombuffer((ctypes.c_char * (2 * n)).from_address(t.data), np.uint16) if n else np.zeros(0, np.uint16)
+        return (bits.astype(np.uint32) << 16).view(np.float32).reshape(shape)
     dt = np.dtype(_NP[t.dtype])
     if n == 0:
         return np.zeros(shape, dt)
@@ -218,17 +221,20 @@ class Trainer:
     weft (the reference executor, or the fabric of `arch`), from the model's current weights."""
 
     def __init__(self, model, example_inputs=(), loss="auto", optimizer="adamw", lr=1e-3, weight_decay=None,
-                 betas=(0.9, 0.999), eps=1e-8, momentum=0.0, clip=0.0, arch=None, mode=None, precision="fp32",
+                 betas=(0.9, 0.999), eps=1e-8, momentum=None, clip=0.0, arch=None, mode=None, precision="fp32",
                  opset=17, seed=1):
         self._tmp = tempfile.TemporaryDirectory(prefix="weft-")
         self.spec, _ = _spec(model, example_inputs, opset, self._tmp.name)
         o = lib.weft_trainer_defaults()
+        if optimizer == "sgd" and momentum:  # torch.optim.SGD(momentum=m): weft's momentum kind
+            optimizer = "momentum"
         o.optimizer = optimizer.encode()
         o.lr = lr
         o.weight_decay = (0.01 if optimizer == "adamw" else 0.0) if weight_decay is None else weight_decay
         o.beta1, o.beta2 = betas
         o.eps = eps
-        o.momentum = momentum
+        if momentum is not None:
+            o.momentum = momentum
         o.clip = clip
         o.arch = arch.encode() if arch else None
         o.mode = mode.encode() if mode else None

@@ -883,8 +883,8 @@ static int load_program(fabric_args *a, bool shapes_only, weft_graph **g, weft_p
     if (shapes_only) mallopt(M_MMAP_THRESHOLD, 64 << 10);
     int rc = split_batch(a, &arch);
     if (rc) return rc;
-    char spec[1024];
-    snprintf(spec, sizeof spec, "%s", a->model);
+    char spec[4096];
+    if (snprintf(spec, sizeof spec, "%s", a->model) >= (int)sizeof spec) { fprintf(stderr, "weft: MODEL too long\n"); return 2; }
     if ((a->batch || a->micro_batch) && weft_model_spec_set(a->model, "batch", a->micro_batch ? a->micro_batch : a->batch, spec, sizeof spec, &err))
         return die(&err);
     weft_status s = build_and_compile(a, spec, &arch, shapes_only, g, p, &err);

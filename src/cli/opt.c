@@ -121,8 +121,10 @@ int cli_parse(const cli_command *c, int argc, char **argv, const char **pos, int
     int n = c->opts ? count(c->opts) : 0;
     if (n >= MAX_OPTS) { fprintf(stderr, "weft %s: too many options in the table\n", c->name); return 2; }
     struct option lo[MAX_OPTS + 2];
-    char shorts[2 * MAX_OPTS + 8] = ":h";  /* ':' first: a missing value returns ':' */
-    size_t ns = 2;
+    /* '-' first: arguments come back in order as 1 (so options and arguments mix even under
+     * POSIXLY_CORRECT); ':' then: a missing value returns ':' */
+    char shorts[2 * MAX_OPTS + 8] = "-:h";
+    size_t ns = 3;
     for (int i = 0; i < n; i++) {
         const cli_opt *o = &c->opts[i];
         lo[i] = (struct option){o->name, o->kind == CLI_FLAG ? no_argument : required_argument, NULL, 1000 + i};
@@ -140,10 +142,21 @@ int cli_parse(const cli_command *c, int argc, char **argv, const char **pos, int
     for (;;) {
         int k = getopt_long(argc, argv, shorts, lo, NULL);
         if (k == -1) break;
+        if (k == 1) {  /* a positional argument */
+            if (*n_pos == c->max_args) {
+                fprintf(stderr, "weft %s: unexpected argument '%s' (usage: weft %s [options] %s)\n", c->name, optarg, c->name,
+                        c->args ? c->args : "");
+                return 2;
+            }
+            pos[(*n_pos)++] = optarg;
+            continue;
+        }
         const char *what = optind >= 1 && optind <= argc ? argv[optind - 1] : "?";  /* (argv permuted: the option just read) */
         if (k == 'h') { cli_help(c, stdout); return CLI_HELP; }
         if (k == '?') {
-            if (optopt && optopt < 1000) fprintf(stderr, "weft %s: unknown option '-%c' (weft %s --help lists them)\n", c->name, optopt, c->name);
+            if (optopt >= 1000 && optopt < 1000 + n)
+                fprintf(stderr, "weft %s: --%s takes no value ('%s')\n", c->name, c->opts[optopt - 1000].name, what);
+            else if (optopt && optopt < 1000) fprintf(stderr, "weft %s: unknown option '-%c' (weft %s --help lists them)\n", c->name, optopt, c->name);
             else fprintf(stderr, "weft %s: unknown or ambiguous option '%s' (weft %s --help lists them)\n", c->name, what, c->name);
             return 2;
         }

@@ -643,7 +643,7 @@ weft_status weft_program_compile(const weft_graph *g, const weft_arch *a, weft_p
 }
 
 weft_status weft_program_compile_mode(const weft_graph *g, const weft_arch *a, const char *mode, weft_program **out, weft_err *err) {
-    weft_compile_opts o = {.mode = mode};
+    weft_compile_opts o = {.mode = mode, .replicas = 1};  /* (with numbers: one chip's, as weft_program_run computes) */
     return weft_compile(g, a, &o, out, err);
 }
 

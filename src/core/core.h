@@ -124,6 +124,10 @@ int weft_dtype_to_onnx(weft_dtype dt);
  * reported. Use: open, write to a->f, then commit (or abort). Either frees what open took. */
 typedef struct { FILE *f; char *tmp, *path; } weft_atomic;
 weft_status weft_atomic_open(weft_atomic *a, const char *path, weft_err *err);
+/* Opens a regular file for reading (a FIFO or a device is refused without blocking); with
+ * `within`, only when the path, links resolved, lies inside that folder. *size: its bytes. NULL
+ * with err set on failure. */
+FILE *weft_open_regular(const char *path, const char *within, int64_t *size, weft_err *err);
 /* Flushes, syncs, closes and renames; any error on the way (ENOSPC, EIO) is returned, naming the
  * path, and the temporary is removed. */
 weft_status weft_atomic_commit(weft_atomic *a, weft_err *err);

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -96,4 +98,31 @@ void weft_atomic_abort(weft_atomic *a) {
     free(a->tmp);
     free(a->path);
     memset(a, 0, sizeof *a);
+}
+
+FILE *weft_open_regular(const char *path, const char *within, int64_t *size, weft_err *err) {
+    if (within) {  /* the path, links resolved, must lie inside the folder `within` (also resolved) */
+        char rp[PATH_MAX], rw[PATH_MAX];
+        if (!realpath(path, rp)) { weft_err_set(err, WEFT_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+        if (!realpath(within, rw)) { weft_err_set(err, WEFT_ERR_IO, "%s: cannot open: %s", within, strerror(errno)); return NULL; }
+        size_t l = strlen(rw);
+        if (strncmp(rp, rw, l) || (rp[l] != '/' && strcmp(rw, "/"))) {
+            weft_err_set(err, WEFT_ERR_INVALID, "%s: resolves to %s, outside %s", path, rp, rw);
+            return NULL;
+        }
+    }
+    /* O_NONBLOCK: a FIFO or a device opens without waiting, and is refused below */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) { weft_err_set(err, WEFT_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        weft_err_set(err, WEFT_ERR_IO, "%s: not a regular file", path);
+        return NULL;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) { close(fd); weft_err_set(err, WEFT_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    if (size) *size = (int64_t)st.st_size;
+    return f;
 }

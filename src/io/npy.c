@@ -30,15 +30,14 @@ static const char *field(const char *h, const char *key) {
 
 weft_status weft_npy_read(const char *path, weft_tensor *out, weft_err *err) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return weft_err_set(err, WEFT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
+    int64_t fsize;
+    FILE *f = weft_open_regular(path, NULL, &fsize, err);
+    if (!f) return err->status;
     uint8_t pre[12];
     weft_status s = WEFT_OK;
     char *h = NULL;
     size_t hl = 0, pre_len = 10;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) s = weft_err_set(err, WEFT_ERR_IO, "%s: not a regular file", path);
-    else if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6))
+    if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6))
         s = weft_err_set(err, WEFT_ERR_INVALID, "%s: not a .npy file (no \\x93NUMPY magic)", path);
     else if (pre[6] == 1) hl = pre[8] | (size_t)pre[9] << 8;
     else if (pre[6] == 2 || pre[6] == 3) {
@@ -63,9 +62,10 @@ weft_status weft_npy_read(const char *path, weft_tensor *out, weft_err *err) {
             else if (d[0] == '\'' && npy_types[i].descr[0] == '|' && d[1] == '<' && !strncmp(d + 2, npy_types[i].descr + 1, l - 1) &&
                      d[1 + l] == '\'') found = (int)i;
         }
-        if (!d || !fo || !shp) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: header without descr, fortran_order and shape: %.200s", path, h);
+        if (h[0] != '{' || !strchr(h, '}')) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: the header is not a dict: %.100s", path, h);
+        else if (!d || !fo || !shp) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: header without descr, fortran_order and shape: %.200s", path, h);
         else if (found < 0) s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: dtype %.12s (weft reads <f4 <f2 <f8 <i8 <i4 i1 u1 b1 <u2 <i2 <u4 <u8)", path, d);
-        else if (strncmp(fo, "False", 5)) s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: Fortran order (save a C-order array: np.ascontiguousarray)", path);
+        else if (strncmp(fo, "False", 5) || (fo[5] != ',' && fo[5] != ' ' && fo[5] != '}')) s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: Fortran order (save a C-order array: np.ascontiguousarray)", path);
         else if (*shp != '(') s = weft_err_set(err, WEFT_ERR_INVALID, "%s: shape is not a tuple", path);
         else {
             dt = npy_types[found].dt;
@@ -87,10 +87,10 @@ weft_status weft_npy_read(const char *path, weft_tensor *out, weft_err *err) {
     }
     if (!s && weft_shape_check_size(&sh, dt, err)) s = weft_err_prefix(err, "%s", path);
     if (!s) {
-        size_t need = (size_t)weft_shape_numel(&sh) * weft_dtype_size(dt), have = (size_t)st.st_size - pre_len - hl;
-        if ((size_t)st.st_size < pre_len + hl || have != need)
+        size_t need = (size_t)weft_shape_numel(&sh) * weft_dtype_size(dt), have = (size_t)fsize - pre_len - hl;
+        if ((size_t)fsize < pre_len + hl || have != need)
             s = weft_err_set(err, WEFT_ERR_INVALID, "%s: the header says %zu bytes of data, the file holds %zu", path, need,
-                             (size_t)st.st_size < pre_len + hl ? 0 : have);
+                             (size_t)fsize < pre_len + hl ? 0 : have);
         else if (!(s = weft_tensor_alloc(out, dt, sh, err)) && need && fread(out->data, 1, need, f) != need) {
             weft_tensor_free(out);
             s = weft_err_set(err, WEFT_ERR_IO, "%s: read error", path);

@@ -89,7 +89,8 @@ static weft_status read_file(const char *path, uint8_t **buf, size_t *len, weft_
 /* A tensor whose data is in a file beside the model (ONNX external data: "location", "offset",
  * "length"): the location must stay inside the model's folder, and offset + length inside the
  * file; the length, when given, must be the tensor's. */
-static weft_status read_external(const Onnx__TensorProto *p, const char *dir, weft_tensor *t, const char *what, weft_err *err) {
+static weft_status read_external(const Onnx__TensorProto *p, const char *dir, weft_dtype dt, weft_shape sh, weft_tensor *t,
+                                 const char *what, weft_err *err) {
     const char *loc = NULL;
     long long off = 0, len = -1;
     for (size_t i = 0; i < p->n_external_data; i++) {
@@ -109,22 +110,24 @@ static weft_status read_external(const Onnx__TensorProto *p, const char *dir, we
     if (!dir) return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: external data outside a model file", what);
     if (loc[0] == '/' || !strncmp(loc, "../", 3) || strstr(loc, "/../") || !strcmp(loc, ".."))
         return weft_err_set(err, WEFT_ERR_INVALID, "%s: external data location '%s' leaves the model's folder", what, loc);
-    size_t need = weft_tensor_nbytes(t);
+    size_t need = (size_t)weft_shape_numel(&sh) * weft_dtype_size(dt);
     if (len >= 0 && (size_t)len != need)
         return weft_err_set(err, WEFT_ERR_INVALID, "%s: external data length %lld, but the tensor's shape holds %zu bytes", what, len, need);
     char path[4096];
     if (snprintf(path, sizeof path, "%s/%s", dir, loc) >= (int)sizeof path)
         return weft_err_set(err, WEFT_ERR_INVALID, "%s: external data path too long", what);
-    FILE *f = fopen(path, "rb");
-    if (!f) return weft_err_set(err, WEFT_ERR_IO, "%s: external data %s: cannot open: %s", what, path, strerror(errno));
-    struct stat st;
+    int64_t size;
+    FILE *f = weft_open_regular(path, dir, &size, err);  /* (links resolved: still inside the folder) */
+    if (!f) return weft_err_prefix(err, "%s: external data", what);
     weft_status s = WEFT_OK;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) s = weft_err_set(err, WEFT_ERR_IO, "%s: external data %s: not a regular file", what, path);
-    else if ((unsigned long long)off > (unsigned long long)st.st_size || need > (size_t)(st.st_size - off))
+    if ((unsigned long long)off > (unsigned long long)size || need > (size_t)(size - off))
         s = weft_err_set(err, WEFT_ERR_INVALID, "%s: external data %s holds %lld bytes; the tensor needs %zu from offset %lld", what,
-                         path, (long long)st.st_size, need, off);
-    else if (fseeko(f, (off_t)off, SEEK_SET) || fread(t->data, 1, need, f) != need)
+                         path, (long long)size, need, off);
+    else if ((s = weft_tensor_alloc(t, dt, sh, err))) weft_err_prefix(err, "%s", what);  /* (allocated once the file holds it) */
+    else if (fseeko(f, (off_t)off, SEEK_SET) || fread(t->data, 1, need, f) != need) {
+        weft_tensor_free(t);
         s = weft_err_set(err, WEFT_ERR_IO, "%s: external data %s: read error", what, path);
+    }
     fclose(f);
     return s;
 }
@@ -151,11 +154,7 @@ static weft_status tensor_from_proto(const Onnx__TensorProto *p, const char *dir
     if (external) {
         if (p->has_raw_data || p->n_float_data || p->n_int32_data || p->n_int64_data || p->n_double_data || p->n_uint64_data)
             return weft_err_set(err, WEFT_ERR_INVALID, "%s: external data and data in the file both", what);
-        st = weft_tensor_alloc(t, (weft_dtype)dt, s, err);
-        if (st) return weft_err_prefix(err, "%s", what);
-        st = read_external(p, dir, t, what, err);
-        if (st) weft_tensor_free(t);
-        return st;
+        return read_external(p, dir, (weft_dtype)dt, s, t, what, err);
     }
     if (p->has_raw_data) { have = p->raw_data.len / es; field = "raw_data"; if (p->raw_data.len % es) have = (size_t)-1; }
     else switch (dt) {
@@ -254,8 +253,6 @@ static weft_status value_info_shape(const Onnx__ValueInfoProto *vi, const weft_o
             sh->d[i] = s->dim[i]->dim_value;
         } else if (*sym && dim_lookup(dims, sym) >= 0) {
             sh->d[i] = dim_lookup(dims, sym);
-        } else if (!i && bind && bind->batch > 0) {
-            sh->d[i] = bind->batch;
         } else {
             return weft_err_set(err, WEFT_ERR_UNSUPPORTED,
                                 "%s: graph input '%s' has a symbolic dimension '%s' at axis %zu; weft compiles static shapes: give it "
@@ -269,9 +266,28 @@ static weft_status value_info_shape(const Onnx__ValueInfoProto *vi, const weft_o
 /* The dimension table of a bind: the names that are not graph inputs are symbolic dimensions
  * (rank 1 values); a graph input's given shape teaches the symbolic dimensions it declares.
  * Two values for one name are refused. */
-static weft_status learn_dims(const char *path, const Onnx__GraphProto *gp, const weft_onnx_bind *bind, dim_table *t, weft_err *err) {
+static weft_status learn_dims(const char *path, const Onnx__GraphProto *gp, const weft_onnx_bind *bind, dim_table *t, bool *rebatch,
+                              weft_err *err) {
     t->n = 0;
+    *rebatch = false;
     if (!bind) return WEFT_OK;
+    /* batch=N: the symbolic dimension "batch" where the model declares one, else every input's
+     * leading dimension (re-batched) */
+    bool declared = false;
+    for (size_t i = 0; i < gp->n_input && !declared; i++) {
+        const Onnx__TypeProto *tp = gp->input[i]->type;
+        const Onnx__TensorShapeProto *s = tp && tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE && tp->tensor_type
+                                              ? tp->tensor_type->shape : NULL;
+        for (size_t k = 0; s && k < s->n_dim && !declared; k++)
+            declared = s->dim[k]->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && s->dim[k]->dim_param &&
+                       !strcmp(s->dim[k]->dim_param, "batch");
+    }
+    if (bind->batch > 0 && declared) {
+        t->name[t->n] = "batch";
+        t->given[t->n] = true;
+        t->used[t->n] = false;
+        t->v[t->n++] = bind->batch;
+    } else *rebatch = bind->batch > 0;
     for (int k = 0; k < bind->n; k++) {
         const Onnx__ValueInfoProto *vi = NULL;
         for (size_t i = 0; i < gp->n_input && !vi; i++)
@@ -281,6 +297,11 @@ static weft_status learn_dims(const char *path, const Onnx__GraphProto *gp, cons
                 return weft_err_set(err, WEFT_ERR_INVALID, "%s: '%s' is not a graph input, and a symbolic dimension takes one number", path,
                                     bind->name[k]);
             if (t->n == 64) return weft_err_set(err, WEFT_ERR_INVALID, "%s: too many dimensions given", path);
+            int64_t have = dim_lookup(t, bind->name[k]);
+            if (have >= 0 && have != bind->shape[k].d[0])
+                return weft_err_set(err, WEFT_ERR_SHAPE, "%s: the symbolic dimension '%s' is given as %lld and as %lld", path,
+                                    bind->name[k], (long long)have, (long long)bind->shape[k].d[0]);
+            if (have >= 0) continue;
             t->name[t->n] = bind->name[k];
             t->given[t->n] = true;
             t->used[t->n] = false;
@@ -297,7 +318,8 @@ static weft_status learn_dims(const char *path, const Onnx__GraphProto *gp, cons
             if (have >= 0 && have != v)
                 return weft_err_set(err, WEFT_ERR_SHAPE, "%s: the symbolic dimension '%s' is given as %lld and as %lld (input '%s')", path,
                                     sym, (long long)have, (long long)v, vi->name);
-            if (have < 0 && t->n < 64) { t->name[t->n] = sym; t->given[t->n] = t->used[t->n] = false; t->v[t->n++] = v; }
+            if (have < 0 && t->n == 64) return weft_err_set(err, WEFT_ERR_INVALID, "%s: too many symbolic dimensions", path);
+            if (have < 0) { t->name[t->n] = sym; t->given[t->n] = t->used[t->n] = false; t->v[t->n++] = v; }
         }
     }
     return WEFT_OK;
@@ -363,7 +385,8 @@ static weft_status import_graph(const char *path, const char *dir, const Onnx__G
                                 weft_graph *g, weft_err *err) {
     name_map names = {0};
     dim_table dims;
-    weft_status s = learn_dims(path, gp, bind, &dims, err);
+    bool rebatch;
+    weft_status s = learn_dims(path, gp, bind, &dims, &rebatch, err);
     /* every named thing must have a name: the graph is wired by names */
     for (size_t i = 0; i < gp->n_initializer && !s; i++)
         if (!gp->initializer[i]->name || !*gp->initializer[i]->name)
@@ -431,7 +454,7 @@ static weft_status import_graph(const char *path, const char *dir, const Onnx__G
         weft_dtype dt = WEFT_F32;
         weft_shape sh = {0};
         s = value_info_shape(vi, bind, &dims, &dt, &sh, path, err);
-        if (!s && bind && bind->batch > 0 && sh.ndim >= 1) sh.d[0] = bind->batch;  /* re-batched: the leading dimension */
+        if (!s && rebatch && sh.ndim >= 1) sh.d[0] = bind->batch;  /* re-batched: the leading dimension */
         if (!s) map_put(&names, vi->name, weft_graph_input(g, vi->name, dt, sh));
     }
     for (int i = 0; i < dims.n && !s; i++)
@@ -496,7 +519,7 @@ static weft_status import_graph(const char *path, const char *dir, const Onnx__G
     for (size_t i = 0; i < gp->n_output && !s; i++) {
         int v = map_get(&names, gp->output[i]->name);
         if (v < 0) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: graph output '%s' is never produced", path, gp->output[i]->name);
-        else if (!bind || !bind->batch) s = check_declared_output(path, gp->output[i], &g->vals[v], err);  /* (re-batched: declared for the old batch) */
+        else if (!rebatch) s = check_declared_output(path, gp->output[i], &g->vals[v], err);  /* (re-batched: declared for the old batch) */
         if (!s) weft_graph_output(g, v);
     }
     free(names.keys);

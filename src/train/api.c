@@ -18,6 +18,12 @@ weft_trainer_opts weft_trainer_defaults(void) {
 
 weft_status weft_trainer_new(const char *model, const weft_trainer_opts *o, weft_trainer **out, weft_err *err) {
     *out = NULL;
+    weft_trainer_opts defaults = weft_trainer_defaults();
+    if (!o) o = &defaults;
+    if (o->n_frozen < 0 || o->n_frozen > 1 << 20 || (o->n_frozen && !o->frozen))
+        return weft_err_set(err, WEFT_ERR_INVALID, "frozen: %d names%s", o->n_frozen, o->frozen ? "" : " and no list");
+    for (int f = 0; f < o->n_frozen; f++)
+        if (!o->frozen[f]) return weft_err_set(err, WEFT_ERR_INVALID, "frozen: name %d is NULL", f);
     weft_train_config c = weft_train_defaults();
     int kind = weft_optim_parse(o->optimizer ? o->optimizer : "adamw");
     if (kind < 0) return weft_err_set(err, WEFT_ERR_INVALID, "optimizer '%s': not adamw, momentum or sgd", o->optimizer);
