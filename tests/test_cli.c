@@ -50,7 +50,7 @@ static int weft(char *out, size_t n, const char *fmt, ...) {
 TEST(cli_every_command_has_help_and_the_same_conventions) {
     char out[32768];
     static const char *const cmds[] = {"inspect", "compile", "run", "check", "train", "sweep", "run-ref", "onnx-test",
-                                       "models", "arch", "demo", "export"};
+                                       "models", "arch", "demo", "export", "eval", "generate"};
     /* --help on every command: exit 0, its own usage, nothing done (demo --help writes no ./out) */
     char dir[1024], cmd[4096];
     snprintf(dir, sizeof dir, "%s/cli-help-cwd", weft_test_builddir());
@@ -215,6 +215,19 @@ TEST(cli_train_on_the_users_arrays) {
     EXPECT(0, "2 parameters", "export %s/ck --safetensors %s/tokcls.safetensors", d, d);
     EXPECT(2, "--safetensors", "export %s/ck", d);
     EXPECT(1, "nope.weft", "export %s/nope.weft --safetensors %s/x.safetensors", d, d);
+    /* eval on the held-out arrays; generate from a small GPT trained on text, deterministic by seed */
+    EXPECT(0, "accuracy", "eval %s/tokcls.onnx --checkpoint %s/ck --inputs %s/tokx.npy --targets %s/toky.npy", d, d, d, d);
+    const char *gpt = "builtin:gpt:layers=1,dim=32,heads=2,vocab=256,seq=16";
+    EXPECT(0, "checkpoint", "train %s --steps 30 --lr 3e-3 --checkpoint %s/ckg", gpt, d);
+    EXPECT(0, "cross-entropy", "eval %s --checkpoint %s/ckg --batches 2", gpt, d);
+    char g1[65536];
+    EXPECT(0, "GNU", "generate %s --checkpoint %s/ckg --prompt GNU --tokens 40 --seed 5", gpt, d);
+    snprintf(g1, sizeof g1, "%s", out);
+    CHECK(strlen(g1) == 3 + 40 + 1 && !strncmp(g1, "GNU", 3));
+    EXPECT(0, "GNU", "generate %s --checkpoint %s/ckg --prompt GNU --tokens 40 --seed 5", gpt, d);
+    CHECK(!strcmp(g1, out));
+    EXPECT(2, "not a language model", "generate builtin:mlp --checkpoint %s/ck", d);
+    EXPECT(1, "not one of the model's", "eval builtin:gpt:layers=1,dim=16,heads=2,vocab=256,seq=16 --checkpoint %s/ckg", d);
     /* MSE asked of a classifier's logits: the targets become floats of the logits' shape */
     EXPECT(1, "the targets hold int64", "train builtin:mlp:in=3,hidden=16,out=2,batch=8 --loss mse --steps 3 --inputs %s/clsx.npy "
            "--targets %s/clsy.npy", d, d);

@@ -10,6 +10,7 @@
 #include "io/io.h"
 #include "cli/opt.h"
 #include "cli/sweep.h"
+#include "cli/use.h"
 #include "cli/train.h"
 #include "train/train.h"
 #include "grad/precision.h"
@@ -37,6 +38,8 @@ static void usage(FILE *f) {
             "  sweep MODEL         machines x batches x precisions, timed, in parallel: a table and CSV\n"
             "  run-ref MODEL       run it on the reference executor\n"
             "  export CHECKPOINT   a checkpoint's trained weights, as safetensors\n"
+            "  eval MODEL          loss and accuracy with a checkpoint's weights on held-out data\n"
+            "  generate MODEL      continue a prompt with a trained language model\n"
             "  onnx-test DIR...    ONNX backend test cases, on the reference or a machine\n"
             "  models              the built-in models\n"
             "  arch list|show A    the machine presets, one machine's figures and sources\n"
@@ -1069,6 +1072,11 @@ static int cmd_demo(int argc, char **argv) {
                      "--every", "500"};
     int rc = weft_cli_train((int)(sizeof train / sizeof *train), train);
     if (rc) return rc;
+    printf("\n== 1b. the trained model continues a prompt (weft generate, on the reference executor)\n\n");
+    char *gen[] = {"generate", (char *)model, "--checkpoint", "out/checkpoint", "--prompt", "This program is free software",
+                   "--tokens", "160", "--temperature", "0.6"};
+    rc = weft_cli_generate((int)(sizeof gen / sizeof *gen), gen);
+    if (rc) return rc;
     printf("\n== 2. one forward pass compiled onto wse2-mini, checked against the reference executor\n\n");
     char *check[] = {"check", (char *)model, "--arch", "wse2-mini", "--report", "out/report.json", "--heatmap", "out/wafer.png",
                      "--heatmap-sram", "out/sram.png"};
@@ -1154,6 +1162,7 @@ int main(int argc, char **argv) {
         {"inspect", cmd_inspect}, {"run-ref", cmd_run_ref}, {"onnx-test", cmd_onnx_test}, {"models", cmd_models},
         {"demo", cmd_demo},       {"arch", cmd_arch},       {"compile", cmd_compile},     {"train", weft_cli_train},
         {"sweep", weft_cli_sweep}, {"run", cmd_run},        {"check", cmd_check},     {"export", cmd_export},
+        {"eval", weft_cli_eval},  {"generate", weft_cli_generate},
     };
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) { printf("weft %s\n", WEFT_VERSION); return 0; }
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {

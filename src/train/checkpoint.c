@@ -158,12 +158,13 @@ weft_status weft_checkpoint_load(weft_trainer *t, weft_data *d, const char *path
     return s;
 }
 
-weft_status weft_checkpoint_weights(const char *path, weft_graph **out, int64_t *steps, weft_err *err) {
-    *out = NULL;
+/* The checkpoint's weights into g's parameters by name (each of the checkpoint's must be one of
+ * g's, of its size). */
+static weft_status apply(const char *path, weft_graph *g, int64_t *steps, weft_err *err) {
     uint8_t *file = NULL;
     weft_reader r;
     if (weft_file_read(path, CKPT_MAGIC, CKPT_VERSION, &file, &r, err)) return err->status;
-    weft_read_u64(&r);  /* the model hash: checked below parameter by parameter */
+    weft_read_u64(&r);  /* the model hash: the parameters are checked one by one */
     char *spec = weft_read_str(&r, 4096);
     uint64_t step = weft_read_u64(&r), kind = weft_read_u64(&r);
     for (int i = 0; i < 6; i++) weft_read_u64(&r);  /* optimizer updates, rng (2), samples, data kind, data bytes */
@@ -172,11 +173,8 @@ weft_status weft_checkpoint_weights(const char *path, weft_graph **out, int64_t 
     weft_read_u64(&r);  /* good steps */
     uint64_t n = weft_read_u64(&r);
     weft_status s = WEFT_OK;
-    weft_graph *g = NULL;
     if (r.bad || !spec || kind >= WEFT_OPT_COUNT || step > WEFT_CKPT_MAX_STEPS)
         s = weft_err_set(err, WEFT_ERR_INVALID, "%s: malformed checkpoint header", path);
-    else if (weft_model_load(spec, &g, err))
-        s = weft_err_prefix(err, "%s: its model '%s'", path, spec);
     int states = kind == WEFT_OPT_ADAMW ? 2 : kind == WEFT_OPT_MOMENTUM ? 1 : 0;
     for (uint64_t i = 0; i < n && !s; i++) {
         char *name = weft_read_str(&r, 4096);
@@ -187,8 +185,8 @@ weft_status weft_checkpoint_weights(const char *path, weft_graph **out, int64_t 
         size_t nb = (size_t)numel * sizeof(float);
         if (r.bad || !name) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: malformed at parameter %llu", path, (unsigned long long)i);
         else if (v < 0 || g->vals[v].dtype != WEFT_F32 || (uint64_t)weft_shape_numel(&g->vals[v].shape) != numel)
-            s = weft_err_set(err, WEFT_ERR_MISMATCH, "%s: parameter '%s' (%llu elements) is not one of '%s'", path, name,
-                             (unsigned long long)numel, spec);
+            s = weft_err_set(err, WEFT_ERR_MISMATCH, "%s: its parameter '%s' (%llu elements) is not one of the model's", path, name,
+                             (unsigned long long)numel);
         else if (r.len - r.pos < nb * (size_t)(1 + states)) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: truncated at '%s'", path, name);
         else {
             weft_read_bytes(&r, g->vals[v].data.data, nb);
@@ -197,10 +195,32 @@ weft_status weft_checkpoint_weights(const char *path, weft_graph **out, int64_t 
         free(name);
     }
     if (!s && (r.bad || r.pos != r.len)) s = weft_err_set(err, WEFT_ERR_INVALID, "%s: malformed checkpoint (at byte %zu)", path, r.pos);
+    if (!s && steps) *steps = (int64_t)step;
     free(spec);
     free(file);
-    if (s) { weft_graph_free(g); return s; }
-    *out = g;
-    if (steps) *steps = (int64_t)step;
-    return WEFT_OK;
+    return s;
+}
+
+weft_status weft_checkpoint_apply(const char *path, weft_graph *g, int64_t *steps, weft_err *err) {
+    return apply(path, g, steps, err);
+}
+
+weft_status weft_checkpoint_weights(const char *path, weft_graph **out, int64_t *steps, weft_err *err) {
+    *out = NULL;
+    char *spec = NULL;
+    uint8_t *file = NULL;
+    weft_reader r;
+    /* the spec first, to build the model; then the weights into it */
+    if (weft_file_read(path, CKPT_MAGIC, CKPT_VERSION, &file, &r, err)) return err->status;
+    weft_read_u64(&r);
+    spec = weft_read_str(&r, 4096);
+    free(file);
+    if (!spec) return weft_err_set(err, WEFT_ERR_INVALID, "%s: malformed checkpoint header", path);
+    weft_graph *g;
+    weft_status s = weft_model_load(spec, &g, err);
+    if (s) weft_err_prefix(err, "%s: its model '%s'", path, spec);
+    free(spec);
+    if (!s && (s = apply(path, g, steps, err))) weft_graph_free(g);
+    if (!s) *out = g;
+    return s;
 }
