@@ -214,6 +214,14 @@ TEST(cli_train_on_the_users_arrays) {
     EXPECT(0, "checkpoint", "train %s/tokcls.onnx --steps 4 --inputs %s/tokx.npy --targets %s/toky.npy --checkpoint %s/ck", d, d, d, d);
     EXPECT(0, "2 parameters", "export %s/ck --safetensors %s/tokcls.safetensors", d, d);
     EXPECT(2, "--safetensors", "export %s/ck", d);
+    /* the ONNX model with its trained initializers: weft's reference on it is the original graph with
+     * the trained weights (numpy's, tests/cli/check_export.py) */
+    EXPECT(0, "2 of its initializers trained", "export %s/ck --onnx %s/trained.onnx", d, d);
+    EXPECT(0, "wrote", "run-ref %s/trained.onnx --input tokens=%s/tok4.npy --save-outputs %s/o4", d, d, d);
+    char py[4096], pyout[4096];
+    snprintf(py, sizeof py, "/usr/bin/python3 %s/tests/cli/check_export.py %s 2>&1", weft_test_srcdir(), d);
+    if (sh(py, pyout, sizeof pyout) != 0) weft_test_fail(__FILE__, __LINE__, "%s:\n%s", py, pyout);
+
     EXPECT(1, "nope.weft", "export %s/nope.weft --safetensors %s/x.safetensors", d, d);
     /* eval on the held-out arrays; generate from a small GPT trained on text, deterministic by seed */
     EXPECT(0, "accuracy", "eval %s/tokcls.onnx --checkpoint %s/ck --inputs %s/tokx.npy --targets %s/toky.npy", d, d, d, d);
@@ -227,6 +235,7 @@ TEST(cli_train_on_the_users_arrays) {
     EXPECT(0, "GNU", "generate %s --checkpoint %s/ckg --prompt GNU --tokens 40 --seed 5", gpt, d);
     CHECK(!strcmp(g1, out));
     EXPECT(2, "not a language model", "generate builtin:mlp --checkpoint %s/ck", d);
+    EXPECT(2, "no ONNX file", "export %s/ckg --onnx %s/x.onnx", d, d);
     EXPECT(1, "not one of the model's", "eval builtin:gpt:layers=1,dim=16,heads=2,vocab=256,seq=16 --checkpoint %s/ckg", d);
     /* MSE asked of a classifier's logits: the targets become floats of the logits' shape */
     EXPECT(1, "the targets hold int64", "train builtin:mlp:in=3,hidden=16,out=2,batch=8 --loss mse --steps 3 --inputs %s/clsx.npy "

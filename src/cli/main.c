@@ -1107,17 +1107,18 @@ static void blas_single_threaded(char **argv) {
 
 /* weft export CKPT --safetensors F: a checkpoint's trained weights, by the model's names. */
 static int cmd_export(int argc, char **argv) {
-    const char *st = NULL;
+    const char *st = NULL, *onnx = NULL;
     const cli_opt opts[] = {
         {"safetensors", 0, CLI_STR, &st, "FILE", "the trained parameters as safetensors (safetensors.torch.load_file reads it;\n"
                                                  "the names are the model's: a PyTorch export's state_dict keys)"},
+        {"onnx", 0, CLI_STR, &onnx, "FILE", "the ONNX model trained (an ONNX file's checkpoint) with its trained initializers"},
         {0}};
     const cli_command c = {"export", "CHECKPOINT", "writes the trained weights of a checkpoint (a file, or the folder weft train\n"
                            "--checkpoint wrote) for other tools", opts, 1, 1};
     const char *ck;
     int np, rc = cli_parse(&c, argc, argv, &ck, &np);
     if (rc) return rc == CLI_HELP ? 0 : rc;
-    if (!st) { fprintf(stderr, "weft export: give what to write (--safetensors FILE)\n"); return 2; }
+    if (!st && !onnx) { fprintf(stderr, "weft export: give what to write (--safetensors FILE, --onnx FILE)\n"); return 2; }
     char path[4200];
     struct stat sb;
     snprintf(path, sizeof path, !stat(ck, &sb) && S_ISDIR(sb.st_mode) ? "%s/checkpoint.weft" : "%s", ck);
@@ -1125,16 +1126,23 @@ static int cmd_export(int argc, char **argv) {
     weft_graph *g;
     int64_t steps;
     if (weft_checkpoint_weights(path, &g, &steps, &err)) return die(&err);
-    char meta[256];
+    char meta[256], spec[4096];
     snprintf(meta, sizeof meta, "{\"format\": \"pt\", \"producer\": \"weft %s\", \"steps\": \"%lld\"}", WEFT_VERSION, (long long)steps);
-    weft_status s = weft_safetensors_write(st, g, meta, &err);
     weft_graph_stats gs = weft_graph_count(g);
-    int tensors = 0;
+    int tensors = 0, replaced = 0;
     for (int v = 0; v < g->n_vals; v++) tensors += g->vals[v].kind == WEFT_VAL_PARAM;
+    weft_status s = st ? weft_safetensors_write(st, g, meta, &err) : WEFT_OK;
+    if (!s && st) printf("wrote %s: %d parameters (%lld values) of %s after %lld steps\n", st, tensors, (long long)gs.params, path, (long long)steps);
+    if (!s && onnx && !(s = weft_checkpoint_spec(path, spec, sizeof spec, &err))) {
+        if (!strncmp(spec, "builtin:", 8)) s = weft_err_set(&err, WEFT_ERR_INVALID, "%s: trained from %s, which has no ONNX file (--safetensors)", path, spec);
+        else {
+            spec[strcspn(spec, "#")] = 0;  /* the file, without the shapes given */
+            s = weft_onnx_save_trained(spec, g, onnx, &replaced, &err);
+            if (!s) printf("wrote %s: %s with %d of its initializers trained (%d parameters)\n", onnx, spec, replaced, tensors);
+        }
+    }
     weft_graph_free(g);
-    if (s) return die(&err);
-    printf("wrote %s: %d parameters (%lld values) of %s after %lld steps\n", st, tensors, (long long)gs.params, path, (long long)steps);
-    return 0;
+    return s ? die(&err) : 0;
 }
 
 static int cmd_run(int argc, char **argv) { return fabric(argc, argv, false); }

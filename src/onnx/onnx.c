@@ -3,6 +3,7 @@
  * Initializers become parameters (floating) or constants; nodes are added through the graph API,
  * which infers shapes and folds PyTorch's shape arithmetic (Shape -> Gather -> Unsqueeze ->
  * Concat -> Reshape) into constants, so exported models import as static graphs. */
+#include "io/io.h"
 #include "ir/ir.h"
 #include "onnx/onnx.pb-c.h"
 #include "onnx/onnx_test.h"
@@ -590,6 +591,68 @@ static weft_status load_onnx(const char *path, const weft_tensor *const *bound, 
         if (s) weft_graph_free(g);
         else *out = g;
     }
+    onnx__model_proto__free_unpacked(m, &pb_allocator);
+    return s;
+}
+
+weft_status weft_onnx_save_trained(const char *src, const weft_graph *g, const char *dst, int *replaced, weft_err *err) {
+    uint8_t *buf;
+    size_t len;
+    *replaced = 0;
+    weft_status s = read_file(src, &buf, &len, err);
+    if (s) return s;
+    Onnx__ModelProto *m = onnx__model_proto__unpack(&pb_allocator, len, buf);
+    free(buf);
+    if (!m || !m->graph) {
+        if (m) onnx__model_proto__free_unpacked(m, &pb_allocator);
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: not a valid ONNX model", src);
+    }
+    /* each float initializer the graph trained takes its weights as raw_data (the original
+     * payload fields kept aside and put back before the proto is freed) */
+    Onnx__GraphProto *gp = m->graph;
+    typedef struct { ProtobufCBinaryData raw; protobuf_c_boolean has_raw; size_t n_float, n_ext; int loc; protobuf_c_boolean has_loc; } saved;
+    saved *keep = weft_xcalloc(gp->n_initializer + 1, sizeof *keep);
+    for (size_t i = 0; i < gp->n_initializer; i++) {
+        Onnx__TensorProto *p = gp->initializer[i];
+        keep[i] = (saved){p->raw_data, p->has_raw_data, p->n_float_data, p->n_external_data, (int)p->data_location, p->has_data_location};
+        if (p->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT || !p->name) continue;
+        for (int v = 0; v < g->n_vals; v++) {
+            const weft_value *x = &g->vals[v];
+            if (x->kind != WEFT_VAL_PARAM || x->dtype != WEFT_F32 || strcmp(x->name, p->name)) continue;
+            int64_t numel = 1;
+            for (size_t d = 0; d < p->n_dims; d++) numel *= p->dims[d];
+            if (numel != weft_shape_numel(&x->shape)) break;
+            p->raw_data.data = x->data.data;
+            p->raw_data.len = weft_tensor_nbytes(&x->data);
+            p->has_raw_data = 1;
+            p->n_float_data = 0;
+            p->n_external_data = 0;  /* the weights are in the file now */
+            p->has_data_location = 0;
+            p->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__DEFAULT;
+            (*replaced)++;
+            break;
+        }
+    }
+    size_t n = onnx__model_proto__get_packed_size(m);
+    uint8_t *out = n <= (size_t)ONNX_MAX_FILE_BYTES ? weft_try_malloc(n ? n : 1) : NULL;
+    if (n > (size_t)ONNX_MAX_FILE_BYTES)
+        s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: %zu bytes with its weights inside, over protobuf's 2 GiB limit", dst, n);
+    else if (!out) s = weft_err_set(err, WEFT_ERR_NOMEM, "%s: cannot allocate %zu bytes", dst, n);
+    else {
+        onnx__model_proto__pack(m, out);
+        s = weft_file_write_raw(dst, out, n, err);
+    }
+    free(out);
+    for (size_t i = 0; i < gp->n_initializer; i++) {
+        Onnx__TensorProto *p = gp->initializer[i];
+        p->raw_data = keep[i].raw;
+        p->has_raw_data = keep[i].has_raw;
+        p->n_float_data = keep[i].n_float;
+        p->n_external_data = keep[i].n_ext;
+        p->data_location = (Onnx__TensorProto__DataLocation)keep[i].loc;
+        p->has_data_location = keep[i].has_loc;
+    }
+    free(keep);
     onnx__model_proto__free_unpacked(m, &pb_allocator);
     return s;
 }

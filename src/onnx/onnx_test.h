@@ -38,4 +38,8 @@ typedef struct {
 
 weft_status weft_onnx_load_bind(const char *path, const weft_onnx_bind *b, weft_graph **out, weft_err *err);
 
+/* The ONNX model src again at dst, each float initializer that is a parameter of g (by name and
+ * size) holding g's weights (inside the file: external data is brought in). *replaced: how many. */
+weft_status weft_onnx_save_trained(const char *src, const weft_graph *g, const char *dst, int *replaced, weft_err *err);
+
 #endif

@@ -205,21 +205,27 @@ weft_status weft_checkpoint_apply(const char *path, weft_graph *g, int64_t *step
     return apply(path, g, steps, err);
 }
 
-weft_status weft_checkpoint_weights(const char *path, weft_graph **out, int64_t *steps, weft_err *err) {
-    *out = NULL;
-    char *spec = NULL;
+weft_status weft_checkpoint_spec(const char *path, char *spec, size_t n, weft_err *err) {
     uint8_t *file = NULL;
     weft_reader r;
-    /* the spec first, to build the model; then the weights into it */
     if (weft_file_read(path, CKPT_MAGIC, CKPT_VERSION, &file, &r, err)) return err->status;
     weft_read_u64(&r);
-    spec = weft_read_str(&r, 4096);
+    char *s = weft_read_str(&r, 4096);
     free(file);
-    if (!spec) return weft_err_set(err, WEFT_ERR_INVALID, "%s: malformed checkpoint header", path);
+    if (!s) return weft_err_set(err, WEFT_ERR_INVALID, "%s: malformed checkpoint header", path);
+    snprintf(spec, n, "%s", s);
+    free(s);
+    return WEFT_OK;
+}
+
+weft_status weft_checkpoint_weights(const char *path, weft_graph **out, int64_t *steps, weft_err *err) {
+    *out = NULL;
+    char spec[4096];
+    /* the spec first, to build the model; then the weights into it */
+    if (weft_checkpoint_spec(path, spec, sizeof spec, err)) return err->status;
     weft_graph *g;
     weft_status s = weft_model_load(spec, &g, err);
     if (s) weft_err_prefix(err, "%s: its model '%s'", path, spec);
-    free(spec);
     if (!s && (s = apply(path, g, steps, err))) weft_graph_free(g);
     if (!s) *out = g;
     return s;

@@ -233,6 +233,8 @@ weft_status weft_checkpoint_load(weft_trainer *t, weft_data *d, const char *path
 /* The model a checkpoint was trained from (its spec, loaded again) with the checkpoint's weights
  * in its parameters; *steps (optional) the steps it was trained. For export and evaluation. */
 weft_status weft_checkpoint_weights(const char *path, weft_graph **out, int64_t *steps, weft_err *err);
+/* The MODEL spec a checkpoint was trained from, into spec (n bytes). */
+weft_status weft_checkpoint_spec(const char *path, char *spec, size_t n, weft_err *err);
 /* The checkpoint's weights into g's parameters by name (the model may differ in its batch or
  * sequence: each of the checkpoint's parameters must be one of g's, of its size). */
 weft_status weft_checkpoint_apply(const char *path, weft_graph *g, int64_t *steps, weft_err *err);

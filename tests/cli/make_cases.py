@@ -63,3 +63,4 @@ onnx.save_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]
 tx = rng.integers(0, 64, (40, 8)).astype(np.int64)
 np.save(os.path.join(out, "tokx.npy"), tx)
 np.save(os.path.join(out, "toky.npy"), (tx[:, 0] % 3).astype(np.int64))
+np.save(os.path.join(out, "tok4.npy"), tx[:4])
