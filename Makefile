@@ -8,7 +8,7 @@ WERROR  ?= $(if $(CI),-Werror,)
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -MMD -MP -fPIC \
            -Iinclude -Isrc -I$(BUILD)/gen
-LDLIBS  += -lopenblas -lprotobuf-c -lcjson -lpng -lm -lpthread
+LDLIBS  += -lopenblas -lprotobuf-c -lcjson -lpng -lyaml -lm -lpthread
 
 PROTO   := /usr/include/onnx/onnx.proto
 GEN     := $(BUILD)/gen/onnx/onnx.pb-c.c

@@ -10,10 +10,11 @@
 #   python3-torch python3-onnx python3-numpy
 #                          PyTorch, the second oracle: tests export models with torch.onnx.export;
 #                          and the Python package (python/weft) is tested against it
+#   libyaml-dev            configuration files (weft train --config params.yaml)
 #   pkg-config             the install test builds the example against the installed weft.pc
 set -e
 pkgs="make gcc libopenblas-dev libonnx-dev protobuf-c-compiler libprotobuf-c-dev libcjson-dev libpng-dev
-      libonnx-testdata python3-torch python3-onnx python3-numpy pkg-config"
+      libonnx-testdata python3-torch python3-onnx python3-numpy pkg-config libyaml-dev"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

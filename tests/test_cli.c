@@ -241,3 +241,40 @@ TEST(cli_train_on_the_users_arrays) {
     EXPECT(1, "the targets hold int64", "train builtin:mlp:in=3,hidden=16,out=2,batch=8 --loss mse --steps 3 --inputs %s/clsx.npy "
            "--targets %s/clsy.npy", d, d);
 }
+
+/* weft train --config params.yaml: its settings, a flag on the command line winning, unknown keys
+ * and bad YAML refused naming the file and the line. */
+TEST(cli_train_config_files) {
+    char out[65536], path[1200], bad[1200];
+    const char *bd = weft_test_builddir();
+    snprintf(path, sizeof path, "%s/cli-config.yaml", bd);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fprintf(f, "model:\n  name: builtin:mlp:in=8,hidden=16,out=4\n  batch: 4\noptimizer:\n  name: sgd\n  learning_rate: 0.05\n"
+               "runconfig:\n  max_steps: 7\n  eval_every: 0\n");
+    fclose(f);
+    EXPECT(0, "sgd, lr 0.05, 7 steps", "train --config %s", path);
+    EXPECT(0, "sgd, lr 0.01, 3 steps", "train --config=%s --lr 0.01 --steps=3", path);  /* flags win */
+    EXPECT(0, "builtin:mlp:in=8,hidden=16,out=2", "train builtin:mlp:in=8,hidden=16,out=2 --config %s --steps 2", path);  /* so does MODEL */
+    snprintf(bad, sizeof bad, "%s/cli-config-bad.yaml", bd);
+    f = fopen(bad, "w");
+    if (!f) return;
+    fprintf(f, "model:\n  name: builtin:mlp\noptimizer:\n  lr: 0.1\n  betas: [0.9, 0.99]\n");
+    fclose(f);
+    EXPECT(2, "unknown key 'betas' in section 'optimizer'", "train --config %s --steps 1", bad);
+    EXPECT(2, ":5:", "train --config %s --steps 1", bad);
+    f = fopen(bad, "w");
+    if (!f) return;
+    fprintf(f, "model: [unclosed\n");
+    fclose(f);
+    EXPECT(2, "cli-config-bad.yaml:", "train --config %s --steps 1", bad);
+    f = fopen(bad, "w");
+    if (!f) return;
+    fprintf(f, "training:\n  steps: 3\n");
+    fclose(f);
+    EXPECT(2, "the sections are", "train --config %s", bad);
+    EXPECT(2, "nope.yaml", "train --config %s/nope.yaml", bd);
+    /* the examples parse (their runs are the demo's and longer) */
+    EXPECT(0, "usage: weft train", "train --config %s/examples/configs/small-gpt.yaml --help", weft_test_srcdir());
+    EXPECT(0, "forecast error", "train --config %s/examples/configs/weather.yaml --steps 3 --log %s/cli-weather.csv", weft_test_srcdir(), bd);
+}

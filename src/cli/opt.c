@@ -44,6 +44,7 @@ void cli_help(const cli_command *c, FILE *f) {
             h += l + (h[l] == '\n');
         } while (*h);
     }
+    if (c->config) fprintf(f, "%-27s settings from a YAML file (sections model, optimizer, data, runconfig);\n%-27s a flag given here wins\n", "  --config FILE", "");
     fprintf(f, "%-27s this help\n", "  --help, -h");
 }
 
@@ -117,7 +118,41 @@ static int set_value(const cli_command *c, const cli_opt *o, const char *v) {
     return 0;
 }
 
+static int parse(const cli_command *c, int argc, char **argv, const char **pos, int *n_pos);
+
 int cli_parse(const cli_command *c, int argc, char **argv, const char **pos, int *n_pos) {
+    if (!c->config) return parse(c, argc, argv, pos, n_pos);
+    /* --config FILE (or --config=FILE): its settings go first, so the command line's win */
+    const char *file = NULL;
+    char **av = calloc((size_t)argc + CLI_CONFIG_MAX + 1, sizeof *av);
+    if (!av) return 2;
+    int n = 0;
+    av[n++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) break;
+        if (!strcmp(argv[i], "--config") && i + 1 < argc) file = argv[++i];
+        else if (!strncmp(argv[i], "--config=", 9)) file = argv[i] + 9;
+    }
+    memset(c->config_store, 0, sizeof *c->config_store);
+    if (file) {
+        int rc = cli_config_load(file, c->config, c->config_store);
+        if (rc) { free(av); return rc; }
+        for (int i = 0; i < c->config_store->n; i++) av[n++] = c->config_store->args[i];
+    }
+    bool after = false;
+    for (int i = 1; i < argc; i++) {
+        if (!after && !strcmp(argv[i], "--")) after = true;
+        if (!after && !strcmp(argv[i], "--config") && i + 1 < argc) { i++; continue; }
+        if (!after && !strncmp(argv[i], "--config=", 9)) continue;
+        av[n++] = argv[i];
+    }
+    int rc = parse(c, n, av, pos, n_pos);
+    free(av);  /* (the values point into argv and the store, not into av) */
+    if (!rc && *n_pos < c->max_args && *n_pos == 0 && c->config_store->model) pos[(*n_pos)++] = c->config_store->model;
+    return rc;
+}
+
+static int parse(const cli_command *c, int argc, char **argv, const char **pos, int *n_pos) {
     int n = c->opts ? count(c->opts) : 0;
     if (n >= MAX_OPTS) { fprintf(stderr, "weft %s: too many options in the table\n", c->name); return 2; }
     struct option lo[MAX_OPTS + 2];
@@ -180,7 +215,7 @@ int cli_parse(const cli_command *c, int argc, char **argv, const char **pos, int
         }
         pos[(*n_pos)++] = argv[i];
     }
-    if (*n_pos < c->min_args) {
+    if (*n_pos < c->min_args && !(c->config && c->config_store->model && *n_pos == c->min_args - 1)) {
         fprintf(stderr, "weft %s: missing %s (weft %s --help)\n", c->name, c->args ? c->args : "an argument", c->name);
         return 2;
     }

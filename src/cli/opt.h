@@ -22,6 +22,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "cli/config.h"
+
 typedef enum {
     CLI_FLAG,    /* bool *: set when given */
     CLI_STR,     /* const char **: the value (points into argv) */
@@ -52,6 +54,8 @@ typedef struct {
     const char *about;    /* what the command does, a paragraph ('\n' breaks lines) */
     const cli_opt *opts;  /* ends with an entry whose name is NULL */
     int min_args, max_args;
+    const cli_config_key *config; /* with --config FILE: its keys (NULL: no --config) */
+    cli_config *config_store;     /* where the file's settings live while the values are used */
 } cli_command;
 
 #define CLI_HELP (-1)
@@ -60,8 +64,10 @@ typedef struct {
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 /* Parses argv (argv[0]: the command's name, as getopt expects) into the options' dst; the
- * positional arguments into pos[0..*n_pos) (pos holds max_args). Returns 0; CLI_HELP when --help
- * printed the help to stdout (the caller exits 0); or 2 with the error printed to stderr. */
+ * positional arguments into pos[0..*n_pos) (pos holds max_args). With c->config, `--config FILE`
+ * reads FILE's settings first (config.h) and model.name stands for a missing first argument; the
+ * caller frees c->config_store with cli_config_free. Returns 0; CLI_HELP when --help printed the
+ * help to stdout (the caller exits 0); or 2 with the error printed to stderr. */
 int cli_parse(const cli_command *c, int argc, char **argv, const char **pos, int *n_pos);
 void cli_help(const cli_command *c, FILE *f);
 

@@ -43,6 +43,7 @@ typedef struct {
     long long steps, batch, accum, every, eval_every, eval_batches, stop_at, seed, warmup, replicas;
     double lr, wd, clip, min_lr_frac;
     bool resume, allow_nonfinite, steps_given;
+    cli_config config;  /* --config's settings (owned: cli_config_free) */
 } train_args;
 
 static int parse_args(int argc, char **argv, train_args *a) {
@@ -96,8 +97,25 @@ static int parse_args(int argc, char **argv, train_args *a) {
                                                          "weights and arithmetic; fp16 with dynamic loss scaling (steps skipped on overflow)",
          0, 0, "fp32,bf16,fp16"},
         {0}};
+    /* --config params.yaml: section.key -> option, as the Model Zoo's params files are laid out */
+    static const cli_config_key keys[] = {
+        {"model", "name", NULL},  {"model", "batch", "batch"}, {"model", "precision", "precision"}, {"model", "loss", "loss"},
+        {"model", "input_shape", "input-shape"},
+        {"optimizer", "name", "optimizer"}, {"optimizer", "lr", "lr"}, {"optimizer", "learning_rate", "lr"},
+        {"optimizer", "weight_decay", "weight-decay"}, {"optimizer", "clip", "clip"}, {"optimizer", "max_gradient_norm", "clip"},
+        {"optimizer", "warmup", "warmup"}, {"optimizer", "min_lr_frac", "min-lr-frac"},
+        {"data", "text", "data"}, {"data", "inputs", "inputs"}, {"data", "targets", "targets"}, {"data", "val_split", "val-split"},
+        {"data", "seed", "seed"},
+        {"runconfig", "arch", "arch"}, {"runconfig", "mode", "mode"}, {"runconfig", "steps", "steps"},
+        {"runconfig", "max_steps", "steps"}, {"runconfig", "accum", "accum"}, {"runconfig", "replicas", "replicas"},
+        {"runconfig", "eval_every", "eval-every"}, {"runconfig", "eval_batches", "eval-batches"},
+        {"runconfig", "checkpoint", "checkpoint"}, {"runconfig", "every", "every"}, {"runconfig", "checkpoint_steps", "every"},
+        {"runconfig", "resume", "resume", true}, {"runconfig", "stop_at", "stop-at"}, {"runconfig", "log", "log"},
+        {"runconfig", "report", "report"}, {"runconfig", "allow_nonfinite", "allow-nonfinite", true},
+        {NULL, NULL, NULL}};
     const cli_command c = {"train", "MODEL", "trains MODEL on the reference executor, or on the simulated fabric of machine A\n"
-                           "(docs/TRAINING.md); token models on text, the others on generated data", opts, 1, 1};
+                           "(docs/TRAINING.md); token models on text, your samples with --inputs/--targets, the\n"
+                           "others on generated data; MODEL may come from --config's model.name", opts, 1, 1, keys, &a->config};
     int np, rc = cli_parse(&c, argc, argv, &a->model, &np);
     if (rc) return rc;
     if (a->mode && !strcmp(a->mode, "auto")) a->mode = NULL;
@@ -234,10 +252,24 @@ static void print_final(const weft_trainer *t, const train_args *a, double host_
     (void)a;
 }
 
+static int train(train_args *a);
+
 int weft_cli_train(int argc, char **argv) {
     train_args a;
     int rc = parse_args(argc, argv, &a);
-    if (rc) return rc == CLI_HELP ? 0 : rc;
+    if (rc) {
+        cli_config_free(&a.config);
+        return rc == CLI_HELP ? 0 : rc;
+    }
+    rc = train(&a);
+    cli_config_free(&a.config);
+    return rc;
+}
+
+/* The run itself, once its arguments are parsed. */
+static int train(train_args *ap) {
+    train_args a = *ap;
+    int rc;
     weft_err err = {0};
     weft_arch arch;
     if (a.arch && weft_arch_get(a.arch, &arch, &err)) return fail(&err);
