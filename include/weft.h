@@ -292,7 +292,8 @@ typedef struct {
     const char *arch;       /* NULL: the reference executor; else a machine whose fabric runs the step */
     const char *mode;       /* the fabric's execution mode (NULL: auto) */
     const char *precision;  /* "fp32" (NULL), "bf16", "fp16" */
-    const char *loss;       /* "cross_entropy", "mse", or NULL / "auto": from the output's shape */
+    const char *loss;       /* "cross_entropy", "mse", or NULL / "auto": from the output's shape;
+                             * "none": the model takes (input, target) and returns its loss */
     uint64_t seed;
     const char *const *frozen; /* (n_frozen) parameters not trained, by name (torch's buffers: batch
                                 * norm's running statistics); borrowed for the call */

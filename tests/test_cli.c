@@ -237,6 +237,30 @@ TEST(cli_train_on_the_users_arrays) {
     EXPECT(2, "not a language model", "generate builtin:mlp --checkpoint %s/ck", d);
     EXPECT(2, "no ONNX file", "export %s/ckg --onnx %s/x.onnx", d, d);
     EXPECT(1, "not one of the model's", "eval builtin:gpt:layers=1,dim=16,heads=2,vocab=256,seq=16 --checkpoint %s/ckg", d);
+    /* --loss none: a model computing its own loss from (x, y) trains as the bare model with --loss mse */
+    char la[1200], lb[1200], ra[4096] = "", rb[4096] = "";
+    snprintf(la, sizeof la, "%s/loss-mse.csv", d);
+    snprintf(lb, sizeof lb, "%s/loss-none.csv", d);
+    EXPECT(0, "training report", "train %s/pred.onnx --loss mse --steps 6 --optimizer sgd --lr 0.02 --inputs %s/regx.npy "
+           "--targets %s/regy.npy --log %s", d, d, d, la);
+    EXPECT(0, "training report", "train %s/selfloss.onnx --loss none --steps 6 --optimizer sgd --lr 0.02 --inputs %s/regx.npy "
+           "--targets %s/regy.npy --log %s", d, d, d, lb);
+    FILE *fa = fopen(la, "r"), *fb = fopen(lb, "r");
+    if (fa) { size_t n = fread(ra, 1, sizeof ra - 1, fa); ra[n] = 0; fclose(fa); }
+    if (fb) { size_t n = fread(rb, 1, sizeof rb - 1, fb); rb[n] = 0; fclose(fb); }
+    /* the step and loss columns agree (host seconds differ) */
+    for (const char *p1 = ra, *p2 = rb; *p1 && *p2;) {
+        char a1[64], b1[64];
+        if (sscanf(p1, "%63[^,],%63[^,]", a1, b1) != 2) break;
+        char a2[64], b2[64];
+        CHECK(sscanf(p2, "%63[^,],%63[^,]", a2, b2) == 2 && !strcmp(a1, a2) && !strcmp(b1, b2));
+        p1 = strchr(p1, '\n');
+        p2 = strchr(p2, '\n');
+        if (!p1 || !p2) break;
+        p1++, p2++;
+    }
+    CHECK(strlen(ra) > 40 && strlen(rb) > 40);
+    EXPECT(1, "two inputs (input, target)", "train %s/pred.onnx --loss none --steps 1 --inputs %s/regx.npy --targets %s/regy.npy", d, d, d);
     /* MSE asked of a classifier's logits: the targets become floats of the logits' shape */
     EXPECT(1, "the targets hold int64", "train builtin:mlp:in=3,hidden=16,out=2,batch=8 --loss mse --steps 3 --inputs %s/clsx.npy "
            "--targets %s/clsy.npy", d, d);

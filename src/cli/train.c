@@ -79,7 +79,8 @@ static int parse_args(int argc, char **argv, train_args *a) {
         {"targets", 0, CLI_STR, &a->targets, "Y.npy", "their targets, (N, ...): class ids (int) for cross-entropy, values for MSE"},
         {"val-split", 0, CLI_NUM, &a->val_split, "F", "the last F of --inputs' samples held out for validation (default 0.1)", 0, 0.99},
         {"loss", 0, CLI_CHOICE, &a->loss, "L", "cross_entropy, mse, or auto (default: cross-entropy for logits (B, C) and\n"
-                                              "(B, T, V), MSE otherwise; the choice is printed)", 0, 0, "auto,cross_entropy,mse"},
+                                              "(B, T, V), MSE otherwise; the choice is printed); none: the model takes\n"
+                                              "(input, target) and its output is its loss", 0, 0, "auto,cross_entropy,mse,none"},
         {"input-shape", 0, CLI_LIST, &a->shapes, "NAME=8x32", "an ONNX input's shape, or a symbolic dimension (batch=8)"},
         {"eval-every", 0, CLI_INT, &a->eval_every, "K", "validation loss every K steps and at the end (default steps/10, 0: at the end)", 0, big},
         {"eval-batches", 0, CLI_INT, &a->eval_batches, "N", "validation batches (default 8)", 1, 1 << 20},
@@ -304,7 +305,8 @@ static int train(train_args *ap) {
     c.precision = !strcmp(a.precision, "bf16") ? WEFT_BF16 : !strcmp(a.precision, "fp16") ? WEFT_F16 : WEFT_F32;
     c.mode = a.mode;  /* (NULL: auto) */
     c.replicas = (int)R;
-    c.loss = !strcmp(a.loss, "mse") ? WEFT_LOSS_MSE : !strcmp(a.loss, "cross_entropy") ? WEFT_LOSS_CROSS_ENTROPY : WEFT_LOSS_AUTO;
+    c.loss = !strcmp(a.loss, "mse") ? WEFT_LOSS_MSE : !strcmp(a.loss, "cross_entropy") ? WEFT_LOSS_CROSS_ENTROPY
+           : !strcmp(a.loss, "none") ? WEFT_LOSS_NONE : WEFT_LOSS_AUTO;
     weft_trainer *t = NULL;
     if (weft_train_new(spec, &c, &t, &err)) return fail(&err);
 

@@ -36,9 +36,10 @@ weft_status weft_trainer_new(const char *model, const weft_trainer_opts *o, weft
         return weft_err_set(err, WEFT_ERR_INVALID, "precision '%s': not fp32, bf16 or fp16", p);
     c.precision = !strcmp(p, "bf16") ? WEFT_BF16 : !strcmp(p, "fp16") ? WEFT_F16 : WEFT_F32;
     const char *l = o->loss ? o->loss : "auto";
-    if (strcmp(l, "auto") && strcmp(l, "cross_entropy") && strcmp(l, "mse"))
-        return weft_err_set(err, WEFT_ERR_INVALID, "loss '%s': not cross_entropy, mse or auto", l);
-    c.loss = !strcmp(l, "mse") ? WEFT_LOSS_MSE : !strcmp(l, "cross_entropy") ? WEFT_LOSS_CROSS_ENTROPY : WEFT_LOSS_AUTO;
+    if (strcmp(l, "auto") && strcmp(l, "cross_entropy") && strcmp(l, "mse") && strcmp(l, "none"))
+        return weft_err_set(err, WEFT_ERR_INVALID, "loss '%s': not cross_entropy, mse, none or auto", l);
+    c.loss = !strcmp(l, "mse") ? WEFT_LOSS_MSE : !strcmp(l, "cross_entropy") ? WEFT_LOSS_CROSS_ENTROPY
+           : !strcmp(l, "none") ? WEFT_LOSS_NONE : WEFT_LOSS_AUTO;
     c.mode = o->mode;
     c.seed = o->seed;
     c.frozen = o->frozen;

@@ -58,8 +58,37 @@ static weft_status load_model(const char *spec, const weft_train_config *c, weft
  * against int64 targets, MSE against a float target of the output's shape otherwise. */
 static weft_status add_loss(weft_graph *g, const char *spec, weft_loss_kind want, weft_loss_kind *kind, int *target,
                             int64_t *classes, int *loss, weft_err *err) {
+    if (want == WEFT_LOSS_NONE) {  /* the model's output is its loss */
+        char sh[64];
+        if (g->n_inputs != 2 || g->n_outputs != 1)
+            return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: --loss none wants a model of two inputs (input, target) and one output "
+                                "(its loss); it has %d and %d", spec, g->n_inputs, g->n_outputs);
+        const weft_value *o = &g->vals[g->outputs[0]];
+        if (!weft_dtype_is_float(o->dtype) || weft_shape_numel(&o->shape) != 1)
+            return weft_err_set(err, WEFT_ERR_SHAPE, "%s: --loss none: the output '%s' is %s %s, not a scalar loss", spec, o->name,
+                                weft_dtype_name(o->dtype), weft_shape_str(&o->shape, sh, sizeof sh));
+        *kind = WEFT_LOSS_NONE;
+        *classes = 0;
+        *target = g->inputs[1];
+        int l = g->outputs[0];
+        if (o->dtype != WEFT_F32) {
+            weft_attr to = {.name = "to", .type = WEFT_ATTR_INT, .i = weft_dtype_to_onnx(WEFT_F32)};
+            int x = l;
+            if (weft_graph_node(g, "Cast", "loss/fp32", &x, 1, &to, 1, &l, 1, err)) return weft_err_prefix(err, "%s", spec);
+        }
+        if (g->vals[l].shape.ndim) {  /* (1) or (1, 1): the scalar the backward pass starts from */
+            weft_tensor shp = {0};
+            if (weft_tensor_alloc(&shp, WEFT_I64, WEFT_SHAPE(0), err)) return err->status;
+            int c = weft_graph_const(g, "loss/shape", &shp), x = l;
+            weft_tensor_free(&shp);
+            if (weft_graph_node(g, "Reshape", "loss/scalar", (int[]){x, c}, 2, NULL, 0, &l, 1, err)) return weft_err_prefix(err, "%s", spec);
+        }
+        *loss = l;
+        return WEFT_OK;
+    }
     if (g->n_inputs != 1 || g->n_outputs != 1)
-        return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: training wants a model with one input and one output (it has %d and %d)",
+        return weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: training wants a model with one input and one output (it has %d and %d); "
+                            "a model that computes its own loss from (input, target) trains with --loss none",
                             spec, g->n_inputs, g->n_outputs);
     int out = g->outputs[0];
     weft_shape s = g->vals[out].shape;
@@ -299,7 +328,7 @@ weft_status weft_train_new(const char *spec, const weft_train_config *c, weft_tr
         t->arch = *c->arch;
         t->c.arch = &t->arch;
     }
-    t->input = g->n_inputs == 1 ? g->inputs[0] : -1;
+    t->input = g->n_inputs == 1 || (c->loss == WEFT_LOSS_NONE && g->n_inputs == 2) ? g->inputs[0] : -1;
     int loss = -1;
     weft_status s = add_loss(g, spec, c->loss, &t->loss, &t->target, &t->classes, &loss, err);
     t->param = weft_xcalloc((size_t)g->n_vals, sizeof *t->param);

@@ -120,8 +120,9 @@ weft_status weft_data_batch(weft_data *d, int64_t val, weft_tensor *x, weft_tens
 
 /* ---- the trainer (train.c) --------------------------------------------------------------- */
 
-/* AUTO: chosen from the model's output (weft_train_new). */
-typedef enum { WEFT_LOSS_AUTO = 0, WEFT_LOSS_CROSS_ENTROPY, WEFT_LOSS_MSE } weft_loss_kind;
+/* AUTO: chosen from the model's output (weft_train_new). NONE: the model computes its own loss:
+ * it takes (input, target) and its one output is the loss, a scalar. */
+typedef enum { WEFT_LOSS_AUTO = 0, WEFT_LOSS_CROSS_ENTROPY, WEFT_LOSS_MSE, WEFT_LOSS_NONE } weft_loss_kind;
 
 typedef struct {
     weft_optim_config optim;

@@ -64,3 +64,21 @@ tx = rng.integers(0, 64, (40, 8)).astype(np.int64)
 np.save(os.path.join(out, "tokx.npy"), tx)
 np.save(os.path.join(out, "toky.npy"), (tx[:, 0] % 3).astype(np.int64))
 np.save(os.path.join(out, "tok4.npy"), tx[:4])
+
+# a model that computes its own loss, (x, y) -> mean((x W - y)^2), beside the same prediction
+# without it, x -> x W: --loss none on the first trains as --loss mse on the second
+P = (0.3 * rng.standard_normal((3, 2))).astype(np.float32)
+for name, self_loss in (("pred", False), ("selfloss", True)):
+    nodes = [helper.make_node("MatMul", ["x", "P"], ["p"], name="pred")]
+    ins = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 3])]
+    outs = [helper.make_tensor_value_info("p", TensorProto.FLOAT, [4, 2])]
+    if self_loss:
+        nodes += [helper.make_node("Sub", ["p", "y"], ["e"], name="err"), helper.make_node("Mul", ["e", "e"], ["e2"], name="sq"),
+                  helper.make_node("ReduceMean", ["e2"], ["loss"], name="mean", keepdims=0)]
+        ins.append(helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 2]))
+        outs = [helper.make_tensor_value_info("loss", TensorProto.FLOAT, [])]
+    g = helper.make_graph(nodes, name, ins, outs, [numpy_helper.from_array(P, "P")])
+    onnx.save_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), os.path.join(out, name + ".onnx"))
+rx = rng.standard_normal((32, 3)).astype(np.float32)
+np.save(os.path.join(out, "regx.npy"), rx)
+np.save(os.path.join(out, "regy.npy"), (rx @ rng.standard_normal((3, 2))).astype(np.float32))
