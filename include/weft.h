@@ -144,6 +144,11 @@ typedef struct {
 } weft_graph_stats;
 weft_graph_stats weft_graph_count(const weft_graph *g);
 
+/* Mixed precision: a copy of g whose floating activations and constants are stored in dt (WEFT_BF16
+ * or WEFT_F16), its parameters fp32 master weights read through a Cast, its inputs as fed, its
+ * outputs dt. The caller frees it; g may be freed first. */
+weft_status weft_graph_precision(const weft_graph *g, weft_dtype dt, weft_graph **out, weft_err *err);
+
 /* ---- ONNX import -------------------------------------------------------------------------- */
 
 /* Reads an ONNX model. `bound` (optional, n_bound long) gives values for graph inputs by

@@ -126,13 +126,17 @@ class Program:
     """A model compiled for a machine: run(x) simulates it with its numbers."""
 
     def __init__(self, spec, arch, mode=None, precision="fp32"):
-        if precision != "fp32":
-            raise Error("weft.compile: precision other than fp32 is timed by the command line "
-                        "(weft run --precision bf16 --timing-only); the Python run computes fp32")
-        self.spec, self.arch_name = spec, arch
+        if precision not in ("fp32", "bf16", "fp16"):
+            raise Error(f"weft.compile: precision '{precision}' is not fp32, bf16 or fp16")
+        self.spec, self.arch_name, self.precision = spec, arch, precision
         err = Err()
         self._g, self._a, self._p = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p()
         _check(lib.weft_model_load(spec.encode(), ctypes.byref(self._g), ctypes.byref(err)), err)
+        if precision != "fp32":  # activations stored narrow, fp32 master weights; outputs come back as float32
+            narrow = ctypes.c_void_p()
+            _check(lib.weft_graph_precision(self._g, 2 if precision == "bf16" else 1, ctypes.byref(narrow), ctypes.byref(err)), err)
+            lib.weft_graph_free(self._g)
+            self._g = narrow
         _check(lib.weft_arch_open(arch.encode(), ctypes.byref(self._a), ctypes.byref(err)), err)
         _check(lib.weft_program_compile_mode(self._g, self._a, (mode or "auto").encode(), ctypes.byref(self._p),
                                              ctypes.byref(err)), err)
@@ -159,6 +163,8 @@ class Program:
         res = []
         for i in range(n):
             a = _array(outs[i])
+            if a.dtype == np.float16:
+                a = a.astype(np.float32)
             lib.weft_tensor_free(ctypes.byref(outs[i]))
             if as_torch:
                 import torch

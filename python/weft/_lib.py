@@ -72,6 +72,7 @@ def _sig(name, res, *args):
 
 _sig("weft_version", ctypes.c_char_p)
 _sig("weft_model_load", ctypes.c_int, ctypes.c_char_p, P(V), P(Err))
+_sig("weft_graph_precision", ctypes.c_int, V, ctypes.c_int, P(V), P(Err))
 _sig("weft_graph_free", None, V)
 _sig("weft_ref_run", ctypes.c_int, V, P(P(Tensor)), ctypes.c_int, P(Tensor), ctypes.c_int, P(Err))
 _sig("weft_tensor_free", None, P(Tensor))

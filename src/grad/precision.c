@@ -72,3 +72,10 @@ weft_status weft_precision_cast(const weft_graph *src, weft_dtype dt, weft_graph
     *out = g;
     return WEFT_OK;
 }
+
+weft_status weft_graph_precision(const weft_graph *g, weft_dtype dt, weft_graph **out, weft_err *err) {
+    *out = NULL;
+    if (dt != WEFT_BF16 && dt != WEFT_F16)
+        return weft_err_set(err, WEFT_ERR_INVALID, "precision %s: a graph is cast to bf16 or fp16", weft_dtype_name(dt));
+    return weft_precision_cast(g, dt, out, err);
+}

@@ -196,6 +196,15 @@ except weft.Error as e:
     if "(4, 12)" not in str(e) and "shape" not in str(e):
         raise SystemExit(f"FAIL compile: unclear error {e}")
 print(f"ok compile: {prog.report['cycles']} cycles on wse2-mini, |fabric - torch| {d:.2e}")
+# bf16 storage: the fabric against the reference on the same narrow graph, and near torch's fp32
+pb = weft.compile(m, (x,), arch="wse2-mini", precision="bf16")
+yb = pb.run(x)
+pb.check(x, rtol=1e-2, atol=1e-2)
+with torch.no_grad():
+    db = (yb - m(x)).abs().max().item()
+if not (yb.dtype == torch.float32 and db < 0.1):
+    raise SystemExit(f"FAIL compile bf16: {yb.dtype}, |fabric - torch| {db}")
+print(f"ok compile bf16: |fabric - torch fp32| {db:.2e}")
 try:
     weft.Trainer(MLP(), (torch.randn(4, 12),), optimizer="lion")
     raise SystemExit("FAIL errors: an unknown optimizer was accepted")
