@@ -82,12 +82,25 @@ def _array(t, copy=True):
     return a.copy() if copy else a
 
 
-def _export(model, example_inputs, path, opset):
+def _train_mode(model):
+    """Whether a model trains in torch's train mode: it has batch norm (batch statistics) and no
+    dropout that would be active (weft's Dropout is the inference form: refused in training)."""
+    import torch
+    bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    drop = any(isinstance(m, torch.nn.modules.dropout._DropoutNd) and m.p > 0 for m in model.modules())
+    if bn and drop:
+        warnings.warn("weft: the model has dropout, which weft does not apply in training; batch norm then uses its "
+                      "running statistics (model.eval())", stacklevel=3)
+    return bn and not drop
+
+
+def _export(model, example_inputs, path, opset, training=False):
     import torch
     if opset < 13:
         warnings.warn(f"opset {opset} decomposes ops (LayerNorm, GELU, ...) that weft runs whole from opset 17", stacklevel=3)
     was_training = model.training
-    model.eval()  # dropout off, batch norm on its running statistics (weft's is the inference form)
+    # train mode: batch norm on the batch's statistics; eval: on its running ones, dropout off
+    model.train(training)
     names = [f"input_{i}" for i in range(len(example_inputs))]
     with torch.no_grad():
         # PRESERVE, not EVAL: EVAL folds batch norm into the convolution before it, renaming the
@@ -204,11 +217,11 @@ class Program:
         return float(d.max()) if d.size else 0.0
 
 
-def _spec(model, example_inputs, opset, workdir):
+def _spec(model, example_inputs, opset, workdir, training=False):
     if isinstance(model, str):
         return model, None
     path = os.path.join(workdir, "model.onnx")
-    names = _export(model, example_inputs, path, opset)
+    names = _export(model, example_inputs, path, opset, training)
     return path, names
 
 
@@ -230,7 +243,10 @@ class Trainer:
                  betas=(0.9, 0.999), eps=1e-8, momentum=None, clip=0.0, arch=None, mode=None, precision="fp32",
                  opset=17, seed=1):
         self._tmp = tempfile.TemporaryDirectory(prefix="weft-")
-        self.spec, _ = _spec(model, example_inputs, opset, self._tmp.name)
+        # batch norm trains on the batch's statistics, as in torch's train mode (its running
+        # statistics are not updated: they stay the module's)
+        self.train_mode = not isinstance(model, str) and _train_mode(model)
+        self.spec, _ = _spec(model, example_inputs, opset, self._tmp.name, self.train_mode)
         o = lib.weft_trainer_defaults()
         if optimizer == "sgd" and momentum:  # torch.optim.SGD(momentum=m): weft's momentum kind
             optimizer = "momentum"

@@ -381,6 +381,94 @@ static bool const_position(const char *op_type, int i) {
     return op && i < 32 && (op->const_inputs >> i & 1);
 }
 
+/* A float attribute among the node's converted ones, or dflt. */
+static float attr_f(const weft_attr *a, int n, const char *name, float dflt) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(a[i].name, name) && a[i].type == WEFT_ATTR_FLOAT) return a[i].f;
+    return dflt;
+}
+static int64_t attr_i(const weft_attr *a, int n, const char *name, int64_t dflt) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(a[i].name, name) && a[i].type == WEFT_ATTR_INT) return a[i].i;
+    return dflt;
+}
+
+/* BatchNormalization in training mode (training_mode=1; before opset 14, asked for its running
+ * statistics), written as the ops it is, so its backward comes from theirs: over the axes but
+ * the channel's (N and the spatial ones),
+ *     mean = ReduceMean(X), var = ReduceMean((X - mean)^2)   (the biased variance, as ONNX says)
+ *     Y = (X - mean) / sqrt(var + epsilon) * scale + B
+ *     running_mean = input_mean * momentum + mean * (1 - momentum), running_var likewise.
+ * in: X, scale, B, input_mean, input_var; out: Y and, when asked, the two running statistics. */
+static weft_status batchnorm_training(weft_graph *g, const char *nm, const int *in, const weft_attr *attrs, int n_attr, int *out,
+                                      int n_out, weft_err *err) {
+    const weft_value *x = &g->vals[in[0]];
+    int r = x->shape.ndim;
+    if (r < 2 || !weft_dtype_is_float(x->dtype))
+        return weft_err_set(err, WEFT_ERR_SHAPE, "node '%s' (BatchNormalization): X must be floating (N, C, ...)", nm);
+    int64_t C = x->shape.d[1], axes[WEFT_MAX_DIMS], k = 0, bshape[WEFT_MAX_DIMS];
+    for (int i = 0; i < r; i++) {
+        if (i != 1) axes[k++] = i;
+        bshape[i] = i == 1 ? C : 1;
+    }
+    float eps = attr_f(attrs, n_attr, "epsilon", 1e-5f), mom = attr_f(attrs, n_attr, "momentum", 0.9f);
+    char name[600];
+    weft_status s = WEFT_OK;
+    weft_tensor t = {0};
+    int c_eps, c_mom, c_1mom, c_shape, c_cshape;
+#define CONST_F(var, value, suffix)                                                            \
+    do {                                                                                     \
+        float v_ = (value);                                                                  \
+        if ((s = weft_tensor_alloc(&t, WEFT_F32, WEFT_SHAPE(), err))) return s;              \
+        *(float *)t.data = v_;                                                               \
+        snprintf(name, sizeof name, "%s/%s", nm, suffix);                                    \
+        var = weft_graph_const(g, name, &t);                                                 \
+        weft_tensor_free(&t);                                                                \
+    } while (0)
+    CONST_F(c_eps, eps, "epsilon");
+    CONST_F(c_mom, mom, "momentum");
+    CONST_F(c_1mom, 1.0f - mom, "1-momentum");
+#undef CONST_F
+    if ((s = weft_tensor_alloc(&t, WEFT_I64, WEFT_SHAPE(r), err))) return s;
+    memcpy(t.data, bshape, (size_t)r * sizeof(int64_t));
+    snprintf(name, sizeof name, "%s/channel_shape", nm);
+    c_shape = weft_graph_const(g, name, &t);
+    weft_tensor_free(&t);
+    if ((s = weft_tensor_alloc(&t, WEFT_I64, WEFT_SHAPE(1), err))) return s;
+    ((int64_t *)t.data)[0] = C;
+    snprintf(name, sizeof name, "%s/stat_shape", nm);
+    c_cshape = weft_graph_const(g, name, &t);
+    weft_tensor_free(&t);
+    weft_attr red[] = {{.name = "axes", .type = WEFT_ATTR_INTS, .ints = axes, .n = (int)k},
+                       {.name = "keepdims", .type = WEFT_ATTR_INT, .i = 1}};
+    int mean, d, d2, var, ve, sd, nrm, sc, b, ys;
+#define NODE(op, suffix, ins, n_in, at, n_at, o)                                                \
+    do {                                                                                       \
+        snprintf(name, sizeof name, "%s/%s", nm, suffix);                                      \
+        if ((s = weft_graph_node(g, op, name, ins, n_in, at, n_at, &o, 1, err))) return s;     \
+    } while (0)
+    NODE("ReduceMean", "mean", &in[0], 1, red, 2, mean);
+    NODE("Sub", "centered", ((int[]){in[0], mean}), 2, NULL, 0, d);
+    NODE("Mul", "squared", ((int[]){d, d}), 2, NULL, 0, d2);
+    NODE("ReduceMean", "var", &d2, 1, red, 2, var);
+    NODE("Add", "var_eps", ((int[]){var, c_eps}), 2, NULL, 0, ve);
+    NODE("Sqrt", "std", &ve, 1, NULL, 0, sd);
+    NODE("Div", "normalized", ((int[]){d, sd}), 2, NULL, 0, nrm);
+    NODE("Reshape", "scale_c", ((int[]){in[1], c_shape}), 2, NULL, 0, sc);
+    NODE("Reshape", "bias_c", ((int[]){in[2], c_shape}), 2, NULL, 0, b);
+    NODE("Mul", "scaled", ((int[]){nrm, sc}), 2, NULL, 0, ys);
+    NODE("Add", "out", ((int[]){ys, b}), 2, NULL, 0, out[0]);
+    for (int q = 1; q < n_out && q < 3; q++) {  /* the running statistics */
+        int cur, a1, a2;
+        NODE("Reshape", q == 1 ? "batch_mean" : "batch_var", ((int[]){q == 1 ? mean : var, c_cshape}), 2, NULL, 0, cur);
+        NODE("Mul", q == 1 ? "mean_kept" : "var_kept", ((int[]){in[2 + q], c_mom}), 2, NULL, 0, a1);
+        NODE("Mul", q == 1 ? "mean_new" : "var_new", ((int[]){cur, c_1mom}), 2, NULL, 0, a2);
+        NODE("Add", q == 1 ? "running_mean" : "running_var", ((int[]){a1, a2}), 2, NULL, 0, out[q]);
+    }
+#undef NODE
+    return WEFT_OK;
+}
+
 static weft_status import_graph(const char *path, const char *dir, const Onnx__GraphProto *gp, int opset,
                                 const weft_tensor *const *bound, int n_bound, bool *stays_input, const weft_onnx_bind *bind,
                                 weft_graph *g, weft_err *err) {
@@ -498,7 +586,14 @@ static weft_status import_graph(const char *path, const char *dir, const Onnx__G
         }
         if (!s) {
             g->opset = opset;
-            s = weft_graph_node(g, np->op_type, nm, in, n_in, attrs, n_attr, out, (int)np->n_output, err);
+            bool bn_train = !strcmp(np->op_type, "BatchNormalization") && n_in == 5 &&
+                            (opset >= 14 ? attr_i(attrs, n_attr, "training_mode", 0) != 0 : np->n_output > 1);
+            for (size_t q = 3; bn_train && q < np->n_output && !s; q++)
+                if (*np->output[q])
+                    s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: output %zu (the saved mean and variance of old opsets) is not produced", where, q);
+            if (s) {}
+            else if (bn_train) s = batchnorm_training(g, nm, in, attrs, n_attr, out, (int)np->n_output, err);
+            else s = weft_graph_node(g, np->op_type, nm, in, n_in, attrs, n_attr, out, (int)np->n_output, err);
             if (s) weft_err_prefix(err, "%s", path);
         }
         for (int q = 0; q < n_attr; q++) {

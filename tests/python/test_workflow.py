@@ -133,13 +133,16 @@ def export_round_trip(t, sd):
         print("ok export: weft export --safetensors gives the state_dict's weights bit for bit")
 
 
-def case(name, model, kind, B=4, lr=1e-2, wd=0.01):
+def case(name, model, kind, B=4, lr=1e-2, wd=0.01, train_mode=False):
     data = batches(kind, STEPS, B)
-    # batch norm: both sides use its running statistics (weft trains the inference form)
-    model.eval()
+    # train_mode: batch norm on the batch's statistics on both sides (weft.Trainer picks it for a
+    # model with batch norm); else both on the running statistics (a model in eval mode)
+    model.train(train_mode)
     ref = copy.deepcopy(model)
     want = train_torch(ref, data, lr, wd)
     t = weft.Trainer(model, (data[0][0],), loss="cross_entropy", optimizer="adamw", lr=lr, weight_decay=wd)
+    if t.train_mode != train_mode:
+        raise SystemExit(f"FAIL {name}: the trainer chose train mode {t.train_mode}")
     got = [t.step(x, y) for x, y in data]
     for i, (a, b) in enumerate(zip(got, want)):
         if abs(a - b) > 1e-4 * max(abs(b), 1e-3):
@@ -151,12 +154,19 @@ def case(name, model, kind, B=4, lr=1e-2, wd=0.01):
         raise SystemExit(f"FAIL {name}: state_dict names not in the model: {missing}")
     model.load_state_dict(sd, strict=False)
     x = data[0][0]
+    if train_mode:  # (torch's running statistics moved; weft's did not: compare on batch statistics)
+        ref.train()
+        model.train()
     with torch.no_grad():
         mine, theirs = model(x), ref(x)
     d = (mine - theirs).abs().max().item()
     if d > 1e-3:
         raise SystemExit(f"FAIL {name}: after load_state_dict the outputs differ from PyTorch's training by {d:.3g}")
     # and weft's reference executor on the trained model agrees with torch
+    if train_mode:
+        print(f"ok {name}: {STEPS} AdamW steps in train mode, worst step diff {max(abs(a - b) for a, b in zip(got, want)):.2e}, "
+              f"state_dict round trip {d:.2e}")
+        return
     loss_w = t.evaluate(*data[1])
     with torch.no_grad():
         loss_t = torch.nn.functional.cross_entropy(model(data[1][0]), data[1][1]).item()
@@ -169,8 +179,19 @@ def case(name, model, kind, B=4, lr=1e-2, wd=0.01):
 
 
 case("mlp", MLP(), "mlp")
-case("cnn_batchnorm", CNN(), "cnn")
+case("cnn_batchnorm_train_mode", CNN(), "cnn", train_mode=True)
 case("transformer", Transformer(), "tok")
+
+# the same trainer on a machine's fabric: forward, backward and update simulated, the same losses
+torch.manual_seed(2)
+cnn, data = CNN(), batches("cnn", 4, 4)
+host = weft.Trainer(copy.deepcopy(cnn), (data[0][0],), loss="cross_entropy", lr=1e-2)
+fab = weft.Trainer(copy.deepcopy(cnn), (data[0][0],), loss="cross_entropy", lr=1e-2, arch="wse2-mini")
+for x, y in data:
+    lh, lf = host.step(x, y), fab.step(x, y)
+    if abs(lh - lf) > 1e-4 * abs(lh) or not fab.last["sim_seconds"] > 0:
+        raise SystemExit(f"FAIL fabric trainer: loss {lf} on wse2-mini, {lh} on the host, {fab.last}")
+print(f"ok fabric trainer: 4 steps of the batch-norm CNN on wse2-mini agree with the host, {fab.last['sim_seconds'] * 1e6:.3g} us a step simulated")
 
 # compile, run and check on the fabric
 m = MLP().eval()
