@@ -51,8 +51,15 @@ $(BUILD)/%.o: %.c | $(GEN)
 $(BUILD)/libweft.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
-$(SHLIB): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,$(SONAME) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+# the shared library exports the public API (include/weft.h's functions) and nothing else: the
+# soname's ABI is the header's
+$(BUILD)/libweft.map: include/weft.h
+	@mkdir -p $(BUILD)
+	{ echo 'WEFT_$(MAJOR) { global:'; grep -oE '^[a-z][a-z0-9_ *]* \**weft_[a-z0-9_]+\(' $< | grep -oE 'weft_[a-z0-9_]+\($$' | \
+	  sed 's/($$/;/'; echo 'local: *; };'; } > $@
+
+$(SHLIB): $(LIB_OBJ) $(BUILD)/libweft.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script,$(BUILD)/libweft.map $(LDFLAGS) $(LIB_OBJ) -o $@ $(LDLIBS)
 
 $(BUILD)/libweft.so: $(SHLIB)
 	ln -sf $(notdir $(SHLIB)) $(BUILD)/$(SONAME)

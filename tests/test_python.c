@@ -65,6 +65,11 @@ TEST(install_into_a_prefix_and_build_against_it) {
     rc = sh(cmd, out, sizeof out);
     if (rc != 0 || !strstr(out, "weft " WEFT_VERSION) || !strstr(out, "python " WEFT_VERSION))
         weft_test_fail(__FILE__, __LINE__, "%s: exit %d:\n%s", cmd, rc, out);
+    /* the library exports the header's functions and nothing else (no internal weft_train_*, no protobuf-c) */
+    snprintf(cmd, sizeof cmd, "nm -D --defined-only %s/lib/libweft.so | awk '$2 == \"T\" {print $3}' | sed 's/@.*//' | grep -v -x -F \"$(grep -oE "
+                              "'^[a-z][a-z0-9_ *]* \\**weft_[a-z0-9_]+\\(' %s/include/weft.h | grep -oE 'weft_[a-z0-9_]+\\($' | tr -d '(')\" | head -5", prefix, prefix);
+    CHECK_INT(sh(cmd, out, sizeof out), 0);
+    if (out[0]) weft_test_fail(__FILE__, __LINE__, "libweft.so exports functions weft.h does not declare: %s", out);
     /* the man page is a man page */
     snprintf(cmd, sizeof cmd, "man -l %s/share/man/man1/weft.1 2>/dev/null | grep -c 'COMMANDS'", prefix);
     if (system("command -v man > /dev/null") == 0) CHECK(sh(cmd, out, sizeof out) == 0);

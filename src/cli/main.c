@@ -224,6 +224,15 @@ static weft_status save_outputs(const weft_graph *g, const weft_tensor *out, con
         snprintf(name, sizeof name, "%s", g->vals[g->outputs[j]].name);
         for (char *c = name; *c; c++)
             if (*c == '/' || *c == '\\') *c = '_';
+        if (!name[0] || !strcmp(name, ".") || !strcmp(name, ".."))
+            snprintf(name, sizeof name, "output_%d", j);
+        for (int k = 0; k < j; k++) {  /* two outputs one file name: the later one numbered */
+            char other[256];
+            snprintf(other, sizeof other, "%s", g->vals[g->outputs[k]].name);
+            for (char *c = other; *c; c++)
+                if (*c == '/' || *c == '\\') *c = '_';
+            if (!strcmp(other, name)) { snprintf(name, sizeof name, "output_%d", j); break; }
+        }
         snprintf(path, sizeof path, "%s/%s.npy", dir, name);
         if (weft_npy_write(path, &out[j], err)) return err->status;
         printf("wrote %s\n", path);
