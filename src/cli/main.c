@@ -190,10 +190,10 @@ static weft_status make_inputs(const weft_graph *g, const cli_list *files, weft_
         if (s) return s;
         inp[k] = &in[k];
     }
-    weft_rng rng;
-    weft_rng_seed(&rng, 1, 0);
     for (int i = 0; i < g->n_inputs; i++) {
         if (inp[i]) continue;
+        weft_rng rng;  /* a stream an input: giving one from a file leaves the others' values as they were */
+        weft_rng_seed(&rng, 1, (uint64_t)i);
         const weft_value *v = &g->vals[g->inputs[i]];
         weft_status s = weft_tensor_alloc(&in[i], v->dtype, v->shape, err);
         if (s) return weft_err_prefix(err, "input '%s'", v->name);
