@@ -92,6 +92,23 @@ TEST(arch_json_errors_name_the_field) {
                        ", \"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}, \"channels\": 8}";
     CHECK_OK(weft_arch_parse(good, "good.json", &a, &err), &err);
     CHECK_INT(weft_arch_tiles(&a), 16);
+    /* an energy model: read, and bounded by its own peak power */
+    const char *en = "{\"name\": \"m\", \"mesh\": {\"width\": 4, \"height\": 4}, \"clock_hz\": 1e9, " GOOD_KIND
+                     ", \"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}, \"channels\": 8, \"energy\": {\"pj_per_flop\": "
+                     "{\"fp32\": 4, \"fp16\": 1}, \"pj_per_hop_byte\": 0.25, \"static_w\": 2, \"peak_w\": 10}}";
+    CHECK_OK(weft_arch_parse(en, "energy.json", &a, &err), &err);
+    CHECK(a.energy.pj_per_flop[0] == 4 && a.energy.static_w == 2 && a.energy.peak_w == 10);
+    char *js = weft_arch_to_json(&a);
+    weft_arch back;
+    CHECK_OK(weft_arch_parse(js, "round.json", &back, &err), &err);
+    CHECK(back.energy.pj_per_hop_byte == 0.25 && back.energy.peak_w == 10);
+    free(js);
+    expect_bad("{\"name\": \"m\", \"mesh\": {\"width\": 4, \"height\": 4}, \"clock_hz\": 1e9, " GOOD_KIND
+               ", \"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}, \"channels\": 8, \"energy\": {\"static_w\": 2, "
+               "\"peak_w\": 1}}", "beyond the chip's peak_w");
+    expect_bad("{\"name\": \"m\", \"mesh\": {\"width\": 4, \"height\": 4}, \"clock_hz\": 1e9, " GOOD_KIND
+               ", \"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}, \"channels\": 8, \"energy\": {\"volts\": 2}}",
+               "energy.volts");
     expect_bad("{\"name\": \"m\", \"mesh\": {\"width\": -3, \"height\": 4}, \"clock_hz\": 1e9, " GOOD_KIND
                ", \"link\": {\"bytes_per_cycle\": 4, \"hop_latency_cycles\": 1}, \"channels\": 8}", "mesh.width");
     expect_bad("{\"name\": \"m\", \"mesh\": {\"width\": 4, \"height\": 4}, \"clock_hz\": \"fast\", " GOOD_KIND

@@ -2,6 +2,7 @@
 #include "compile/compile.h"
 #include "models/models.h"
 #include "arch/arch.h"
+#include "report/energy.h"
 #include "report/gpu.h"
 #include "report/report.h"
 #include "sim/run.h"
@@ -466,4 +467,52 @@ TEST(report_layers_roll_up_the_kernels) {
     free(kt);
     weft_program_free(p);
     weft_graph_free(g);
+}
+
+/* The energy estimate obeys its own physics: the parts sum to the whole, the static part is the
+ * static power over the period, and no run draws more than the machine's peak power (nothing
+ * beats a peak); a GPU's pass costs between its idle and its full board power over its time.
+ * Every preset with an energy model stays within its published power at full load. */
+TEST(report_energy_laws) {
+    weft_err err = {0};
+    for (const char *const *n = weft_arch_preset_names(); *n; n++) {
+        weft_arch a;
+        CHECK_OK(weft_arch_preset(*n, &a, &err), &err);
+        CHECK(a.energy.peak_w > 0 && a.energy.static_w > 0);  /* every preset has one */
+        if (weft_arch_full_load_w(&a) > a.energy.peak_w)
+            weft_test_fail(__FILE__, __LINE__, "%s: %g W at full load, beyond its %g W", *n, weft_arch_full_load_w(&a), a.energy.peak_w);
+    }
+    static const char *const runs[][2] = {{"builtin:gpt:layers=2,dim=64,heads=2,vocab=64,seq=32", "wse2-mini"},
+                                          {"builtin:mlp:batch=16", "mesh-32x32x4"}, {"builtin:gpt:layers=1,dim=64,heads=2,vocab=64,seq=32", "sn30"}};
+    for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
+        weft_graph *g = NULL;
+        weft_arch a;
+        weft_program *p = NULL;
+        CHECK_OK(weft_model_load_shapes(runs[i][0], &g, &err), &err);
+        CHECK_OK(weft_arch_preset(runs[i][1], &a, &err), &err);
+        weft_compile_opts co = {.timing_only = true};
+        if (g) CHECK_OK(weft_compile(g, &a, &co, &p, &err), &err);
+        if (!p) { weft_graph_free(g); continue; }
+        weft_sim_opts o = {.timing_only = true};
+        weft_sim_stats st;
+        CHECK_OK(weft_sim_run(p, NULL, 0, NULL, g->n_outputs, &o, &st, &err), &err);
+        weft_energy_estimate e;
+        weft_energy_of_run(p, &st, &e);
+        CHECK(e.modelled && e.joules > 0);
+        CHECK_NEAR(e.arith_j + e.fabric_j + e.offchip_j + e.static_j, e.joules, 1e-9 * e.joules);
+        CHECK_NEAR(e.static_j, a.energy.static_w * a.chips / st.passes_per_s, 1e-9 * e.static_j);
+        CHECK(e.arith_j > 0 && e.fabric_j >= 0 && e.offchip_j > 0);
+        /* the chips' own draw (off-chip memory apart) within their peak */
+        double chip_w = (e.joules - e.offchip_j) / e.period_s;
+        if (!(chip_w <= a.energy.peak_w * a.chips))
+            weft_test_fail(__FILE__, __LINE__, "%s on %s: %g W, beyond %d x %g W", runs[i][0], runs[i][1], chip_w, a.chips, a.energy.peak_w);
+        weft_gpu gpu;
+        weft_gpu_estimate ge;
+        CHECK_OK(weft_gpu_preset("h100", &gpu, &err), &err);
+        CHECK_OK(weft_gpu_time(g, &gpu, &ge, &err), &err);
+        double gj = weft_energy_of_gpu(&gpu, &ge), lo = gpu.watts * ge.gpus * ge.seconds;
+        CHECK(gj >= WEFT_GPU_IDLE_FRAC * lo * (1 - 1e-12) && gj <= lo * (1 + 1e-12));
+        weft_program_free(p);
+        weft_graph_free(g);
+    }
 }

@@ -25,8 +25,10 @@ static const weft_arch presets[] = {
         .offchip_bytes = (int64_t)12 << 40, .offchip_bytes_per_s = 150e9, .offchip_latency_s = 2e-6, .offchip_update_flops_per_s = 1e12, .offchip_edge = WEFT_EDGE_WEST,
         .modes = WEFT_MODE_PIPELINED | WEFT_MODE_WEIGHT_STREAMING,
         .chips = 1, .chip_net = WEFT_NET_SWITCH, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
-        .n_assumptions = 7,
-        .assumptions = {
+        .energy = {{4.0, 1.0, 1.0}, 0.25, 100, 8000, 23000},
+        .n_assumptions = 8,
+        .assumptions = {"energy (estimate): 1 pJ a 16-bit flop, 4 a fp32 flop, with SRAM reads; 0.25 pJ a byte-hop; 100 pJ an off-chip byte; 8 kW static",
+            
             "clock 850 MHz: the SDK's timing code; 1.1 GHz is also quoted (Hot Chips 34 summary)",
             "arithmetic: 1 fp32 FMAC (2 flops) and 4 fp16/bf16 FMAC (8 flops) per cycle per PE; width quoted for WSE-1",
             "hop latency 1 cycle and ramp latency 2 cycles: not published",
@@ -35,8 +37,9 @@ static const weft_arch presets[] = {
             "chip-to-chip: the same 150 GB/s I/O and 2 us latency, through SwarmX",
             "MemoryX: 2 us latency; the update at 1 TFLOP/s (not published: 'small next to the forward and backward')",
         },
-        .n_sources = 4,
-        .sources = {
+        .n_sources = 5,
+        .sources = {"CS-2 system power: up to 23 kW (Cerebras CS-2 product brief; secondary)",
+            
             "grid 750 x 994: Cerebras SDK csl-examples, single-tile-matvec README",
             "48 KB SRAM per PE, 850,000 PEs, 40 GB on the wafer: ALCF AI Testbed user guide",
             "32-bit wavelet per cycle per link, 24 routable colors: Cerebras SDK docs and tutorials",
@@ -52,8 +55,10 @@ static const weft_arch presets[] = {
         .offchip_bytes = (int64_t)12 << 40, .offchip_bytes_per_s = 150e9, .offchip_latency_s = 2e-6, .offchip_update_flops_per_s = 1e12, .offchip_edge = WEFT_EDGE_WEST,
         .modes = WEFT_MODE_PIPELINED | WEFT_MODE_WEIGHT_STREAMING,
         .chips = 1, .chip_net = WEFT_NET_SWITCH, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
-        .n_assumptions = 7,
-        .assumptions = {
+        .energy = {{2.8, 0.7, 0.7}, 0.2, 100, 8000, 23000},
+        .n_assumptions = 8,
+        .assumptions = {"energy (estimate): WSE-2's per-operation figures scaled by 0.7 for 5 nm; 8 kW static; the system's 23 kW as the bound",
+            
             "grid 760 x 1184 (899,840 PEs): the published count is 900,000; the grid shape is not published",
             "clock 850 MHz: not published for WSE-3; WSE-2's SDK figure",
             "arithmetic: twice WSE-2's assumed rate (8 fp16 FMAC per cycle); 125 PFLOP/s 'AI compute' likely counts sparsity",
@@ -62,8 +67,9 @@ static const weft_arch presets[] = {
             "chip-to-chip: 150 GB/s and 2 us, as WSE-2",
             "MemoryX: 2 us latency, the update at 1 TFLOP/s, as WSE-2 (not published)",
         },
-        .n_sources = 2,
-        .sources = {
+        .n_sources = 3,
+        .sources = {"CS-3 system power: 23 kW, as the CS-2 (Cerebras CS-3 announcement, March 2024; secondary)",
+            
             "900,000 PEs, 48 KB SRAM per PE, 44 GB on the wafer: ALCF AI Testbed user guide",
             "8 input queues, 8 microthreads: Cerebras SDK tutorials topic-05, topic-15",
         },
@@ -79,8 +85,10 @@ static const weft_arch presets[] = {
         .offchip_bytes = (int64_t)1 << 40, .offchip_bytes_per_s = 200e9, .offchip_latency_s = 1e-6, .offchip_edge = WEFT_EDGE_ALL,
         .modes = WEFT_MODE_PIPELINED | WEFT_MODE_SECTIONS,
         .chips = 1, .chip_net = WEFT_NET_RING, .chip_link_bytes_per_s = 50e9, .chip_link_latency_s = 5e-6,
-        .n_assumptions = 7,
-        .assumptions = {
+        .energy = {{2.0, 0.5, 0.5}, 0.2, 60, 150, 600},
+        .n_assumptions = 8,
+        .assumptions = {"energy (estimate, not published): 0.5 pJ a 16-bit flop, 60 pJ a DDR byte, 150 W static, 600 W an RDU at full load",
+            
             "layout: 1,280 PCU + 1,280 PMU as a 64 x 40 mesh of alternating columns; the real switch network differs",
             "clock 1.25 GHz: not published",
             "PCU rate 400 bf16 flops per cycle: 320 TFLOP/s per SN10 over 640 PCUs at the assumed clock; fp32 a quarter",
@@ -105,8 +113,10 @@ static const weft_arch presets[] = {
         .offchip_bytes = (int64_t)64 << 30, .offchip_bytes_per_s = 150e9, .offchip_latency_s = 2e-6, .offchip_update_flops_per_s = 1e12, .offchip_edge = WEFT_EDGE_WEST,
         .modes = WEFT_MODE_PIPELINED | WEFT_MODE_WEIGHT_STREAMING,
         .chips = 1, .chip_net = WEFT_NET_SWITCH, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
-        .n_assumptions = 2,
-        .assumptions = {"a patch of the WSE-2 preset: its PE, link and clock assumptions apply",
+        .energy = {{4.0, 1.0, 1.0}, 0.25, 100, 32.97, 94.78},
+        .n_assumptions = 3,
+        .assumptions = {"energy: WSE-2's per-operation figures; static and peak power WSE-2's scaled by the tile count (estimates)",
+            "a patch of the WSE-2 preset: its PE, link and clock assumptions apply",
                         "off-chip: 64 GB, sized for the patch"},
     },
     {
@@ -118,7 +128,9 @@ static const weft_arch presets[] = {
         .offchip_bytes = (int64_t)1 << 30, .offchip_bytes_per_s = 150e9, .offchip_latency_s = 2e-6, .offchip_update_flops_per_s = 1e12, .offchip_edge = WEFT_EDGE_WEST,
         .modes = WEFT_MODE_PIPELINED | WEFT_MODE_WEIGHT_STREAMING,
         .chips = 1, .chip_net = WEFT_NET_SWITCH, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
-        .n_assumptions = 1, .assumptions = {"a teaching mesh with the WSE-2 preset's PE figures"},
+        .energy = {{4.0, 1.0, 1.0}, 0.25, 100, 0.6868, 1.975},
+        .n_assumptions = 2, .assumptions = {"energy: WSE-2's per-operation figures; static and peak power WSE-2's scaled by the tile count (estimates)",
+            "a teaching mesh with the WSE-2 preset's PE figures"},
     },
     {
         .name = "mesh-32x32",
@@ -129,7 +141,9 @@ static const weft_arch presets[] = {
         .offchip_bytes = (int64_t)8 << 30, .offchip_bytes_per_s = 150e9, .offchip_latency_s = 2e-6, .offchip_update_flops_per_s = 1e12, .offchip_edge = WEFT_EDGE_WEST,
         .modes = WEFT_MODE_PIPELINED | WEFT_MODE_WEIGHT_STREAMING,
         .chips = 1, .chip_net = WEFT_NET_SWITCH, .chip_link_bytes_per_s = 150e9, .chip_link_latency_s = 2e-6,
-        .n_assumptions = 1, .assumptions = {"a teaching mesh with the WSE-2 preset's PE figures"},
+        .energy = {{4.0, 1.0, 1.0}, 0.25, 100, 10.99, 31.59},
+        .n_assumptions = 2, .assumptions = {"energy: WSE-2's per-operation figures; static and peak power WSE-2's scaled by the tile count (estimates)",
+            "a teaching mesh with the WSE-2 preset's PE figures"},
     },
 };
 #define N_CHIPS (int)(sizeof presets / sizeof *presets)
@@ -230,6 +244,16 @@ double weft_arch_peak_flops(const weft_arch *a, weft_arch_dtype dt) {
     return per_cycle * a->height * a->clock_hz * a->chips;
 }
 
+double weft_arch_full_load_w(const weft_arch *a) {
+    const weft_energy *e = &a->energy;
+    double arith = 0, links = 4.0 * a->width * a->height * a->link_bytes_per_cycle * a->clock_hz;
+    for (int d = 0; d < WEFT_ARCH_NUM_DTYPES; d++) {
+        double w = weft_arch_peak_flops(a, (weft_arch_dtype)d) / a->chips * e->pj_per_flop[d] * 1e-12;
+        if (w > arith) arith = w;
+    }
+    return e->static_w + arith + links * e->pj_per_hop_byte * 1e-12;
+}
+
 int64_t weft_arch_sram_total(const weft_arch *a) {
     int64_t per_row = 0;
     for (int x = 0; x < a->width; x++) per_row += weft_arch_kind_at(a, x, 0)->sram_bytes;
@@ -266,6 +290,7 @@ double weft_arch_allreduce_latency_s(const weft_arch *a, int replicas) {
 
 static const char *edge_names[] = {"west", "east", "north", "south", "all"};
 static const char *dtype_keys[] = {"fp32", "fp16", "bf16"};
+static const char *dtype_keys_null[] = {"fp32", "fp16", "bf16", NULL};
 
 #define BAD(field, fmt, ...) return weft_err_set(err, WEFT_ERR_INVALID, "%s: field '%s': " fmt, w, field, ##__VA_ARGS__)
 
@@ -322,6 +347,17 @@ weft_status weft_arch_validate(const weft_arch *a, const char *w, weft_err *err)
     if (a->offchip_bytes > 0) RATE("offchip.bytes_per_s", a->offchip_bytes_per_s, 1e6, 1e15, "bytes per second", false);
     if (!(a->offchip_latency_s >= 0 && a->offchip_latency_s < 1)) BAD("offchip.latency_s", "must be in [0, 1) seconds");
     RATE("offchip.update_flops_per_s", a->offchip_update_flops_per_s, 1e6, 1e18, "flops per second", true);
+    for (int d = 0; d < WEFT_ARCH_NUM_DTYPES; d++) {
+        char g[48];
+        snprintf(g, sizeof g, "energy.pj_per_flop.%s", dtype_keys[d]);
+        RATE(g, a->energy.pj_per_flop[d], RATE_MIN, 1e4, "pJ", true);
+    }
+    RATE("energy.pj_per_hop_byte", a->energy.pj_per_hop_byte, RATE_MIN, 1e4, "pJ", true);
+    RATE("energy.pj_per_offchip_byte", a->energy.pj_per_offchip_byte, RATE_MIN, 1e5, "pJ", true);
+    RATE("energy.static_w", a->energy.static_w, RATE_MIN, 1e7, "W", true);
+    RATE("energy.peak_w", a->energy.peak_w, RATE_MIN, 1e7, "W", true);
+    if (a->energy.peak_w > 0 && weft_arch_full_load_w(a) > a->energy.peak_w * (1 + 1e-9))
+        BAD("energy", "at full load the model draws %.4g W, beyond the chip's peak_w of %.4g W", weft_arch_full_load_w(a), a->energy.peak_w);
     if (!(a->modes & WEFT_MODE_PIPELINED) && !(a->modes & (WEFT_MODE_WEIGHT_STREAMING | WEFT_MODE_SECTIONS)))
         BAD("modes", "names no execution mode");
     if (a->modes & ~7u) BAD("modes", "has an unknown mode");
@@ -376,6 +412,14 @@ char *weft_arch_to_json(const weft_arch *a) {
     cJSON *modes = cJSON_AddArrayToObject(r, "modes");
     for (int m = 0; m < 3; m++)
         if (a->modes >> m & 1) cJSON_AddItemToArray(modes, cJSON_CreateString(mode_names[m]));
+    if (a->energy.peak_w > 0 || a->energy.static_w > 0) {
+        cJSON *en = cJSON_AddObjectToObject(r, "energy"), *pf = cJSON_AddObjectToObject(en, "pj_per_flop");
+        for (int d = 0; d < WEFT_ARCH_NUM_DTYPES; d++) cJSON_AddNumberToObject(pf, dtype_keys[d], a->energy.pj_per_flop[d]);
+        cJSON_AddNumberToObject(en, "pj_per_hop_byte", a->energy.pj_per_hop_byte);
+        cJSON_AddNumberToObject(en, "pj_per_offchip_byte", a->energy.pj_per_offchip_byte);
+        cJSON_AddNumberToObject(en, "static_w", a->energy.static_w);
+        cJSON_AddNumberToObject(en, "peak_w", a->energy.peak_w);
+    }
     cJSON *ch = cJSON_AddObjectToObject(r, "chips");
     cJSON_AddNumberToObject(ch, "count", a->chips);
     static const char *const net_names[] = WEFT_NET_NAMES;
@@ -509,13 +553,14 @@ static weft_status arch_parse(const char *json, const char *where, weft_arch *a,
     }
     reader r = {where, err, WEFT_OK};
     static const char *top[] = {"name", "description", "mesh", "clock_hz", "tile_kinds", "column_pattern", "link", "channels",
-                                "offchip", "modes", "chips", "assumptions", "sources", NULL};
+                                "offchip", "modes", "chips", "energy", "assumptions", "sources", NULL};
     static const char *mesh_keys[] = {"width", "height", NULL};
     static const char *kind_keys[] = {"name", "sram_bytes", "sram_read_bytes_per_cycle", "sram_write_bytes_per_cycle",
                                       "flops_per_cycle", NULL};
     static const char *link_keys[] = {"bytes_per_cycle", "hop_latency_cycles", "ramp_latency_cycles", NULL};
     static const char *off_keys[] = {"bytes", "bytes_per_s", "latency_s", "update_flops_per_s", "edge", NULL};
     static const char *chip_keys[] = {"count", "topology", "link_bytes_per_s", "link_latency_s", NULL};
+    static const char *energy_keys[] = {"pj_per_flop", "pj_per_hop_byte", "pj_per_offchip_byte", "static_w", "peak_w", NULL};
     /* {"name": ..., "chip": "wse2", "chips": {...}}: a machine of several chips of a preset */
     static const char *of_chip[] = {"name", "description", "chip", "chips", "assumptions", "sources", NULL};
     const cJSON *chip = cJSON_GetObjectItemCaseSensitive(root, "chip");
@@ -625,6 +670,17 @@ static weft_status arch_parse(const char *json, const char *where, weft_arch *a,
         }
         a->chips = 1;
         a->chip_net = WEFT_NET_NONE;
+        const cJSON *en = cJSON_GetObjectItemCaseSensitive(root, "energy");
+        if (!r.s && en && check_keys(&r, en, "energy", energy_keys)) {
+            const cJSON *pf = cJSON_GetObjectItemCaseSensitive(en, "pj_per_flop");
+            if (pf && check_keys(&r, pf, "energy.pj_per_flop", dtype_keys_null))
+                for (int d = 0; d < WEFT_ARCH_NUM_DTYPES; d++)
+                    a->energy.pj_per_flop[d] = get_num(&r, pf, "energy.pj_per_flop", dtype_keys[d], false, 0);
+            a->energy.pj_per_hop_byte = get_num(&r, en, "energy", "pj_per_hop_byte", false, 0);
+            a->energy.pj_per_offchip_byte = get_num(&r, en, "energy", "pj_per_offchip_byte", false, 0);
+            a->energy.static_w = get_num(&r, en, "energy", "static_w", false, 0);
+            a->energy.peak_w = get_num(&r, en, "energy", "peak_w", false, 0);
+        }
         get_notes(&r, root, "assumptions", a->assumptions, &a->n_assumptions);
         get_notes(&r, root, "sources", a->sources, &a->n_sources);
     }
@@ -708,6 +764,11 @@ void weft_arch_print(const weft_arch *a, FILE *f) {
                 a->offchip_update_flops_per_s > 0 ? "" : "; computes nothing");
     if (a->offchip_update_flops_per_s > 0)
         fprintf(f, "  off-chip update %.3g TFLOP/s (the optimizer runs in off-chip memory in weight streaming)\n", a->offchip_update_flops_per_s * 1e-12);
+    if (a->energy.peak_w > 0 || a->energy.static_w > 0)
+        fprintf(f, "  energy          %.3g / %.3g / %.3g pJ a fp32 / fp16 / bf16 flop, %.3g pJ a byte-hop, %.3g pJ an off-chip byte, "
+                   "%.4g W static; full load %.4g W of its %.4g W peak (a chip; estimates)\n",
+                a->energy.pj_per_flop[0], a->energy.pj_per_flop[1], a->energy.pj_per_flop[2], a->energy.pj_per_hop_byte,
+                a->energy.pj_per_offchip_byte, a->energy.static_w, weft_arch_full_load_w(a), a->energy.peak_w);
     static const char *const mode_names[] = WEFT_MODE_NAMES;
     fprintf(f, "  modes          ");
     for (int m = 0; m < 3; m++)

@@ -55,6 +55,17 @@ enum { WEFT_MODE_PIPELINED = 1, WEFT_MODE_WEIGHT_STREAMING = 2, WEFT_MODE_SECTIO
 typedef enum { WEFT_NET_NONE, WEFT_NET_SWITCH, WEFT_NET_RING, WEFT_NET_ALL } weft_chip_net;
 #define WEFT_NET_NAMES {"none", "switch", "ring", "all-to-all"}
 
+/* The energy model of a chip (report/energy.c), estimates with their assumptions in the preset's
+ * notes; all 0: none. The pJ of a flop include reading its operands from the tile's SRAM. */
+typedef struct {
+    double pj_per_flop[WEFT_ARCH_NUM_DTYPES];  /* fp32, fp16, bf16 arithmetic */
+    double pj_per_hop_byte;                    /* a byte over one link of the mesh */
+    double pj_per_offchip_byte;                /* a byte to or from off-chip memory */
+    double static_w;                           /* the system's power doing nothing, a chip */
+    double peak_w;                             /* its published power at full load, a chip: a bound
+                                                * the model's full-load sum must stay within */
+} weft_energy;
+
 typedef struct weft_arch {
     char name[64];
     char description[256];
@@ -78,6 +89,7 @@ typedef struct weft_arch {
     int chips;                           /* identical chips, each the mesh above */
     weft_chip_net chip_net;              /* how they connect */
     double chip_link_bytes_per_s, chip_link_latency_s;
+    weft_energy energy;
     int n_assumptions, n_sources;
     char assumptions[WEFT_ARCH_MAX_NOTES][160];
     char sources[WEFT_ARCH_MAX_NOTES][160];
@@ -103,6 +115,9 @@ void weft_arch_print(const weft_arch *a, FILE *f);
 int64_t weft_arch_tiles(const weft_arch *a);
 const weft_tile_kind *weft_arch_kind_at(const weft_arch *a, int x, int y);
 double weft_arch_peak_flops(const weft_arch *a, weft_arch_dtype dt); /* per second, all chips */
+/* The energy model's power at full load, a chip: static, every tile's peak arithmetic (the
+ * costliest dtype), every link busy (the off-chip memory is a system of its own: MemoryX, DDR). */
+double weft_arch_full_load_w(const weft_arch *a);
 int64_t weft_arch_sram_total(const weft_arch *a);                    /* bytes, all chips */
 /* Seconds to all-reduce `bytes` (each of `replicas` chips holds its own; each ends with the sum)
  * over the chip network: a switch tree reduces up and broadcasts down at line rate

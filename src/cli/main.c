@@ -7,6 +7,7 @@
 #include "onnx/onnx_test.h"
 #include "report/report.h"
 #include "report/gpu.h"
+#include "report/energy.h"
 #include "io/io.h"
 #include "cli/opt.h"
 #include "cli/sweep.h"
@@ -670,6 +671,16 @@ static void print_stats(const weft_program *p, const weft_sim_stats *st, double 
     fprintf(f, "  links           max load %.4f, mean %.6f; %llu messages, %s, %s x hops\n", st->link_load_max, st->link_load_mean,
             (unsigned long long)st->messages, weft_bytes_str((double)st->bytes_moved, b1, sizeof b1),
             weft_bytes_str((double)st->byte_hops, b2, sizeof b2));
+    weft_energy_estimate e;
+    weft_energy_of_run(p, st, &e);
+    if (e.modelled) {
+        double t = e.joules > 0 ? e.joules : 1;
+        fprintf(f, "  energy          %.4g J a pass = %.4g mJ a sample%s, %.4g kW on average (an estimate: arithmetic %.0f%%, fabric "
+                   "%.0f%%, off-chip %.0f%%, static %.0f%%; the model in weft arch show %s)\n", e.joules, 1e3 * e.joules / (double)samples,
+                "", e.watts * 1e-3, 100 * e.arith_j / t, 100 * e.fabric_j / t, 100 * e.offchip_j / t, 100 * e.static_j / t,
+                p->arch.name);
+        if (tokens) fprintf(f, "                  %.4g mJ a token\n", 1e3 * e.joules / (double)tokens);
+    }
     fprintf(f, "  host            %.3f s, peak RSS %s\n", host_s, weft_bytes_str((double)peak_rss_bytes(), b1, sizeof b1));
 }
 
@@ -761,6 +772,13 @@ static int compare_gpus(const weft_program *p, const weft_sim_stats *st, const c
         if (weft_gpu_preset(one, &gpu, &err) || weft_gpu_time(p->graph, &gpu, &e, &err)) return die(&err);
         double per_gpu = (double)samples / (e.seconds * e.gpus);
         weft_gpu_print(&gpu, &e, stdout);
+        weft_energy_estimate me;
+        weft_energy_of_run(p, st, &me);
+        double gj = weft_energy_of_gpu(&gpu, &e), per_j_gpu = gj > 0 ? (double)samples / gj : 0;
+        double per_j = me.modelled && me.joules > 0 ? (double)samples * R / me.joules : 0;
+        printf("  GPU energy      %.4g J a pass = %.4g mJ a sample (%.0f W a GPU board x its time x (%.0f%% idle + the busy share): "
+               "an estimate)%s", gj, gj > 0 ? 1e3 * gj / (double)samples : 0, gpu.watts, 100 * WEFT_GPU_IDLE_FRAC, per_j > 0 ? "" : "\n");
+        if (per_j > 0) printf("; %s per joule: %.3gx the GPU's samples\n", p->arch.name, per_j / per_j_gpu);
         printf("  vs %-12s %.4g samples/s a GPU (%d GPU%s for a pass of %lld); %s: %.3gx per chip (one chip against one GPU), %.3gx against "
                "an 8-GPU node\n", gpu.name, per_gpu, e.gpus, e.gpus == 1 ? "" : "s", (long long)samples, p->arch.name, rate / R / per_gpu,
                rate / (8 * per_gpu));
@@ -777,6 +795,9 @@ static int compare_gpus(const weft_program *p, const weft_sim_stats *st, const c
         cJSON_AddNumberToObject(o, "launch_seconds", e.launch_s);
         cJSON_AddNumberToObject(o, "comm_seconds", e.comm_s);
         cJSON_AddNumberToObject(o, "bytes_per_gpu", e.bytes_per_gpu);
+        cJSON_AddNumberToObject(o, "joules", gj);
+        cJSON_AddNumberToObject(o, "joules_per_sample", gj / (double)samples);
+        if (per_j > 0) cJSON_AddNumberToObject(o, "speedup_per_joule", per_j / per_j_gpu);
         cJSON_AddItemToArray(arr, o);
     }
     return 0;
@@ -790,6 +811,21 @@ static int write_report(const char *path, const weft_program *p, const weft_sim_
     weft_report_add_stats(r, p, st, samples, tokens, 1.0 / st->passes_per_s);
     weft_report_add_kernels(r, p, kt, st->passes);
     weft_report_add_layers(r, p, kt, st->passes);
+    weft_energy_estimate e;
+    weft_energy_of_run(p, st, &e);
+    if (e.modelled) {
+        cJSON *en = cJSON_AddObjectToObject(r, "energy");
+        int R = st->replicas > 1 ? st->replicas : 1;
+        cJSON_AddNumberToObject(en, "joules_per_pass", e.joules);
+        cJSON_AddNumberToObject(en, "joules_per_sample", e.joules / (double)(samples * R));
+        if (tokens) cJSON_AddNumberToObject(en, "joules_per_token", e.joules / (double)(tokens * R));
+        cJSON_AddNumberToObject(en, "watts", e.watts);
+        cJSON_AddNumberToObject(en, "arithmetic_joules", e.arith_j);
+        cJSON_AddNumberToObject(en, "fabric_joules", e.fabric_j);
+        cJSON_AddNumberToObject(en, "offchip_joules", e.offchip_j);
+        cJSON_AddNumberToObject(en, "static_joules", e.static_j);
+        cJSON_AddNumberToObject(en, "offchip_bytes", e.offchip_bytes);
+    }
     if (vs && compare_gpus(p, st, vs, r)) { cJSON_Delete(r); return 1; }
     cJSON_AddNumberToObject(r, "host_seconds", host_s);
     weft_err err = {0};
