@@ -572,6 +572,14 @@ static int split_batch(fabric_args *a, const weft_arch *arch) {
     return 0;
 }
 
+/* Joules in a readable unit: "12.3 J", "4.56 mJ", "7.8 uJ". */
+static char *joules_str(double j, char *buf, size_t n) {
+    if (j >= 1) snprintf(buf, n, "%.4g J", j);
+    else if (j >= 1e-3) snprintf(buf, n, "%.4g mJ", j * 1e3);
+    else snprintf(buf, n, "%.4g uJ", j * 1e6);
+    return buf;
+}
+
 static int64_t peak_rss_bytes(void) { return weft_report_peak_rss(); }
 
 /* Tokens per sample: a sequence model's input is int64 (batch, seq). */
@@ -675,11 +683,13 @@ static void print_stats(const weft_program *p, const weft_sim_stats *st, double 
     weft_energy_of_run(p, st, &e);
     if (e.modelled) {
         double t = e.joules > 0 ? e.joules : 1;
-        fprintf(f, "  energy          %.4g J a pass = %.4g mJ a sample%s, %.4g kW on average (an estimate: arithmetic %.0f%%, fabric "
-                   "%.0f%%, off-chip %.0f%%, static %.0f%%; the model in weft arch show %s)\n", e.joules, 1e3 * e.joules / (double)samples,
-                "", e.watts * 1e-3, 100 * e.arith_j / t, 100 * e.fabric_j / t, 100 * e.offchip_j / t, 100 * e.static_j / t,
-                p->arch.name);
-        if (tokens) fprintf(f, "                  %.4g mJ a token\n", 1e3 * e.joules / (double)tokens);
+        char j1[32], j2[32], j3[32];
+        fprintf(f, "  energy          %s a pass = %s a sample%s%s, %.4g %s on average (an estimate: arithmetic %.0f%%, fabric "
+                   "%.0f%%, off-chip %.0f%%, static %.0f%%; the model in weft arch show %s)\n", joules_str(e.joules, j1, sizeof j1),
+                joules_str(e.joules / (double)samples, j2, sizeof j2), tokens ? ", " : "",
+                tokens ? strcat(joules_str(e.joules / (double)tokens, j3, sizeof j3 - 8), " a token") : "",
+                e.watts >= 1e3 ? e.watts * 1e-3 : e.watts, e.watts >= 1e3 ? "kW" : "W",
+                100 * e.arith_j / t, 100 * e.fabric_j / t, 100 * e.offchip_j / t, 100 * e.static_j / t, p->arch.name);
     }
     fprintf(f, "  host            %.3f s, peak RSS %s\n", host_s, weft_bytes_str((double)peak_rss_bytes(), b1, sizeof b1));
 }
@@ -776,8 +786,10 @@ static int compare_gpus(const weft_program *p, const weft_sim_stats *st, const c
         weft_energy_of_run(p, st, &me);
         double gj = weft_energy_of_gpu(&gpu, &e), per_j_gpu = gj > 0 ? (double)samples / gj : 0;
         double per_j = me.modelled && me.joules > 0 ? (double)samples * R / me.joules : 0;
-        printf("  GPU energy      %.4g J a pass = %.4g mJ a sample (%.0f W a GPU board x its time x (%.0f%% idle + the busy share): "
-               "an estimate)%s", gj, gj > 0 ? 1e3 * gj / (double)samples : 0, gpu.watts, 100 * WEFT_GPU_IDLE_FRAC, per_j > 0 ? "" : "\n");
+        char g1[32], g2[32];
+        printf("  GPU energy      %s %s a pass = %s a sample (%.0f W a GPU board x its time x (%.0f%% idle + the busy share): "
+               "an estimate)%s", gpu.name, joules_str(gj, g1, sizeof g1), joules_str(gj / (double)samples, g2, sizeof g2), gpu.watts,
+               100 * WEFT_GPU_IDLE_FRAC, per_j > 0 ? "" : "\n");
         if (per_j > 0) printf("; %s per joule: %.3gx the GPU's samples\n", p->arch.name, per_j / per_j_gpu);
         printf("  vs %-12s %.4g samples/s a GPU (%d GPU%s for a pass of %lld); %s: %.3gx per chip (one chip against one GPU), %.3gx against "
                "an 8-GPU node\n", gpu.name, per_gpu, e.gpus, e.gpus == 1 ? "" : "s", (long long)samples, p->arch.name, rate / R / per_gpu,
