@@ -260,6 +260,7 @@ TEST(cli_train_on_the_users_arrays) {
         p1++, p2++;
     }
     CHECK(strlen(ra) > 40 && strlen(rb) > 40);
+    EXPECT(2, "give them (--inputs", "train %s/selfloss.onnx --loss none --steps 1", d);
     EXPECT(1, "two inputs (input, target)", "train %s/pred.onnx --loss none --steps 1 --inputs %s/regx.npy --targets %s/regy.npy", d, d, d);
     /* MSE asked of a classifier's logits: the targets become floats of the logits' shape */
     EXPECT(1, "the targets hold int64", "train builtin:mlp:in=3,hidden=16,out=2,batch=8 --loss mse --steps 3 --inputs %s/clsx.npy "
@@ -274,8 +275,9 @@ TEST(cli_train_config_files) {
     snprintf(path, sizeof path, "%s/cli-config.yaml", bd);
     FILE *f = fopen(path, "w");
     if (!f) return;
-    fprintf(f, "model:\n  name: builtin:mlp:in=8,hidden=16,out=4\n  batch: 4\noptimizer:\n  name: sgd\n  learning_rate: 0.05\n"
-               "runconfig:\n  max_steps: 7\n  eval_every: 0\n");
+    /* (a null value leaves its setting unset; an empty section is none) */
+    fprintf(f, "model:\n  name: builtin:mlp:in=8,hidden=16,out=4\n  batch: 4\n  precision:\noptimizer:\n  name: sgd\n  learning_rate: 0.05\n"
+               "data:\nrunconfig:\n  max_steps: 7\n  eval_every: 0\n  log: ~\n");
     fclose(f);
     EXPECT(0, "sgd, lr 0.05, 7 steps", "train --config %s", path);
     EXPECT(0, "sgd, lr 0.01, 3 steps", "train --config=%s --lr 0.01 --steps=3", path);  /* flags win */

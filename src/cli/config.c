@@ -47,6 +47,7 @@ static int setting(cli_config *c, const char *path, const cli_config_key *keys, 
         fprintf(stderr, ")\n");
         return 2;
     }
+    if (!*value || !strcmp(value, "~") || !strcmp(value, "null")) return 0;  /* a null: the setting left unset */
     if (!k->option) {  /* the MODEL argument */
         free(c->model);
         c->model = strdup(value);
@@ -109,6 +110,8 @@ int cli_config_load(const char *path, const cli_config_key *keys, cli_config *c)
             if (depth == 1 && want_key) {
                 snprintf(section, sizeof section, "%s", v);
                 want_key = false;  /* its mapping follows */
+            } else if (depth == 1 && (!*v || !strcmp(v, "~") || !strcmp(v, "null"))) {
+                want_key = true;  /* an empty section */
             } else if (depth == 1) {
                 fprintf(stderr, "weft: %s:%d: section '%s' holds a value; it must hold key: value lines\n", path, line, section);
                 rc = 2;

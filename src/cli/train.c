@@ -313,6 +313,12 @@ static int train(train_args *ap) {
     /* the data: the user's arrays; else it follows the model: text for token models, synthetic otherwise */
     const weft_value *x = &t->g->vals[t->input];
     bool tokens = x->dtype == WEFT_I64 && x->shape.ndim == 2 && !a.inputs;
+    if (t->loss == WEFT_LOSS_NONE && !a.inputs) {
+        weft_train_free(t);
+        fprintf(stderr, "weft train: --loss none: the model computes its loss from (input, target): give them (--inputs X.npy "
+                        "--targets Y.npy)\n");
+        return 2;
+    }
     weft_data *d = NULL;
     if (a.inputs) {
         if (weft_data_arrays_open(a.inputs, a.targets, a.val_split, &d, &err)) { weft_train_free(t); return fail(&err); }
@@ -385,7 +391,7 @@ static int train(train_args *ap) {
     printf("training %s on %s: %s, lr %g, %lld steps from step %lld, data %s%s\n", spec,
            a.arch ? arch.name : "the reference executor (host)", a.optimizer, a.lr, (long long)a.steps, (long long)t->step,
            d->source, what);
-    if (tokens) printf("  %lld tokens per step; ln(vocab) = %.3f is the loss of a uniform guess\n", (long long)ntok, log((double)t->classes));
+    if (tokens && t->classes > 0) printf("  %lld tokens per step; ln(vocab) = %.3f is the loss of a uniform guess\n", (long long)ntok, log((double)t->classes));
     fflush(stdout);
     double host_total = 0, sim_total = 0, update_total = 0, val_total = 0, first_loss = NAN, last_loss = NAN, last_val = NAN;
     int64_t done = 0;

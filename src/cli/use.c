@@ -21,7 +21,8 @@ static int fail(const char *cmd, const weft_err *err) {
 static bool is_lm(const weft_graph *g) {
     if (g->n_inputs != 1 || g->n_outputs != 1) return false;
     const weft_value *x = &g->vals[g->inputs[0]], *o = &g->vals[g->outputs[0]];
-    return x->dtype == WEFT_I64 && x->shape.ndim == 2 && o->shape.ndim == 3;
+    return x->dtype == WEFT_I64 && x->shape.ndim == 2 && o->shape.ndim == 3 && o->shape.d[0] == x->shape.d[0] &&
+           o->shape.d[1] == x->shape.d[1] && o->shape.d[2] > 0;
 }
 
 /* MODEL (with --batch) and the checkpoint (a file, or the folder weft train --checkpoint wrote)
@@ -78,6 +79,11 @@ int weft_cli_eval(int argc, char **argv) {
     }
     const weft_value *xv = &g->vals[g->inputs[0]], *ov = &g->vals[g->outputs[0]];
     bool ce = !strcmp(loss, "cross_entropy") || (!strcmp(loss, "auto") && (ov->shape.ndim == 2 || ov->shape.ndim == 3));
+    if (ce && ov->shape.ndim < 2) {
+        fprintf(stderr, "weft eval: cross-entropy wants logits (batch, ..., classes); %s's output has rank %d\n", model, ov->shape.ndim);
+        weft_graph_free(g);
+        return 2;
+    }
     int64_t classes = ce ? ov->shape.d[ov->shape.ndim - 1] : 0;
     weft_shape ts = ov->shape;
     if (ce) ts.ndim--;
@@ -98,6 +104,11 @@ int weft_cli_eval(int argc, char **argv) {
         if (!s) s = weft_ref_run(g, inp, 1, &out, 1, &err);
         if (!s) {
             int64_t rows = ce ? weft_tensor_numel(&y) : 1, n = weft_tensor_numel(&out);
+            if (inputs && (w + 1) * B > d->n_samples) {  /* the last batch wraps: count its new samples only */
+                int64_t fresh = d->n_samples - w * B;
+                rows = ce ? rows / B * fresh : 1;
+                n = n / B * fresh;
+            }
             for (int64_t r = 0; r < rows && ce; r++) {  /* cross-entropy and argmax a row of logits */
                 int64_t tgt = weft_tensor_get_i(&y, r), best = 0;
                 if (tgt == -100) continue;

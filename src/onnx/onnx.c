@@ -419,8 +419,8 @@ static weft_status batchnorm_training(weft_graph *g, const char *nm, const int *
 #define CONST_F(var, value, suffix)                                                            \
     do {                                                                                     \
         float v_ = (value);                                                                  \
-        if ((s = weft_tensor_alloc(&t, WEFT_F32, WEFT_SHAPE(), err))) return s;              \
-        *(float *)t.data = v_;                                                               \
+        if ((s = weft_tensor_alloc(&t, x->dtype, WEFT_SHAPE(), err))) return s;              \
+        weft_convert(t.data, x->dtype, &v_, WEFT_F32, 1); /* (in X's dtype: no mixed adds) */ \
         snprintf(name, sizeof name, "%s/%s", nm, suffix);                                    \
         var = weft_graph_const(g, name, &t);                                                 \
         weft_tensor_free(&t);                                                                \
@@ -587,7 +587,8 @@ static weft_status import_graph(const char *path, const char *dir, const Onnx__G
         if (!s) {
             g->opset = opset;
             bool bn_train = !strcmp(np->op_type, "BatchNormalization") && n_in == 5 &&
-                            (opset >= 14 ? attr_i(attrs, n_attr, "training_mode", 0) != 0 : np->n_output > 1);
+                            (opset >= 14 ? attr_i(attrs, n_attr, "training_mode", 0) != 0
+                                         : (np->n_output > 1 && *np->output[1]) || (np->n_output > 2 && *np->output[2]));
             for (size_t q = 3; bn_train && q < np->n_output && !s; q++)
                 if (*np->output[q])
                     s = weft_err_set(err, WEFT_ERR_UNSUPPORTED, "%s: output %zu (the saved mean and variance of old opsets) is not produced", where, q);

@@ -11,7 +11,11 @@
 
 #include <string.h>
 
-static double io_bytes(const weft_graph *g) {
+/* Graph inputs in and outputs out, a pass; outputs that stay where they are made (updated
+ * parameters and optimizer state: in their regions, or in the off-chip unit) move nothing, as in
+ * the simulator (sim/run.c output_stays). */
+static double io_bytes(const weft_program *p) {
+    const weft_graph *g = p->graph;
     double b = 0;
     for (int i = 0; i < g->n_inputs; i++) {
         const weft_value *v = &g->vals[g->inputs[i]];
@@ -19,6 +23,8 @@ static double io_bytes(const weft_graph *g) {
     }
     for (int i = 0; i < g->n_outputs; i++) {
         const weft_value *v = &g->vals[g->outputs[i]];
+        int k = p->kernel_of_value ? p->kernel_of_value[g->outputs[i]] : -1;
+        if (k >= 0 && (p->k[k].offchip || (!p->phased && p->k[k].host >= 0))) continue;
         b += (double)weft_shape_numel(&v->shape) * (double)weft_dtype_size(v->dtype);
     }
     return b;
@@ -36,7 +42,10 @@ void weft_energy_of_run(const weft_program *p, const weft_sim_stats *st, weft_en
     e->period_s = 1.0 / st->passes_per_s;
     e->arith_j = (double)st->flops * R * m->pj_per_flop[d] * 1e-12;
     e->fabric_j = (double)st->byte_hops * R * m->pj_per_hop_byte * 1e-12;
-    e->offchip_bytes = ((double)st->weight_bytes_in + (double)st->gradient_bytes_out + io_bytes(p->graph)) * R;
+    /* weight streaming: the switch broadcasts the weights and sums the gradients on the way, so the
+     * off-chip unit moves them once; each replica's own inputs and outputs are its own */
+    double shared = (double)st->weight_bytes_in + (double)st->gradient_bytes_out;
+    e->offchip_bytes = shared * (p->weight_streaming ? 1 : R) + io_bytes(p) * R;
     e->offchip_j = e->offchip_bytes * m->pj_per_offchip_byte * 1e-12;
     e->static_j = m->static_w * p->arch.chips * e->period_s;  /* (every chip of the machine idles or works) */
     e->joules = e->arith_j + e->fabric_j + e->offchip_j + e->static_j;

@@ -245,8 +245,8 @@ weft_status weft_data_batch(weft_data *d, int64_t val, weft_tensor *x, weft_tens
             }
             const uint8_t *s = d->bytes + off;
             for (int64_t t = 0; t < T; t++) {
-                xs[b * T + t] = s[t] % vocab;
-                ys[b * T + t] = s[t + 1] % vocab;
+                xs[b * T + t] = vocab > 0 ? s[t] % vocab : s[t];
+                ys[b * T + t] = vocab > 0 ? s[t + 1] % vocab : s[t + 1];
             }
         }
         return WEFT_OK;
