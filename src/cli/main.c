@@ -1177,8 +1177,7 @@ static int cmd_export(int argc, char **argv) {
     if (rc) return rc == CLI_HELP ? 0 : rc;
     if (!st && !onnx) { fprintf(stderr, "weft export: give what to write (--safetensors FILE, --onnx FILE)\n"); return 2; }
     char path[4200];
-    struct stat sb;
-    snprintf(path, sizeof path, !stat(ck, &sb) && S_ISDIR(sb.st_mode) ? "%s/checkpoint.weft" : "%s", ck);
+    weft_cli_checkpoint_path(ck, path, sizeof path);
     weft_err err = {0};
     weft_graph *g;
     int64_t steps;

@@ -17,6 +17,11 @@ static int fail(const char *cmd, const weft_err *err) {
     return err->status == WEFT_ERR_INVALID || err->status == WEFT_ERR_SHAPE ? 2 : 1;
 }
 
+void weft_cli_checkpoint_path(const char *ck, char *path, size_t n) {
+    struct stat sb;
+    snprintf(path, n, !stat(ck, &sb) && S_ISDIR(sb.st_mode) ? "%s/checkpoint.weft" : "%s", ck);
+}
+
 /* A byte-level language model: one int64 (batch, seq) input, (batch, seq, vocab) logits. */
 static bool is_lm(const weft_graph *g) {
     if (g->n_inputs != 1 || g->n_outputs != 1) return false;
@@ -32,8 +37,7 @@ static int load(const char *cmd, const char *model, long long batch, const char 
     char spec[4096], path[4200];
     snprintf(spec, sizeof spec, "%s", model);
     if (batch && weft_model_spec_set(model, "batch", batch, spec, sizeof spec, &err)) return fail(cmd, &err);
-    struct stat sb;
-    snprintf(path, sizeof path, !stat(ck, &sb) && S_ISDIR(sb.st_mode) ? "%s/checkpoint.weft" : "%s", ck);
+    weft_cli_checkpoint_path(ck, path, sizeof path);
     if (weft_model_load(spec, g, &err)) return fail(cmd, &err);
     if (lm && !is_lm(*g)) {
         fprintf(stderr, "weft %s: %s is not a language model (one int64 (batch, seq) input, (batch, seq, vocab) logits)\n", cmd, model);

@@ -631,6 +631,21 @@ weft_status weft_onnx_load(const char *path, const weft_tensor *const *bound, in
 static weft_status load_onnx(const char *path, const weft_tensor *const *bound, int n_bound, bool *stays_input,
                              const weft_onnx_bind *bind, weft_graph **out, weft_err *err);
 
+/* The ModelProto of the file at path (free with onnx__model_proto__free_unpacked). */
+static weft_status read_model(const char *path, Onnx__ModelProto **out, weft_err *err) {
+    uint8_t *buf;
+    size_t len;
+    weft_status s = read_file(path, &buf, &len, err);
+    if (s) return s;
+    int64_t failures = weft_alloc_failures();
+    *out = onnx__model_proto__unpack(&pb_allocator, len, buf);
+    free(buf);
+    if (!*out && weft_alloc_failures() != failures)
+        return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory reading the protobuf", path);
+    if (!*out) return weft_err_set(err, WEFT_ERR_INVALID, "%s: not a valid ONNX model (truncated or corrupt protobuf)", path);
+    return WEFT_OK;
+}
+
 weft_status weft_onnx_load_bound(const char *path, const weft_tensor *const *bound, int n_bound, bool *stays_input,
                                  weft_graph **out, weft_err *err) {
     return load_onnx(path, bound, n_bound, stays_input, NULL, out, err);
@@ -654,16 +669,9 @@ weft_status weft_onnx_load_bind(const char *path, const weft_onnx_bind *b, weft_
 static weft_status load_onnx(const char *path, const weft_tensor *const *bound, int n_bound, bool *stays_input,
                              const weft_onnx_bind *bind, weft_graph **out, weft_err *err) {
     *out = NULL;
-    uint8_t *buf;
-    size_t len;
-    weft_status s = read_file(path, &buf, &len, err);
+    Onnx__ModelProto *m;
+    weft_status s = read_model(path, &m, err);
     if (s) return s;
-    int64_t failures = weft_alloc_failures();
-    Onnx__ModelProto *m = onnx__model_proto__unpack(&pb_allocator, len, buf);
-    free(buf);
-    if (!m && weft_alloc_failures() != failures)
-        return weft_err_set(err, WEFT_ERR_NOMEM, "%s: out of memory reading the protobuf", path);
-    if (!m) return weft_err_set(err, WEFT_ERR_INVALID, "%s: not a valid ONNX model (truncated or corrupt protobuf)", path);
     int opset = -1;
     for (size_t i = 0; i < m->n_opset_import; i++) {
         const char *d = m->opset_import[i]->domain;
@@ -692,16 +700,13 @@ static weft_status load_onnx(const char *path, const weft_tensor *const *bound, 
 }
 
 weft_status weft_onnx_save_trained(const char *src, const weft_graph *g, const char *dst, int *replaced, weft_err *err) {
-    uint8_t *buf;
-    size_t len;
     *replaced = 0;
-    weft_status s = read_file(src, &buf, &len, err);
+    Onnx__ModelProto *m;
+    weft_status s = read_model(src, &m, err);
     if (s) return s;
-    Onnx__ModelProto *m = onnx__model_proto__unpack(&pb_allocator, len, buf);
-    free(buf);
-    if (!m || !m->graph) {
-        if (m) onnx__model_proto__free_unpacked(m, &pb_allocator);
-        return weft_err_set(err, WEFT_ERR_INVALID, "%s: not a valid ONNX model", src);
+    if (!m->graph) {
+        onnx__model_proto__free_unpacked(m, &pb_allocator);
+        return weft_err_set(err, WEFT_ERR_INVALID, "%s: the model has no graph", src);
     }
     /* each float initializer the graph trained takes its weights as raw_data (the original
      * payload fields kept aside and put back before the proto is freed) */
